@@ -1,0 +1,129 @@
+"""Figures for a report: each one names the profile, epochs, backend and seed it came from.
+
+Every function takes the plain dicts written to ``summary.json`` /
+``mitigation.json`` (so figures can be redrawn from committed results alone),
+saves a PNG and returns the ``matplotlib`` figure.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from .cache import load_npz
+from .data import CLASS_NAMES
+
+
+def provenance(summary: dict) -> str:
+    """One line naming where a figure's numbers come from."""
+    return (f"profile {summary['profile']} · sizes {', '.join(summary['sizes'])} · {summary['epochs']} epochs · "
+            f"{summary['n_shadows']} shadows · backend {summary['backend']} · seed {summary['seed']}")
+
+
+def _finish(fig, summary: dict, path: Path | None):
+    fig.text(0.5, 0.005, provenance(summary), ha="center", va="bottom", fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=150)
+    return fig
+
+
+def per_class_precision(summary: dict, path: Path | None = None):
+    """The paper's per-class figure: attack precision per class, one line per size."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for n, block in summary["sizes"].items():
+        ax.plot(range(10), block["attack"]["per_class"]["precision"], marker="o", label=f"n = {int(n):,}")
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="random guess (0.5)")
+    ax.set_xticks(range(10), CLASS_NAMES, rotation=30, ha="right")
+    ax.set_ylim(0.4, 1.0)
+    ax.set_xlabel("true class of the record")
+    ax.set_ylabel("attack precision (positive = member)")
+    ax.set_title("Per-class SVM attack precision on the target")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    return _finish(fig, summary, path)
+
+
+def precision_recall_vs_size(summary: dict, path: Path | None = None):
+    """Overall precision and recall of the SVM attack (and the threshold baseline) vs size."""
+    sizes = [int(n) for n in summary["sizes"]]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, color in (("precision", "C0"), ("recall", "C1")):
+        ax.plot(sizes, [b["attack"][key] for b in summary["sizes"].values()], marker="o", color=color, label=f"SVM {key}")
+        ax.plot(sizes, [b["baseline"][key] for b in summary["sizes"].values()], marker="s", ls=":", color=color,
+                label=f"threshold baseline {key}")
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="random guess (0.5)")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("target training-set size n (records)")
+    ax.set_ylabel("attack precision / recall (positive = member)")
+    ax.set_title("Membership inference vs training-set size")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _finish(fig, summary, path)
+
+
+def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Path | None = None):
+    """ROC of the SVM attack per size on log-log axes (``scores[n]`` = ``attack_scores_<n>.npz``)."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for n, s in scores.items():
+        fpr, tpr, _ = roc_curve(s["member"], s["score"])
+        auc = summary["sizes"][str(n)]["attack"]["auc"]
+        ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), label=f"n = {int(n):,} (AUC {auc:.3f})")
+    grid = np.logspace(-5, 0, 100)
+    ax.plot(grid, grid, "k--", lw=1, label="random guess")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(1e-4, 1.05)
+    ax.set_xlabel("false-positive rate (non-members called members)")
+    ax.set_ylabel("true-positive rate (members caught)")
+    ax.set_title("SVM attack ROC on the target (log-log)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    return _finish(fig, summary, path)
+
+
+def target_accuracy(summary: dict, path: Path | None = None):
+    """Target train (member) vs test (non-member) accuracy per size: the overfitting gap."""
+    sizes = list(summary["sizes"])
+    x = np.arange(len(sizes))
+    train = [summary["sizes"][n]["target"]["train_acc"] for n in sizes]
+    test = [summary["sizes"][n]["target"]["test_acc"] for n in sizes]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(x - 0.2, train, 0.4, label="train (members)")
+    ax.bar(x + 0.2, test, 0.4, label="test (non-members)")
+    for i, (a, b) in enumerate(zip(train, test)):
+        ax.text(i - 0.2, a + 0.01, f"{a:.2f}", ha="center", fontsize=8)
+        ax.text(i + 0.2, b + 0.01, f"{b:.2f}", ha="center", fontsize=8)
+    ax.set_xticks(x, [f"{int(n):,}" for n in sizes])
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("target training-set size n (records)")
+    ax.set_ylabel("classification accuracy")
+    ax.set_title("Target model: train vs test accuracy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return _finish(fig, summary, path)
+
+
+STAGE2_FIGURES = {
+    "fig_per_class_precision.png": per_class_precision,
+    "fig_precision_recall_vs_size.png": precision_recall_vs_size,
+    "fig_target_accuracy.png": target_accuracy,
+}
+
+
+def stage2_figures(summary: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
+    """Draw every Stage II figure into ``out_dir``; returns {file name: figure}."""
+    out_dir = Path(out_dir)
+    figs = {name: fn(summary, out_dir / name) for name, fn in STAGE2_FIGURES.items()}
+    scores = {n: load_npz(out_dir / f"attack_scores_{n}.npz") for n in summary["sizes"]}
+    figs["fig_roc.png"] = roc_curves(summary, scores, out_dir / "fig_roc.png")
+    if close:
+        for f in figs.values():
+            plt.close(f)
+    return figs

@@ -1,0 +1,56 @@
+"""Member / non-member index splits for the target and the shadow models.
+
+For a size n: the target gets n members and n non-members, drawn from a
+seeded permutation of all records; the remaining records form the *shadow
+pool*.  Shadow k draws its n members and n non-members from that pool only,
+with its own seed, so shadows never touch target data (they may overlap each
+other, as in the paper when data is scarce: at n = 15000 the pool holds
+exactly 2n records).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelSplit:
+    """Indices (int64) into the pooled dataset for one model."""
+
+    members: np.ndarray
+    nonmembers: np.ndarray
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The splits of one training size.  ``shadows[k]`` is shadow k."""
+
+    size: int
+    target: ModelSplit
+    shadows: tuple[ModelSplit, ...]
+    pool: np.ndarray
+
+
+def make_splits(n_total: int, size: int, n_shadows: int, seed: int) -> Splits:
+    """Split ``n_total`` records for training size ``size``.
+
+    Shadow k's indices depend only on (seed, size, k), not on ``n_shadows``,
+    so adding shadows keeps the existing ones.  Raises ``ValueError`` when the
+    pool cannot hold one shadow's 2n records (i.e. 4n > n_total).
+    """
+    if size <= 0 or n_shadows < 0:
+        raise ValueError(f"size must be positive and n_shadows non-negative, got {size}, {n_shadows}")
+    if 4 * size > n_total:
+        raise ValueError(
+            f"size {size} is too large for {n_total} records: the target needs 2n = {2 * size} and "
+            f"each shadow 2n from the disjoint rest, so n must be at most {n_total // 4}"
+        )
+    perm = np.random.default_rng([seed, size]).permutation(n_total)
+    target = ModelSplit(np.sort(perm[:size]), np.sort(perm[size : 2 * size]))
+    pool = np.sort(perm[2 * size :])
+    shadows = []
+    for k in range(n_shadows):
+        pick = np.random.default_rng([seed, size, k + 1]).choice(pool, size=2 * size, replace=False)
+        shadows.append(ModelSplit(np.sort(pick[:size]), np.sort(pick[size:])))
+    return Splits(size=size, target=target, shadows=tuple(shadows), pool=pool)

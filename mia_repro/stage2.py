@@ -1,0 +1,199 @@
+"""Stage II: attack the target with per-class SVMs trained on the shadows.
+
+Writes, under ``results/<profile>/``:
+
+* ``attack_scores_<n>.npz`` — one row per target record: ``member`` (bool),
+  ``true_class`` (int), ``score`` (float, SVM decision function), ``pred``
+  (0/1 int); plus ``baseline_score`` / ``baseline_pred`` of the threshold
+  baseline;
+* ``summary.json`` — the contract described in :func:`build_summary`;
+* the Stage II figures (:func:`mia_repro.plots.stage2_figures`).
+
+Per size, ``stage2/n<size>-<key>.json`` marks a finished attack (the key
+hashes the attack, model and split settings) and ``.pkl`` keeps the fitted
+attack models for the mitigation stage.
+"""
+from __future__ import annotations
+
+import pickle
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .attack import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
+from .cache import atomic_write, load_json, load_npz, save_json, save_npz
+from .config import ExperimentConfig, config_key, to_dict
+from .metrics import metrics_by_class
+from .stage1 import SizeOutputs, load_stage1, n_records
+from .training import backend_info, choose_trainer
+
+
+def versions() -> dict[str, str]:
+    """Library versions that a result depends on."""
+    import keras
+    import sklearn
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__}
+    backend = keras.backend.backend()
+    try:
+        mod = __import__(backend)
+        out[backend] = mod.__version__
+    except Exception:  # pragma: no cover - backend without __version__
+        pass
+    return out
+
+
+def _stage2_paths(cfg: ExperimentConfig, size: int) -> tuple[Path, Path, Path]:
+    key = config_key(cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), size)
+    base = cfg.output_dir / "stage2" / f"n{size}-{key}"
+    return base.with_suffix(".json"), base.with_suffix(".pkl"), cfg.output_dir / f"attack_scores_{size}.npz"
+
+
+def attack_block(member, true_class, score, pred, classes=None) -> dict:
+    """The ``attack`` block of one size: overall metrics + ``per_class`` lists."""
+    overall, per_class = metrics_by_class(member, true_class, score, pred)
+    block = dict(overall)
+    block["per_class"] = {k: per_class[k] for k in ("precision", "recall", "accuracy", "auc", "advantage")}
+    if classes is not None:
+        block["per_class"]["C"] = [c.C for c in classes]
+        block["per_class"]["gamma"] = [c.gamma for c in classes]
+        block["per_class"]["cv_accuracy"] = [c.cv_accuracy for c in classes]
+        block["per_class"]["edge_hit"] = [bool(c.edge_hit) for c in classes]
+        block["grid_edge_hits"] = int(sum(c.edge_hit for c in classes))
+    return block
+
+
+def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True) -> tuple[dict, dict, PerClassAttack]:
+    """Fit the attacks of one size on its shadows and evaluate them on its target.
+
+    Returns ``(size_block, score_arrays, svm_attack)``; ``size_block`` holds
+    ``target``, ``shadows``, ``attack`` and ``baseline`` entries of
+    ``summary.json``.
+    """
+    train = attack_dataset(so.shadows)
+    test = attack_dataset([so.target])
+    progress = (lambda it: tqdm(it, desc=f"attack n={so.size}", unit="class", leave=False)) if show_progress else None
+    svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes, progress=progress)
+    check_disjoint(svm, test)
+    score, pred = svm.score(test), svm.predict(test)
+    thr = ThresholdAttack.fit(train)
+    b_score, b_pred = thr.score(test), thr.predict(test)
+    block = {
+        "target": {"train_acc": so.target.train_acc, "test_acc": so.target.test_acc},
+        "shadows": {
+            "train_acc_mean": float(np.mean([s.train_acc for s in so.shadows])),
+            "test_acc_mean": float(np.mean([s.test_acc for s in so.shadows])),
+        },
+        "attack": attack_block(test.member, test.true_class, score, pred, svm.classes),
+        "baseline": {
+            "name": "threshold on true-class confidence (fit on shadow records)",
+            "threshold": thr.threshold,
+            **attack_block(test.member, test.true_class, b_score, b_pred),
+        },
+        "n_attack_train": int(len(train)),
+        "n_attack_test": int(len(test)),
+    }
+    arrays = {
+        "member": test.member.astype(bool),
+        "true_class": test.true_class.astype(np.int64),
+        "score": score.astype(np.float64),
+        "pred": pred.astype(np.int64),
+        "baseline_score": b_score,
+        "baseline_pred": b_pred.astype(np.int64),
+    }
+    return block, arrays, svm
+
+
+def load_attack(cfg: ExperimentConfig, size: int) -> PerClassAttack:
+    """The fitted Stage II SVMs of ``size`` (refit from the Stage I cache if not kept)."""
+    _, pkl, _ = _stage2_paths(cfg, size)
+    if pkl.exists():
+        with open(pkl, "rb") as fh:
+            return pickle.load(fh)
+    so = load_stage1(cfg)[size]
+    return fit_attack(attack_dataset(so.shadows), cfg.attack, cfg.seed, cfg.model.num_classes)
+
+
+def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict]) -> dict:
+    """``summary.json``: ``{"profile", "backend", "seed", "epochs", "n_shadows", "versions",
+    "sizes": {"<n>": {"target": {...}, "shadows": {...}, "attack": {..., "per_class": {...}},
+    "baseline": {...}}}}`` plus the trainer, device and the full config."""
+    trainer, reason = choose_trainer(cfg.trainer)
+    info = backend_info()
+    return {
+        "profile": cfg.profile,
+        "backend": info["backend"],
+        "device": info["device"],
+        "seed": cfg.seed,
+        "epochs": cfg.model.epochs,
+        "n_shadows": cfg.n_shadows,
+        "trainer": {"name": trainer, "reason": reason},
+        "versions": versions(),
+        "positive_class": "member",
+        "sizes": {str(n): blocks[n] for n in sorted(blocks)},
+        "config": to_dict(cfg),
+    }
+
+
+def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
+    """Run (or load from cache) the attack for every size; write scores, summary and figures."""
+    start = time.perf_counter()
+    stage1 = load_stage1(cfg)
+    log(f"Stage II [{cfg.profile}]: sizes {list(cfg.sizes)}, grid C={list(cfg.attack.C_grid)} "
+        f"gamma={list(cfg.attack.gamma_grid)}, {cfg.attack.cv_folds}-fold CV on <= {cfg.attack.cv_samples} "
+        f"records/class, fit on <= {cfg.attack.fit_samples}")
+    blocks = {}
+    for size, so in stage1.items():
+        t0 = time.perf_counter()
+        marker, pkl, scores_path = _stage2_paths(cfg, size)
+        if marker.exists() and scores_path.exists():
+            blocks[size] = load_json(marker)
+            how = "cached"
+        else:
+            block, arrays, svm = attack_size(cfg, so)
+            save_npz(scores_path, **arrays)
+            atomic_write(pkl, lambda fh: pickle.dump(svm, fh))
+            block["seconds"] = time.perf_counter() - t0
+            save_json(marker, block)
+            blocks[size] = block
+            how = f"{block['seconds']:.0f}s"
+        a, b = blocks[size]["attack"], blocks[size]["baseline"]
+        log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "
+            f"AUC {a['auc']:.3f} | threshold baseline precision {b['precision']:.3f} AUC {b['auc']:.3f}"
+            + (f" | grid edge hit in {a['grid_edge_hits']}/10 classes" if a.get("grid_edge_hits") else ""))
+    summary = build_summary(cfg, blocks)
+    save_json(cfg.output_dir / "summary.json", summary)
+    if figures:
+        from .plots import stage2_figures
+
+        stage2_figures(summary, cfg.output_dir)
+    log(f"Stage II done in {time.perf_counter() - start:.0f}s -> {cfg.output_dir / 'summary.json'}")
+    return summary
+
+
+def load_scores(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
+    """The arrays of ``attack_scores_<size>.npz``."""
+    return load_npz(cfg.output_dir / f"attack_scores_{size}.npz")
+
+
+def subsample_ablation(cfg: ExperimentConfig, size: int, fit_samples: tuple[int, ...]) -> list[dict]:
+    """Refit the attack of one size with several ``fit_samples`` (same seed).
+
+    Returns one row per setting: fit_samples, seconds, precision, recall, auc,
+    tpr_at_0.1pct_fpr (nothing is written to disk).
+    """
+    import dataclasses
+
+    so = load_stage1(cfg)[size]
+    rows = []
+    for n in fit_samples:
+        c = dataclasses.replace(cfg, attack=dataclasses.replace(cfg.attack, fit_samples=n, cv_samples=min(n, cfg.attack.cv_samples)))
+        t0 = time.perf_counter()
+        block, _, _ = attack_size(c, so, show_progress=False)
+        a = block["attack"]
+        rows.append({"fit_samples": n, "cv_samples": c.attack.cv_samples, "seconds": round(time.perf_counter() - t0, 1),
+                     **{k: a[k] for k in ("precision", "recall", "accuracy", "auc", "tpr_at_0.1pct_fpr")}})
+    return rows

@@ -1,0 +1,169 @@
+"""The training entry point: train a list of same-architecture models.
+
+:func:`train_models` takes K :class:`TrainJob` (each its own members,
+non-members and seed) and returns K :class:`TrainResult`.  It dispatches to
+one of two trainers with the same contract:
+
+* ``sequential`` — one ordinary Keras model at a time (CPU, any backend);
+* ``stacked`` — all K models in one graph (:mod:`mia_repro.stacked`), for GPUs.
+
+:func:`choose_trainer` makes the automatic choice and says why.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import keras
+import numpy as np
+
+from .config import ModelConfig
+from .data import to_model_input
+from .models import build_cnn
+
+PREDICT_BATCH = 1024
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One model to train: ``members`` (train) and ``nonmembers`` (held out),
+    int64 index arrays into the pooled dataset, and the model's ``seed``."""
+
+    name: str
+    members: np.ndarray
+    nonmembers: np.ndarray
+    seed: int
+
+    @property
+    def eval_indices(self) -> np.ndarray:
+        """Members then non-members, int64 (2n,)."""
+        return np.concatenate([self.members, self.nonmembers])
+
+
+@dataclass
+class TrainResult:
+    """What Stage I keeps of a trained model.
+
+    ``probs`` float32 (n_members + n_nonmembers, num_classes): softmax output
+    for members then non-members; ``history``: per-epoch lists (``loss``,
+    ``accuracy``); ``weights``: the arrays of ``build_cnn(cfg).get_weights()``.
+    """
+
+    name: str
+    probs: np.ndarray
+    history: dict[str, list[float]]
+    weights: list[np.ndarray]
+    seconds: float
+    trainer: str = "sequential"
+    extra: dict = field(default_factory=dict)
+
+
+def backend_info() -> dict[str, str]:
+    """The Keras backend and the device kind it computes on ("cpu" / "gpu")."""
+    backend = keras.backend.backend()
+    device = "cpu"
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0].platform
+    elif backend == "torch":
+        import torch
+
+        device = "gpu" if torch.cuda.is_available() else "cpu"
+    return {"backend": backend, "device": device}
+
+
+def choose_trainer(requested: str = "auto") -> tuple[str, str]:
+    """Return ``(trainer, reason)`` for ``requested`` in auto/stacked/sequential."""
+    if requested not in ("auto", "stacked", "sequential"):
+        raise ValueError(f"unknown trainer {requested!r}; use auto, stacked or sequential")
+    if requested != "auto":
+        return requested, f"forced by config (trainer={requested!r})"
+    info = backend_info()
+    if info["device"] == "gpu" and info["backend"] in ("jax", "torch"):
+        return "stacked", f"{info['backend']} backend on GPU: all models of a size in one graph"
+    return "sequential", (
+        f"{info['backend']} backend on {info['device']}: one model at a time "
+        "(grouped convolutions of the stacked graph are slow on CPU)"
+    )
+
+
+def train_sequential(
+    jobs: Sequence[TrainJob],
+    cfg: ModelConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    verbose: int = 0,
+    on_result: Callable[[TrainResult], None] | None = None,
+) -> list[TrainResult]:
+    """Train each job as an ordinary Keras model, one after the other.
+
+    ``x`` uint8 (N, 32, 32, 3), ``y`` int (N,).  ``on_result`` is called as each
+    model finishes (Stage I uses it to cache, so an interruption loses at most
+    one model).
+    """
+    results = []
+    for job in jobs:
+        start = time.perf_counter()
+        keras.utils.set_random_seed(job.seed)
+        model = build_cnn(cfg, seed=job.seed)
+        hist = model.fit(
+            to_model_input(x[job.members], cfg.scale_inputs),
+            y[job.members],
+            batch_size=cfg.batch_size,
+            epochs=cfg.epochs,
+            shuffle=True,
+            verbose=verbose,
+        )
+        probs = predict(model, x[job.eval_indices], cfg)
+        result = TrainResult(
+            name=job.name,
+            probs=probs,
+            history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
+            weights=model.get_weights(),
+            seconds=time.perf_counter() - start,
+            trainer="sequential",
+        )
+        keras.backend.clear_session()
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return results
+
+
+def predict(model: keras.Model, x: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Softmax outputs float32 (N, num_classes) for uint8 images ``x`` (N, 32, 32, 3)."""
+    out = [
+        np.asarray(model(to_model_input(x[i : i + PREDICT_BATCH], cfg.scale_inputs), training=False))
+        for i in range(0, len(x), PREDICT_BATCH)
+    ]
+    return np.concatenate(out).astype(np.float32)
+
+
+def train_models(
+    jobs: Sequence[TrainJob],
+    cfg: ModelConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    trainer: str = "auto",
+    verbose: int = 0,
+    on_result: Callable[[TrainResult], None] | None = None,
+) -> list[TrainResult]:
+    """Train K same-architecture models; the entry point Stage I and mitigation use.
+
+    Returns one :class:`TrainResult` per job, in order.  ``trainer`` is
+    "auto", "stacked" or "sequential" (see :func:`choose_trainer`).
+    """
+    if len(jobs) == 0:
+        return []
+    kind, _ = choose_trainer(trainer)
+    if kind == "stacked":
+        from .stacked import train_stacked
+
+        results = train_stacked(jobs, cfg, x, y, verbose=verbose)
+        if on_result is not None:
+            for r in results:
+                on_result(r)
+        return results
+    return train_sequential(jobs, cfg, x, y, verbose=verbose, on_result=on_result)
