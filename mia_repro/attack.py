@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.metrics import roc_curve
 from sklearn.svm import SVC
 
@@ -56,13 +56,19 @@ def attack_dataset(outputs: Sequence, transform=None) -> AttackData:
     return AttackData(np.concatenate(feats), np.concatenate(classes), np.concatenate(members), np.concatenate(sources))
 
 
-def stratified_subsample(y: np.ndarray, max_n: int, seed: int) -> np.ndarray:
-    """Indices of at most ``max_n`` records, stratified on ``y`` (all if fewer)."""
-    idx = np.arange(len(y))
+def stratified_subsample(y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most ``max_n`` records, label proportions of ``y`` kept (all if fewer)."""
+    y = np.asarray(y)
     if max_n is None or len(y) <= max_n:
-        return idx
-    keep, _ = train_test_split(idx, train_size=max_n, stratify=y, random_state=seed)
-    return np.sort(keep)
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    labels, counts = np.unique(y, return_counts=True)
+    quota = counts * max_n / len(y)
+    take = np.floor(quota).astype(int)
+    for i in np.argsort(-(quota - take))[: max_n - take.sum()]:
+        take[i] += 1
+    picks = [rng.choice(np.flatnonzero(y == lab), size=k, replace=False) for lab, k in zip(labels, take)]
+    return np.sort(np.concatenate(picks))
 
 
 @dataclass

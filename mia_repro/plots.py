@@ -127,3 +127,120 @@ def stage2_figures(summary: dict, out_dir: Path, close: bool = True) -> dict[str
         for f in figs.values():
             plt.close(f)
     return figs
+
+
+DEFENSE_LABELS = {
+    "none": "undefended",
+    "l2": "L2 strength",
+    "dropout": "dropout rate",
+    "topk": "top-k (k)",
+    "rounding": "rounding (decimals)",
+    "temperature": "temperature T",
+}
+
+
+def _rows(records: list[dict], **match) -> list[dict]:
+    return [r for r in records if all(r[k] == v for k, v in match.items())]
+
+
+def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = None, baseline: list[dict] | None = None):
+    """Attack AUC and precision vs L2 strength and dropout rate, per size and attacker scenario.
+
+    Solid lines: aware attacker (shadows trained like the target); dashed:
+    unaware (Stage II attack reused).  The undefended model is strength 0.
+    """
+    defenses = ("l2", "dropout")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), squeeze=False)
+    sizes = sorted({r["size"] for r in records})
+    for col, defense in enumerate(defenses):
+        for row, metric in enumerate(("auc", "precision")):
+            ax = axes[row][col]
+            for i, size in enumerate(sizes):
+                for scenario, ls in (("aware", "-"), ("unaware", "--")):
+                    pts = sorted(_rows(records, defense=defense, size=size, scenario=scenario)
+                                 + _rows(records, defense="none", size=size, scenario=scenario), key=lambda r: r["strength"])
+                    if len(pts) < 2:
+                        continue
+                    xs = [r["strength"] for r in pts]
+                    ax.plot(xs, [r[metric] for r in pts], ls=ls, marker="o", color=f"C{i}",
+                            label=f"n = {size:,}, {scenario}")
+            ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
+            if defense == "l2":
+                ax.set_xscale("symlog", linthresh=1e-4)
+            ax.set_xlabel(DEFENSE_LABELS[defense] + " (0 = undefended)")
+            ax.set_ylabel(f"attack {'ROC AUC' if metric == 'auc' else 'precision'} (positive = member)")
+            ax.set_title(f"SVM attack {metric.upper() if metric == 'auc' else metric} vs {DEFENSE_LABELS[defense]}")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    return _finish(fig, meta, path)
+
+
+def privacy_utility(records: list[dict], meta: dict, path: Path | None = None):
+    """Target test accuracy vs attack AUC (aware attacker), one point per defense setting."""
+    sizes = sorted({r["size"] for r in records})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.5), squeeze=False)
+    markers = {"l2": "o", "dropout": "s", "topk": "^", "rounding": "v", "temperature": "D"}
+    for ax, size in zip(axes[0], sizes):
+        for j, (defense, mk) in enumerate(markers.items()):
+            pts = _rows(records, defense=defense, size=size, scenario="aware")
+            if not pts:
+                continue
+            ax.scatter([r["target_test_acc"] for r in pts], [r["auc"] for r in pts], marker=mk, color=f"C{j}",
+                       label=DEFENSE_LABELS[defense])
+            for r in pts:
+                ax.annotate(f"{r['strength']:g}", (r["target_test_acc"], r["auc"]), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points")
+        for r in _rows(records, defense="none", size=size, scenario="aware"):
+            ax.scatter([r["target_test_acc"]], [r["auc"]], marker="*", s=200, color="k", label="undefended", zorder=5)
+        ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (AUC 0.5)")
+        ax.set_xlabel("target test accuracy (non-members)")
+        ax.set_ylabel("attack ROC AUC, aware attacker")
+        ax.set_title(f"Privacy vs utility, n = {size:,}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _finish(fig, meta, path)
+
+
+def mitigation_bars(records: list[dict], meta: dict, path: Path | None = None):
+    """Per size: attack AUC without defense and with each defense at its strongest setting, both scenarios."""
+    sizes = sorted({r["size"] for r in records})
+    strongest = {"none": max, "l2": max, "dropout": max, "topk": min, "rounding": min, "temperature": max}
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.2), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        labels, vals = [], {"unaware": [], "aware": []}
+        for defense, pick in strongest.items():
+            cands = _rows(records, defense=defense, size=size)
+            if not cands:
+                continue
+            s = pick(r["strength"] for r in cands)
+            labels.append("none" if defense == "none" else f"{defense}\n{s:g}")
+            for scenario in vals:
+                hit = _rows(records, defense=defense, size=size, scenario=scenario, strength=s)
+                vals[scenario].append(hit[0]["auc"] if hit else np.nan)
+        x = np.arange(len(labels))
+        ax.bar(x - 0.2, vals["unaware"], 0.4, label="unaware attacker")
+        ax.bar(x + 0.2, vals["aware"], 0.4, label="aware attacker")
+        ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_ylim(0.3, 1.0)
+        ax.set_ylabel("attack ROC AUC (positive = member)")
+        ax.set_title(f"Before / after defenses, n = {size:,}")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    return _finish(fig, meta, path)
+
+
+MITIGATION_FIGURES = {
+    "fig_mitigation_vs_strength.png": mitigation_vs_strength,
+    "fig_privacy_utility.png": privacy_utility,
+    "fig_mitigation_bars.png": mitigation_bars,
+}
+
+
+def mitigation_figures(records: list[dict], meta: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
+    """Draw every mitigation figure into ``out_dir``; returns {file name: figure}."""
+    figs = {name: fn(records, meta, Path(out_dir) / name) for name, fn in MITIGATION_FIGURES.items()}
+    if close:
+        for f in figs.values():
+            plt.close(f)
+    return figs

@@ -184,6 +184,8 @@ def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 pooled, capped at ``cfg.max_records``: x uint8 (N,32,32,3), y int64 (N,)."""
     x, y = load_cifar10(cfg.data_path)
     n = n_records(cfg)
+    if len(x) < n:
+        raise Stage1Error(f"the dataset has {len(x)} records but the config needs {n}; set max_records={len(x)}")
     return x[:n], y[:n]
 
 

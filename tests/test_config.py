@@ -1,0 +1,44 @@
+import dataclasses
+
+import pytest
+
+from mia_repro.config import PROFILES, ConfigError, ModelConfig, config_key, get_config
+
+
+def test_profiles_exist_and_follow_the_issue():
+    assert set(PROFILES) == {"smoke", "quick", "paper"}
+    quick, paper = get_config("quick"), get_config("paper")
+    assert quick.sizes == paper.sizes == (2500, 5000, 10000, 15000)
+    assert quick.n_shadows == paper.n_shadows == 10
+    assert paper.model.epochs == 100
+    smoke = get_config("smoke")
+    assert smoke.n_shadows == 2 and smoke.model.epochs == 2 and max(smoke.sizes) <= 1000
+
+
+def test_unknown_profile_names_the_known_ones():
+    with pytest.raises(ConfigError, match="smoke, quick, paper"):
+        get_config("fast")
+
+
+def test_overrides_and_none_passthrough():
+    cfg = get_config("quick", seed=3, sizes=[2500], epochs=5, data_path=None)
+    assert cfg.seed == 3 and cfg.sizes == (2500,) and cfg.model.epochs == 5 and cfg.data_path is None
+    with pytest.raises(ConfigError):
+        get_config("quick", no_such_field=1)
+
+
+def test_model_defaults_match_seed_reproduction():
+    m = ModelConfig()
+    assert (m.conv_filters, m.conv_kernels, m.dense_units, m.activation) == ((32, 32), (5, 3), 128, "tanh")
+    assert (m.learning_rate, m.batch_size, m.l2, m.dropout) == (1e-3, 32, 0.0, 0.0)
+
+
+def test_config_key_changes_with_any_field():
+    base = ModelConfig()
+    assert config_key(base, 1) == config_key(ModelConfig(), 1)
+    assert config_key(base, 1) != config_key(base, 2)
+    assert config_key(base) != config_key(dataclasses.replace(base, l2=1e-3))
+
+
+def test_output_dir_defaults_to_results_profile():
+    assert get_config("smoke").output_dir.parts[-2:] == ("results", "smoke")

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from mia_repro.metrics import attack_metrics, metrics_by_class, tpr_at_fpr
+
+MEMBER = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
+
+
+def test_perfect_attack():
+    score = np.array([4, 3, 2, 1, -1, -2, -3, -4], float)
+    m = attack_metrics(MEMBER, score, (score > 0).astype(int))
+    assert m == pytest.approx({"precision": 1, "recall": 1, "accuracy": 1, "auc": 1,
+                               "tpr_at_1pct_fpr": 1, "tpr_at_0.1pct_fpr": 1, "advantage": 1})
+
+
+def test_inverted_attack():
+    score = -np.array([4, 3, 2, 1, -1, -2, -3, -4], float)
+    m = attack_metrics(MEMBER, score, (score > 0).astype(int))
+    assert m["precision"] == 0 and m["recall"] == 0 and m["accuracy"] == 0
+    assert m["auc"] == 0 and m["advantage"] == -1 and m["tpr_at_1pct_fpr"] == 0
+
+
+def test_hand_computed_mixed_case():
+    # preds: TP TP FN FN | FP TN TN TN
+    pred = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+    score = np.array([0.9, 0.8, 0.3, 0.2, 0.85, 0.1, 0.05, 0.0])
+    m = attack_metrics(MEMBER, score, pred)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(0.5)
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["advantage"] == pytest.approx(0.5 - 0.25)
+    # ranks: member scores beat non-members in 13 of 16 pairs
+    assert m["auc"] == pytest.approx(13 / 16)
+    # at FPR 0 only the member scored 0.9 is above every non-member
+    assert m["tpr_at_0.1pct_fpr"] == pytest.approx(0.25)
+
+
+def test_random_attack_is_near_chance():
+    rng = np.random.default_rng(0)
+    member = rng.random(20000) < 0.5
+    score = rng.random(20000)
+    m = attack_metrics(member, score, (score > 0.5).astype(int))
+    for k in ("precision", "accuracy", "auc"):
+        assert abs(m[k] - 0.5) < 0.02
+    assert abs(m["advantage"]) < 0.03
+    assert m["tpr_at_1pct_fpr"] < 0.03
+
+
+def test_tpr_at_fpr_one_class_is_nan():
+    assert np.isnan(tpr_at_fpr(np.ones(4, bool), np.arange(4), 0.01))
+
+
+def test_metrics_by_class_splits_by_true_class():
+    true = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    member = np.array([1, 1, 0, 0, 1, 1, 0, 0], bool)
+    score = np.array([1, 1, -1, -1, -1, -1, 1, 1], float)
+    overall, per = metrics_by_class(member, true, score, (score > 0).astype(int), num_classes=3)
+    assert per["accuracy"][:2] == [1.0, 0.0] and np.isnan(per["accuracy"][2])
+    assert overall["accuracy"] == 0.5
+
+
+def test_shape_mismatch_is_rejected():
+    with pytest.raises(ValueError, match="one length"):
+        attack_metrics(MEMBER, np.zeros(3), np.zeros(8))

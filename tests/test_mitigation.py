@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from mia_repro import mitigation as mit
+from mia_repro.mitigation import RECORD_KEYS, run_mitigation, settings
+from mia_repro.stage1 import Stage1Error, run_stage1
+from mia_repro.stage2 import run_stage2
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture
+def mitigated(tiny_config):
+    run_stage1(tiny_config, log=quiet)
+    run_stage2(tiny_config, log=quiet, figures=False)
+    rows = run_mitigation(tiny_config, log=quiet)
+    return tiny_config, rows
+
+
+def test_mitigation_records_have_exactly_the_contract_keys(mitigated):
+    cfg, rows = mitigated
+    on_disk = json.loads((cfg.output_dir / "mitigation.json").read_text())
+    assert on_disk == json.loads(json.dumps(rows))
+    assert all(tuple(r) == RECORD_KEYS for r in on_disk)
+    seen = {(r["defense"], r["strength"], r["scenario"]) for r in on_disk}
+    for defense, strength in settings(cfg):
+        assert (defense, float(strength), "unaware") in seen
+        assert (defense, float(strength), "aware") in seen  # size 30 is in aware_sizes
+    assert {r["defense"] for r in on_disk} == {"none", "l2", "dropout", "topk", "rounding", "temperature"}
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    assert meta["profile"] == "test" and len(meta["threshold_baseline"]) == len(on_disk)
+    for name in mit.__dict__.get("MITIGATION_FIGURES", {}) or ("fig_privacy_utility.png",):
+        assert (cfg.output_dir / name).exists()
+
+
+def test_unaware_undefended_row_equals_stage2(mitigated):
+    cfg, rows = mitigated
+    summary = json.loads((cfg.output_dir / "summary.json").read_text())
+    none = [r for r in rows if r["defense"] == "none" and r["scenario"] == "unaware"][0]
+    assert none["auc"] == pytest.approx(summary["sizes"]["30"]["attack"]["auc"])
+    assert none["target_test_acc"] == pytest.approx(summary["sizes"]["30"]["target"]["test_acc"])
+
+
+def test_regularized_models_are_trained_and_cached(mitigated):
+    cfg, _ = mitigated
+    files = {p.name.split("-")[0] for p in (cfg.output_dir / "stage1" / "n30").glob("*.npz")}
+    assert files == {"target", "shadow_00", "shadow_01"}
+    n_models = len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz")))
+    assert n_models == 3 * 3  # plain + l2 + dropout, each target and 2 aware shadows
+    again = run_mitigation(cfg, log=quiet, figures=False)
+    assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == n_models
+    assert again == json.loads((cfg.output_dir / "mitigation.json").read_text())
+
+
+def test_mitigation_size_must_be_a_profile_size(tiny_config):
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (40,)})
+    with pytest.raises(Stage1Error, match="not among"):
+        run_mitigation(cfg, log=quiet)

@@ -1,0 +1,43 @@
+import keras
+import numpy as np
+
+from mia_repro.config import ModelConfig
+from mia_repro.models import build_cnn
+
+
+def test_architecture_matches_the_paper_cnn():
+    model = build_cnn(ModelConfig())
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    conv1, conv2 = model.get_layer("conv1"), model.get_layer("conv2")
+    assert conv1.kernel.shape == (5, 5, 3, 32) and conv2.kernel.shape == (3, 3, 32, 32)
+    assert model.get_layer("flatten").output.shape[-1] == 6 * 6 * 32
+    assert model.get_layer("dense").units == 128 and model.output.shape[-1] == 10
+    assert model.optimizer.learning_rate.numpy() == np.float32(1e-3)
+    probs = model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_no_regularization_by_default():
+    model = build_cnn(ModelConfig())
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
+    assert all(getattr(layer, "kernel_regularizer", None) is None for layer in model.layers)
+
+
+def test_l2_and_dropout_are_really_in_the_model():
+    model = build_cnn(ModelConfig(l2=5e-3, dropout=0.25))
+    regs = [layer for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
+    assert {layer.name for layer in regs} == {"conv1", "conv2", "dense", "softmax"}
+    for layer in regs:
+        assert np.isclose(float(layer.kernel_regularizer.l2), 5e-3) and np.isclose(float(layer.bias_regularizer.l2), 5e-3)
+    drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert len(drops) == 3 and all(d.rate == 0.25 for d in drops)
+    assert len(model.losses) == 8  # kernel + bias penalty on four layers
+
+
+def test_seed_fixes_initial_weights():
+    a, b = build_cnn(ModelConfig(), seed=3), build_cnn(ModelConfig(), seed=3)
+    c = build_cnn(ModelConfig(), seed=4)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])

@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from fakes import fake_size
+from mia_repro.cache import load_npz
+from mia_repro.stage1 import Stage1Error
+from mia_repro.stage2 import run_stage2
+from mia_repro import stage2 as stage2_mod
+
+
+@pytest.fixture
+def stage2_run(tiny_config, monkeypatch):
+    fakes = {n: fake_size(n, n_shadows=2, seed=n, leak=2.5) for n in (150, 200)}
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (150, 200)})
+    monkeypatch.setattr(stage2_mod, "load_stage1", lambda c: fakes)
+    summary = run_stage2(cfg, log=lambda *_: None)
+    return cfg, summary
+
+
+def test_summary_follows_the_contract(stage2_run):
+    cfg, summary = stage2_run
+    on_disk = json.loads((cfg.output_dir / "summary.json").read_text())
+    assert on_disk["sizes"].keys() == summary["sizes"].keys() == {"150", "200"}
+    for key in ("profile", "backend", "seed", "epochs", "n_shadows", "versions"):
+        assert key in on_disk
+    block = on_disk["sizes"]["150"]
+    assert set(block["target"]) >= {"train_acc", "test_acc"}
+    assert set(block["shadows"]) >= {"train_acc_mean", "test_acc_mean"}
+    attack = block["attack"]
+    for key in ("precision", "recall", "accuracy", "auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage"):
+        assert isinstance(attack[key], float)
+    for key in ("precision", "recall", "accuracy", "auc", "C", "gamma"):
+        assert len(attack["per_class"][key]) == 10
+    assert "baseline" in block and 0 <= block["baseline"]["threshold"] <= 1
+    for name in ("fig_per_class_precision.png", "fig_precision_recall_vs_size.png", "fig_roc.png", "fig_target_accuracy.png"):
+        assert (cfg.output_dir / name).stat().st_size > 10_000
+
+
+def test_summary_numbers_recompute_from_score_files(stage2_run):
+    cfg, summary = stage2_run
+    for n, block in summary["sizes"].items():
+        s = load_npz(cfg.output_dir / f"attack_scores_{n}.npz")
+        assert s["member"].dtype == bool and set(np.unique(s["pred"])) <= {0, 1}
+        assert len(s["member"]) == 2 * int(n)
+        m, p = s["member"], s["pred"]
+        a = block["attack"]
+        assert a["precision"] == pytest.approx(skm.precision_score(m, p))
+        assert a["recall"] == pytest.approx(skm.recall_score(m, p))
+        assert a["accuracy"] == pytest.approx(skm.accuracy_score(m, p))
+        assert a["auc"] == pytest.approx(skm.roc_auc_score(m, s["score"]))
+        for c in range(10):
+            sel = s["true_class"] == c
+            assert a["per_class"]["precision"][c] == pytest.approx(skm.precision_score(m[sel], p[sel], zero_division=0))
+        assert a["precision"] > 0.5  # leaky fake outputs
+
+
+def test_second_run_uses_the_cache(stage2_run, monkeypatch):
+    cfg, summary = stage2_run
+
+    def boom(*a, **k):
+        raise AssertionError("attack refit although cached")
+
+    monkeypatch.setattr(stage2_mod, "attack_size", boom)
+    again = run_stage2(cfg, log=lambda *_: None, figures=False)
+    assert again["sizes"] == json.loads(json.dumps(summary["sizes"]))
+
+
+def test_stage2_without_stage1_is_a_clear_error(tiny_config):
+    with pytest.raises(Stage1Error, match="python -m mia_repro stage1 --profile test"):
+        run_stage2(tiny_config)
