@@ -1,6 +1,6 @@
 """``python -m mia_repro STAGE --profile NAME [--data PATH] [--seed N]``.
 
-Stages: ``stage1`` (train target and shadows), ``stage2`` (attack, summary,
+Stages: ``data`` (find or materialize CIFAR-10), ``stage1`` (train target and shadows), ``stage2`` (attack, summary,
 figures), ``mitigation`` (defenses), ``all`` (the three in order).  Every
 stage reuses the caches of the earlier ones.  Errors a user can fix (unknown
 profile, missing dataset, Stage I not run) print one line and exit 2.
@@ -13,7 +13,7 @@ import sys
 from .config import PROFILES, ConfigError, get_config
 from .data import DatasetNotFoundError
 
-STAGES = ("stage1", "stage2", "mitigation", "all")
+STAGES = ("data", "stage1", "stage2", "mitigation", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             results_dir=args.results_dir,
         )
         verbose = 2 if args.verbose else 0
+        if args.stage == "data":
+            from .data import ensure_dataset
+
+            print(ensure_dataset())
         if args.stage in ("stage1", "all"):
             from .stage1 import run_stage1
 

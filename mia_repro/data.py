@@ -99,6 +99,30 @@ def load_cifar10(path: str | os.PathLike | None = None, download: bool = True) -
     )
 
 
+SHARED_SHARDS = PROJECT_ROOT.parent / "shared" / "data" / "cifar10"
+
+
+def ensure_dataset(dest: str | os.PathLike = PROJECT_ROOT / "data", shards: Path = SHARED_SHARDS) -> str:
+    """Make sure the official layout is available; returns a one-line report.
+
+    Uses an existing copy (path search of :func:`load_cifar10`), else runs
+    ``materialize.py`` from ``shards`` into ``dest``, else says that Keras'
+    download will be tried at first use.
+    """
+    import subprocess
+    import sys
+
+    for base in candidate_dirs():
+        found = _batch_dir(base)
+        if found is not None:
+            return f"CIFAR-10 found in {found}"
+    script = Path(shards) / "materialize.py"
+    if script.exists():
+        subprocess.run([sys.executable, str(script), str(dest)], check=True, stdout=subprocess.DEVNULL)
+        return f"CIFAR-10 materialized from {shards} into {Path(dest) / BATCH_DIR}"
+    return "CIFAR-10 not found locally; Keras' download (keras.datasets.cifar10) will be tried at first use"
+
+
 def to_model_input(x: np.ndarray, scale: bool = True) -> np.ndarray:
     """uint8 images (N, 32, 32, 3) -> float32 model input, in [0, 1] when ``scale``."""
     x = np.asarray(x)

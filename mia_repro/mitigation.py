@@ -23,7 +23,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .attack import AttackData, PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
+from .attack import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
 from .cache import load_json, save_json
 from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
@@ -31,7 +31,7 @@ from .metrics import attack_metrics
 from .splits import make_splits
 from .stage1 import ModelOutputs, Stage1Error, load_stage1, n_records, size_jobs, train_or_load
 from .stage2 import load_attack, versions
-from .training import backend_info
+from .report import run_meta
 
 RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "target_test_acc",
                "precision", "recall", "auc", "tpr_at_0.1pct_fpr")
@@ -137,8 +137,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     out_dir = cfg.output_dir
     save_json(out_dir / "mitigation.json", svm_rows)
     meta = {
-        "profile": cfg.profile, **backend_info(), "seed": cfg.seed, "epochs": cfg.model.epochs,
-        "n_shadows": cfg.n_shadows, "sizes": [str(s) for s in cfg.mitigation.sizes], "versions": versions(),
+        **run_meta(cfg, cfg.mitigation.sizes), "versions": versions(),
         "attack": "per-class RBF SVM (mitigation.json); threshold_baseline: true-class confidence threshold",
         "seconds": time.perf_counter() - start, "mitigation": to_dict(cfg.mitigation),
         "threshold_baseline": thr_rows,
@@ -150,3 +149,11 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
         mitigation_figures(svm_rows, meta, out_dir)
     log(f"Mitigation done in {time.perf_counter() - start:.0f}s -> {out_dir / 'mitigation.json'}")
     return svm_rows
+
+
+def load_mitigation(cfg: ExperimentConfig) -> tuple[list[dict], dict]:
+    """``(records, meta)`` from ``mitigation.json`` and ``mitigation_meta.json``."""
+    out = cfg.output_dir
+    if not (out / "mitigation.json").exists():
+        raise Stage1Error(f"no mitigation results in {out}; run `python -m mia_repro mitigation --profile {cfg.profile}`")
+    return load_json(out / "mitigation.json"), load_json(out / "mitigation_meta.json")

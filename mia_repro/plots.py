@@ -120,9 +120,15 @@ STAGE2_FIGURES = {
 def stage2_figures(summary: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
     """Draw every Stage II figure into ``out_dir``; returns {file name: figure}."""
     out_dir = Path(out_dir)
-    figs = {name: fn(summary, out_dir / name) for name, fn in STAGE2_FIGURES.items()}
+    figs = draw_all(STAGE2_FIGURES, (summary,), out_dir, close)
     scores = {n: load_npz(out_dir / f"attack_scores_{n}.npz") for n in summary["sizes"]}
-    figs["fig_roc.png"] = roc_curves(summary, scores, out_dir / "fig_roc.png")
+    figs.update(draw_all({"fig_roc.png": roc_curves}, (summary, scores), out_dir, close))
+    return figs
+
+
+def draw_all(figures: dict, args: tuple, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
+    """Call each ``figures[name](*args, path)`` saving to ``out_dir/name``; close them unless asked not to."""
+    figs = {name: fn(*args, Path(out_dir) / name) for name, fn in figures.items()}
     if close:
         for f in figs.values():
             plt.close(f)
@@ -239,8 +245,63 @@ MITIGATION_FIGURES = {
 
 def mitigation_figures(records: list[dict], meta: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
     """Draw every mitigation figure into ``out_dir``; returns {file name: figure}."""
-    figs = {name: fn(records, meta, Path(out_dir) / name) for name, fn in MITIGATION_FIGURES.items()}
-    if close:
-        for f in figs.values():
-            plt.close(f)
-    return figs
+    return draw_all(MITIGATION_FIGURES, (records, meta), out_dir, close)
+
+
+def stage1_accuracy(stage1: dict, meta: dict, path: Path | None = None):
+    """Train (member) and test (non-member) accuracy of the target and the shadows, per size.
+
+    ``stage1`` is ``run_stage1``'s ``{size: SizeOutputs}``.
+    """
+    sizes = sorted(stage1)
+    x = np.arange(len(sizes))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    t_train = [stage1[n].target.train_acc for n in sizes]
+    t_test = [stage1[n].target.test_acc for n in sizes]
+    ax.bar(x - 0.2, t_train, 0.4, label="target train (members)", color="C0")
+    ax.bar(x + 0.2, t_test, 0.4, label="target test (non-members)", color="C1")
+    for i, n in enumerate(sizes):
+        tr = [s.train_acc for s in stage1[n].shadows]
+        te = [s.test_acc for s in stage1[n].shadows]
+        ax.plot([i - 0.2] * len(tr), tr, "k.", ms=4, label="shadow models" if i == 0 else None)
+        ax.plot([i + 0.2] * len(te), te, "k.", ms=4)
+        ax.text(i - 0.2, t_train[i] + 0.02, f"{t_train[i]:.2f}", ha="center", fontsize=8)
+        ax.text(i + 0.2, t_test[i] + 0.02, f"{t_test[i]:.2f}", ha="center", fontsize=8)
+    ax.set_xticks(x, [f"{n:,}" for n in sizes])
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("training-set size n (records)")
+    ax.set_ylabel("classification accuracy")
+    ax.set_title("Stage I: target (bars) and shadows (dots), train vs test")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, axis="y")
+    return _finish(fig, meta, path)
+
+
+def training_curves(stage1: dict, meta: dict, path: Path | None = None):
+    """Per-epoch training loss and accuracy of every target (solid) and shadow (thin) model."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for i, n in enumerate(sorted(stage1)):
+        so = stage1[n]
+        for j, m in enumerate([so.target, *so.shadows]):
+            epochs = np.arange(1, len(m.history.get("loss", [])) + 1)
+            kw = dict(color=f"C{i}", lw=2 if j == 0 else 0.5, alpha=1 if j == 0 else 0.5,
+                      label=f"n = {n:,} target" if j == 0 else None)
+            axes[0].plot(epochs, m.history.get("loss", []), **kw)
+            axes[1].plot(epochs, m.history.get("accuracy", []), **kw)
+    axes[0].set_ylabel("training loss (cross-entropy)")
+    axes[1].set_ylabel("training accuracy (running, on members)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title("Stage I training loss")
+    axes[1].set_title("Stage I training accuracy")
+    return _finish(fig, meta, path)
+
+
+STAGE1_FIGURES = {"fig_stage1_accuracy.png": stage1_accuracy, "fig_stage1_training.png": training_curves}
+
+
+def stage1_figures(stage1: dict, meta: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
+    """Draw the Stage I figures into ``out_dir``; returns {file name: figure}."""
+    return draw_all(STAGE1_FIGURES, (stage1, meta), out_dir, close)

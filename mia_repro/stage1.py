@@ -189,20 +189,24 @@ def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
     return x[:n], y[:n]
 
 
-def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print) -> dict[int, SizeOutputs]:
+def experiment_splits(cfg: ExperimentConfig) -> dict[int, Splits]:
+    """``{size: Splits}`` for every size of ``cfg`` (deterministic in ``cfg.seed``)."""
+    return {size: make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed) for size in cfg.sizes}
+
+
+def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, figures: bool = True) -> dict[int, SizeOutputs]:
     """Train (or load from cache) the target and ``cfg.n_shadows`` shadows for every size.
 
     Returns ``{size: SizeOutputs}``.  Prints one line per size with the
-    number of models trained and the wall time.
+    number of models trained and the wall time; draws the Stage I figures.
     """
     trainer, reason = choose_trainer(cfg.trainer)
     log(f"Stage I [{cfg.profile}]: sizes {list(cfg.sizes)}, {cfg.n_shadows} shadows, "
         f"{cfg.model.epochs} epochs; trainer={trainer} ({reason})")
     out = {}
     total_start = time.perf_counter()
-    for size in cfg.sizes:
+    for size, splits in experiment_splits(cfg).items():
         start = time.perf_counter()
-        splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
         jobs = size_jobs(splits, cfg.seed)
         store = Stage1Store(cfg, n_records(cfg))
         missing = sum(not store.path(j, size, cfg.model).exists() for j in jobs)
@@ -217,6 +221,11 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print) ->
         else:
             log(f"  n={size}: all {len(jobs)} models cached, nothing trained; "
                 f"target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
+    if figures:
+        from .plots import stage1_figures
+        from .report import run_meta
+
+        stage1_figures(out, run_meta(cfg), cfg.output_dir)
     log(f"Stage I done in {time.perf_counter() - total_start:.0f}s")
     return out
 
@@ -225,8 +234,8 @@ def load_stage1(cfg: ExperimentConfig) -> dict[int, SizeOutputs]:
     """Load every size's cached Stage I outputs; :class:`Stage1Error` if any model is missing."""
     store = Stage1Store(cfg, n_records(cfg))
     out = {}
-    for size in cfg.sizes:
-        jobs = size_jobs(make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed), cfg.seed)
+    for size, splits in experiment_splits(cfg).items():
+        jobs = size_jobs(splits, cfg.seed)
         paths = [store.path(j, size, cfg.model) for j in jobs]
         missing = [p for p in paths if not p.exists()]
         if missing:

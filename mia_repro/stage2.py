@@ -28,7 +28,7 @@ from .cache import atomic_write, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import metrics_by_class
 from .stage1 import SizeOutputs, load_stage1, n_records
-from .training import backend_info, choose_trainer
+from .training import choose_trainer
 
 
 def versions() -> dict[str, str]:
@@ -121,15 +121,13 @@ def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict]) -> dict:
     """``summary.json``: ``{"profile", "backend", "seed", "epochs", "n_shadows", "versions",
     "sizes": {"<n>": {"target": {...}, "shadows": {...}, "attack": {..., "per_class": {...}},
     "baseline": {...}}}}`` plus the trainer, device and the full config."""
+    from .report import run_meta
+
     trainer, reason = choose_trainer(cfg.trainer)
-    info = backend_info()
+    meta = run_meta(cfg)
+    del meta["sizes"]
     return {
-        "profile": cfg.profile,
-        "backend": info["backend"],
-        "device": info["device"],
-        "seed": cfg.seed,
-        "epochs": cfg.model.epochs,
-        "n_shadows": cfg.n_shadows,
+        **meta,
         "trainer": {"name": trainer, "reason": reason},
         "versions": versions(),
         "positive_class": "member",

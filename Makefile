@@ -1,0 +1,39 @@
+# mia_repro — one command for the main job, one for the tests.
+#   make reproduce            # PROFILE=quick by default; PROFILE=paper for the full protocol
+#   make test                 # unit + integration tests
+PROFILE ?= quick
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT ?=
+
+.PHONY: install data test reproduce stage1 stage2 mitigation bench notebooks
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+data: install
+	$(PY) -m mia_repro data
+
+test: install data
+	$(PY) -m pytest -q
+
+# The main job: set up, find the data, run the three notebooks in order (papermill).
+reproduce: install data
+	$(PY) -m mia_repro.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT))
+
+# Same, and write the executed notebooks back over notebooks/ (for committing outputs).
+notebooks: install data
+	$(PY) -m mia_repro.reproduce --profile $(PROFILE) --update-notebooks
+
+stage1 stage2 mitigation: install data
+	$(PY) -m mia_repro $@ --profile $(PROFILE)
+
+bench: install data
+	$(PY) -m mia_repro.bench $(BENCH_ARGS)

@@ -1,0 +1,91 @@
+"""Benchmark: train the same K models one at a time and stacked, in one run.
+
+    python -m mia_repro.bench --k 11 --n 15000 --batch-size 32 --epochs 2
+
+Prints the backend and device, seconds per model-epoch of each trainer
+(wall time of the whole training, model building and compilation included,
+divided by K x epochs) and their ratio.  Uses the real CIFAR-10 when it is
+found, otherwise random images of the same shape (it says which).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+
+import numpy as np
+
+from .config import ModelConfig
+
+
+def _data(n_needed: int, seed: int):
+    from .data import DatasetNotFoundError, load_cifar10
+
+    try:
+        x, y = load_cifar10(download=False)
+        return x, y, "CIFAR-10"
+    except DatasetNotFoundError:
+        rng = np.random.default_rng(seed)
+        n = max(n_needed, 1000)
+        return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n), "random images"
+
+
+def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which=("sequential", "stacked")) -> dict:
+    """Time both trainers on the same K jobs; returns a dict of the measurements."""
+    import keras
+
+    from .stacked import train_stacked
+    from .training import TrainJob, backend_info, train_sequential
+
+    x, y, source = _data(4 * n, seed)
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for i in range(k):
+        idx = rng.choice(len(x), 2 * n, replace=False)
+        jobs.append(TrainJob(f"m{i:02d}", idx[:n], idx[n:], seed + i))
+    cfg = dataclasses.replace(ModelConfig(), epochs=epochs, batch_size=batch_size)
+    out = {**backend_info(), "keras": keras.__version__, "python": platform.python_version(), "data": source,
+           "k": k, "n": n, "batch_size": batch_size, "epochs": epochs}
+    trainers = {"sequential": train_sequential, "stacked": train_stacked}
+    for name in which:
+        start = time.perf_counter()
+        res = trainers[name](jobs, cfg, x, y)
+        secs = time.perf_counter() - start
+        out[f"{name}_seconds"] = secs
+        out[f"{name}_s_per_model_epoch"] = secs / (k * epochs)
+        out[f"{name}_final_train_acc_mean"] = float(np.mean([r.history["accuracy"][-1] for r in res]))
+    if len(which) == 2:
+        out["speedup_stacked_over_sequential"] = out["sequential_s_per_model_epoch"] / out["stacked_s_per_model_epoch"]
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mia_repro.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--k", type=int, default=11, help="models trained together (default 11: target + 10 shadows)")
+    p.add_argument("--n", type=int, default=15000, help="members per model (default 15000)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--only", choices=("sequential", "stacked"), default=None, help="time one trainer only")
+    p.add_argument("--json", default=None, help="also write the measurements to this file")
+    a = p.parse_args(argv)
+    which = (a.only,) if a.only else ("sequential", "stacked")
+    r = run_bench(a.k, a.n, a.batch_size, a.epochs, which=which)
+    print(f"backend {r['backend']} on {r['device']} | keras {r['keras']} | data: {r['data']}")
+    print(f"K={r['k']} models, n={r['n']} records each, batch {r['batch_size']}, {r['epochs']} epochs")
+    for name in which:
+        print(f"  {name:10s}: {r[f'{name}_seconds']:8.1f} s total, {r[f'{name}_s_per_model_epoch']:.3f} s per model-epoch "
+              f"(final train acc {r[f'{name}_final_train_acc_mean']:.3f})")
+    if "speedup_stacked_over_sequential" in r:
+        print(f"  ratio sequential/stacked: {r['speedup_stacked_over_sequential']:.2f}x")
+    if a.json:
+        from .cache import save_json
+
+        save_json(a.json, r)
+    print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Tables for notebooks and the README, as ``pandas.DataFrame`` built from stage outputs.
+
+Also :func:`run_meta`, the provenance block (profile, sizes, epochs, shadows,
+backend, seed) that every JSON output and figure carries.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from .config import ExperimentConfig
+from .data import CLASS_NAMES
+from .training import backend_info
+
+
+def run_meta(cfg: ExperimentConfig, sizes=None) -> dict:
+    """Provenance of a result: profile, sizes (str), epochs, n_shadows, backend, device, seed."""
+    return {"profile": cfg.profile, "sizes": [str(s) for s in (cfg.sizes if sizes is None else sizes)],
+            "epochs": cfg.model.epochs, "n_shadows": cfg.n_shadows, **backend_info(), "seed": cfg.seed}
+
+
+def config_table(cfg: ExperimentConfig) -> pd.DataFrame:
+    """Every setting of ``cfg`` as (section, field, value) rows."""
+    rows = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += [(f.name, g.name, getattr(value, g.name)) for g in dataclasses.fields(value)]
+        else:
+            rows.append(("experiment", f.name, value))
+    return pd.DataFrame(rows, columns=["section", "field", "value"]).astype({"value": str})
+
+
+def dataset_table(y: np.ndarray) -> pd.DataFrame:
+    """Records per class of the pooled dataset (``y`` int (N,))."""
+    counts = np.bincount(y, minlength=len(CLASS_NAMES))
+    return pd.DataFrame({"class": CLASS_NAMES, "records": counts})
+
+
+def splits_table(splits_by_size: dict) -> pd.DataFrame:
+    """Per size: record counts and the disjointness checks of :func:`mia_repro.splits.make_splits`."""
+    rows = []
+    for size, s in splits_by_size.items():
+        target = np.concatenate([s.target.members, s.target.nonmembers])
+        shadow_all = np.concatenate([np.concatenate([sh.members, sh.nonmembers]) for sh in s.shadows]) if s.shadows else np.array([], int)
+        rows.append({
+            "size n": size,
+            "target members": len(s.target.members),
+            "target non-members": len(s.target.nonmembers),
+            "shadow pool": len(s.pool),
+            "shadows": len(s.shadows),
+            "shadow ∩ target": int(np.intersect1d(shadow_all, target).size),
+            "distinct shadow records": int(np.unique(shadow_all).size),
+        })
+    return pd.DataFrame(rows)
+
+
+def stage1_table(stage1: dict) -> pd.DataFrame:
+    """One row per trained model: size, model, train/test accuracy, gap, seconds, trainer."""
+    rows = []
+    for size, so in sorted(stage1.items()):
+        for m in [so.target, *so.shadows]:
+            rows.append({"size n": size, "model": m.name, "train acc": m.train_acc, "test acc": m.test_acc,
+                         "gap": m.train_acc - m.test_acc, "seconds": m.seconds, "trainer": m.trainer})
+    return pd.DataFrame(rows)
+
+
+def attack_table(summary: dict) -> pd.DataFrame:
+    """Per size: target accuracy, SVM attack metrics and the threshold baseline's."""
+    rows = []
+    for n, b in summary["sizes"].items():
+        a, t = b["attack"], b["baseline"]
+        rows.append({
+            "size n": int(n), "target train acc": b["target"]["train_acc"], "target test acc": b["target"]["test_acc"],
+            "SVM precision": a["precision"], "SVM recall": a["recall"], "SVM accuracy": a["accuracy"],
+            "SVM AUC": a["auc"], "SVM TPR@1%FPR": a["tpr_at_1pct_fpr"], "SVM TPR@0.1%FPR": a["tpr_at_0.1pct_fpr"],
+            "threshold precision": t["precision"], "threshold recall": t["recall"],
+            "threshold accuracy": t["accuracy"], "threshold AUC": t["auc"],
+            "grid edge hits": a.get("grid_edge_hits", 0),
+        })
+    return pd.DataFrame(rows)
+
+
+def per_class_table(summary: dict, size: int | str) -> pd.DataFrame:
+    """Per class of one size: SVM precision/recall/accuracy/AUC, chosen C and gamma, edge hit."""
+    pc = summary["sizes"][str(size)]["attack"]["per_class"]
+    cols = {k: pc[k] for k in ("precision", "recall", "accuracy", "auc", "C", "gamma", "edge_hit") if k in pc}
+    return pd.DataFrame({"class": CLASS_NAMES, **cols})
+
+
+def mitigation_table(records: list[dict], threshold_records: list[dict] | None = None) -> pd.DataFrame:
+    """Test accuracy and attack AUC / precision per (defense, strength, size), both scenarios side by side."""
+    df = pd.DataFrame(records)
+    wide = df.pivot_table(index=["size", "defense", "strength"], columns="scenario",
+                          values=["auc", "precision"], aggfunc="first")
+    wide.columns = [f"SVM {m} ({s})" for m, s in wide.columns]
+    acc = df.groupby(["size", "defense", "strength"])[["target_train_acc", "target_test_acc"]].first()
+    out = acc.join(wide)
+    if threshold_records:
+        t = pd.DataFrame(threshold_records).pivot_table(index=["size", "defense", "strength"], columns="scenario",
+                                                        values="auc", aggfunc="first")
+        t.columns = [f"threshold auc ({s})" for s in t.columns]
+        out = out.join(t)
+    order = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature"])}
+    out = out.reset_index()
+    out["_o"] = out["defense"].map(order)
+    return out.sort_values(["size", "_o", "strength"]).drop(columns="_o").reset_index(drop=True)
+
+
+def ablation_table(rows: list[dict]) -> pd.DataFrame:
+    """The rows of :func:`mia_repro.stage2.subsample_ablation`, with the change vs the first row."""
+    df = pd.DataFrame(rows)
+    for k in ("precision", "auc"):
+        df[f"Δ{k} vs first"] = df[k] - df[k].iloc[0]
+    return df.round(4)

@@ -1,0 +1,75 @@
+"""The one-command reproduction: execute the staged notebooks in order with papermill.
+
+    python -m mia_repro.reproduce --profile quick [--out DIR] [--data PATH] [--update-notebooks]
+
+Each notebook of ``notebooks/`` runs with the papermill parameters
+``profile``, ``data_path``, ``seed`` and ``results_dir``; the executed copies
+and every figure land in ``results/<profile>/`` (or ``--out``).  Every stage
+reuses the caches of the earlier ones, so a rerun only redoes what changed.
+``--update-notebooks`` also writes the executed notebooks back over
+``notebooks/`` (how the committed notebooks get their outputs).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .config import PROJECT_ROOT, ConfigError, get_config
+
+NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb")
+
+
+def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path: str | None = None,
+                      seed: int | None = None, notebook_dir: Path = PROJECT_ROOT / "notebooks",
+                      log=print) -> list[Path]:
+    """Run the three notebooks in order; returns the paths of the executed copies.
+
+    Raises papermill's ``PapermillExecutionError`` (naming the failing cell) if
+    any cell fails, after the others before it have run.
+    """
+    import papermill as pm
+
+    cfg = get_config(profile, results_dir=str(out_dir) if out_dir else None)
+    out = cfg.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    params = {"profile": profile, "data_path": data_path, "seed": seed, "results_dir": str(out) if out_dir else None}
+    done = []
+    for i, name in enumerate(NOTEBOOKS, 1):
+        start = time.perf_counter()
+        log(f"[{i}/{len(NOTEBOOKS)}] {name} (profile {profile}) ...", flush=True)
+        target = out / name
+        pm.execute_notebook(str(notebook_dir / name), str(target), parameters=params, cwd=str(notebook_dir),
+                            progress_bar=False, kernel_name="python3")
+        log(f"[{i}/{len(NOTEBOOKS)}] {name} done in {time.perf_counter() - start:.0f}s -> {target}", flush=True)
+        done.append(target)
+    return done
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mia_repro.reproduce", description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="quick")
+    p.add_argument("--out", default=None, help="results folder (default results/<profile>/)")
+    p.add_argument("--data", default=None, help="folder holding cifar-10-batches-py/")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--update-notebooks", action="store_true", help="copy the executed notebooks over notebooks/")
+    a = p.parse_args(argv)
+    try:
+        done = execute_notebooks(a.profile, a.out, a.data, a.seed)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # papermill names the failing cell and notebook
+        print(f"error: notebook execution failed: {type(exc).__name__}: {str(exc)[:2000]}", file=sys.stderr)
+        return 1
+    if a.update_notebooks:
+        for path in done:
+            shutil.copyfile(path, PROJECT_ROOT / "notebooks" / path.name)
+        print(f"updated {len(done)} notebooks in notebooks/ from the {a.profile} run")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
