@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from fakes import fake_size
+from mia_repro import report
+from mia_repro.config import get_config
+from mia_repro.splits import make_splits
+
+
+def test_config_table_lists_every_field():
+    df = report.config_table(get_config("quick"))
+    assert {"experiment", "model", "attack", "mitigation"} <= set(df["section"])
+    assert df.query("field == 'epochs'")["value"].iloc[0] == "12"
+
+
+def test_splits_table_reports_no_target_overlap():
+    df = report.splits_table({50: make_splits(1000, 50, 3, 0)})
+    row = df.iloc[0]
+    assert row["shadow ∩ target"] == 0 and row["target members"] == 50 and row["shadows"] == 3
+
+
+def test_stage1_and_dataset_tables():
+    stage1 = {100: fake_size(100, n_shadows=2)}
+    df = report.stage1_table(stage1)
+    assert list(df["model"]) == ["target", "shadow_00", "shadow_01"]
+    np.testing.assert_allclose(df["gap"], df["train acc"] - df["test acc"])
+    assert report.dataset_table(np.array([0, 0, 9]))["records"].tolist() == [2] + [0] * 8 + [1]
+
+
+def test_attack_mitigation_and_ablation_tables():
+    pc = {k: [0.5] * 10 for k in ("precision", "recall", "accuracy", "auc", "C", "gamma", "edge_hit")}
+    block = {"target": {"train_acc": 0.9, "test_acc": 0.5},
+             "attack": {"precision": 0.7, "recall": 0.8, "accuracy": 0.72, "auc": 0.75, "tpr_at_1pct_fpr": 0.05,
+                        "tpr_at_0.1pct_fpr": 0.01, "per_class": pc, "grid_edge_hits": 2},
+             "baseline": {"precision": 0.69, "recall": 0.8, "accuracy": 0.7, "auc": 0.74}}
+    df = report.attack_table({"sizes": {"2500": block}})
+    assert df.loc[0, "SVM precision"] == 0.7 and df.loc[0, "threshold AUC"] == 0.74
+    assert len(report.per_class_table({"sizes": {"2500": block}}, 2500)) == 10
+    rows = [dict(defense=d, strength=s, size=100, scenario=sc, target_train_acc=0.9, target_test_acc=0.5,
+                 precision=0.6, recall=0.5, auc=a, **{"tpr_at_0.1pct_fpr": 0.0})
+            for d, s, a in (("none", 0.0, 0.7), ("l2", 1e-3, 0.6)) for sc in ("unaware", "aware")]
+    t = report.mitigation_table(rows, rows)
+    assert list(t["defense"]) == ["none", "l2"] and "SVM auc (aware)" in t and "threshold auc (unaware)" in t
+    ab = report.ablation_table([{"precision": 0.6, "auc": 0.7}, {"precision": 0.65, "auc": 0.69}])
+    assert ab["Δprecision vs first"].tolist() == pytest.approx([0, 0.05])
+
+
+def test_run_meta_names_provenance():
+    meta = report.run_meta(get_config("smoke"))
+    assert meta["profile"] == "smoke" and meta["sizes"] == ["200", "400"] and meta["backend"] and meta["seed"] == 0
+
+
+def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
+    from mia_repro import bench
+
+    assert bench.main(["--k", "2", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio sequential/stacked" in out and "per model-epoch" in out
