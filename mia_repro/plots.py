@@ -88,25 +88,31 @@ def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Pa
     return _finish(fig, summary, path)
 
 
+def _paired_bars(ax, labels, left, right, left_label, right_label, annotate=True, fontsize=None):
+    """Two bars per label (left / right of the tick), optional value labels on top."""
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, left, 0.4, label=left_label, color="C0")
+    ax.bar(x + 0.2, right, 0.4, label=right_label, color="C1")
+    if annotate:
+        for i, (a, b) in enumerate(zip(left, right)):
+            ax.text(i - 0.2, a + 0.015, f"{a:.2f}", ha="center", fontsize=8)
+            ax.text(i + 0.2, b + 0.015, f"{b:.2f}", ha="center", fontsize=8)
+    ax.set_xticks(x, labels, fontsize=fontsize)
+    ax.grid(alpha=0.3, axis="y")
+    return x
+
+
 def target_accuracy(summary: dict, path: Path | None = None):
     """Target train (member) vs test (non-member) accuracy per size: the overfitting gap."""
     sizes = list(summary["sizes"])
-    x = np.arange(len(sizes))
-    train = [summary["sizes"][n]["target"]["train_acc"] for n in sizes]
-    test = [summary["sizes"][n]["target"]["test_acc"] for n in sizes]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar(x - 0.2, train, 0.4, label="train (members)")
-    ax.bar(x + 0.2, test, 0.4, label="test (non-members)")
-    for i, (a, b) in enumerate(zip(train, test)):
-        ax.text(i - 0.2, a + 0.01, f"{a:.2f}", ha="center", fontsize=8)
-        ax.text(i + 0.2, b + 0.01, f"{b:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(x, [f"{int(n):,}" for n in sizes])
+    _paired_bars(ax, [f"{int(n):,}" for n in sizes], [summary["sizes"][n]["target"]["train_acc"] for n in sizes],
+                 [summary["sizes"][n]["target"]["test_acc"] for n in sizes], "train (members)", "test (non-members)")
     ax.set_ylim(0, 1.1)
     ax.set_xlabel("target training-set size n (records)")
     ax.set_ylabel("classification accuracy")
     ax.set_title("Target model: train vs test accuracy")
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
     return _finish(fig, summary, path)
 
 
@@ -223,16 +229,12 @@ def mitigation_bars(records: list[dict], meta: dict, path: Path | None = None):
             for scenario in vals:
                 hit = _rows(records, defense=defense, size=size, scenario=scenario, strength=s)
                 vals[scenario].append(hit[0]["auc"] if hit else np.nan)
-        x = np.arange(len(labels))
-        ax.bar(x - 0.2, vals["unaware"], 0.4, label="unaware attacker")
-        ax.bar(x + 0.2, vals["aware"], 0.4, label="aware attacker")
+        _paired_bars(ax, labels, vals["unaware"], vals["aware"], "unaware attacker", "aware attacker", fontsize=8)
         ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
-        ax.set_xticks(x, labels, fontsize=8)
-        ax.set_ylim(0.3, 1.0)
+        ax.set_ylim(0.3, 1.05)
         ax.set_ylabel("attack ROC AUC (positive = member)")
         ax.set_title(f"Before / after defenses, n = {size:,}")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7, loc="lower right")
     return _finish(fig, meta, path)
 
 
@@ -254,26 +256,19 @@ def stage1_accuracy(stage1: dict, meta: dict, path: Path | None = None):
     ``stage1`` is ``run_stage1``'s ``{size: SizeOutputs}``.
     """
     sizes = sorted(stage1)
-    x = np.arange(len(sizes))
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    t_train = [stage1[n].target.train_acc for n in sizes]
-    t_test = [stage1[n].target.test_acc for n in sizes]
-    ax.bar(x - 0.2, t_train, 0.4, label="target train (members)", color="C0")
-    ax.bar(x + 0.2, t_test, 0.4, label="target test (non-members)", color="C1")
+    _paired_bars(ax, [f"{n:,}" for n in sizes], [stage1[n].target.train_acc for n in sizes],
+                 [stage1[n].target.test_acc for n in sizes], "target train (members)", "target test (non-members)")
     for i, n in enumerate(sizes):
         tr = [s.train_acc for s in stage1[n].shadows]
         te = [s.test_acc for s in stage1[n].shadows]
-        ax.plot([i - 0.2] * len(tr), tr, "k.", ms=4, label="shadow models" if i == 0 else None)
-        ax.plot([i + 0.2] * len(te), te, "k.", ms=4)
-        ax.text(i - 0.2, t_train[i] + 0.02, f"{t_train[i]:.2f}", ha="center", fontsize=8)
-        ax.text(i + 0.2, t_test[i] + 0.02, f"{t_test[i]:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(x, [f"{n:,}" for n in sizes])
+        ax.plot([i - 0.1] * len(tr), tr, "k.", ms=4, label="shadow models" if i == 0 else None)
+        ax.plot([i + 0.3] * len(te), te, "k.", ms=4)
     ax.set_ylim(0, 1.1)
     ax.set_xlabel("training-set size n (records)")
     ax.set_ylabel("classification accuracy")
     ax.set_title("Stage I: target (bars) and shadows (dots), train vs test")
     ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, axis="y")
     return _finish(fig, meta, path)
 
 
