@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 from sklearn.metrics import roc_curve
 
@@ -286,6 +287,7 @@ def training_curves(stage1: dict, meta: dict, path: Path | None = None):
     axes[0].set_ylabel("training loss (cross-entropy)")
     axes[1].set_ylabel("training accuracy (running, on members)")
     for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
