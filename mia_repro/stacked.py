@@ -154,7 +154,7 @@ def train_stacked(
         outs = model(ops.convert_to_tensor(stack_inputs(x, [e[lo : lo + PREDICT_BATCH] for e in evals]).astype(np.float32)),
                      training=False)
         for i in range(k):
-            preds[i].append(np.asarray(outs[i]))
+            preds[i].append(ops.convert_to_numpy(outs[i]))
     seconds = time.perf_counter() - start
     keras.backend.clear_session()
     return [

@@ -135,7 +135,7 @@ def train_sequential(
 def predict(model: keras.Model, x: np.ndarray, cfg: ModelConfig) -> np.ndarray:
     """Softmax outputs float32 (N, num_classes) for uint8 images ``x`` (N, 32, 32, 3)."""
     out = [
-        np.asarray(model(to_model_input(x[i : i + PREDICT_BATCH], cfg.scale_inputs), training=False))
+        keras.ops.convert_to_numpy(model(to_model_input(x[i : i + PREDICT_BATCH], cfg.scale_inputs), training=False))
         for i in range(0, len(x), PREDICT_BATCH)
     ]
     return np.concatenate(out).astype(np.float32)
