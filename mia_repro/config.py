@@ -139,7 +139,7 @@ _SMOKE = ExperimentConfig(
 
 _QUICK = ExperimentConfig(
     profile="quick",
-    model=ModelConfig(epochs=12),
+    model=ModelConfig(epochs=10),
     mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5),
 )
 

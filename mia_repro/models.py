@@ -1,9 +1,8 @@
 """The paper's CNN, written with ``keras`` only (any Keras 3 backend)."""
 from __future__ import annotations
 
-import itertools
-
 import keras
+import numpy as np
 
 from .config import ModelConfig
 
@@ -22,7 +21,8 @@ def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
     initial weights and dropout masks.
     """
     reg = _regularizer(cfg)
-    seeds = itertools.count(0 if seed is None else seed * 1000)
+    # per-layer seeds below 2**31: every backend's seed dtype (int64 on TF, uint32 on JAX) holds them
+    seeds = iter(np.random.default_rng(seed).integers(0, 2**31 - 1, size=16).tolist()) if seed is not None else None
 
     def init():
         return keras.initializers.GlorotUniform(seed=None if seed is None else next(seeds))

@@ -10,7 +10,7 @@ from mia_repro.splits import make_splits
 def test_config_table_lists_every_field():
     df = report.config_table(get_config("quick"))
     assert {"experiment", "model", "attack", "mitigation"} <= set(df["section"])
-    assert df.query("field == 'epochs'")["value"].iloc[0] == "12"
+    assert df.query("field == 'epochs'")["value"].iloc[0] == "10"
 
 
 def test_splits_table_reports_no_target_overlap():
