@@ -115,3 +115,15 @@ def ablation_table(rows: list[dict]) -> pd.DataFrame:
     for k in ("precision", "auc"):
         df[f"Δ{k} vs first"] = df[k] - df[k].iloc[0]
     return df.round(4)
+
+
+def markdown_results(summary: dict) -> str:
+    """The README's results table for one ``summary.json``: per size, target accuracy and attack metrics."""
+    head = ("| size n | target train acc | target test acc | SVM precision | SVM recall | SVM AUC | SVM TPR@0.1%FPR "
+            "| threshold precision | threshold AUC |\n|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for n, b in summary["sizes"].items():
+        a, t = b["attack"], b["baseline"]
+        lines.append(f"| {int(n):,} | {b['target']['train_acc']:.3f} | {b['target']['test_acc']:.3f} | {a['precision']:.3f} "
+                     f"| {a['recall']:.3f} | {a['auc']:.3f} | {a['tpr_at_0.1pct_fpr']:.4f} | {t['precision']:.3f} | {t['auc']:.3f} |")
+    return "\n".join(lines)

@@ -56,3 +56,12 @@ def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
     assert bench.main(["--k", "2", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
     assert "ratio sequential/stacked" in out and "per model-epoch" in out
+
+
+def test_markdown_results_has_one_row_per_size():
+    b = {"target": {"train_acc": 0.9, "test_acc": 0.5},
+         "attack": {"precision": 0.7, "recall": 0.8, "auc": 0.75, "tpr_at_0.1pct_fpr": 0.01},
+         "baseline": {"precision": 0.69, "auc": 0.74}}
+    md = report.markdown_results({"sizes": {"2500": b, "5000": b}})
+    rows = md.splitlines()
+    assert len(rows) == 4 and rows[2].startswith("| 2,500 | 0.900 | 0.500 | 0.700")
