@@ -180,6 +180,7 @@ def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = 
             ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
             if defense == "l2":
                 ax.set_xscale("symlog", linthresh=1e-4)
+                ax.set_xlim(left=0)
             ax.set_xlabel(DEFENSE_LABELS[defense] + " (0 = undefended)")
             ax.set_ylabel(f"attack {'ROC AUC' if metric == 'auc' else 'precision'} (positive = member)")
             ax.set_title(f"SVM attack {metric.upper() if metric == 'auc' else metric} vs {DEFENSE_LABELS[defense]}")
@@ -189,28 +190,36 @@ def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = 
 
 
 def privacy_utility(records: list[dict], meta: dict, path: Path | None = None):
-    """Target test accuracy vs attack AUC (aware attacker), one point per defense setting."""
+    """Target test accuracy vs attack AUC, one point per defense setting.
+
+    Filled markers: the aware attacker; hollow markers: the unaware attacker,
+    drawn only for settings where no aware attack was run (to bound cost).
+    """
     sizes = sorted({r["size"] for r in records})
     fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.5), squeeze=False)
     markers = {"l2": "o", "dropout": "s", "topk": "^", "rounding": "v", "temperature": "D"}
     for ax, size in zip(axes[0], sizes):
         for j, (defense, mk) in enumerate(markers.items()):
-            pts = _rows(records, defense=defense, size=size, scenario="aware")
-            if not pts:
-                continue
-            ax.scatter([r["target_test_acc"] for r in pts], [r["auc"] for r in pts], marker=mk, color=f"C{j}",
-                       label=DEFENSE_LABELS[defense])
-            for r in pts:
-                ax.annotate(f"{r['strength']:g}", (r["target_test_acc"], r["auc"]), fontsize=6,
-                            xytext=(3, 3), textcoords="offset points")
+            aware = _rows(records, defense=defense, size=size, scenario="aware")
+            done = {r["strength"] for r in aware}
+            unaware = [r for r in _rows(records, defense=defense, size=size, scenario="unaware") if r["strength"] not in done]
+            for pts, label, face in ((aware, DEFENSE_LABELS[defense], f"C{j}"),
+                                     (unaware, DEFENSE_LABELS[defense] + " (unaware only)", "none")):
+                if not pts:
+                    continue
+                ax.scatter([r["target_test_acc"] for r in pts], [r["auc"] for r in pts], marker=mk,
+                           facecolors=face, edgecolors=f"C{j}", label=label)
+                for r in pts:
+                    ax.annotate(f"{r['strength']:g}", (r["target_test_acc"], r["auc"]), fontsize=6,
+                                xytext=(3, 3), textcoords="offset points")
         for r in _rows(records, defense="none", size=size, scenario="aware"):
             ax.scatter([r["target_test_acc"]], [r["auc"]], marker="*", s=200, color="k", label="undefended", zorder=5)
         ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (AUC 0.5)")
         ax.set_xlabel("target test accuracy (non-members)")
-        ax.set_ylabel("attack ROC AUC, aware attacker")
+        ax.set_ylabel("attack ROC AUC (filled: aware attacker)")
         ax.set_title(f"Privacy vs utility, n = {size:,}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6.5)
     return _finish(fig, meta, path)
 
 
