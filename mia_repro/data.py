@@ -46,6 +46,15 @@ def _batch_dir(base: Path) -> Path | None:
     return None
 
 
+def find_batch_dir(path: str | os.PathLike | None = None) -> Path | None:
+    """The first complete ``cifar-10-batches-py`` folder among :func:`candidate_dirs`, or None."""
+    for base in candidate_dirs(path):
+        found = _batch_dir(base)
+        if found is not None:
+            return found
+    return None
+
+
 def read_batches(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read an official ``cifar-10-batches-py`` folder.
 
@@ -78,10 +87,9 @@ def load_cifar10(path: str | os.PathLike | None = None, download: bool = True) -
     Raises :class:`DatasetNotFoundError` with instructions if all fail.
     """
     tried = candidate_dirs(path)
-    for base in tried:
-        found = _batch_dir(base)
-        if found is not None:
-            return read_batches(found)
+    found = find_batch_dir(path)
+    if found is not None:
+        return read_batches(found)
     error = "download disabled"
     if download:
         try:
@@ -112,10 +120,9 @@ def ensure_dataset(dest: str | os.PathLike = PROJECT_ROOT / "data", shards: Path
     import subprocess
     import sys
 
-    for base in candidate_dirs():
-        found = _batch_dir(base)
-        if found is not None:
-            return f"CIFAR-10 found in {found}"
+    found = find_batch_dir()
+    if found is not None:
+        return f"CIFAR-10 found in {found}"
     script = Path(shards) / "materialize.py"
     if script.exists():
         subprocess.run([sys.executable, str(script), str(dest)], check=True, stdout=subprocess.DEVNULL)

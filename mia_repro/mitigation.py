@@ -29,7 +29,7 @@ from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
 from .splits import make_splits
-from .stage1 import ModelOutputs, Stage1Error, load_stage1, n_records, size_jobs, train_or_load
+from .stage1 import ModelOutputs, Stage1Error, load_data, load_stage1, n_records, size_jobs, train_or_load
 from .stage2 import load_attack, versions
 from .report import run_meta
 
@@ -66,8 +66,12 @@ def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
     return out
 
 
-def _evaluate_setting(cfg, size, defense, strength, base, unaware_svm, data, verbose) -> list[tuple[str, dict, dict]]:
-    """Rows ``(scenario, svm_row, threshold_row)`` for one defense setting at one size."""
+def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose) -> list[tuple[str, dict, dict]]:
+    """Rows ``(scenario, svm_row, threshold_row)`` for one defense setting at one size.
+
+    ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).
+    """
+    unaware_svm, unaware_threshold = unaware
     splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
     transform = None
     target, shadows = base.target, base.shadows
@@ -78,15 +82,14 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware_svm, data, ver
     elif defense != "none":
         transform = output_defense(defense, strength)
     test = attack_dataset([target], transform)
-    raw_shadows = attack_dataset(base.shadows)
     rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
-             _record(defense, strength, size, "unaware", target, test, ThresholdAttack.fit(raw_shadows)))]
+             _record(defense, strength, size, "unaware", target, test, unaware_threshold))]
     aware = defense == "none" or defense not in TRAINING_DEFENSES or (
         size in cfg.mitigation.aware_sizes and defense in cfg.mitigation.aware_defenses)
     if not aware:
         return rows
     if defense == "none":
-        svm, train = unaware_svm, raw_shadows
+        svm, threshold = unaware_svm, unaware_threshold
     else:
         if defense in TRAINING_DEFENSES:
             jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
@@ -96,8 +99,9 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware_svm, data, ver
             shadows = shadows[: cfg.mitigation.aware_shadows]
         train = attack_dataset(shadows, transform)
         svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes)
+        threshold = ThresholdAttack.fit(train)
     rows.append(("aware", _record(defense, strength, size, "aware", target, test, svm),
-                 _record(defense, strength, size, "aware", target, test, ThresholdAttack.fit(train))))
+                 _record(defense, strength, size, "aware", target, test, threshold)))
     return rows
 
 
@@ -115,7 +119,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     svm_rows, thr_rows = [], []
     data = None
     for size in cfg.mitigation.sizes:
-        unaware_svm = load_attack(cfg, size)
+        unaware = (load_attack(cfg, size), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
             key = config_key(cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
                              cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength)
@@ -124,11 +128,9 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
                 rows = load_json(path)
             else:
                 if defense in TRAINING_DEFENSES and data is None:
-                    from .stage1 import load_data
-
                     data = load_data(cfg)
                 rows = [{"scenario": s, "svm": a, "threshold": b}
-                        for s, a, b in _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware_svm, data, verbose)]
+                        for s, a, b in _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose)]
                 save_json(path, rows)
             for r in rows:
                 svm_rows.append(r["svm"])

@@ -1,6 +1,8 @@
 """The paper's CNN, written with ``keras`` only (any Keras 3 backend)."""
 from __future__ import annotations
 
+import itertools
+
 import keras
 import numpy as np
 
@@ -22,14 +24,14 @@ def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
     """
     reg = _regularizer(cfg)
     # per-layer seeds below 2**31: every backend's seed dtype (int64 on TF, uint32 on JAX) holds them
-    seeds = iter(np.random.default_rng(seed).integers(0, 2**31 - 1, size=16).tolist()) if seed is not None else None
+    seeds = itertools.repeat(None) if seed is None else iter(np.random.default_rng(seed).integers(0, 2**31 - 1, size=16).tolist())
 
     def init():
-        return keras.initializers.GlorotUniform(seed=None if seed is None else next(seeds))
+        return keras.initializers.GlorotUniform(seed=next(seeds))
 
     def dropout(x):
         if cfg.dropout > 0:
-            x = keras.layers.Dropout(cfg.dropout, seed=None if seed is None else next(seeds))(x)
+            x = keras.layers.Dropout(cfg.dropout, seed=next(seeds))(x)
         return x
 
     inputs = keras.Input(shape=cfg.input_shape, name="image")

@@ -156,7 +156,7 @@ def _rows(records: list[dict], **match) -> list[dict]:
     return [r for r in records if all(r[k] == v for k, v in match.items())]
 
 
-def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = None, baseline: list[dict] | None = None):
+def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = None):
     """Attack AUC and precision vs L2 strength and dropout rate, per size and attacker scenario.
 
     Solid lines: aware attacker (shadows trained like the target); dashed:

@@ -22,6 +22,7 @@ from .cache import load_npz, save_npz
 from .config import ExperimentConfig, ModelConfig, config_key
 from .data import load_cifar10
 from .splits import Splits, make_splits
+from .report import run_meta
 from .training import TrainJob, TrainResult, choose_trainer, train_models
 
 
@@ -223,7 +224,6 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
                 f"target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
     if figures:
         from .plots import stage1_figures
-        from .report import run_meta
 
         stage1_figures(out, run_meta(cfg), cfg.output_dir)
     log(f"Stage I done in {time.perf_counter() - total_start:.0f}s")

@@ -27,6 +27,7 @@ from .attack import PerClassAttack, ThresholdAttack, attack_dataset, check_disjo
 from .cache import atomic_write, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import metrics_by_class
+from .report import run_meta
 from .stage1 import SizeOutputs, load_stage1, n_records
 from .training import choose_trainer
 
@@ -121,8 +122,6 @@ def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict]) -> dict:
     """``summary.json``: ``{"profile", "backend", "seed", "epochs", "n_shadows", "versions",
     "sizes": {"<n>": {"target": {...}, "shadows": {...}, "attack": {..., "per_class": {...}},
     "baseline": {...}}}}`` plus the trainer, device and the full config."""
-    from .report import run_meta
-
     trainer, reason = choose_trainer(cfg.trainer)
     meta = run_meta(cfg)
     del meta["sizes"]
