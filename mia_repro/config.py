@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run (unknown profile, bad field); the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,21 @@ class MitigationConfig:
 
 
 @dataclass(frozen=True)
+class OutputsConfig:
+    """What Stage I keeps beyond the softmax vectors, for the reference-model attacks.
+
+    ``population_size``: records of the seeded population sample (drawn from
+    the shadow pool, never target data) on which every model's logits are kept
+    (RMIA).  ``augmentations``: the queries of the label-only augmentation
+    attack, each ``"hflip"`` or ``"shift:DX:DY"`` (pixels, zero fill; see
+    :mod:`mia_repro.augment`).
+    """
+
+    population_size: int = 5000
+    augmentations: tuple[str, ...] = ("hflip", "shift:2:0", "shift:0:2")
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one run of the experiment depends on.
 
@@ -106,9 +127,14 @@ class ExperimentConfig:
     results_dir: str | None = None
     max_records: int | None = None
     trainer: str = "auto"
+    deterministic: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
+
+    def __post_init__(self):
+        validate(self)
 
     @property
     def output_dir(self) -> Path:
@@ -118,58 +144,120 @@ class ExperimentConfig:
         return PROJECT_ROOT / "results" / self.profile
 
 
-_SMOKE = ExperimentConfig(
-    profile="smoke",
-    sizes=(200, 400),
-    n_shadows=2,
-    max_records=2000,
-    model=ModelConfig(epochs=2),
-    attack=AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=3, cv_samples=200, fit_samples=400),
-    mitigation=MitigationConfig(
-        sizes=(200,),
-        l2_strengths=(0.0, 1e-3),
-        dropout_rates=(0.0, 0.5),
-        topk=(1,),
-        rounding_decimals=(1,),
-        temperatures=(5.0,),
-        aware_sizes=(200,),
-        aware_shadows=2,
-    ),
-)
-
-_QUICK = ExperimentConfig(
-    profile="quick",
-    model=ModelConfig(epochs=10),
-    mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5),
-)
-
-_PAPER = ExperimentConfig(profile="paper", model=ModelConfig(epochs=100))
-
-PROFILES: dict[str, ExperimentConfig] = {c.profile: c for c in (_SMOKE, _QUICK, _PAPER)}
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot run (unknown profile, bad field)."""
 
 
 def get_config(profile: str, **overrides: Any) -> ExperimentConfig:
     """Return the named profile, with top-level fields replaced by ``overrides``.
 
-    ``overrides`` with value ``None`` are ignored, so CLI defaults pass through.
-    Raises :class:`ConfigError` naming the known profiles for an unknown name.
+    ``overrides`` with value ``None`` are ignored, so CLI defaults pass through;
+    ``epochs`` replaces ``model.epochs``.  Raises :class:`ConfigError` naming the
+    known profiles for an unknown name, or the field for a bad value.
     """
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     cfg = PROFILES[profile]
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "sizes" in overrides:
-        overrides["sizes"] = tuple(int(s) for s in overrides["sizes"])
+        sizes = overrides["sizes"]
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (list, tuple)):
+            raise ConfigError(f"sizes: expected a list of integers, got {sizes!r}")
+        overrides["sizes"] = tuple(sizes)
     if "epochs" in overrides:
-        overrides["model"] = dataclasses.replace(cfg.model, epochs=int(overrides.pop("epochs")))
-    try:
-        return dataclasses.replace(cfg, **overrides)
-    except TypeError as exc:
-        raise ConfigError(f"bad override for profile {profile!r}: {exc}") from None
+        overrides["model"] = dataclasses.replace(cfg.model, epochs=overrides.pop("epochs"))
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ExperimentConfig)})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: not a field of ExperimentConfig")
+    return dataclasses.replace(cfg, **overrides)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _need(ok: bool, field_name: str, problem: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{field_name}: {problem}, got {value!r}")
+
+
+def _positive_ints(name: str, values: Any, allow_empty: bool = False) -> None:
+    _need(isinstance(values, tuple) and (allow_empty or len(values) > 0), name, "expected a non-empty tuple", values)
+    for v in values:
+        _need(_is_int(v) and v > 0, name, "every entry must be a positive integer", values)
+
+
+def _positive_numbers(name: str, values: Any, allow_zero: bool = False) -> None:
+    _need(isinstance(values, tuple) and len(values) > 0, name, "expected a non-empty tuple", values)
+    for v in values:
+        _need(_is_number(v) and (v >= 0 if allow_zero else v > 0), name,
+              "every entry must be a " + ("non-negative" if allow_zero else "positive") + " number", values)
+
+
+def validate(cfg: "ExperimentConfig") -> None:
+    """Check every field of ``cfg``; raise :class:`ConfigError` naming the first bad one.
+
+    Called when an :class:`ExperimentConfig` is made (also by
+    ``dataclasses.replace``), so no stage ever starts on a config that cannot run.
+    """
+    from .augment import parse_augmentation  # late: augment imports nothing from here
+
+    _need(isinstance(cfg.profile, str) and cfg.profile != "", "profile", "expected a non-empty name", cfg.profile)
+    _positive_ints("sizes", cfg.sizes)
+    _need(_is_int(cfg.n_shadows) and cfg.n_shadows >= 1, "n_shadows", "expected an integer >= 1", cfg.n_shadows)
+    _need(_is_int(cfg.seed) and cfg.seed >= 0, "seed", "expected a non-negative integer", cfg.seed)
+    _need(cfg.max_records is None or (_is_int(cfg.max_records) and 0 < cfg.max_records), "max_records",
+          "expected a positive integer or None", cfg.max_records)
+    _need(cfg.trainer in ("auto", "stacked", "sequential"), "trainer", "expected auto, stacked or sequential", cfg.trainer)
+    _need(isinstance(cfg.deterministic, bool), "deterministic", "expected True or False", cfg.deterministic)
+    for name in ("data_path", "results_dir"):
+        v = getattr(cfg, name)
+        _need(v is None or isinstance(v, (str, Path)), name, "expected a path or None", v)
+    n_total = 60000 if cfg.max_records is None else min(60000, cfg.max_records)
+    biggest = max(cfg.sizes)
+    _need(4 * biggest <= n_total, "sizes", f"each size n needs 4n records (target 2n, shadow pool >= 2n); "
+          f"with {n_total} records n must be at most {n_total // 4}", cfg.sizes)
+    m = cfg.model
+    _need(_is_int(m.epochs) and m.epochs >= 1, "model.epochs", "expected an integer >= 1", m.epochs)
+    _need(_is_int(m.batch_size) and m.batch_size >= 1, "model.batch_size", "expected an integer >= 1", m.batch_size)
+    _need(_is_number(m.learning_rate) and m.learning_rate > 0, "model.learning_rate", "expected a positive number", m.learning_rate)
+    _need(_is_number(m.l2) and m.l2 >= 0, "model.l2", "expected a number >= 0", m.l2)
+    _need(_is_number(m.dropout) and 0 <= m.dropout < 1, "model.dropout", "expected a number in [0, 1)", m.dropout)
+    _need(_is_int(m.num_classes) and m.num_classes >= 2, "model.num_classes", "expected an integer >= 2", m.num_classes)
+    _positive_ints("model.conv_filters", m.conv_filters)
+    _positive_ints("model.conv_kernels", m.conv_kernels)
+    a = cfg.attack
+    _positive_numbers("attack.C_grid", a.C_grid)
+    _positive_numbers("attack.gamma_grid", a.gamma_grid)
+    _need(_is_int(a.cv_folds) and a.cv_folds >= 2, "attack.cv_folds", "expected an integer >= 2", a.cv_folds)
+    for name in ("cv_samples", "fit_samples"):
+        v = getattr(a, name)
+        _need(v is None or (_is_int(v) and v >= 2), f"attack.{name}", "expected an integer >= 2 or None", v)
+    mi = cfg.mitigation
+    _positive_ints("mitigation.sizes", mi.sizes, allow_empty=True)
+    _positive_ints("mitigation.aware_sizes", mi.aware_sizes, allow_empty=True)
+    _positive_numbers("mitigation.l2_strengths", mi.l2_strengths, allow_zero=True)
+    _positive_numbers("mitigation.dropout_rates", mi.dropout_rates, allow_zero=True)
+    _need(all(r < 1 for r in mi.dropout_rates), "mitigation.dropout_rates", "every rate must be below 1", mi.dropout_rates)
+    _positive_ints("mitigation.topk", mi.topk, allow_empty=True)
+    _need(all(k <= m.num_classes for k in mi.topk), "mitigation.topk", f"every k must be at most {m.num_classes}", mi.topk)
+    _positive_numbers("mitigation.temperatures", mi.temperatures) if mi.temperatures else None
+    _need(_is_int(mi.aware_shadows) and 1 <= mi.aware_shadows <= cfg.n_shadows, "mitigation.aware_shadows",
+          f"expected an integer in 1..n_shadows ({cfg.n_shadows})", mi.aware_shadows)
+    o = cfg.outputs
+    pool = n_total - 2 * biggest
+    _need(_is_int(o.population_size) and 1 <= o.population_size <= pool, "outputs.population_size",
+          f"expected an integer in 1..{pool} (the shadow pool at n = {biggest})", o.population_size)
+    _need(isinstance(o.augmentations, tuple), "outputs.augmentations", "expected a tuple of names", o.augmentations)
+    for name in o.augmentations:
+        try:
+            parse_augmentation(name)
+        except ValueError as exc:
+            raise ConfigError(f"outputs.augmentations: {exc}") from None
 
 
 def config_key(*parts: Any) -> str:
@@ -193,3 +281,34 @@ def config_key(*parts: Any) -> str:
 def to_dict(cfg: Any) -> dict:
     """A JSON-ready dict of a config dataclass."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+_SMOKE = ExperimentConfig(
+    profile="smoke",
+    sizes=(200, 400),
+    n_shadows=2,
+    max_records=2000,
+    model=ModelConfig(epochs=2),
+    outputs=OutputsConfig(population_size=200),
+    attack=AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=3, cv_samples=200, fit_samples=400),
+    mitigation=MitigationConfig(
+        sizes=(200,),
+        l2_strengths=(0.0, 1e-3),
+        dropout_rates=(0.0, 0.5),
+        topk=(1,),
+        rounding_decimals=(1,),
+        temperatures=(5.0,),
+        aware_sizes=(200,),
+        aware_shadows=2,
+    ),
+)
+
+_QUICK = ExperimentConfig(
+    profile="quick",
+    model=ModelConfig(epochs=10),
+    mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5),
+)
+
+_PAPER = ExperimentConfig(profile="paper", model=ModelConfig(epochs=100))
+
+PROFILES: dict[str, ExperimentConfig] = {c.profile: c for c in (_SMOKE, _QUICK, _PAPER)}

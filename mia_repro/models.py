@@ -17,7 +17,8 @@ def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
     """Build and compile the target/shadow CNN.
 
     Input float32 (batch, 32, 32, 3) in [0, 1] (see ``data.to_model_input``);
-    output float32 (batch, num_classes) softmax probabilities.
+    output float32 (batch, num_classes) softmax probabilities of the layer
+    ``"logits"`` (its output is what :mod:`mia_repro.inference` reads).
     L2 (``cfg.l2``) applies to every kernel and bias; dropout (``cfg.dropout``)
     follows each pooling block and the dense layer.  ``seed`` fixes the
     initial weights and dropout masks.
@@ -59,14 +60,14 @@ def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
         name="dense",
     )(x)
     x = dropout(x)
-    outputs = keras.layers.Dense(
+    logits = keras.layers.Dense(
         cfg.num_classes,
-        activation="softmax",
         kernel_initializer=init(),
         kernel_regularizer=reg,
         bias_regularizer=reg,
-        name="softmax",
+        name="logits",
     )(x)
+    outputs = keras.layers.Activation("softmax", name="softmax")(logits)
     model = keras.Model(inputs, outputs, name="shokri_cnn")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),

@@ -31,6 +31,11 @@ class Splits:
     shadows: tuple[ModelSplit, ...]
     pool: np.ndarray
 
+    @property
+    def target_eval(self) -> np.ndarray:
+        """The target's 2n records, members then non-members, int64: the order of its outputs."""
+        return np.concatenate([self.target.members, self.target.nonmembers]).astype(np.int64)
+
 
 def make_splits(n_total: int, size: int, n_shadows: int, seed: int) -> Splits:
     """Split ``n_total`` records for training size ``size``.
@@ -54,3 +59,16 @@ def make_splits(n_total: int, size: int, n_shadows: int, seed: int) -> Splits:
         pick = np.random.default_rng([seed, size, k + 1]).choice(pool, size=2 * size, replace=False)
         shadows.append(ModelSplit(np.sort(pick[:size]), np.sort(pick[size:])))
     return Splits(size=size, target=target, shadows=tuple(shadows), pool=pool)
+
+
+def population_sample(splits: Splits, population_size: int, seed: int) -> np.ndarray:
+    """Sorted int64 indices of ``population_size`` records drawn from the shadow pool of ``splits``.
+
+    The population records of RMIA (Zarifzadeh et al. 2024): never target
+    data; seeded by ``(seed, size)`` so every model of a size sees the same ones.
+    """
+    if not 1 <= population_size <= len(splits.pool):
+        raise ValueError(f"population_size must be in 1..{len(splits.pool)} (the shadow pool at n = {splits.size}), "
+                         f"got {population_size}")
+    rng = np.random.default_rng([seed, splits.size, 99])
+    return np.sort(rng.choice(splits.pool, size=population_size, replace=False)).astype(np.int64)

@@ -24,7 +24,8 @@ from keras import ops
 
 from .config import ModelConfig
 from .models import build_cnn
-from .training import PREDICT_BATCH, TrainJob, TrainResult
+from .inference import PREDICT_BATCH
+from .training import TrainJob, TrainResult
 
 
 def build_stacked_cnn(cfg: ModelConfig, k: int, steps_per_execution: int = 1) -> keras.Model:

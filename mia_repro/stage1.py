@@ -9,6 +9,8 @@ at the next unfinished model.  Weights go beside them in ``weights/``
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,18 +23,38 @@ from tqdm.auto import tqdm
 from .cache import load_npz, save_npz
 from .config import ExperimentConfig, ModelConfig, config_key
 from .data import load_cifar10
-from .splits import Splits, make_splits
+from .determinism import set_deterministic
+from .inference import query_model
+from .splits import Splits, make_splits, population_sample
 from .report import run_meta
 from .training import TrainJob, TrainResult, choose_trainer, train_models
 
 
+FORMAT = 2  # version of the per-model file; files without it (format 1: softmax only) are recomputed
+
+EXTRA_ARRAYS = ("logits", "pop_indices", "pop_logits", "aug_labels")
+
+
+class CacheEntryError(ValueError):
+    """A cached per-model file that cannot be used: damaged, of an old format, or for other records."""
+
+
 @dataclass
 class ModelOutputs:
-    """One trained model's records, members first.
+    """One trained model's records, members first (``n`` members, then ``n`` non-members).
 
-    ``probs`` float32 (2n, C) softmax vectors; ``true_class`` int64 (2n,);
-    ``member`` bool (2n,); ``indices`` int64 (2n,) into the pooled dataset.
-    ``train_acc`` / ``test_acc``: accuracy on members / non-members.
+    ``probs`` float32 (2n, C) softmax vectors; ``logits`` float32 (2n, C) the
+    pre-softmax outputs; ``true_class`` int64 (2n,); ``member`` bool (2n,);
+    ``indices`` int64 (2n,) into the pooled dataset.  ``train_acc`` /
+    ``test_acc``: accuracy on members / non-members.
+
+    For the reference-model attacks (:mod:`mia_repro.attacks`):
+    ``pop_indices`` int64 (P,) and ``pop_logits`` float32 (P, C): the
+    population sample; ``aug_names`` (A,) and ``aug_labels`` int16 (A, 2n):
+    predicted labels on augmented copies of the own records; for shadows
+    ``ref_indices`` int64 (2n_t,) / ``ref_logits`` float32 (2n_t, C): logits on
+    the target's records (OUT by construction).  ``spec``: what the extras were
+    computed for (checked on load).
     """
 
     name: str
@@ -45,6 +67,15 @@ class ModelOutputs:
     history: dict = field(default_factory=dict)
     seconds: float = 0.0
     trainer: str = ""
+    logits: np.ndarray | None = None
+    pop_indices: np.ndarray | None = None
+    pop_logits: np.ndarray | None = None
+    aug_names: tuple = ()
+    aug_labels: np.ndarray | None = None
+    ref_indices: np.ndarray | None = None
+    ref_logits: np.ndarray | None = None
+    inference_seconds: float = 0.0
+    spec: dict = field(default_factory=dict)
 
     @classmethod
     def from_result(cls, result: TrainResult, job: TrainJob, y: np.ndarray) -> "ModelOutputs":
@@ -66,9 +97,18 @@ class ModelOutputs:
             trainer=result.trainer,
         )
 
+    def with_queries(self, queries: dict, spec: dict, ref_indices: np.ndarray | None) -> "ModelOutputs":
+        """These outputs completed with :func:`mia_repro.inference.query_model`'s arrays."""
+        return dataclasses.replace(
+            self, logits=queries["logits"], pop_indices=np.asarray(spec["population"], np.int64),
+            pop_logits=queries["pop_logits"], aug_names=tuple(spec["augmentations"]), aug_labels=queries["aug_labels"],
+            ref_indices=None if ref_indices is None else np.asarray(ref_indices, np.int64),
+            ref_logits=queries.get("ref_logits"), inference_seconds=float(queries["inference_seconds"]),
+            spec=public_spec(spec))
+
     def save(self, path: Path) -> None:
-        save_npz(
-            path,
+        arrays = dict(
+            format=np.int64(FORMAT),
             probs=self.probs,
             true_class=self.true_class,
             member=self.member,
@@ -78,23 +118,72 @@ class ModelOutputs:
             history=np.array(json.dumps(self.history)),
             seconds=np.float64(self.seconds),
             trainer=np.array(self.trainer),
+            logits=self.logits,
+            pop_indices=self.pop_indices,
+            pop_logits=self.pop_logits,
+            aug_names=np.array(self.aug_names, dtype=str),
+            aug_labels=self.aug_labels,
+            inference_seconds=np.float64(self.inference_seconds),
+            spec=np.array(json.dumps(self.spec, sort_keys=True)),
         )
+        if self.ref_logits is not None:
+            arrays.update(ref_indices=self.ref_indices, ref_logits=self.ref_logits)
+        save_npz(path, **arrays)
 
     @classmethod
-    def load(cls, path: Path, name: str) -> "ModelOutputs":
-        d = load_npz(path)
-        return cls(
-            name=name,
-            probs=d["probs"],
-            true_class=d["true_class"],
-            member=d["member"].astype(bool),
-            indices=d["indices"],
-            train_acc=float(d["train_acc"]),
-            test_acc=float(d["test_acc"]),
-            history=json.loads(str(d["history"])),
-            seconds=float(d["seconds"]),
-            trainer=str(d["trainer"]),
-        )
+    def load(cls, path: Path, name: str, expect: dict | None = None) -> "ModelOutputs":
+        """Read one model's file; :class:`CacheEntryError` (naming ``path``) if it cannot be used.
+
+        ``expect`` (from :func:`outputs_spec`) is checked against what the file
+        was computed for: the format, its own records, the population sample,
+        the augmentations and (shadows) the target's records.
+        """
+        try:
+            d = load_npz(path)
+        except Exception as exc:  # BadZipFile, OSError, ValueError, EOFError ... on a damaged file
+            raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+        if int(d.get("format", 1)) != FORMAT or any(k not in d for k in EXTRA_ARRAYS):
+            raise CacheEntryError(f"{path}: old format {int(d.get('format', 1))} (no logits / reference outputs)")
+        try:
+            out = cls(
+                name=name, probs=d["probs"], true_class=d["true_class"], member=d["member"].astype(bool),
+                indices=d["indices"], train_acc=float(d["train_acc"]), test_acc=float(d["test_acc"]),
+                history=json.loads(str(d["history"])), seconds=float(d["seconds"]), trainer=str(d["trainer"]),
+                logits=d["logits"], pop_indices=d["pop_indices"], pop_logits=d["pop_logits"],
+                aug_names=tuple(str(a) for a in d["aug_names"]), aug_labels=d["aug_labels"],
+                ref_indices=d.get("ref_indices"), ref_logits=d.get("ref_logits"),
+                inference_seconds=float(d["inference_seconds"]), spec=json.loads(str(d["spec"])),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CacheEntryError(f"{path}: incomplete ({type(exc).__name__}: {exc})") from None
+        if expect is not None:
+            out._check(path, expect)
+        return out
+
+    def _check(self, path: Path, expect: dict) -> None:
+        n2 = len(expect["own"])
+        shapes_ok = (self.probs.shape == self.logits.shape and len(self.probs) == n2 and self.member.shape == (n2,)
+                     and self.aug_labels.shape == (len(expect["augmentations"]), n2))
+        if not shapes_ok or not np.array_equal(self.indices, expect["own"]):
+            raise CacheEntryError(f"{path}: holds other records than this config's model (folder reused?)")
+        if self.spec != public_spec(expect) or not np.array_equal(self.pop_indices, expect["population"]):
+            raise CacheEntryError(f"{path}: computed for another population sample or augmentation list")
+        want_ref = expect.get("reference")
+        if want_ref is not None and (self.ref_indices is None or not np.array_equal(self.ref_indices, want_ref)):
+            raise CacheEntryError(f"{path}: lacks this config's reference outputs on the target's records")
+
+
+def outputs_spec(cfg: ExperimentConfig, splits: Splits, job: TrainJob) -> dict:
+    """What a model's file must hold for ``cfg``: own records, population, augmentations, reference records."""
+    return {"own": job.eval_indices, "population": population_sample(splits, cfg.outputs.population_size, cfg.seed),
+            "augmentations": list(cfg.outputs.augmentations),
+            "reference": None if job.name.endswith("target") else splits.target_eval}
+
+
+def public_spec(spec: dict) -> dict:
+    """The JSON-able part of :func:`outputs_spec` stored in each file."""
+    return {"format": FORMAT, "population_size": int(len(spec["population"])),
+            "augmentations": list(spec["augmentations"])}
 
 
 @dataclass
@@ -104,6 +193,16 @@ class SizeOutputs:
     size: int
     target: ModelOutputs
     shadows: list[ModelOutputs]
+
+    def fingerprint(self) -> str:
+        """A short hash of every model's outputs: later stages key their caches by it, so a
+        retrained Stage I (same config, other bits) never pairs with a stale attack."""
+        h = hashlib.sha256()
+        for m in [self.target, *self.shadows]:
+            for arr in (m.indices, m.probs, m.logits, m.pop_logits, m.aug_labels, m.ref_logits):
+                if arr is not None:
+                    h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:12]
 
 
 def model_seed(seed: int, size: int, role: int) -> int:
@@ -141,6 +240,24 @@ class Stage1Store:
         p = self.path(job, size, model_cfg)
         return p.parent / "weights" / p.name.replace(".npz", ".weights.npz")
 
+    def load_weights(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> list[np.ndarray] | None:
+        """The kept weights of a model (``build_cnn`` order), or None if absent or unreadable."""
+        path = self.weights_path(job, size, model_cfg)
+        if not path.exists():
+            return None
+        try:
+            w = load_npz(path)
+            return [w[k] for k in sorted(w)]
+        except Exception:  # damaged weights: retrain instead
+            return None
+
+    @staticmethod
+    def remove_orphans(path: Path) -> None:
+        """Delete temp files that a killed :func:`~mia_repro.cache.atomic_write` left beside ``path``."""
+        for folder, name in ((path.parent, path.name), (path.parent / "weights", path.name.replace(".npz", ".weights.npz"))):
+            for tmp in folder.glob(f".{name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
 
 def n_records(cfg: ExperimentConfig) -> int:
     """How many pooled records the experiment draws from (60000 unless capped)."""
@@ -155,30 +272,79 @@ def train_or_load(
     data: tuple[np.ndarray, np.ndarray] | None = None,
     verbose: int = 0,
     desc: str = "",
+    log=print,
+    stats: dict | None = None,
 ) -> list[ModelOutputs]:
-    """The cached training path: return outputs for ``jobs``, training only missing ones.
+    """The cached training path: return outputs for ``jobs``, training only what is missing.
 
-    ``data`` is ``(x, y)`` from :func:`load_cifar10` (loaded on demand when a
-    model must be trained).  Each model is saved atomically as soon as it is
-    trained.
+    ``data`` is ``(x, y)`` from :func:`load_data`, or a callable returning it
+    (called only when something must be computed).  ``stats`` (optional dict)
+    receives the counts ``trained`` and ``completed``.  Each
+    cached file is checked on load (:meth:`ModelOutputs.load`); a damaged,
+    old-format or foreign one is reported by path and recomputed: completed by
+    inference when the model's weights are kept, retrained otherwise.  Each
+    model is saved atomically as soon as it is done (weights first, so a file
+    of outputs always has its weights beside it).
     """
     store = Stage1Store(cfg, n_records(cfg))
-    paths = [store.path(j, size, model_cfg) for j in jobs]
-    todo = [(j, p) for j, p in zip(jobs, paths) if not p.exists()]
-    if todo:
-        x, y = data if data is not None else load_data(cfg)
-        bar = tqdm(total=len(todo), desc=desc or f"n={size}", unit="model", leave=True)
+    splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
+    specs = {j.name: outputs_spec(cfg, splits, j) for j in jobs}
+    paths = {j.name: store.path(j, size, model_cfg) for j in jobs}
+    found: dict[str, ModelOutputs] = {}
+    todo, complete = [], []
+    for j in jobs:
+        store.remove_orphans(paths[j.name])
+        if not paths[j.name].exists():
+            todo.append(j)
+            continue
+        try:
+            found[j.name] = ModelOutputs.load(paths[j.name], j.name, specs[j.name])
+        except CacheEntryError as exc:
+            weights = store.load_weights(j, size, model_cfg)
+            log(f"  cache entry not usable: {exc}; " + ("completing it from its weights" if weights else "retraining"))
+            (complete if weights else todo).append(j)
+    if stats is not None:
+        stats.update(trained=len(todo), completed=len(complete))
+    if todo or complete:
+        x, y = data() if callable(data) else data if data is not None else load_data(cfg)
+        set_deterministic(cfg.deterministic)
 
-        def keep(result: TrainResult) -> None:
-            job, path = next((j, p) for j, p in todo if j.name == result.name)
-            ModelOutputs.from_result(result, job, y).save(path)
-            w_path = store.weights_path(job, size, model_cfg)
-            save_npz(w_path, **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
-            bar.update(1)
+        def keep(result: TrainResult, job: TrainJob, save_weights: bool = True) -> None:
+            spec = specs[job.name]
+            queries = query_model(result.weights, model_cfg, x, job.eval_indices, spec["population"],
+                                  tuple(spec["augmentations"]), spec["reference"])
+            if save_weights:
+                save_npz(store.weights_path(job, size, model_cfg), **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
+            out = ModelOutputs.from_result(result, job, y).with_queries(queries, spec, spec["reference"])
+            out.save(paths[job.name])
+            found[job.name] = out
 
-        train_models([j for j, _ in todo], model_cfg, x, y, trainer=cfg.trainer, verbose=verbose, on_result=keep)
-        bar.close()
-    return [ModelOutputs.load(p, j.name) for j, p in zip(jobs, paths)]
+        for job in complete:
+            old = _load_any(paths[job.name], job)
+            keep(TrainResult(job.name, old.probs, old.history, store.load_weights(job, size, model_cfg), old.seconds,
+                             old.trainer), job, save_weights=False)
+        if todo:
+            bar = tqdm(total=len(todo), desc=desc or f"n={size}", unit="model", leave=True)
+            by_name = {j.name: j for j in todo}
+
+            def on_result(result: TrainResult) -> None:
+                keep(result, by_name[result.name])
+                bar.update(1)
+
+            train_models(todo, model_cfg, x, y, trainer=cfg.trainer, verbose=verbose, on_result=on_result)
+            bar.close()
+    return [found[j.name] for j in jobs]
+
+
+def _load_any(path: Path, job: TrainJob) -> ModelOutputs:
+    """The training-time part (probs, history) of a file of any format, for completion by inference."""
+    d = load_npz(path)
+    idx = job.eval_indices
+    if not np.array_equal(d["indices"], idx):
+        raise CacheEntryError(f"{path}: holds other records than this config's model")
+    return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],
+                        float(d["train_acc"]), float(d["test_acc"]), json.loads(str(d["history"])),
+                        float(d["seconds"]), str(d["trainer"]))
 
 
 def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -203,22 +369,28 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
     """
     trainer, reason = choose_trainer(cfg.trainer)
     log(f"Stage I [{cfg.profile}]: sizes {list(cfg.sizes)}, {cfg.n_shadows} shadows, "
-        f"{cfg.model.epochs} epochs; trainer={trainer} ({reason})")
+        f"{cfg.model.epochs} epochs; trainer={trainer} ({reason}); "
+        f"deterministic={cfg.deterministic}")
+    loaded = [data]
+
+    def get_data():
+        if loaded[0] is None:
+            loaded[0] = load_data(cfg)
+        return loaded[0]
+
     out = {}
     total_start = time.perf_counter()
     for size, splits in experiment_splits(cfg).items():
         start = time.perf_counter()
         jobs = size_jobs(splits, cfg.seed)
-        store = Stage1Store(cfg, n_records(cfg))
-        missing = sum(not store.path(j, size, cfg.model).exists() for j in jobs)
-        if missing and data is None:
-            data = load_data(cfg)
-        outs = train_or_load(cfg, size, jobs, cfg.model, data=data, verbose=verbose)
+        stats: dict = {}
+        outs = train_or_load(cfg, size, jobs, cfg.model, data=get_data, verbose=verbose, log=log, stats=stats)
         out[size] = SizeOutputs(size, outs[0], outs[1:])
         t = outs[0]
-        if missing:
-            log(f"  n={size}: trained {missing} model(s) in {time.perf_counter() - start:.0f}s; "
-                f"target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
+        done = stats["trained"] + stats["completed"]
+        if done:
+            log(f"  n={size}: trained {stats['trained']}, completed {stats['completed']} model(s) in "
+                f"{time.perf_counter() - start:.0f}s; target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
         else:
             log(f"  n={size}: all {len(jobs)} models cached, nothing trained; "
                 f"target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
@@ -231,7 +403,11 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
 
 
 def load_stage1(cfg: ExperimentConfig) -> dict[int, SizeOutputs]:
-    """Load every size's cached Stage I outputs; :class:`Stage1Error` if any model is missing."""
+    """Load and check every size's cached Stage I outputs.
+
+    :class:`Stage1Error` (naming the file and the command to run) if a model is
+    missing, damaged or of an old format: ``stage1`` recomputes exactly those.
+    """
     store = Stage1Store(cfg, n_records(cfg))
     out = {}
     for size, splits in experiment_splits(cfg).items():
@@ -242,8 +418,32 @@ def load_stage1(cfg: ExperimentConfig) -> dict[int, SizeOutputs]:
             raise Stage1Error(
                 f"Stage I has not run for profile {cfg.profile!r} at n={size} "
                 f"({len(missing)} of {len(paths)} models missing under {store.root}). "
-                f"Run `python -m mia_repro stage1 --profile {cfg.profile}` first."
+                f"Run `{rerun_hint(cfg, 'stage1')}` first."
             )
-        outs = [ModelOutputs.load(p, j.name) for j, p in zip(jobs, paths)]
+        outs = []
+        for j, p in zip(jobs, paths):
+            try:
+                outs.append(ModelOutputs.load(p, j.name, outputs_spec(cfg, splits, j)))
+            except CacheEntryError as exc:
+                raise Stage1Error(f"{exc}. Run `{rerun_hint(cfg, 'stage1')}`: it recomputes that model.") from None
         out[size] = SizeOutputs(size, outs[0], outs[1:])
     return out
+
+
+def rerun_hint(cfg: ExperimentConfig, stage: str) -> str:
+    """The command that runs ``stage`` for ``cfg``, repeating the user's overrides of the profile."""
+    from .config import PROFILES
+
+    base = PROFILES.get(cfg.profile)
+    parts = [f"python -m mia_repro {stage} --profile {cfg.profile}"]
+    if base is None or cfg.sizes != base.sizes:
+        parts.append("--sizes " + " ".join(str(n) for n in cfg.sizes))
+    if base is None or cfg.seed != base.seed:
+        parts.append(f"--seed {cfg.seed}")
+    if base is None or cfg.model.epochs != base.model.epochs:
+        parts.append(f"--epochs {cfg.model.epochs}")
+    if cfg.results_dir is not None:
+        parts.append(f"--results-dir {cfg.results_dir}")
+    if cfg.data_path is not None:
+        parts.append(f"--data {cfg.data_path}")
+    return " ".join(parts)

@@ -20,9 +20,8 @@ import numpy as np
 
 from .config import ModelConfig
 from .data import to_model_input
+from .inference import predict_batched
 from .models import build_cnn
-
-PREDICT_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def train_sequential(
             shuffle=True,
             verbose=verbose,
         )
-        probs = predict(model, x[job.eval_indices], cfg)
+        probs = predict_batched(model, x[job.eval_indices], cfg)
         result = TrainResult(
             name=job.name,
             probs=probs,
@@ -130,15 +129,6 @@ def train_sequential(
             on_result(result)
         results.append(result)
     return results
-
-
-def predict(model: keras.Model, x: np.ndarray, cfg: ModelConfig) -> np.ndarray:
-    """Softmax outputs float32 (N, num_classes) for uint8 images ``x`` (N, 32, 32, 3)."""
-    out = [
-        keras.ops.convert_to_numpy(model(to_model_input(x[i : i + PREDICT_BATCH], cfg.scale_inputs), training=False))
-        for i in range(0, len(x), PREDICT_BATCH)
-    ]
-    return np.concatenate(out).astype(np.float32)
 
 
 def train_models(

@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from mia_repro.config import AttackConfig, ExperimentConfig, MitigationConfig, ModelConfig
+from mia_repro.config import AttackConfig, ExperimentConfig, MitigationConfig, ModelConfig, OutputsConfig
 from mia_repro.data import BATCH_FILES
 
 
@@ -59,4 +59,5 @@ def tiny_config(tmp_path, tiny_dataset):
             sizes=(30,), l2_strengths=(0.0, 1e-3), dropout_rates=(0.0, 0.5), topk=(1,), rounding_decimals=(1,),
             temperatures=(5.0,), aware_sizes=(30,), aware_shadows=2,
         ),
+        outputs=OutputsConfig(population_size=40, augmentations=("hflip", "shift:1:0")),
     )

@@ -8,11 +8,12 @@ from mia_repro.models import build_cnn
 def test_architecture_matches_the_paper_cnn():
     model = build_cnn(ModelConfig())
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["InputLayer", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    assert kinds == ["InputLayer", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense", "Activation"]
     conv1, conv2 = model.get_layer("conv1"), model.get_layer("conv2")
     assert conv1.kernel.shape == (5, 5, 3, 32) and conv2.kernel.shape == (3, 3, 32, 32)
     assert model.get_layer("flatten").output.shape[-1] == 6 * 6 * 32
     assert model.get_layer("dense").units == 128 and model.output.shape[-1] == 10
+    assert model.get_layer("logits").units == 10 and model.get_layer("softmax").activation.__name__ == "softmax"
     assert model.optimizer.learning_rate.numpy() == np.float32(1e-3)
     probs = model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -27,7 +28,7 @@ def test_no_regularization_by_default():
 def test_l2_and_dropout_are_really_in_the_model():
     model = build_cnn(ModelConfig(l2=5e-3, dropout=0.25))
     regs = [layer for layer in model.layers if getattr(layer, "kernel_regularizer", None) is not None]
-    assert {layer.name for layer in regs} == {"conv1", "conv2", "dense", "softmax"}
+    assert {layer.name for layer in regs} == {"conv1", "conv2", "dense", "logits"}
     for layer in regs:
         assert np.isclose(float(layer.kernel_regularizer.l2), 5e-3) and np.isclose(float(layer.bias_regularizer.l2), 5e-3)
     drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]

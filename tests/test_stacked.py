@@ -8,7 +8,8 @@ from mia_repro.config import ModelConfig
 from mia_repro.data import to_model_input
 from mia_repro.models import build_cnn
 from mia_repro.stacked import build_stacked_cnn, epoch_orders, stack_weights, train_stacked, unstack_weights
-from mia_repro.training import TrainJob, predict
+from mia_repro.inference import predict_batched as predict
+from mia_repro.training import TrainJob
 
 CFG = ModelConfig(epochs=2, batch_size=8, conv_filters=(4, 6), dense_units=8)
 K, N = 3, 20

@@ -3,7 +3,7 @@ import pytest
 
 from mia_repro import stage1 as stage1_mod
 from mia_repro import training
-from mia_repro.stage1 import ModelOutputs, Stage1Store, load_stage1, run_stage1, size_jobs
+from mia_repro.stage1 import CacheEntryError, ModelOutputs, Stage1Store, load_stage1, run_stage1, size_jobs
 from mia_repro.splits import make_splits
 
 
@@ -71,13 +71,98 @@ def test_cache_key_separates_model_configs(tiny_config):
     assert store.path(job, 30, tiny_config.model) != store.path(job, 30, dataclasses.replace(tiny_config.model, l2=1e-3))
 
 
-def test_outputs_roundtrip(tmp_path):
-    m = ModelOutputs("target", np.eye(10, dtype=np.float32)[:4], np.arange(4), np.array([1, 1, 0, 0], bool),
+def _full_outputs():
+    m = ModelOutputs("shadow_00", np.eye(10, dtype=np.float32)[:4], np.arange(4), np.array([1, 1, 0, 0], bool),
                      np.arange(4), 1.0, 0.5, {"loss": [0.3]}, 1.5, "sequential")
+    spec = {"own": np.arange(4), "population": np.array([7, 9]), "augmentations": ["hflip"], "reference": np.array([5, 6])}
+    q = {"logits": np.ones((4, 10), np.float32), "pop_logits": np.zeros((2, 10), np.float32),
+         "aug_labels": np.zeros((1, 4), np.int16), "ref_logits": np.ones((2, 10), np.float32), "inference_seconds": 0.1}
+    return m.with_queries(q, spec, spec["reference"]), spec
+
+
+def test_outputs_roundtrip_and_checks(tmp_path):
+    m, spec = _full_outputs()
     m.save(tmp_path / "m.npz")
-    back = ModelOutputs.load(tmp_path / "m.npz", "target")
+    back = ModelOutputs.load(tmp_path / "m.npz", "shadow_00", spec)
     np.testing.assert_array_equal(back.probs, m.probs)
+    np.testing.assert_array_equal(back.ref_logits, m.ref_logits)
     assert (back.train_acc, back.test_acc, back.history, back.trainer) == (1.0, 0.5, {"loss": [0.3]}, "sequential")
+    assert back.aug_names == ("hflip",) and back.spec["population_size"] == 2
+    with pytest.raises(CacheEntryError, match="other population"):
+        ModelOutputs.load(tmp_path / "m.npz", "shadow_00", {**spec, "population": np.array([7, 8])})
+    with pytest.raises(CacheEntryError, match="other records"):
+        ModelOutputs.load(tmp_path / "m.npz", "shadow_00", {**spec, "own": np.arange(1, 5)})
+    with pytest.raises(CacheEntryError, match="reference"):
+        ModelOutputs.load(tmp_path / "m.npz", "shadow_00", {**spec, "reference": np.array([5, 7])})
+    (tmp_path / "bad.npz").write_bytes((tmp_path / "m.npz").read_bytes()[:100])
+    with pytest.raises(CacheEntryError, match="bad.npz: unreadable"):
+        ModelOutputs.load(tmp_path / "bad.npz", "shadow_00", spec)
+
+
+def test_old_format_cache_is_recomputed_never_misread(tiny_config):
+    """A format-1 file (softmax only) is completed from its weights, or retrained when none are kept."""
+    import dataclasses
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    first = run_stage1(cfg, log=quiet, figures=False)[30]
+    store = Stage1Store(cfg, 240)
+    jobs = size_jobs(make_splits(240, 30, 2, 0), 0)
+    old = {"probs": first.target.probs, "true_class": first.target.true_class, "member": first.target.member,
+           "indices": first.target.indices, "train_acc": 0.1, "test_acc": 0.2, "history": np.array('{"loss": [1.0]}'),
+           "seconds": 1.0, "trainer": np.array("sequential")}
+    for j in jobs[:2]:
+        np.savez(store.path(j, 30, cfg.model), **old)  # format 1, no logits
+    store.weights_path(jobs[1], 30, cfg.model).unlink()
+    lines = []
+    again = run_stage1(cfg, log=lines.append, figures=False)[30]
+    text = "\n".join(lines)
+    assert "old format" in text and "completing it from its weights" in text and "retraining" in text
+    assert "trained 1, completed 1" in text
+    assert again.target.history == {"loss": [1.0]}  # completed: training-time fields kept, extras added
+    np.testing.assert_allclose(again.target.logits, first.target.logits, rtol=1e-5, atol=1e-5)
+    assert again.shadows[0].logits is not None and again.shadows[0].ref_logits.shape == (60, 10)
+
+
+def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
+    import dataclasses
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    run_stage1(cfg, log=quiet, figures=False)
+    store = Stage1Store(cfg, 240)
+    jobs = size_jobs(make_splits(240, 30, 2, 0), 0)
+    path = store.path(jobs[2], 30, cfg.model)
+    path.write_bytes(b"garbage")
+    store.weights_path(jobs[2], 30, cfg.model).unlink()
+    orphan = path.parent / f".{path.name}.123.tmp"
+    orphan.write_bytes(b"half")
+    with pytest.raises(stage1_mod.Stage1Error, match="unreadable.*recomputes"):
+        load_stage1(cfg)
+    lines = []
+    run_stage1(cfg, log=lines.append, figures=False)
+    assert any(str(path) in line and "retraining" in line for line in lines)
+    assert not orphan.exists()
+    assert load_stage1(cfg)[30].shadows[1].logits.shape == (60, 10)
+
+
+def test_extras_are_what_the_attacks_need(tiny_config):
+    import dataclasses
+
+    from mia_repro.inference import softmax
+    from mia_repro.splits import population_sample
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    so = run_stage1(cfg, log=quiet, figures=False)[30]
+    splits = make_splits(240, 30, 2, 0)
+    pop = population_sample(splits, 40, 0)
+    assert not set(pop) & set(splits.target_eval)
+    for m in [so.target, *so.shadows]:
+        np.testing.assert_allclose(softmax(m.logits), m.probs, atol=1e-5)
+        np.testing.assert_array_equal(m.pop_indices, pop)
+        assert m.pop_logits.shape == (40, 10) and m.aug_labels.shape == (2, 60) and m.aug_names == ("hflip", "shift:1:0")
+    assert so.target.ref_logits is None
+    for s in so.shadows:
+        np.testing.assert_array_equal(s.ref_indices, splits.target_eval)
+        assert not set(s.indices[s.member]) & set(s.ref_indices)
 
 
 def test_choose_trainer_on_cpu():
