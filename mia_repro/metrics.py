@@ -3,13 +3,27 @@
 Throughout, the positive class is **member** (1); non-member is 0.  ``score``
 is any number that is larger for "more likely a member" (an SVM decision
 function, a confidence); ``pred`` is the attack's 0/1 decision.
+
+Two advantages, named for what they are:
+
+* ``advantage_at_decision`` = TPR - FPR of the attack's own decision ``pred``;
+* ``advantage_max`` = max over all thresholds on ``score`` of TPR - FPR (what
+  TF Privacy reports as "attacker advantage").
+
+Low-FPR figures (``tpr_at_1pct_fpr``, ``tpr_at_0.1pct_fpr``,
+``tpr_at_0pct_fpr``) come with the number of non-members behind them
+(``n_nonmembers``; at FPR level f at most ``floor(f * n_nonmembers)`` false
+positives are allowed, ``fp_allowed``) and, when asked, a seeded bootstrap
+95% interval (members and non-members resampled separately).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from sklearn import metrics as skm
 
-FPR_LEVELS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001}
+FPR_LEVELS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
 
 
 def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float:
@@ -25,12 +39,47 @@ def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float
     return float(tpr[ok].max()) if ok.any() else 0.0
 
 
-def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Precision, recall, accuracy, ROC AUC, TPR at 1% / 0.1% FPR and advantage.
+def max_advantage(member: np.ndarray, score: np.ndarray) -> float:
+    """max over thresholds of TPR - FPR (NaN if either class is absent)."""
+    member = np.asarray(member, dtype=bool)
+    if member.all() or not member.any():
+        return float("nan")
+    fpr, tpr, _ = skm.roc_curve(member, score)
+    return float(np.max(tpr - fpr))
+
+
+def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int = 200, seed: int = 0,
+                            levels: dict[str, float] = FPR_LEVELS) -> dict[str, list[float]]:
+    """Seeded bootstrap 95% intervals ``[lo, hi]`` of each TPR at FPR level in ``levels``.
+
+    Members and non-members are resampled separately (their counts fixed), so
+    every resample has both classes.  Same ``seed`` -> same intervals.
+    """
+    member = np.asarray(member, dtype=bool)
+    score = np.asarray(score, dtype=np.float64)
+    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
+    rng = np.random.default_rng(seed)
+    draws = {k: [] for k in levels}
+    labels = np.r_[np.ones(len(pos), bool), np.zeros(len(neg), bool)]
+    for _ in range(n_boot):
+        idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
+        fpr, tpr, _ = skm.roc_curve(labels, score[idx])
+        for k, level in levels.items():
+            ok = fpr <= level
+            draws[k].append(tpr[ok].max() if ok.any() else 0.0)
+    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()}
+
+
+def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, bootstrap: int = 0,
+                   seed: int = 0) -> dict:
+    """Every number the reports use, for one attack on one set of records.
 
     ``member`` bool (N,) ground truth (positive = member); ``score`` float (N,)
-    attack score; ``pred`` int 0/1 (N,) attack decision.  ``advantage`` is
-    TPR - FPR of ``pred``.  AUC and TPR@FPR are NaN when only one class occurs.
+    attack score; ``pred`` int 0/1 (N,) attack decision.  Returns precision,
+    recall, accuracy, balanced_accuracy, auc, the TPRs at 1%, 0.1% and 0% FPR,
+    advantage_at_decision, advantage_max, n_members, n_nonmembers and, per FPR
+    level, ``fp_allowed``; with ``bootstrap`` > 0 resamples also
+    ``<tpr key>_ci95``.  AUC and TPR@FPR are NaN when only one class occurs.
     """
     member = np.asarray(member, dtype=bool)
     pred = np.asarray(pred).astype(int)
@@ -40,31 +89,38 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray) -> d
     both = member.any() and not member.all()
     tpr = float(pred[member].mean()) if member.any() else float("nan")
     fpr = float(pred[~member].mean()) if (~member).any() else float("nan")
+    n_neg = int((~member).sum())
     out = {
         "precision": float(skm.precision_score(member, pred, zero_division=0)),
         "recall": float(skm.recall_score(member, pred, zero_division=0)),
         "accuracy": float(skm.accuracy_score(member, pred)),
+        "balanced_accuracy": (tpr + 1 - fpr) / 2,
         "auc": float(skm.roc_auc_score(member, score)) if both else float("nan"),
     }
     for key, level in FPR_LEVELS.items():
         out[key] = tpr_at_fpr(member, score, level)
-    out["advantage"] = tpr - fpr
+    out["advantage_at_decision"] = tpr - fpr
+    out["advantage_max"] = max_advantage(member, score)
+    out["n_members"] = int(member.sum())
+    out["n_nonmembers"] = n_neg
+    out["fp_allowed"] = {key: int(math.floor(level * n_neg + 1e-9)) for key, level in FPR_LEVELS.items()}
+    if bootstrap and both:
+        for key, ci in bootstrap_tpr_intervals(member, score, bootstrap, seed).items():
+            out[f"{key}_ci95"] = ci
     return out
+
+
+PER_CLASS_KEYS = ("precision", "recall", "accuracy", "auc", "advantage_at_decision")
 
 
 def metrics_by_class(
     member: np.ndarray, true_class: np.ndarray, score: np.ndarray, pred: np.ndarray, num_classes: int = 10
-) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """Overall metrics and per-class lists (index = true class) of the same.
-
-    Returns ``(overall, per_class)`` where ``per_class[key]`` has ``num_classes``
-    floats (NaN for a class with no records).
-    """
-    overall = attack_metrics(member, score, pred)
-    per_class: dict[str, list[float]] = {k: [] for k in overall}
+) -> dict[str, list[float]]:
+    """Per-class lists (index = true class) of :data:`PER_CLASS_KEYS` (NaN for a class with no records)."""
+    per_class: dict[str, list[float]] = {k: [] for k in PER_CLASS_KEYS}
     for c in range(num_classes):
         sel = np.asarray(true_class) == c
-        m = attack_metrics(member[sel], score[sel], pred[sel]) if sel.any() else {k: float("nan") for k in overall}
-        for k in overall:
-            per_class[k].append(m[k])
-    return overall, per_class
+        m = attack_metrics(member[sel], score[sel], pred[sel]) if sel.any() else {}
+        for k in PER_CLASS_KEYS:
+            per_class[k].append(m.get(k, float("nan")))
+    return per_class

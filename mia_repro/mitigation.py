@@ -23,18 +23,19 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .attack import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
+from .attacks import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
 from .cache import load_json, save_json
 from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
 from .splits import make_splits
 from .stage1 import ModelOutputs, Stage1Error, load_data, load_stage1, n_records, size_jobs, train_or_load
-from .stage2 import load_attack, versions
+from .stage2 import BOOTSTRAP, load_attack, versions
 from .report import run_meta
 
 RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "target_test_acc",
-               "precision", "recall", "auc", "tpr_at_0.1pct_fpr")
+               "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
+               "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
 TRAINING_DEFENSES = ("l2", "dropout")
 
 
@@ -46,11 +47,13 @@ def _accuracy(probs: np.ndarray, out: ModelOutputs) -> tuple[float, float]:
 def _record(defense, strength, size, scenario, target: ModelOutputs, test: AttackData, attack) -> dict:
     """One result row for the attack ``attack`` (SVM or threshold) on ``test``."""
     check_disjoint(attack, test)
-    m = attack_metrics(test.member, attack.score(test), attack.predict(test))
+    # the SVM's per-class scores are pooled on one (calibrated) scale, as in Stage II
+    score = attack.calibrated_score(test) if hasattr(attack, "calibrated_score") else attack.score(test)
+    m = attack_metrics(test.member, score, attack.predict(test), bootstrap=BOOTSTRAP, seed=0)
     train_acc, test_acc = _accuracy(test.features, target)
     row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
            "target_train_acc": train_acc, "target_test_acc": test_acc}
-    row.update({k: m[k] for k in ("precision", "recall", "auc", "tpr_at_0.1pct_fpr")})
+    row.update({k: m.get(k) for k in RECORD_KEYS if k not in row})
     return row
 
 
@@ -119,10 +122,12 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     svm_rows, thr_rows = [], []
     data = None
     for size in cfg.mitigation.sizes:
-        unaware = (load_attack(cfg, size), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
+        unaware = (load_attack(cfg, stage1[size]), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
+        fingerprint = stage1[size].fingerprint()
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
             key = config_key(cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
-                             cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength)
+                             cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
+                             fingerprint, cfg.outputs)
             path = cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
             if path.exists():
                 rows = load_json(path)

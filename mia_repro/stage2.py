@@ -4,14 +4,19 @@ Writes, under ``results/<profile>/``:
 
 * ``attack_scores_<n>.npz`` — one row per target record: ``member`` (bool),
   ``true_class`` (int), ``score`` (float, SVM decision function), ``pred``
-  (0/1 int); plus ``baseline_score`` / ``baseline_pred`` of the threshold
-  baseline;
+  (0/1 int), ``calibrated_score`` (float, Platt-calibrated probability of
+  membership: one scale across classes, the headline ROC/AUC); plus
+  ``baseline_score`` / ``baseline_pred`` of the threshold baseline;
 * ``summary.json`` — the contract described in :func:`build_summary`;
 * the Stage II figures (:func:`mia_repro.plots.stage2_figures`).
 
-Per size, ``stage2/n<size>-<key>.json`` marks a finished attack (the key
-hashes the attack, model and split settings) and ``.pkl`` keeps the fitted
-attack models for the mitigation stage.
+Per size, ``stage2/n<size>-<key>.json`` marks a finished attack, ``.npz``
+keeps its score arrays and ``.pkl`` the fitted attack models (for the
+mitigation stage).  The key hashes the attack, model and split settings *and*
+the Stage I outputs' fingerprint, so a retrained Stage I never pairs with an
+old attack; ``attack_scores_<n>.npz`` is rewritten from the keyed copy on
+every run, so the scores beside ``summary.json`` are always the ones it
+describes.  A damaged cache entry is reported and refit.
 """
 from __future__ import annotations
 
@@ -23,10 +28,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .attack import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
+from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
 from .cache import atomic_write, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
-from .metrics import metrics_by_class
+from .metrics import attack_metrics, metrics_by_class
 from .report import run_meta
 from .stage1 import SizeOutputs, load_stage1, n_records
 from .training import choose_trainer
@@ -47,17 +52,31 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _stage2_paths(cfg: ExperimentConfig, size: int) -> tuple[Path, Path, Path]:
-    key = config_key(cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), size)
-    base = cfg.output_dir / "stage2" / f"n{size}-{key}"
-    return base.with_suffix(".json"), base.with_suffix(".pkl"), cfg.output_dir / f"attack_scores_{size}.npz"
+BOOTSTRAP = 200  # resamples behind every TPR@FPR interval
 
 
-def attack_block(member, true_class, score, pred, classes=None) -> dict:
-    """The ``attack`` block of one size: overall metrics + ``per_class`` lists."""
-    overall, per_class = metrics_by_class(member, true_class, score, pred)
-    block = dict(overall)
-    block["per_class"] = {k: per_class[k] for k in ("precision", "recall", "accuracy", "auc", "advantage")}
+def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path]:
+    key = config_key(cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), so.size, so.fingerprint())
+    base = cfg.output_dir / "stage2" / f"n{so.size}-{key}"
+    return {"marker": base.with_suffix(".json"), "pkl": base.with_suffix(".pkl"), "scores": base.with_suffix(".npz"),
+            "public": cfg.output_dir / f"attack_scores_{so.size}.npz"}
+
+
+def attack_block(member, true_class, score, pred, classes=None, calibrated=None, seed: int = 0) -> dict:
+    """The ``attack`` block of one size: overall metrics + ``per_class`` lists.
+
+    With ``calibrated`` (per-class scores put on one scale), the headline
+    ``auc`` and TPRs use it; ``auc_raw_pooled`` keeps the AUC of the raw pooled
+    ``score`` and ``auc_mean_per_class`` the mean of the per-class AUCs.
+    """
+    pooled = score if calibrated is None else calibrated
+    block = attack_metrics(member, pooled, pred, bootstrap=BOOTSTRAP, seed=seed)
+    per_class = metrics_by_class(member, true_class, score, pred)
+    block["per_class"] = per_class
+    block["auc_mean_per_class"] = float(np.nanmean(per_class["auc"]))
+    if calibrated is not None:
+        block["auc_raw_pooled"] = attack_metrics(member, score, pred)["auc"]
+        block["pooled_score"] = "Platt-calibrated probability per class (fit on shadow records)"
     if classes is not None:
         block["per_class"]["C"] = [c.C for c in classes]
         block["per_class"]["gamma"] = [c.gamma for c in classes]
@@ -79,7 +98,7 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
     progress = (lambda it: tqdm(it, desc=f"attack n={so.size}", unit="class", leave=False)) if show_progress else None
     svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes, progress=progress)
     check_disjoint(svm, test)
-    score, pred = svm.score(test), svm.predict(test)
+    score, pred, calibrated = svm.score(test), svm.predict(test), svm.calibrated_score(test)
     thr = ThresholdAttack.fit(train)
     b_score, b_pred = thr.score(test), thr.predict(test)
     block = {
@@ -88,11 +107,11 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
             "train_acc_mean": float(np.mean([s.train_acc for s in so.shadows])),
             "test_acc_mean": float(np.mean([s.test_acc for s in so.shadows])),
         },
-        "attack": attack_block(test.member, test.true_class, score, pred, svm.classes),
+        "attack": attack_block(test.member, test.true_class, score, pred, svm.classes, calibrated, cfg.seed),
         "baseline": {
             "name": "threshold on true-class confidence (fit on shadow records)",
             "threshold": thr.threshold,
-            **attack_block(test.member, test.true_class, b_score, b_pred),
+            **attack_block(test.member, test.true_class, b_score, b_pred, seed=cfg.seed),
         },
         "n_attack_train": int(len(train)),
         "n_attack_test": int(len(test)),
@@ -102,20 +121,39 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
         "true_class": test.true_class.astype(np.int64),
         "score": score.astype(np.float64),
         "pred": pred.astype(np.int64),
+        "calibrated_score": calibrated.astype(np.float64),
         "baseline_score": b_score,
         "baseline_pred": b_pred.astype(np.int64),
     }
     return block, arrays, svm
 
 
-def load_attack(cfg: ExperimentConfig, size: int) -> PerClassAttack:
-    """The fitted Stage II SVMs of ``size`` (refit from the Stage I cache if not kept)."""
-    _, pkl, _ = _stage2_paths(cfg, size)
+def load_attack(cfg: ExperimentConfig, so: SizeOutputs) -> PerClassAttack:
+    """The fitted Stage II SVMs of one size (refit from the Stage I outputs if not kept or unreadable)."""
+    pkl = _stage2_paths(cfg, so)["pkl"]
     if pkl.exists():
-        with open(pkl, "rb") as fh:
-            return pickle.load(fh)
-    so = load_stage1(cfg)[size]
+        try:
+            with open(pkl, "rb") as fh:
+                attack = pickle.load(fh)
+            if isinstance(attack, PerClassAttack):
+                return attack
+        except Exception:  # damaged pickle: refit below
+            pass
     return fit_attack(attack_dataset(so.shadows), cfg.attack, cfg.seed, cfg.model.num_classes)
+
+
+def _load_cached(paths: dict[str, Path], log) -> tuple[dict, dict] | None:
+    """The cached ``(block, arrays)`` of one size, or None (absent, or damaged: reported)."""
+    if not (paths["marker"].exists() and paths["scores"].exists()):
+        return None
+    try:
+        block, arrays = load_json(paths["marker"]), load_npz(paths["scores"])
+        if not isinstance(block, dict) or "attack" not in block or "score" not in arrays:
+            raise ValueError("incomplete")
+        return block, arrays
+    except Exception as exc:
+        log(f"  cache entry not usable: {paths['marker']} ({type(exc).__name__}: {exc}); refitting")
+        return None
 
 
 def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict]) -> dict:
@@ -145,18 +183,21 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
     blocks = {}
     for size, so in stage1.items():
         t0 = time.perf_counter()
-        marker, pkl, scores_path = _stage2_paths(cfg, size)
-        if marker.exists() and scores_path.exists():
-            blocks[size] = load_json(marker)
+        paths = _stage2_paths(cfg, so)
+        cached = _load_cached(paths, log)
+        if cached is not None:
+            blocks[size], arrays = cached
             how = "cached"
         else:
             block, arrays, svm = attack_size(cfg, so)
-            save_npz(scores_path, **arrays)
-            atomic_write(pkl, lambda fh: pickle.dump(svm, fh))
             block["seconds"] = time.perf_counter() - t0
-            save_json(marker, block)
+            block["stage1_fingerprint"] = so.fingerprint()
+            save_npz(paths["scores"], **arrays)
+            atomic_write(paths["pkl"], lambda fh: pickle.dump(svm, fh))
+            save_json(paths["marker"], block)
             blocks[size] = block
             how = f"{block['seconds']:.0f}s"
+        save_npz(paths["public"], **arrays)
         a, b = blocks[size]["attack"], blocks[size]["baseline"]
         log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "
             f"AUC {a['auc']:.3f} | threshold baseline precision {b['precision']:.3f} AUC {b['auc']:.3f}"

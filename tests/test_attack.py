@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fakes import fake_outputs, fake_size
-from mia_repro.attack import (ThresholdAttack, attack_dataset, check_disjoint, fit_attack, fit_class_attack,
+from mia_repro.attacks import (ThresholdAttack, attack_dataset, check_disjoint, fit_attack, fit_class_attack,
                               stratified_subsample)
 from mia_repro.config import AttackConfig
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mia_repro.metrics import attack_metrics, metrics_by_class, tpr_at_fpr
+from mia_repro.metrics import attack_metrics, bootstrap_tpr_intervals, max_advantage, metrics_by_class, tpr_at_fpr
 
 MEMBER = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
 
@@ -9,15 +9,18 @@ MEMBER = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
 def test_perfect_attack():
     score = np.array([4, 3, 2, 1, -1, -2, -3, -4], float)
     m = attack_metrics(MEMBER, score, (score > 0).astype(int))
-    assert m == pytest.approx({"precision": 1, "recall": 1, "accuracy": 1, "auc": 1,
-                               "tpr_at_1pct_fpr": 1, "tpr_at_0.1pct_fpr": 1, "advantage": 1})
+    assert {k: m[k] for k in ("precision", "recall", "accuracy", "balanced_accuracy", "auc", "tpr_at_1pct_fpr",
+                              "tpr_at_0.1pct_fpr", "tpr_at_0pct_fpr", "advantage_at_decision", "advantage_max")} == \
+        pytest.approx({"precision": 1, "recall": 1, "accuracy": 1, "balanced_accuracy": 1, "auc": 1, "tpr_at_1pct_fpr": 1,
+                       "tpr_at_0.1pct_fpr": 1, "tpr_at_0pct_fpr": 1, "advantage_at_decision": 1, "advantage_max": 1})
+    assert m["n_members"] == 4 and m["n_nonmembers"] == 4 and m["fp_allowed"]["tpr_at_1pct_fpr"] == 0
 
 
 def test_inverted_attack():
     score = -np.array([4, 3, 2, 1, -1, -2, -3, -4], float)
     m = attack_metrics(MEMBER, score, (score > 0).astype(int))
     assert m["precision"] == 0 and m["recall"] == 0 and m["accuracy"] == 0
-    assert m["auc"] == 0 and m["advantage"] == -1 and m["tpr_at_1pct_fpr"] == 0
+    assert m["auc"] == 0 and m["advantage_at_decision"] == -1 and m["tpr_at_1pct_fpr"] == 0
 
 
 def test_hand_computed_mixed_case():
@@ -28,7 +31,8 @@ def test_hand_computed_mixed_case():
     assert m["precision"] == pytest.approx(2 / 3)
     assert m["recall"] == pytest.approx(0.5)
     assert m["accuracy"] == pytest.approx(5 / 8)
-    assert m["advantage"] == pytest.approx(0.5 - 0.25)
+    assert m["advantage_at_decision"] == pytest.approx(0.5 - 0.25)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 0.75) / 2)
     # ranks: member scores beat non-members in 13 of 16 pairs
     assert m["auc"] == pytest.approx(13 / 16)
     # at FPR 0 only the member scored 0.9 is above every non-member
@@ -42,7 +46,7 @@ def test_random_attack_is_near_chance():
     m = attack_metrics(member, score, (score > 0.5).astype(int))
     for k in ("precision", "accuracy", "auc"):
         assert abs(m[k] - 0.5) < 0.02
-    assert abs(m["advantage"]) < 0.03
+    assert abs(m["advantage_at_decision"]) < 0.03
     assert m["tpr_at_1pct_fpr"] < 0.03
 
 
@@ -54,11 +58,32 @@ def test_metrics_by_class_splits_by_true_class():
     true = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     member = np.array([1, 1, 0, 0, 1, 1, 0, 0], bool)
     score = np.array([1, 1, -1, -1, -1, -1, 1, 1], float)
-    overall, per = metrics_by_class(member, true, score, (score > 0).astype(int), num_classes=3)
+    per = metrics_by_class(member, true, score, (score > 0).astype(int), num_classes=3)
     assert per["accuracy"][:2] == [1.0, 0.0] and np.isnan(per["accuracy"][2])
-    assert overall["accuracy"] == 0.5
 
 
 def test_shape_mismatch_is_rejected():
     with pytest.raises(ValueError, match="one length"):
         attack_metrics(MEMBER, np.zeros(3), np.zeros(8))
+
+
+def test_two_advantages_on_a_hand_made_case():
+    # scores: members 0.9 0.8 0.3 0.2, non-members 0.85 0.1 0.05 0.0; decision at 0.5 -> TPR 0.5, FPR 0.25
+    score = np.array([0.9, 0.8, 0.3, 0.2, 0.85, 0.1, 0.05, 0.0])
+    m = attack_metrics(MEMBER, score, (score > 0.5).astype(int))
+    assert m["advantage_at_decision"] == pytest.approx(0.25)
+    # best threshold 0.2: TPR 1, FPR 0.25 -> 0.75
+    assert m["advantage_max"] == pytest.approx(0.75) == max_advantage(MEMBER, score)
+
+
+def test_bootstrap_interval_covers_estimate_and_is_seeded():
+    rng = np.random.default_rng(1)
+    member = np.r_[np.ones(3000, bool), np.zeros(3000, bool)]
+    score = rng.normal(member * 1.0, 1.0)
+    m = attack_metrics(member, score, (score > 0.5).astype(int), bootstrap=100, seed=7)
+    for key in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr"):
+        lo, hi = m[f"{key}_ci95"]
+        assert lo <= m[key] <= hi and lo < hi
+    again = bootstrap_tpr_intervals(member, score, 100, seed=7)
+    assert again["tpr_at_1pct_fpr"] == m["tpr_at_1pct_fpr_ci95"]
+    assert bootstrap_tpr_intervals(member, score, 100, seed=8)["tpr_at_1pct_fpr"] != again["tpr_at_1pct_fpr"]

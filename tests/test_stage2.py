@@ -14,7 +14,7 @@ from mia_repro import stage2 as stage2_mod
 @pytest.fixture
 def stage2_run(tiny_config, monkeypatch):
     fakes = {n: fake_size(n, n_shadows=2, seed=n, leak=2.5) for n in (150, 200)}
-    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (150, 200)})
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (150, 200), "max_records": None})
     monkeypatch.setattr(stage2_mod, "load_stage1", lambda c: fakes)
     summary = run_stage2(cfg, log=lambda *_: None)
     return cfg, summary
@@ -30,8 +30,11 @@ def test_summary_follows_the_contract(stage2_run):
     assert set(block["target"]) >= {"train_acc", "test_acc"}
     assert set(block["shadows"]) >= {"train_acc_mean", "test_acc_mean"}
     attack = block["attack"]
-    for key in ("precision", "recall", "accuracy", "auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage"):
+    for key in ("precision", "recall", "accuracy", "auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage_at_decision",
+                "advantage_max", "auc_raw_pooled", "auc_mean_per_class"):
         assert isinstance(attack[key], float)
+    lo, hi = attack["tpr_at_0.1pct_fpr_ci95"]
+    assert lo <= attack["tpr_at_0.1pct_fpr"] <= hi and attack["n_nonmembers"] == 150
     for key in ("precision", "recall", "accuracy", "auc", "C", "gamma"):
         assert len(attack["per_class"][key]) == 10
     assert "baseline" in block and 0 <= block["baseline"]["threshold"] <= 1
@@ -50,7 +53,8 @@ def test_summary_numbers_recompute_from_score_files(stage2_run):
         assert a["precision"] == pytest.approx(skm.precision_score(m, p))
         assert a["recall"] == pytest.approx(skm.recall_score(m, p))
         assert a["accuracy"] == pytest.approx(skm.accuracy_score(m, p))
-        assert a["auc"] == pytest.approx(skm.roc_auc_score(m, s["score"]))
+        assert a["auc"] == pytest.approx(skm.roc_auc_score(m, s["calibrated_score"]))
+        assert a["auc_raw_pooled"] == pytest.approx(skm.roc_auc_score(m, s["score"]))
         for c in range(10):
             sel = s["true_class"] == c
             assert a["per_class"]["precision"][c] == pytest.approx(skm.precision_score(m[sel], p[sel], zero_division=0))
@@ -71,3 +75,28 @@ def test_second_run_uses_the_cache(stage2_run, monkeypatch):
 def test_stage2_without_stage1_is_a_clear_error(tiny_config):
     with pytest.raises(Stage1Error, match="python -m mia_repro stage1 --profile test"):
         run_stage2(tiny_config)
+
+
+def test_reused_folder_never_pairs_a_summary_with_other_scores(tiny_config, monkeypatch):
+    """Stage I outputs A, then B, then A again in one folder: summary.json always matches the scores beside it."""
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (150,), "max_records": None})
+    runs = {"A": {150: fake_size(150, n_shadows=2, seed=1, leak=2.5)}, "B": {150: fake_size(150, n_shadows=2, seed=2, leak=1.0)}}
+    aucs = []
+    for which in ("A", "B", "A"):
+        monkeypatch.setattr(stage2_mod, "load_stage1", lambda c, w=which: runs[w])
+        summary = run_stage2(cfg, log=lambda *_: None, figures=False)
+        s = load_npz(cfg.output_dir / "attack_scores_150.npz")
+        on_disk = json.loads((cfg.output_dir / "summary.json").read_text())["sizes"]["150"]["attack"]["auc"]
+        assert on_disk == summary["sizes"]["150"]["attack"]["auc"] == pytest.approx(skm.roc_auc_score(s["member"], s["calibrated_score"]))
+        aucs.append(on_disk)
+    assert aucs[0] == aucs[2] != aucs[1]
+
+
+def test_damaged_stage2_cache_is_refit(stage2_run):
+    cfg, summary = stage2_run
+    for marker in (cfg.output_dir / "stage2").glob("*.json"):
+        marker.write_text("{not json")
+    lines = []
+    again = run_stage2(cfg, log=lines.append, figures=False)
+    assert sum("cache entry not usable" in line and "refitting" in line for line in lines) == 2
+    assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"]

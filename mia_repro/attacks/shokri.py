@@ -1,9 +1,18 @@
-"""Stage II attack models: Shokri's per-class RBF SVMs and a confidence-threshold baseline.
+"""Shokri et al. (IEEE S&P 2017), "Membership Inference Attacks Against Machine Learning Models".
 
-Attack *training* data come only from the shadow models (member = 1,
-non-member = 0); attack *test* data only from the target.  The feature of a
-record is the model's softmax vector; the attacker also knows its true class,
-which selects the per-class attack model.
+The shadow-model attack of Sec. IV: one attack model per true class, trained
+on the shadow models' prediction vectors of their own members (label 1) and
+non-members (label 0), then applied to the target's prediction vectors.  Here
+each attack model is an RBF SVM whose C and gamma are chosen jointly by k-fold
+cross-validation (the paper used neural networks; the reproduction it follows
+used SVMs).  Attack *training* data come only from the shadows.
+
+Pooling per-class scores: each class model's SVM decision value lives on its
+own scale, so a pooled ROC of raw decision values mixes scales.
+:meth:`PerClassAttack.calibrated_score` maps each class's decision value to a
+probability of membership with a one-dimensional logistic regression (Platt
+scaling) fitted on that class's shadow records -- attacker data only -- and
+the pooled ROC/AUC uses it.
 """
 from __future__ import annotations
 
@@ -11,49 +20,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.metrics import roc_curve
 from sklearn.svm import SVC
 
-from .config import AttackConfig
-
-
-@dataclass
-class AttackData:
-    """Records seen by an attack model.
-
-    ``features`` float32 (N, C) prediction vectors; ``true_class`` int64 (N,);
-    ``member`` bool (N,) (positive class = member); ``source`` (N,) str name of
-    the model that produced each record (to assert target/shadow separation).
-    """
-
-    features: np.ndarray
-    true_class: np.ndarray
-    member: np.ndarray
-    source: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.member)
-
-    def of_class(self, c: int) -> "AttackData":
-        sel = self.true_class == c
-        return AttackData(self.features[sel], self.true_class[sel], self.member[sel], self.source[sel])
-
-
-def attack_dataset(outputs: Sequence, transform=None) -> AttackData:
-    """Stack the records of several models' :class:`~mia_repro.stage1.ModelOutputs`.
-
-    ``transform`` (optional) maps prediction vectors (N, C) -> (N, C), e.g. an
-    output-side defense applied to what the models expose.
-    """
-    feats, classes, members, sources = [], [], [], []
-    for o in outputs:
-        p = o.probs if transform is None else transform(o.probs)
-        feats.append(np.asarray(p, dtype=np.float32))
-        classes.append(o.true_class)
-        members.append(o.member)
-        sources.append(np.full(len(o.member), o.name))
-    return AttackData(np.concatenate(feats), np.concatenate(classes), np.concatenate(members), np.concatenate(sources))
+from ..config import AttackConfig
+from .base import AttackData, AttackerView, MembershipAttack, attack_dataset
 
 
 def stratified_subsample(y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:
@@ -81,11 +53,25 @@ class ClassAttack:
     cv_accuracy: float
     edge_hit: bool
     constant: int | None = None  # set when the training records held one label only
+    calibrator: LogisticRegression | None = None
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         if self.model is None:
             return np.full(len(features), 1.0 if self.constant else -1.0)
         return self.model.decision_function(features)
+
+    def calibrate(self, features: np.ndarray, member: np.ndarray) -> None:
+        """Fit Platt scaling (1-D logistic regression of member on the decision value) on shadow records."""
+        y = np.asarray(member, dtype=int)
+        if self.model is not None and y.min() != y.max():
+            d = self.decision_function(features).reshape(-1, 1)
+            self.calibrator = LogisticRegression(C=1e6).fit(d, y)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """float64 (N,) calibrated probability of membership (the constant label where no model was fit)."""
+        if self.calibrator is None:
+            return np.full(len(features), float(self.constant) if self.constant is not None else 0.5)
+        return self.calibrator.predict_proba(self.decision_function(features).reshape(-1, 1))[:, 1]
 
 
 def fit_class_attack(features: np.ndarray, member: np.ndarray, cfg: AttackConfig, seed: int) -> ClassAttack:
@@ -125,7 +111,8 @@ class PerClassAttack:
     """Shokri's attack: one :class:`ClassAttack` per true class.
 
     ``score`` is the class model's decision function (> 0 means member);
-    scores of different classes are on different scales.
+    scores of different classes are on different scales, which
+    ``calibrated_score`` puts on one (probability of membership).
     """
 
     classes: list[ClassAttack]
@@ -144,6 +131,15 @@ class PerClassAttack:
         """int (N,) 1 = member."""
         return (self.score(data) > 0).astype(int)
 
+    def calibrated_score(self, data: AttackData) -> np.ndarray:
+        """float64 (N,) Platt-calibrated probability of membership, comparable across classes."""
+        out = np.zeros(len(data), dtype=np.float64)
+        for c, attack in enumerate(self.classes):
+            sel = data.true_class == c
+            if sel.any():
+                out[sel] = attack.probability(data.features[sel])
+        return out
+
 
 def fit_attack(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int = 10, progress=None) -> PerClassAttack:
     """Fit one SVM per class on shadow records ``train``.
@@ -156,7 +152,9 @@ def fit_attack(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int
     fitted = []
     for c in classes:
         d = train.of_class(c)
-        fitted.append(fit_class_attack(d.features, d.member, cfg, seed + 1000 * c))
+        attack = fit_class_attack(d.features, d.member, cfg, seed + 1000 * c)
+        attack.calibrate(d.features, d.member)
+        fitted.append(attack)
     return PerClassAttack(fitted, frozenset(np.unique(train.source).tolist()))
 
 
@@ -167,33 +165,33 @@ def check_disjoint(attack: PerClassAttack, test: AttackData) -> None:
         raise ValueError(f"attack models were trained on records of the attacked model(s) {sorted(overlap)}")
 
 
-def true_class_confidence(data: AttackData) -> np.ndarray:
-    """float64 (N,): the probability each record's model gives its true class."""
-    return data.features[np.arange(len(data)), data.true_class].astype(np.float64)
-
-
 @dataclass
-class ThresholdAttack:
-    """Baseline: member iff the true-class confidence is >= ``threshold``.
+class ShokriSVM(MembershipAttack):
+    """The per-class SVM attack behind the common interface.
 
-    The threshold maximizes accuracy on the shadow records (the attacker's
-    data), exactly as the SVM is fit on them.
+    ``score`` is the calibrated probability of membership (one scale for all
+    classes); the decision is the SVM's own (decision value > 0), i.e. the
+    class model's boundary, as in Stage II.  ``svm`` may be given already fit
+    (Stage II's), else :meth:`fit` fits it with ``cfg``.
     """
 
-    threshold: float
-    trained_on: frozenset = field(default_factory=frozenset)
+    name: str = "shokri_svm"
+    paper: str = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV)"
+    cfg: AttackConfig | None = None
+    seed: int = 0
+    svm: PerClassAttack | None = None
 
-    @classmethod
-    def fit(cls, train: AttackData) -> "ThresholdAttack":
-        score = true_class_confidence(train)
-        fpr, tpr, thr = roc_curve(train.member, score)
-        pos, neg = train.member.sum(), (~train.member).sum()
-        acc = (tpr * pos + (1 - fpr) * neg) / (pos + neg)
-        best = int(np.argmax(acc))
-        return cls(float(min(thr[best], 1.0)), frozenset(np.unique(train.source).tolist()))
+    def fit(self, view: AttackerView) -> "ShokriSVM":
+        if self.svm is None:
+            self.svm = fit_attack(attack_dataset(view.shadows), self.cfg or AttackConfig(), self.seed,
+                                  view.target_probs.shape[1])
+        self.threshold = 0.0
+        return self
 
-    def score(self, data: AttackData) -> np.ndarray:
-        return true_class_confidence(data)
+    def score(self, view: AttackerView) -> np.ndarray:
+        data = view.target_records()
+        check_disjoint(self.svm, data)
+        return self.svm.calibrated_score(data)
 
-    def predict(self, data: AttackData) -> np.ndarray:
-        return (self.score(data) >= self.threshold).astype(int)
+    def predict(self, view: AttackerView) -> np.ndarray:
+        return self.svm.predict(view.target_records())

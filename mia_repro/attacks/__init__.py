@@ -1,0 +1,30 @@
+"""Membership inference attacks, one module each, behind one interface (:mod:`.base`).
+
+=====================  ==========================================================
+``shokri_svm``         Shokri et al. 2017: per-class RBF SVMs on shadow outputs
+``confidence_threshold``  baseline: threshold on the true-class confidence
+``loss_threshold``     Song & Mittal 2021: loss, class thresholds
+``mentropy_threshold`` Song & Mittal 2021: modified entropy, class thresholds
+``calibrated_loss``    Watson et al. 2022: loss minus mean OUT-reference loss
+``lira_offline``       Carlini et al. 2022: per-record Gaussian, one-sided test
+``lira_offline_global``  the same with one global variance
+``rmia_offline``       Zarifzadeh et al. 2024: likelihood ratio vs population
+``label_only_gap``     Choquette-Choo et al. 2021: correct => member
+``label_only_augment`` Choquette-Choo et al. 2021: correct answers on augmentations
+=====================  ==========================================================
+"""
+from .base import AttackData, AttackerView, MembershipAttack, attack_dataset
+from .calibrated_loss import CalibratedLoss
+from .label_only import AugmentationAttack, GapAttack
+from .lira import LiRAOffline, LiRAOfflineGlobal
+from .metric import EntropyThreshold, LossThreshold
+from .rmia import RMIAOffline
+from .shokri import PerClassAttack, ShokriSVM, check_disjoint, fit_attack, fit_class_attack, stratified_subsample
+from .threshold import ConfidenceThreshold, ThresholdAttack, true_class_confidence
+
+ATTACKS = {cls.name: cls for cls in (ShokriSVM, ConfidenceThreshold, LossThreshold, EntropyThreshold, CalibratedLoss,
+                                      LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
+
+__all__ = ["ATTACKS", "AttackData", "AttackerView", "MembershipAttack", "attack_dataset", "PerClassAttack",
+           "ThresholdAttack", "check_disjoint", "fit_attack", "fit_class_attack", "stratified_subsample",
+           "true_class_confidence"] + [c.__name__ for c in ATTACKS.values()]

@@ -1,0 +1,26 @@
+"""Difficulty-calibrated loss (Watson et al., ICLR 2022, "On the Importance of Difficulty
+Calibration in Membership Inference Attacks").
+
+Sec. 3, Eq. (2) with the loss as the score: ``s_cal(x) = l(h, x) - E_g[l(g, x)]``,
+the target's loss on x minus the mean loss of reference models g that did not
+train on x (here: the shadows, OUT for every target record).  A record that is
+hard for every model is no longer mistaken for a non-member.  Member iff the
+calibrated loss is small; the score is its negative.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import ReferenceAttack, ReferenceProblem, cross_entropy, masked_mean_std
+
+
+@dataclass
+class CalibratedLoss(ReferenceAttack):
+    name: str = "calibrated_loss"
+    paper: str = "Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)"
+
+    def problem_score(self, p: ReferenceProblem) -> np.ndarray:
+        ref_mean, _, _ = masked_mean_std(cross_entropy(p.ref_logits, p.true_class), p.ref_out)
+        return -(cross_entropy(p.logits, p.true_class) - ref_mean)
