@@ -1,19 +1,23 @@
-"""``python -m mia_repro STAGE --profile NAME [--data PATH] [--seed N]``.
+"""``python -m mia_repro STAGE --profile NAME [--data PATH] [--seed N] [--seeds N N ...]``.
 
-Stages: ``data`` (find or materialize CIFAR-10), ``stage1`` (train target and shadows), ``stage2`` (attack, summary,
-figures), ``mitigation`` (defenses), ``all`` (the three in order).  Every
-stage reuses the caches of the earlier ones.  Errors a user can fix (unknown
-profile, missing dataset, Stage I not run) print one line and exit 2.
+Stages: ``data`` (find or materialize CIFAR-10), ``stage1`` (train target and
+shadows), ``stage2`` (attack, summary, figures), ``compare`` (every attack of
+mia_repro.attacks on the same target), ``mitigation`` (defenses), ``all``
+(stage1, stage2, compare, mitigation in order).  Every stage reuses the caches
+of the earlier ones.  ``--seeds`` runs stage1, stage2 and compare once per seed
+and writes the spread.  Errors a user can fix print one line and exit 2.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from .config import PROFILES, ConfigError, get_config
 from .data import DatasetNotFoundError
 
-STAGES = ("data", "stage1", "stage2", "mitigation", "all")
+STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,46 +26,87 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
     p.add_argument("--data", default=None, help="folder holding cifar-10-batches-py/ (or that folder)")
     p.add_argument("--seed", type=int, default=None, help="split and training seed (default: the profile's)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="run stage1, stage2 and compare for each seed; spread in <results>/seeds/seeds.json")
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="training sizes (default: the profile's)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
     p.add_argument("--trainer", choices=("auto", "stacked", "sequential"), default=None)
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="do not switch the backend to deterministic kernels (faster on some GPUs; reruns may differ)")
     p.add_argument("--results-dir", default=None, help="output folder (default results/<profile>/)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="show Keras' epoch bars")
     return p
 
 
+def check_writable(folder: Path) -> None:
+    """Raise :class:`ConfigError` now, before any training, if ``folder`` cannot hold results."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"results folder {folder}: {probe} is a file, not a folder; choose another --results-dir")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"results folder {folder}: {probe} is not writable; choose another --results-dir")
+
+
+def run(args) -> None:
+    cfg = get_config(
+        args.profile,
+        data_path=args.data,
+        seed=args.seed,
+        sizes=args.sizes,
+        epochs=args.epochs,
+        trainer=args.trainer,
+        results_dir=args.results_dir,
+        deterministic=False if args.nondeterministic else None,
+    )
+    verbose = 2 if args.verbose else 0
+    if args.stage == "data":
+        from .data import ensure_dataset
+
+        print(ensure_dataset())
+        return
+    check_writable(cfg.output_dir)
+    if args.seeds is not None:
+        if args.stage not in ("stage1", "stage2", "compare", "all"):
+            raise ConfigError(f"--seeds: runs stage1, stage2 and compare; not available for {args.stage}")
+        from .seeds import run_seeds
+
+        try:
+            run_seeds(cfg, args.seeds, verbose=verbose)
+        except ValueError as exc:
+            raise ConfigError(f"--seeds: {exc}") from None
+        return
+    if args.stage in ("stage1", "all"):
+        from .stage1 import run_stage1
+
+        run_stage1(cfg, verbose=verbose)
+    if args.stage in ("stage2", "all"):
+        from .stage2 import run_stage2
+
+        run_stage2(cfg)
+    if args.stage in ("compare", "all"):
+        from .compare import run_compare
+
+        run_compare(cfg)
+    if args.stage in ("mitigation", "all"):
+        from .mitigation import run_mitigation
+
+        run_mitigation(cfg, verbose=verbose)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = get_config(
-            args.profile,
-            data_path=args.data,
-            seed=args.seed,
-            sizes=args.sizes,
-            epochs=args.epochs,
-            trainer=args.trainer,
-            results_dir=args.results_dir,
-        )
-        verbose = 2 if args.verbose else 0
-        if args.stage == "data":
-            from .data import ensure_dataset
-
-            print(ensure_dataset())
-        if args.stage in ("stage1", "all"):
-            from .stage1 import run_stage1
-
-            run_stage1(cfg, verbose=verbose)
-        if args.stage in ("stage2", "all"):
-            from .stage2 import run_stage2
-
-            run_stage2(cfg)
-        if args.stage in ("mitigation", "all"):
-            from .mitigation import run_mitigation
-
-            run_mitigation(cfg, verbose=verbose)
+        run(args)
     except (ConfigError, DatasetNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: every model and attack finished so far is cached; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
     except Exception as exc:  # Stage1Error and friends: one clear line, no traceback
         from .stage1 import Stage1Error
 

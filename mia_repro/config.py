@@ -125,6 +125,7 @@ class ExperimentConfig:
     seed: int = 0
     data_path: str | None = None
     results_dir: str | None = None
+    stage1_dir: str | None = None
     max_records: int | None = None
     trainer: str = "auto"
     deterministic: bool = True
@@ -142,6 +143,12 @@ class ExperimentConfig:
         if self.results_dir is not None:
             return Path(self.results_dir)
         return PROJECT_ROOT / "results" / self.profile
+
+    @property
+    def stage1_root(self) -> Path:
+        """Where Stage I's per-model files live: ``<output_dir>/stage1`` unless ``stage1_dir`` is set
+        (several seeds' runs share one; file keys include the seed)."""
+        return Path(self.stage1_dir) if self.stage1_dir is not None else self.output_dir / "stage1"
 
 
 
@@ -214,7 +221,7 @@ def validate(cfg: "ExperimentConfig") -> None:
           "expected a positive integer or None", cfg.max_records)
     _need(cfg.trainer in ("auto", "stacked", "sequential"), "trainer", "expected auto, stacked or sequential", cfg.trainer)
     _need(isinstance(cfg.deterministic, bool), "deterministic", "expected True or False", cfg.deterministic)
-    for name in ("data_path", "results_dir"):
+    for name in ("data_path", "results_dir", "stage1_dir"):
         v = getattr(cfg, name)
         _need(v is None or isinstance(v, (str, Path)), name, "expected a path or None", v)
     n_total = 60000 if cfg.max_records is None else min(60000, cfg.max_records)

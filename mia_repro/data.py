@@ -46,6 +46,17 @@ def _batch_dir(base: Path) -> Path | None:
     return None
 
 
+def missing_report(base: Path) -> str:
+    """What keeps ``base`` (or ``base/cifar-10-batches-py``) from being a complete CIFAR-10 folder."""
+    if not base.exists():
+        return "no such folder"
+    for cand in (base / BATCH_DIR, base):
+        if cand.is_dir() and any((cand / f).exists() for f in BATCH_FILES):
+            missing = [f for f in BATCH_FILES if not (cand / f).is_file()]
+            return f"{cand} lacks {', '.join(missing)}"
+    return f"neither {base} nor {base / BATCH_DIR} holds the batch files ({', '.join(BATCH_FILES)})"
+
+
 def find_batch_dir(path: str | os.PathLike | None = None) -> Path | None:
     """The first complete ``cifar-10-batches-py`` folder among :func:`candidate_dirs`, or None."""
     for base in candidate_dirs(path):
@@ -86,6 +97,12 @@ def load_cifar10(path: str | os.PathLike | None = None, download: bool = True) -
     project's ``data/`` folder; only if none has it, Keras' own download.
     Raises :class:`DatasetNotFoundError` with instructions if all fail.
     """
+    if path is not None:  # a path the user names is used or rejected, never replaced
+        found = _batch_dir(Path(path))
+        if found is None:
+            raise DatasetNotFoundError(f"--data {path}: {missing_report(Path(path))}. Point --data at the folder that "
+                                       f"holds cifar-10-batches-py/ (or at that folder), or run `{MATERIALIZE_HINT}`")
+        return read_batches(found)
     tried = candidate_dirs(path)
     found = find_batch_dir(path)
     if found is not None:
@@ -114,8 +131,9 @@ def ensure_dataset(dest: str | os.PathLike = PROJECT_ROOT / "data", shards: Path
     """Make sure the official layout is available; returns a one-line report.
 
     Uses an existing copy (path search of :func:`load_cifar10`), else runs
-    ``materialize.py`` from ``shards`` into ``dest``, else says that Keras'
-    download will be tried at first use.
+    ``materialize.py`` from ``shards`` into ``dest``, else tries Keras'
+    download; raises :class:`DatasetNotFoundError` (the stages' message) when
+    all fail.
     """
     import subprocess
     import sys
@@ -127,7 +145,8 @@ def ensure_dataset(dest: str | os.PathLike = PROJECT_ROOT / "data", shards: Path
     if script.exists():
         subprocess.run([sys.executable, str(script), str(dest)], check=True, stdout=subprocess.DEVNULL)
         return f"CIFAR-10 materialized from {shards} into {Path(dest) / BATCH_DIR}"
-    return "CIFAR-10 not found locally; Keras' download (keras.datasets.cifar10) will be tried at first use"
+    load_cifar10()  # Keras' download, or DatasetNotFoundError saying where we looked
+    return "CIFAR-10 downloaded by Keras (keras.datasets.cifar10)"
 
 
 def to_model_input(x: np.ndarray, scale: bool = True) -> np.ndarray:

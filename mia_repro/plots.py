@@ -19,8 +19,11 @@ from .data import CLASS_NAMES
 
 def provenance(summary: dict) -> str:
     """One line naming where a figure's numbers come from."""
-    return (f"profile {summary['profile']} · sizes {', '.join(summary['sizes'])} · {summary['epochs']} epochs · "
-            f"{summary['n_shadows']} shadows · backend {summary['backend']} · seed {summary['seed']}")
+    sizes = summary["sizes"] if isinstance(summary["sizes"], list) else list(summary["sizes"])
+    named = {k: summary[k]["name"] if isinstance(summary.get(k), dict) else summary.get(k) for k in ("device", "trainer")}
+    extra = "".join(f" · {k} {v}" for k, v in named.items() if isinstance(v, str))
+    return (f"profile {summary['profile']} · sizes {', '.join(sizes)} · {summary['epochs']} epochs · "
+            f"{summary['n_shadows']} shadows · backend {summary['backend']}{extra} · seed {summary['seed']}")
 
 
 def _finish(fig, summary: dict, path: Path | None):
@@ -311,3 +314,77 @@ STAGE1_FIGURES = {"fig_stage1_accuracy.png": stage1_accuracy, "fig_stage1_traini
 def stage1_figures(stage1: dict, meta: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
     """Draw the Stage I figures into ``out_dir``; returns {file name: figure}."""
     return draw_all(STAGE1_FIGURES, (stage1, meta), out_dir, close)
+
+
+def attack_label(name: str) -> str:
+    """A short legend name for an attack of :mod:`mia_repro.attacks`."""
+    return {"shokri_svm": "Shokri SVM", "confidence_threshold": "confidence thr.", "loss_threshold": "loss thr.",
+            "mentropy_threshold": "m-entropy thr.", "calibrated_loss": "calibrated loss", "lira_offline": "LiRA offline",
+            "lira_offline_global": "LiRA offline (global var.)", "rmia_offline": "RMIA offline",
+            "label_only_gap": "label-only gap", "label_only_augment": "label-only augment"}.get(name, name)
+
+
+def attacks_roc(result: dict, scores: dict, path: Path | None = None):
+    """Per size, the ROC of every attack on log-log axes; the dotted line marks 0.1% FPR.
+
+    ``result`` is ``attacks.json``; ``scores[n][attack]`` the arrays of ``attack_scores/<attack>_<n>.npz``.
+    """
+    sizes = list(result["sizes"])
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.6 * len(sizes), 4.8), squeeze=False)
+    for ax, n in zip(axes[0], sizes):
+        for i, (name, block) in enumerate(result["sizes"][n].items()):
+            s = scores[n][name]
+            fpr, tpr, _ = roc_curve(s["member"], s["score"])
+            ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), color=f"C{i % 10}", ls="-" if i < 10 else "--", lw=1.2,
+                    label=f"{attack_label(name)} ({block['auc']:.3f})")
+        grid = np.logspace(-5, 0, 100)
+        ax.plot(grid, grid, "k--", lw=0.8, label="random guess")
+        ax.axvline(1e-3, color="k", ls=":", lw=1)
+        ax.text(1.1e-3, 1.5e-4, "0.1% FPR", fontsize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        n_neg = next(iter(result["sizes"][n].values()))["n_nonmembers"]
+        ax.set_xlim(max(1e-4, 0.5 / n_neg), 1)
+        ax.set_ylim(1e-4, 1.05)
+        ax.set_xlabel("false-positive rate (non-members called members)")
+        ax.set_ylabel("true-positive rate (members caught)")
+        ax.set_title(f"n = {int(n):,} ({n_neg:,} non-members)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6, loc="lower right", title="attack (AUC)", title_fontsize=6)
+    fig.suptitle("Membership inference attacks on the same target, log-log ROC", fontsize=11)
+    return _finish(fig, result, path)
+
+
+def attacks_tpr_vs_size(result: dict, path: Path | None = None):
+    """TPR at 1% and at 0.1% FPR of every attack vs training size, with the bootstrap 95% intervals."""
+    sizes = [int(n) for n in result["sizes"]]
+    names = list(next(iter(result["sizes"].values())))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, key, level in ((axes[0], "tpr_at_1pct_fpr", 0.01), (axes[1], "tpr_at_0.1pct_fpr", 0.001)):
+        for i, name in enumerate(names):
+            blocks = [result["sizes"][str(n)][name] for n in sizes]
+            y = np.array([b[key] for b in blocks])
+            ci = np.array([b.get(f"{key}_ci95", [v, v]) for b, v in zip(blocks, y)])
+            shift = 1 + 0.025 * (i - len(names) / 2)  # spread the error bars sideways
+            ax.errorbar(np.array(sizes) * shift, y, yerr=[y - ci[:, 0], ci[:, 1] - y], marker="o", ms=3, capsize=2,
+                        color=f"C{i % 10}", lw=1, label=attack_label(name))
+        ax.axhline(level, color="k", ls=":", lw=1, label=f"random guess ({level:g})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        ax.set_xlabel("target training-set size n (records)")
+        ax.set_ylabel(f"TPR at {level:.1%} FPR (95% bootstrap interval)")
+        ax.set_title(f"Members caught at {level:.1%} FPR")
+        ax.grid(alpha=0.3, which="both")
+    axes[1].legend(fontsize=6.5, ncol=2)
+    return _finish(fig, result, path)
+
+
+def compare_figures(result: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
+    """Draw the attack-comparison figures into ``out_dir``; returns {file name: figure}."""
+    out_dir = Path(out_dir)
+    scores = {n: {a: load_npz(out_dir / "attack_scores" / f"{a}_{n}.npz") for a in blocks}
+              for n, blocks in result["sizes"].items()}
+    figs = draw_all({"fig_attacks_roc.png": attacks_roc}, (result, scores), out_dir, close)
+    figs.update(draw_all({"fig_attacks_tpr_vs_size.png": attacks_tpr_vs_size}, (result,), out_dir, close))
+    return figs

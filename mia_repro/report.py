@@ -12,13 +12,14 @@ import pandas as pd
 
 from .config import ExperimentConfig
 from .data import CLASS_NAMES
-from .training import backend_info
+from .training import backend_info, choose_trainer
 
 
 def run_meta(cfg: ExperimentConfig, sizes=None) -> dict:
-    """Provenance of a result: profile, sizes (str), epochs, n_shadows, backend, device, seed."""
+    """Provenance of a result: profile, sizes (str), epochs, n_shadows, backend, device, trainer, seed."""
     return {"profile": cfg.profile, "sizes": [str(s) for s in (cfg.sizes if sizes is None else sizes)],
-            "epochs": cfg.model.epochs, "n_shadows": cfg.n_shadows, **backend_info(), "seed": cfg.seed}
+            "epochs": cfg.model.epochs, "n_shadows": cfg.n_shadows, **backend_info(),
+            "trainer": choose_trainer(cfg.trainer)[0], "seed": cfg.seed}
 
 
 def config_table(cfg: ExperimentConfig) -> pd.DataFrame:

@@ -230,7 +230,7 @@ class Stage1Store:
     def __init__(self, cfg: ExperimentConfig, n_total: int):
         self.cfg = cfg
         self.n_total = n_total
-        self.root = cfg.output_dir / "stage1"
+        self.root = cfg.stage1_root
 
     def path(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> Path:
         key = config_key(model_cfg, self.cfg.seed, size, job.name, self.n_total)

@@ -44,7 +44,11 @@ def tiny_dataset(tmp_path):
 @pytest.fixture
 def tiny_config(tmp_path, tiny_dataset):
     """An experiment config that trains in seconds on the tiny dataset."""
-    folder, _, _ = tiny_dataset
+    return make_tiny_config(tmp_path, tiny_dataset[0])
+
+
+def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
+    """The tiny config with results under ``tmp_path`` and the dataset ``folder``."""
     return ExperimentConfig(
         profile="test",
         sizes=(30, 40),

@@ -1,5 +1,8 @@
+import os
 import subprocess
 import sys
+
+import pytest
 
 from mia_repro.cli import main
 
@@ -12,7 +15,8 @@ def test_unknown_profile_is_one_clear_line(capsys):
 
 def test_stage2_before_stage1_is_one_clear_line(tmp_path, capsys):
     assert main(["stage2", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 2
-    assert "Run `python -m mia_repro stage1 --profile smoke` first" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"Run `python -m mia_repro stage1 --profile smoke --results-dir {tmp_path}` first" in err
 
 
 def test_missing_dataset_is_one_clear_line(tmp_path, monkeypatch):
@@ -28,3 +32,59 @@ def test_missing_dataset_is_one_clear_line(tmp_path, monkeypatch):
 def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "mia_repro", "--help"], capture_output=True, text=True, check=True)
     assert "stage1" in out.stdout and "--profile" in out.stdout
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mia_repro", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--sizes", "0"], "sizes"), (["--sizes", "-5"], "sizes"), (["--sizes", "30000"], "sizes"),
+    (["--seed", "-1"], "seed"), (["--epochs", "0"], "model.epochs"), (["--epochs", "-3"], "model.epochs"),
+    (["--seeds", "1"], "--seeds"),
+])
+def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
+    out = cli("stage1", "--profile", "smoke", "--results-dir", str(tmp_path / "r"), *args)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and out.stderr.startswith(f"error: {field}")
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "stage1").exists()  # nothing trained, nothing written
+
+
+def test_results_dir_that_is_a_file_is_rejected_before_training(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    out = cli("stage1", "--profile", "smoke", "--results-dir", str(f / "sub"))
+    assert out.returncode == 2 and "is a file, not a folder" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders: the check cannot fail as root")
+def test_read_only_results_dir_is_rejected_before_training(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    out = cli("stage1", "--profile", "smoke", "--results-dir", str(ro / "r"))
+    assert out.returncode == 2 and "not writable" in out.stderr
+
+
+def test_ctrl_c_is_one_line_saying_how_to_resume(monkeypatch, capsys):
+    from mia_repro import cli as cli_mod
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_mod, "run", interrupted)
+    assert cli_mod.main(["stage1", "--profile", "smoke"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rerun the same command to resume" in err
+
+
+def test_data_stage_fails_when_the_dataset_is_nowhere(tmp_path, monkeypatch):
+    from mia_repro import data
+
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(data, "SHARED_SHARDS", tmp_path / "no-shards")
+    monkeypatch.setattr(data, "_keras_download", lambda: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.delenv("MIA_REPRO_DATA", raising=False)
+    with pytest.raises(data.DatasetNotFoundError, match="offline"):
+        data.ensure_dataset(tmp_path / "data", shards=tmp_path / "no-shards")

@@ -37,10 +37,25 @@ def test_missing_dataset_gives_one_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setattr(data_mod, "_keras_download", offline)
     with pytest.raises(DatasetNotFoundError) as err:
-        load_cifar10(tmp_path / "empty")
+        load_cifar10()
     msg = str(err.value)
     assert "materialize.py" in msg and "MIA_REPRO_DATA" in msg and "no network" in msg
-    assert str(tmp_path / "empty") in msg
+    assert str(tmp_path / "nowhere" / "data") in msg
+
+
+def test_named_path_is_used_or_rejected_never_replaced(tiny_dataset, monkeypatch, tmp_path):
+    """A complete copy in data/ must not stand in for a --data folder that is missing or incomplete."""
+    folder, _, _ = tiny_dataset
+    monkeypatch.setattr(data_mod, "PROJECT_ROOT", folder.parent.parent)  # data/ holds a complete copy
+    assert data_mod.find_batch_dir() is not None
+    with pytest.raises(DatasetNotFoundError, match="no such folder"):
+        load_cifar10(tmp_path / "nonexistent")
+    partial = tmp_path / "partial" / "cifar-10-batches-py"
+    partial.mkdir(parents=True)
+    for f in data_mod.BATCH_FILES[:4]:
+        (partial / f).write_bytes((folder / f).read_bytes())
+    with pytest.raises(DatasetNotFoundError, match="lacks data_batch_5, test_batch"):
+        load_cifar10(partial.parent)
 
 
 def test_falls_back_to_keras_download(monkeypatch, tmp_path):
@@ -48,7 +63,7 @@ def test_falls_back_to_keras_download(monkeypatch, tmp_path):
     monkeypatch.setattr(data_mod, "PROJECT_ROOT", tmp_path / "nowhere")
     fake = (np.zeros((3, 32, 32, 3), np.uint8), np.arange(3))
     monkeypatch.setattr(data_mod, "_keras_download", lambda: fake)
-    x, y = load_cifar10(tmp_path / "empty")
+    x, y = load_cifar10()
     assert x.shape == (3, 32, 32, 3)
 
 

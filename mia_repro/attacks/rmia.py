@@ -39,7 +39,7 @@ def rmia_score(p: ReferenceProblem, a: float, gamma: float) -> np.ndarray:
     px, _ = marginal(true_probability(p.ref_logits, p.true_class), p.ref_out, a)
     ratio_x = true_probability(p.logits, p.true_class) / px
     pz, has_ref = marginal(true_probability(p.pop_ref_logits, p.pop_true_class), p.pop_ref_out, a)
-    ratio_z = np.sort((true_probability(p.pop_logits, p.pop_true_class) / pz)[has_ref])
+    ratio_z = np.sort(true_probability(p.pop_logits, p.pop_true_class)[has_ref] / pz[has_ref])
     return np.searchsorted(ratio_z, ratio_x / gamma, side="right") / max(len(ratio_z), 1)
 
 

@@ -1,0 +1,131 @@
+"""The attack comparison: every attack of :mod:`mia_repro.attacks` on the same target, judged at low FPR.
+
+For each size, the attacks are fit on what the attacker has (the Stage I
+outputs of the shadows, their reference outputs on the target's records and
+the population sample; Shokri's SVMs are Stage II's) and scored on the
+target's 2n records.  Writes under ``results/<profile>/``:
+
+* ``attacks.json`` — provenance, then per size and attack: AUC, balanced
+  accuracy, precision, recall, TPR at 1%, 0.1% and 0% FPR with seeded bootstrap
+  95% intervals, the number of non-members behind them, both advantages, the
+  threshold, the paper and equation implemented, and the fit time;
+* ``attack_scores/<attack>_<n>.npz`` — ``member``, ``true_class``, ``score``,
+  ``pred`` per target record, so every number recomputes;
+* the figures ``fig_attacks_roc.png`` and ``fig_attacks_tpr_vs_size.png``.
+
+Cached per size under ``compare/n<size>-<key>.{json,npz}``; the key hashes
+the attack and output settings, the seed and the Stage I fingerprint.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .attacks import ATTACKS, AttackerView, ShokriSVM
+from .cache import load_json, load_npz, save_json, save_npz
+from .config import ExperimentConfig, config_key, to_dict
+from .metrics import attack_metrics
+from .report import run_meta
+from .stage1 import SizeOutputs, load_data, load_stage1
+from .stage2 import BOOTSTRAP, load_attack, versions
+
+COMPARE_VERSION = 1  # bump when an attack's code changes what it computes
+SCORE_FIELDS = ("member", "true_class", "score", "pred")
+
+
+def build_attacks(cfg: ExperimentConfig, so: SizeOutputs) -> dict:
+    """One unfitted instance of every attack; Shokri's carries Stage II's fitted SVMs."""
+    out = {}
+    for name, cls in ATTACKS.items():
+        out[name] = cls(cfg=cfg.attack, seed=cfg.seed, svm=load_attack(cfg, so)) if cls is ShokriSVM else cls()
+    return out
+
+
+def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log=print) -> tuple[dict, dict]:
+    """Fit and evaluate every attack at one size; returns ``(blocks, arrays)``.
+
+    The target's membership labels are used only here, to evaluate, after
+    each attack has produced its scores and decisions from the view.
+    """
+    view = AttackerView.from_stage1(so, labels)
+    member = so.target.member.astype(bool)
+    blocks, arrays = {}, {}
+    for name, attack in build_attacks(cfg, so).items():
+        t0 = time.perf_counter()
+        attack.fit(view)
+        score, pred = attack.score(view), attack.predict(view)
+        seconds = time.perf_counter() - t0
+        blocks[name] = {"paper": attack.paper, "threshold": float(attack.threshold), "seconds": seconds,
+                        "info": attack.info, **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=cfg.seed)}
+        arrays.update({f"{name}.member": member, f"{name}.true_class": so.target.true_class,
+                       f"{name}.score": np.asarray(score, np.float64), f"{name}.pred": np.asarray(pred, np.int64)})
+        b = blocks[name]
+        log(f"    {name:22s} AUC {b['auc']:.3f}  TPR@1%FPR {b['tpr_at_1pct_fpr']:.4f}  "
+            f"TPR@0.1%FPR {b['tpr_at_0.1pct_fpr']:.4f}  ({seconds:.1f}s)")
+    return blocks, arrays
+
+
+def _paths(cfg: ExperimentConfig, so: SizeOutputs) -> tuple[Path, Path]:
+    key = config_key(COMPARE_VERSION, cfg.attack, cfg.outputs, cfg.seed, cfg.n_shadows, so.size, so.fingerprint(),
+                     BOOTSTRAP, sorted(ATTACKS))
+    base = cfg.output_dir / "compare" / f"n{so.size}-{key}"
+    return base.with_suffix(".json"), base.with_suffix(".npz")
+
+
+def _cached(marker: Path, store: Path, log) -> tuple[dict, dict] | None:
+    if not (marker.exists() and store.exists()):
+        return None
+    try:
+        blocks, arrays = load_json(marker), load_npz(store)
+        if set(blocks) != set(ATTACKS) or any(f"{a}.score" not in arrays for a in ATTACKS):
+            raise ValueError("incomplete")
+        return blocks, arrays
+    except Exception as exc:
+        log(f"  cache entry not usable: {marker} ({type(exc).__name__}: {exc}); recomputing")
+        return None
+
+
+def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
+    """Run (or load from cache) the attack comparison for every size; write attacks.json, scores, figures."""
+    start = time.perf_counter()
+    stage1 = load_stage1(cfg)
+    log(f"Attack comparison [{cfg.profile}]: sizes {list(cfg.sizes)}, {len(ATTACKS)} attacks, "
+        f"{cfg.n_shadows} shadows as OUT references, population {cfg.outputs.population_size}")
+    labels = None
+    sizes = {}
+    for size, so in stage1.items():
+        t0 = time.perf_counter()
+        marker, store = _paths(cfg, so)
+        cached = _cached(marker, store, log)
+        if cached is None:
+            log(f"  n={size}:")
+            if labels is None:
+                labels = load_data(cfg)[1]  # the population records' classes (the attacker holds those records)
+            blocks, arrays = compare_size(cfg, so, labels, log)
+            save_npz(store, **arrays)
+            save_json(marker, blocks)
+            log(f"  n={size}: done in {time.perf_counter() - t0:.0f}s")
+        else:
+            blocks, arrays = cached
+            log(f"  n={size}: cached")
+        for name in ATTACKS:
+            save_npz(cfg.output_dir / "attack_scores" / f"{name}_{size}.npz",
+                     **{f: arrays[f"{name}.{f}"] for f in SCORE_FIELDS})
+        sizes[str(size)] = blocks
+    result = {**run_meta(cfg), "versions": versions(), "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
+              "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
+              "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes}
+    save_json(cfg.output_dir / "attacks.json", result)
+    if figures:
+        from .plots import compare_figures
+
+        compare_figures(result, cfg.output_dir)
+    log(f"Attack comparison done in {time.perf_counter() - start:.0f}s -> {cfg.output_dir / 'attacks.json'}")
+    return result
+
+
+def load_compare(cfg: ExperimentConfig) -> dict:
+    """``attacks.json`` of ``cfg``'s results folder."""
+    return load_json(cfg.output_dir / "attacks.json")

@@ -1,0 +1,140 @@
+"""The attacks of mia_repro.attacks on synthetic outputs whose answer is known by construction."""
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.metrics import roc_auc_score
+
+from fakes import fake_stage1
+from mia_repro.attacks import ATTACKS, AttackerView, AugmentationAttack, GapAttack, LiRAOffline, LiRAOfflineGlobal
+from mia_repro.attacks.base import ReferenceProblem, logit_confidence, cross_entropy
+from mia_repro.attacks.metric import modified_entropy
+from mia_repro.attacks.rmia import rmia_score
+from mia_repro.config import AttackConfig
+
+FAST_SVM = AttackConfig(C_grid=(1.0,), gamma_grid=(1.0,), cv_folds=2, cv_samples=100, fit_samples=200, n_jobs=1)
+
+
+def run_all(so, labels):
+    view = AttackerView.from_stage1(so, labels)
+    out = {}
+    for name, cls in ATTACKS.items():
+        attack = cls(cfg=FAST_SVM) if name == "shokri_svm" else cls()
+        attack.fit(view)
+        out[name] = (attack.score(view), attack.predict(view), attack.threshold)
+    return out
+
+
+@pytest.fixture(scope="module")
+def leaky():
+    so, labels = fake_stage1(leak=6.0, difficulty=0.5)
+    return so, labels, run_all(so, labels)
+
+
+def test_every_attack_separates_separable_members(leaky):
+    so, _, results = leaky
+    for name, (score, pred, _) in results.items():
+        auc = roc_auc_score(so.target.member, score)
+        floor = 0.7 if name.startswith("label_only") else 0.9  # labels carry less than scores
+        assert auc > floor, (name, auc)
+        assert set(np.unique(pred)) <= {0, 1} and score.shape == (600,)
+
+
+def test_every_attack_is_chance_when_members_look_like_non_members():
+    so, labels = fake_stage1(leak=0.0, difficulty=1.0, seed=3)
+    for name, (score, _, _) in run_all(so, labels).items():
+        assert abs(roc_auc_score(so.target.member, score) - 0.5) < 0.08, name
+
+
+def test_reference_attacks_win_where_records_differ_in_difficulty():
+    """Per-record calibration is what LiRA and RMIA add: with hard and easy records it must pay off."""
+    so, labels = fake_stage1(leak=1.5, difficulty=3.0, n_shadows=6, seed=5)
+    r = run_all(so, labels)
+    auc = {k: roc_auc_score(so.target.member, v[0]) for k, v in r.items()}
+    for ref in ("lira_offline", "lira_offline_global", "rmia_offline", "calibrated_loss"):
+        assert auc[ref] > auc["loss_threshold"] + 0.05, auc
+
+
+def test_attacks_never_see_target_membership(leaky):
+    """Permuting the target's membership labels changes nothing an attack computes."""
+    so, labels, results = leaky
+    rng = np.random.default_rng(0)
+    shuffled = dataclasses.replace(so, target=dataclasses.replace(so.target, member=rng.permutation(so.target.member)))
+    view = AttackerView.from_stage1(shuffled, labels)
+    assert not any("member" in f.name and "pop" not in f.name for f in dataclasses.fields(view)
+                   if f.name not in ("shadows", "simulation"))
+    again = run_all(shuffled, labels)
+    for name, (score, pred, thr) in results.items():
+        np.testing.assert_array_equal(again[name][0], score, err_msg=name)
+        np.testing.assert_array_equal(again[name][1], pred, err_msg=name)
+        assert again[name][2] == thr
+
+
+def test_view_rejects_shadows_with_other_reference_records():
+    so, labels = fake_stage1()
+    bad = dataclasses.replace(so.shadows[0], ref_indices=so.shadows[0].ref_indices + 1)
+    with pytest.raises(ValueError, match="reference records differ"):
+        AttackerView.from_stage1(dataclasses.replace(so, shadows=[bad, *so.shadows[1:]]), labels)
+
+
+def _two_class(phi):
+    """Logits of a 2-class model whose logit-scaled confidence in class 0 is ``phi``."""
+    phi = np.asarray(phi, float)
+    return np.stack([phi, np.zeros_like(phi)], axis=-1)
+
+
+def test_signals_are_stable_and_correct():
+    z = np.array([[40.0, 0.0, -5.0], [0.0, 1.0, 2.0]])
+    y = np.array([0, 2])
+    p = np.exp(z - logsumexp(z, 1, keepdims=True))
+    # float32 p_y rounds to 1 at logit 40; the stable form does not
+    assert np.float32(p[0, 0]) == 1.0 and np.isfinite(logit_confidence(z, y)).all()
+    assert logit_confidence(z, y)[1] == pytest.approx(np.log(p[1, 2]) - np.log(1 - p[1, 2]))
+    assert cross_entropy(z, y)[1] == pytest.approx(-np.log(p[1, 2]))
+    m = modified_entropy(z[1:], y[1:])[0]
+    pi = p[1]
+    expect = -(1 - pi[2]) * np.log(pi[2]) - pi[0] * np.log(1 - pi[0]) - pi[1] * np.log(1 - pi[1])
+    assert m == pytest.approx(expect)
+
+
+def test_lira_against_a_hand_computed_two_gaussian_case():
+    # reference phi for record 0: 1, 2, 3 (mean 2, sd 1); record 1: 0, 0, 3 (mean 1, sd sqrt(3))
+    ref_phi = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 3.0]])
+    target_phi = np.array([4.0, 1.0])
+    p = ReferenceProblem(_two_class(target_phi), np.array([0, 0]), _two_class(ref_phi), np.ones((3, 2), bool),
+                         None, None, None, None)
+    np.testing.assert_allclose(LiRAOffline().problem_score(p), [(4 - 2) / 1, (1 - 1) / np.sqrt(3)], rtol=1e-9)
+    # global variance: residuals -1,0,1 and -1,-1,2 -> sum of squares 8 over 6 - 2 = 4 degrees of freedom
+    np.testing.assert_allclose(LiRAOfflineGlobal().problem_score(p), [2 / np.sqrt(2), 0.0], rtol=1e-9, atol=1e-12)
+
+
+def test_rmia_against_a_hand_computed_case():
+    def probs_to_logits(p):  # 2 classes, class 0 true: p_y = p
+        p = np.asarray(p, float)
+        return np.stack([np.log(p), np.log(1 - p)], axis=-1)
+
+    a, gamma = 0.5, 1.0
+    # one record x: target p 0.9, references 0.5 and 0.7 -> mean 0.6 -> Pr(x) = 0.5 * (1.5*0.6 + 0.5) = 0.7
+    # population z1, z2, z3: target p 0.6, 0.9, 0.3; one reference each at 0.6 -> Pr(z) = 0.5 * (0.9 + 0.5) = 0.7
+    p = ReferenceProblem(probs_to_logits([0.9]), np.array([0]), probs_to_logits([[0.5], [0.7]]), np.ones((2, 1), bool),
+                         probs_to_logits([0.6, 0.9, 0.3]), np.array([0, 0, 0]), probs_to_logits([[0.6, 0.6, 0.6]]),
+                         np.ones((1, 3), bool))
+    # ratio_x = 0.9/0.7; ratio_z = 0.6/0.7, 0.9/0.7, 0.3/0.7 -> LR >= 1 for all three (the tie counts)
+    assert rmia_score(p, a, gamma)[0] == pytest.approx(1.0)
+    # gamma 1.2: LR(x, z2) = 1 < 1.2, the others 1.5 and 3 -> 2/3
+    assert rmia_score(p, a, 1.2)[0] == pytest.approx(2 / 3)
+    # a reference that trained on z2 (not OUT) is ignored: z2 has no OUT reference and is dropped -> 2/2
+    p.pop_ref_out[0, 1] = False
+    assert rmia_score(p, a, 1.2)[0] == pytest.approx(1.0)
+
+
+def test_label_only_on_hand_made_labels():
+    so, labels = fake_stage1(n=4, n_shadows=2, pool=40, population=10, n_aug=2)
+    view = AttackerView.from_stage1(so, labels)
+    y = view.true_class
+    wrong = (y + 1) % 10
+    view.target_logits = np.eye(10, dtype=np.float32)[np.r_[y[:4], wrong[4:]]]
+    view.target_aug_labels = np.stack([np.r_[y[:2], wrong[2:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
+    np.testing.assert_array_equal(GapAttack().fit(view).score(view), [1, 1, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(AugmentationAttack().score(view), [3, 2, 1, 1, 0, 0, 0, 0])

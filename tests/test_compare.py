@@ -1,0 +1,70 @@
+"""The comparison stage end to end on the tiny config: every attack, every size, every number recomputable."""
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from mia_repro import compare as compare_mod
+from mia_repro.attacks import ATTACKS
+from mia_repro.compare import run_compare
+from mia_repro.metrics import tpr_at_fpr
+from mia_repro.stage1 import run_stage1
+from mia_repro.stage2 import run_stage2
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    import conftest
+
+    tmp = tmp_path_factory.mktemp("cmp")
+    folder, _, _ = conftest.write_official_layout(tmp / "data", per_batch=40)
+    cfg = conftest.make_tiny_config(tmp, folder)
+    run_stage1(cfg, log=quiet, figures=False)
+    run_stage2(cfg, log=quiet, figures=False)
+    return cfg, run_compare(cfg, log=quiet)
+
+
+def test_attacks_json_has_every_attack_at_every_size(compared):
+    cfg, result = compared
+    on_disk = json.loads((cfg.output_dir / "attacks.json").read_text())
+    assert on_disk["sizes"].keys() == {"30", "40"}
+    for key in ("profile", "backend", "device", "trainer", "seed", "epochs", "versions", "bootstrap_resamples"):
+        assert key in on_disk
+    for n, blocks in on_disk["sizes"].items():
+        assert set(blocks) == set(ATTACKS)
+        for name, b in blocks.items():
+            for key in ("auc", "balanced_accuracy", "precision", "recall", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr",
+                        "tpr_at_0pct_fpr", "n_nonmembers", "tpr_at_0.1pct_fpr_ci95", "paper", "threshold"):
+                assert key in b, (n, name, key)
+            assert b["n_nonmembers"] == int(n)
+    for name in ("fig_attacks_roc.png", "fig_attacks_tpr_vs_size.png"):
+        assert (cfg.output_dir / name).stat().st_size > 10_000
+
+
+def test_every_number_recomputes_from_its_score_file(compared):
+    cfg, result = compared
+    for n, blocks in result["sizes"].items():
+        for name, b in blocks.items():
+            with np.load(cfg.output_dir / "attack_scores" / f"{name}_{n}.npz") as s:
+                m, score, pred = s["member"], s["score"], s["pred"]
+            assert len(m) == 2 * int(n) and m.sum() == int(n)
+            assert b["auc"] == pytest.approx(skm.roc_auc_score(m, score))
+            assert b["precision"] == pytest.approx(skm.precision_score(m, pred, zero_division=0))
+            assert b["recall"] == pytest.approx(skm.recall_score(m, pred))
+            assert b["tpr_at_1pct_fpr"] == pytest.approx(tpr_at_fpr(m, score, 0.01))
+
+
+def test_second_run_is_cached(compared, monkeypatch):
+    cfg, result = compared
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(compare_mod, "compare_size", boom)
+    again = run_compare(cfg, log=quiet, figures=False)
+    assert again["sizes"] == json.loads(json.dumps(result["sizes"]))
