@@ -368,15 +368,16 @@ def attacks_tpr_vs_size(result: dict, path: Path | None = None):
             shift = 1 + 0.025 * (i - len(names) / 2)  # spread the error bars sideways
             ax.errorbar(np.array(sizes) * shift, y, yerr=[y - ci[:, 0], ci[:, 1] - y], marker="o", ms=3, capsize=2,
                         color=f"C{i % 10}", lw=1, label=attack_label(name))
-        ax.axhline(level, color="k", ls=":", lw=1, label=f"random guess ({level:g})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        ax.axhline(level, color="k", ls=":", lw=1, label="random guess (TPR = FPR)")
+        ax.set_xscale("log")  # y stays linear: a TPR of 0 must stay visible
+        ax.set_ylim(bottom=0)
         ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set_xlabel("target training-set size n (records)")
         ax.set_ylabel(f"TPR at {level:.1%} FPR (95% bootstrap interval)")
         ax.set_title(f"Members caught at {level:.1%} FPR")
         ax.grid(alpha=0.3, which="both")
-    axes[1].legend(fontsize=6.5, ncol=2)
+    axes[0].legend(fontsize=6.5, ncol=2)
     return _finish(fig, result, path)
 
 

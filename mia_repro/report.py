@@ -128,3 +128,53 @@ def markdown_results(summary: dict) -> str:
         lines.append(f"| {int(n):,} | {b['target']['train_acc']:.3f} | {b['target']['test_acc']:.3f} | {a['precision']:.3f} "
                      f"| {a['recall']:.3f} | {a['auc']:.3f} | {a['tpr_at_0.1pct_fpr']:.4f} | {t['precision']:.3f} | {t['auc']:.3f} |")
     return "\n".join(lines)
+
+
+def _ci(block: dict, key: str) -> str:
+    lo, hi = block.get(f"{key}_ci95", [np.nan, np.nan])
+    return f"[{lo:.4f}, {hi:.4f}]"
+
+
+def attacks_table(result: dict) -> pd.DataFrame:
+    """One row per (size, attack) of ``attacks.json``: AUC, balanced accuracy, TPRs at low FPR with 95% intervals."""
+    rows = []
+    for n, blocks in result["sizes"].items():
+        for name, b in blocks.items():
+            rows.append({"size n": int(n), "attack": name, "AUC": b["auc"], "balanced acc": b["balanced_accuracy"],
+                         "precision": b["precision"], "recall": b["recall"],
+                         "TPR@1%FPR": b["tpr_at_1pct_fpr"], "95% CI @1%": _ci(b, "tpr_at_1pct_fpr"),
+                         "TPR@0.1%FPR": b["tpr_at_0.1pct_fpr"], "95% CI @0.1%": _ci(b, "tpr_at_0.1pct_fpr"),
+                         "TPR@0%FPR": b["tpr_at_0pct_fpr"], "non-members": b["n_nonmembers"],
+                         "max advantage": b["advantage_max"]})
+    return pd.DataFrame(rows)
+
+
+def markdown_attacks(result: dict, size: int | str) -> str:
+    """The README's table of one size: attack, AUC, TPR@1%FPR and TPR@0.1%FPR (bootstrap 95% intervals)."""
+    blocks = result["sizes"][str(size)]
+    n_neg = next(iter(blocks.values()))["n_nonmembers"]
+    lines = [f"| attack (n = {int(size):,}; {n_neg:,} non-members) | AUC | TPR@1%FPR [95% CI] | TPR@0.1%FPR [95% CI] |",
+             "|---|---|---|---|"]
+    for name, b in sorted(blocks.items(), key=lambda kv: -kv[1]["tpr_at_0.1pct_fpr"]):
+        lines.append(f"| {name} | {b['auc']:.3f} | {b['tpr_at_1pct_fpr']:.4f} {_ci(b, 'tpr_at_1pct_fpr')} "
+                     f"| {b['tpr_at_0.1pct_fpr']:.4f} {_ci(b, 'tpr_at_0.1pct_fpr')} |")
+    return "\n".join(lines)
+
+
+def seed_table(seeds: dict) -> pd.DataFrame:
+    """``seeds.json`` as rows (size, what, metric): every seed's value, mean, std and range."""
+    rows = []
+    for n, block in seeds["sizes"].items():
+        for what in ("target_train_acc", "target_test_acc"):
+            rows.append({"size n": int(n), "what": "target", "metric": what, **_spread_cols(block[what])})
+        for metric, sp in block["svm"].items():
+            rows.append({"size n": int(n), "what": "Stage II SVM", "metric": metric, **_spread_cols(sp)})
+        for attack, metrics in block["attacks"].items():
+            for metric, sp in metrics.items():
+                rows.append({"size n": int(n), "what": attack, "metric": metric, **_spread_cols(sp)})
+    return pd.DataFrame(rows)
+
+
+def _spread_cols(sp: dict) -> dict:
+    return {"values": ", ".join(f"{v:.4f}" for v in sp["values"]), "mean": sp["mean"], "std": sp["std"],
+            "min": sp["min"], "max": sp["max"]}

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from .config import PROJECT_ROOT, ConfigError, get_config
 
-NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb")
+NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb",
+             "04_beyond_shokri.ipynb")
 
 
 def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path: str | None = None,
                       seed: int | None = None, notebook_dir: Path = PROJECT_ROOT / "notebooks",
                       log=print) -> list[Path]:
-    """Run the three notebooks in order; returns the paths of the executed copies.
+    """Run the four notebooks in order; returns the paths of the executed copies.
 
     Raises papermill's ``PapermillExecutionError`` (naming the failing cell) if
     any cell fails, after the others before it have run.
@@ -41,11 +42,27 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
         start = time.perf_counter()
         log(f"[{i}/{len(NOTEBOOKS)}] {name} (profile {profile}) ...", flush=True)
         target = out / name
-        pm.execute_notebook(str(notebook_dir / name), str(target), parameters=params, cwd=str(notebook_dir),
-                            progress_bar=False, kernel_name="python3")
+        try:
+            pm.execute_notebook(str(notebook_dir / name), str(target), parameters=params, cwd=str(notebook_dir),
+                                progress_bar=False, kernel_name="python3")
+        except Exception as exc:
+            exc.notebook = name  # for failure_line
+            raise
         log(f"[{i}/{len(NOTEBOOKS)}] {name} done in {time.perf_counter() - start:.0f}s -> {target}", flush=True)
         done.append(target)
     return done
+
+
+def failure_line(exc: Exception) -> str:
+    """One line for a failed run: the notebook, the failing cell's number and first line, and the exception itself."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename is None:
+        return f"notebook execution failed: {type(exc).__name__}: {exc}"
+    cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", "?")
+    source = (getattr(exc, "source", "") or "").strip().splitlines()
+    first = f" ({source[0][:80]})" if source else ""
+    notebook = getattr(exc, "notebook", None) or "a notebook"
+    return f"{notebook}: cell {cell}{first} raised {ename}: {evalue}"
 
 
 def main(argv=None) -> int:
@@ -61,8 +78,8 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # papermill names the failing cell and notebook
-        print(f"error: notebook execution failed: {type(exc).__name__}: {str(exc)[:2000]}", file=sys.stderr)
+    except Exception as exc:  # papermill's error knows the failing cell: show it and the exception line
+        print(f"error: {failure_line(exc)}", file=sys.stderr)
         return 1
     if a.update_notebooks:
         for path in done:

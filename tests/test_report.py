@@ -65,3 +65,16 @@ def test_markdown_results_has_one_row_per_size():
     md = report.markdown_results({"sizes": {"2500": b, "5000": b}})
     rows = md.splitlines()
     assert len(rows) == 4 and rows[2].startswith("| 2,500 | 0.900 | 0.500 | 0.700")
+
+
+def test_notebook_failure_shows_the_exception_line_not_a_truncated_dump():
+    from papermill.exceptions import PapermillExecutionError
+
+    from mia_repro.reproduce import failure_line
+
+    tb = ["x" * 5000]  # a long traceback must not push the exception out of the message
+    exc = PapermillExecutionError(cell_index=4, exec_count=3, source="run_stage2(cfg)\nmore", traceback=tb,
+                                  ename="Stage1Error", evalue="Stage I has not run")
+    exc.notebook = "02_stage2_attack.ipynb"
+    line = failure_line(exc)
+    assert line == "02_stage2_attack.ipynb: cell 3 (run_stage2(cfg)) raised Stage1Error: Stage I has not run"
