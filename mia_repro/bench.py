@@ -1,6 +1,7 @@
 """Benchmark: train the same K models one at a time and stacked, in one run.
 
     python -m mia_repro.bench --k 11 --n 15000 --batch-size 32 --epochs 2
+    python -m mia_repro.bench --determinism --k 2 --n 2500 --epochs 2   # cost of deterministic kernels
 
 Prints the backend and device, seconds per model-epoch of each trainer
 (wall time of the whole training, model building and compilation included,
@@ -61,6 +62,29 @@ def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which
     return out
 
 
+def run_determinism_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
+    """Time the sequential trainer on the same K jobs with deterministic kernels off, then on (one process)."""
+    from .determinism import set_deterministic
+    from .training import TrainJob, backend_info, train_sequential
+
+    x, y, source = _data(4 * n, seed)
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for i in range(k):
+        idx = rng.choice(len(x), 2 * n, replace=False)
+        jobs.append(TrainJob(f"m{i:02d}", idx[:n], idx[n:], seed + i))
+    cfg = dataclasses.replace(ModelConfig(), epochs=epochs, batch_size=batch_size)
+    out = {**backend_info(), "data": source, "k": k, "n": n, "batch_size": batch_size, "epochs": epochs}
+    train_sequential(jobs[:1], dataclasses.replace(cfg, epochs=1), x, y)  # warm-up: first-use costs hit neither side
+    for mode in (False, True):
+        out[f"switch_{mode}"] = set_deterministic(mode)
+        start = time.perf_counter()
+        train_sequential(jobs, cfg, x, y)
+        out[f"{'deterministic' if mode else 'default'}_s_per_model_epoch"] = (time.perf_counter() - start) / (k * epochs)
+    out["ratio_deterministic_over_default"] = out["deterministic_s_per_model_epoch"] / out["default_s_per_model_epoch"]
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mia_repro.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--k", type=int, default=11, help="models trained together (default 11: target + 10 shadows)")
@@ -69,7 +93,18 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--only", choices=("sequential", "stacked"), default=None, help="time one trainer only")
     p.add_argument("--json", default=None, help="also write the measurements to this file")
+    p.add_argument("--determinism", action="store_true",
+                   help="instead: the sequential trainer with deterministic kernels off, then on")
     a = p.parse_args(argv)
+    if a.determinism:
+        r = run_determinism_bench(a.k, a.n, a.batch_size, a.epochs)
+        print(f"backend {r['backend']} on {r['device']} | data: {r['data']} | K={r['k']}, n={r['n']}, "
+              f"batch {r['batch_size']}, {r['epochs']} epochs")
+        print(f"  default kernels      : {r['default_s_per_model_epoch']:.3f} s per model-epoch")
+        print(f"  deterministic kernels: {r['deterministic_s_per_model_epoch']:.3f} s per model-epoch")
+        print(f"  ratio deterministic/default: {r['ratio_deterministic_over_default']:.2f}x")
+        print(json.dumps(r))
+        return 0
     which = (a.only,) if a.only else ("sequential", "stacked")
     r = run_bench(a.k, a.n, a.batch_size, a.epochs, which=which)
     print(f"backend {r['backend']} on {r['device']} | keras {r['keras']} | data: {r['data']}")

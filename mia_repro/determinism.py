@@ -28,8 +28,13 @@ def set_deterministic(on: bool = True) -> str:
 
         if on:
             tf.config.experimental.enable_op_determinism()
-        else:
-            tf.config.experimental.disable_op_determinism()
+        else:  # TF has no public switch back; its framework module has one (absent in some versions)
+            from tensorflow.python.framework import config as tf_config
+
+            if getattr(tf_config, "is_op_determinism_enabled", lambda: True)():
+                if not hasattr(tf_config, "disable_op_determinism"):
+                    raise RuntimeError("this TensorFlow cannot switch op determinism off once on: use a new process")
+                tf_config.disable_op_determinism()
         return f"tensorflow op determinism {'on' if on else 'off'}"
     if backend == "jax":
         flags = os.environ.get("XLA_FLAGS", "").replace("--xla_gpu_deterministic_ops=true", "").strip()

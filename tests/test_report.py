@@ -78,3 +78,11 @@ def test_notebook_failure_shows_the_exception_line_not_a_truncated_dump():
     exc.notebook = "02_stage2_attack.ipynb"
     line = failure_line(exc)
     assert line == "02_stage2_attack.ipynb: cell 3 (run_stage2(cfg)) raised Stage1Error: Stage I has not run"
+
+
+def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
+    from mia_repro import bench
+
+    assert bench.main(["--determinism", "--k", "1", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "default kernels" in out and "deterministic kernels" in out and "ratio deterministic/default" in out
