@@ -119,15 +119,32 @@ def ablation_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def markdown_results(summary: dict) -> str:
-    """The README's results table for one ``summary.json``: per size, target accuracy and attack metrics."""
-    head = ("| size n | target train acc | target test acc | SVM precision | SVM recall | SVM AUC | SVM TPR@0.1%FPR "
-            "| threshold precision | threshold AUC |\n|---|---|---|---|---|---|---|---|---|")
+    """The README's results table for one ``summary.json``: per size, target accuracy and attack metrics.
+
+    AUC is the calibrated pooled AUC (the headline); "raw" pools the per-class
+    decision values as they are; advantages: at the attack's decision / the
+    maximum over thresholds.
+    """
+    head = ("| size n | target train acc | target test acc | SVM precision | SVM recall | SVM AUC (raw pooled, mean per class) "
+            "| advantage at decision / max | SVM TPR@0.1%FPR [95% CI] | threshold precision | threshold AUC |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for n, b in summary["sizes"].items():
         a, t = b["attack"], b["baseline"]
         lines.append(f"| {int(n):,} | {b['target']['train_acc']:.3f} | {b['target']['test_acc']:.3f} | {a['precision']:.3f} "
-                     f"| {a['recall']:.3f} | {a['auc']:.3f} | {a['tpr_at_0.1pct_fpr']:.4f} | {t['precision']:.3f} | {t['auc']:.3f} |")
+                     f"| {a['recall']:.3f} | {a['auc']:.3f} ({a['auc_raw_pooled']:.3f}, {a['auc_mean_per_class']:.3f}) "
+                     f"| {a['advantage_at_decision']:.3f} / {a['advantage_max']:.3f} "
+                     f"| {a['tpr_at_0.1pct_fpr']:.4f} {_ci(a, 'tpr_at_0.1pct_fpr')} | {t['precision']:.3f} | {t['auc']:.3f} |")
     return "\n".join(lines)
+
+
+def difference_range(summary: dict, key: str, scale: float = 100.0) -> str:
+    """``"+a to +b"``: the range over sizes of the SVM's ``key`` minus the threshold baseline's, from unrounded values.
+
+    ``scale`` 100 gives points (percentage points for precision, AUC points).
+    """
+    diffs = [scale * (b["attack"][key] - b["baseline"][key]) for b in summary["sizes"].values()]
+    return f"{min(diffs):+.2f} to {max(diffs):+.2f}"
 
 
 def _ci(block: dict, key: str) -> str:

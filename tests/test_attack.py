@@ -69,3 +69,20 @@ def test_threshold_baseline_learns_confidence_gap():
     test = attack_dataset([target])
     assert 0 < thr.threshold < 1
     assert (thr.predict(test) == test.member).mean() > 0.7
+
+
+def test_move_into_attacks_package_changed_no_number():
+    """Golden values printed by the pre-move code (mia_repro/attack.py at 402cae1) on the same synthetic outputs."""
+    from fakes import fake_size
+    from mia_repro.config import AttackConfig
+
+    cfg = AttackConfig(C_grid=(0.1, 1.0, 10.0), gamma_grid=(0.1, 1.0, 10.0), cv_folds=3, cv_samples=200, fit_samples=300,
+                       n_jobs=1)
+    so = fake_size(200, n_shadows=3, seed=3, leak=1.5)
+    train, test = attack_dataset(so.shadows), attack_dataset([so.target])
+    svm = fit_attack(train, cfg, 7)
+    assert float(svm.score(test).sum()) == pytest.approx(-12.815356215173011, rel=1e-9)
+    assert int(svm.predict(test).sum()) == 172
+    assert [(c.C, c.gamma) for c in svm.classes][:3] == [(1.0, 1.0), (10.0, 0.1), (1.0, 10.0)]
+    thr = ThresholdAttack.fit(train)
+    assert thr.threshold == pytest.approx(0.3271344006061554, rel=1e-12) and int(thr.predict(test).sum()) == 168

@@ -60,11 +60,21 @@ def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
 
 def test_markdown_results_has_one_row_per_size():
     b = {"target": {"train_acc": 0.9, "test_acc": 0.5},
-         "attack": {"precision": 0.7, "recall": 0.8, "auc": 0.75, "tpr_at_0.1pct_fpr": 0.01},
+         "attack": {"precision": 0.7, "recall": 0.8, "auc": 0.75, "tpr_at_0.1pct_fpr": 0.01, "auc_raw_pooled": 0.74,
+                    "auc_mean_per_class": 0.76, "advantage_at_decision": 0.3, "advantage_max": 0.35,
+                    "tpr_at_0.1pct_fpr_ci95": [0.005, 0.02]},
          "baseline": {"precision": 0.69, "auc": 0.74}}
     md = report.markdown_results({"sizes": {"2500": b, "5000": b}})
     rows = md.splitlines()
     assert len(rows) == 4 and rows[2].startswith("| 2,500 | 0.900 | 0.500 | 0.700")
+    assert "0.750 (0.740, 0.760)" in rows[2] and "0.300 / 0.350" in rows[2] and "[0.0050, 0.0200]" in rows[2]
+
+
+def test_difference_range_uses_unrounded_values():
+    # rounded to 3 places both AUC differences would read 0.011 and 0.017; exact: 1.11 and 1.62 points
+    summary = {"sizes": {"2500": {"attack": {"auc": 0.71015}, "baseline": {"auc": 0.69905}},
+                         "5000": {"attack": {"auc": 0.70245}, "baseline": {"auc": 0.68625}}}}
+    assert report.difference_range(summary, "auc") == "+1.11 to +1.62"
 
 
 def test_notebook_failure_shows_the_exception_line_not_a_truncated_dump():
