@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .config import PROFILES, ConfigError, get_config
-from .data import DatasetNotFoundError
+from .data import DatasetCorruptError, DatasetNotFoundError, InputError
 
 STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "all")
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (ConfigError, DatasetNotFoundError) as exc:
+    except (ConfigError, DatasetNotFoundError, DatasetCorruptError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

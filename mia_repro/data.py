@@ -6,6 +6,7 @@ rows 0..49999 are the training batches, 50000..59999 the test batch.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -22,6 +23,22 @@ MATERIALIZE_HINT = "python ../shared/data/cifar10/materialize.py data/"
 
 class DatasetNotFoundError(FileNotFoundError):
     """CIFAR-10 was found nowhere; the message says where we looked and what to do."""
+
+
+class DatasetCorruptError(ValueError):
+    """A CIFAR-10 file is damaged or its pixels are not the official ones; the message names the file or check."""
+
+
+class InputError(ValueError):
+    """Arrays passed to a library function have the wrong dtype, range or shape; the message says what to pass."""
+
+
+# SHA-256 of the decoded arrays (uint8, N x 32 x 32 x 3, official order): ../shared/data/cifar10/README.md
+CONTENT_SHA256 = {
+    "x_train": "47af8b02cfcfb6cdf3dbbd1969ad7f1b70f4413f6f80f437b020ee4e5bc8304a",
+    "x_test": "f9b1e2130bab680db56eb06d886f7f1ad0f1183907ceff4659d1735c890f5b04",
+}
+RESTORE_HINT = f"delete the folder and run `{MATERIALIZE_HINT}` (or `make data`) to restore it"
 
 
 def candidate_dirs(path: str | os.PathLike | None = None) -> list[Path]:
@@ -66,19 +83,42 @@ def find_batch_dir(path: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-def read_batches(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read an official ``cifar-10-batches-py`` folder.
-
-    Returns ``x`` uint8 (60000, 32, 32, 3) and ``y`` int64 (60000,).
-    """
-    xs, ys = [], []
-    for name in BATCH_FILES:
-        with open(Path(folder) / name, "rb") as fh:
+def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file -> ``x`` uint8 (N, 32, 32, 3), ``y`` int64 (N,); :class:`DatasetCorruptError` naming ``path``
+    if it does not unpickle or lacks ``data`` (N, 3072) uint8 and N labels in 0..9."""
+    try:
+        with open(path, "rb") as fh:
             batch = pickle.load(fh, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+        data, labels = batch[b"data"], np.asarray(batch[b"labels"])
+    except Exception as exc:  # UnpicklingError, EOFError, MemoryError, KeyError, TypeError ... from a damaged file
+        raise DatasetCorruptError(f"{path}: not a CIFAR-10 batch ({type(exc).__name__}); {RESTORE_HINT}") from None
+    data = np.asarray(data)
+    ok = (data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072 and labels.shape == (len(data),)
+          and np.issubdtype(labels.dtype, np.integer) and len(data) > 0 and labels.min() >= 0 and labels.max() <= 9)
+    if not ok:
+        raise DatasetCorruptError(f"{path}: expected 'data' (N, 3072) uint8 and N labels in 0..9, got data "
+                                  f"{data.dtype} {data.shape} and labels {labels.shape}; {RESTORE_HINT}")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
+
+
+def read_batches(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read an official ``cifar-10-batches-py`` folder, checking every file as it is read.
+
+    Returns ``x`` uint8 (60000, 32, 32, 3) and ``y`` int64 (60000,).  A folder
+    of the official size is also checked against the content checksums
+    (:data:`CONTENT_SHA256`, the decoded pixels: a re-pickled copy with the same
+    pixels passes); a mismatch is a :class:`DatasetCorruptError` naming the check.
+    """
+    parts = [read_batch(Path(folder) / name) for name in BATCH_FILES]
+    x = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
+    y = np.concatenate([p[1] for p in parts])
+    if len(x) == 60000:
+        for name, arr in (("x_train", x[:50000]), ("x_test", x[50000:])):
+            digest = hashlib.sha256(arr.tobytes()).hexdigest()
+            if digest != CONTENT_SHA256[name]:
+                raise DatasetCorruptError(f"{folder}: SHA-256 of the decoded {name} is {digest[:16]}..., not the "
+                                          f"official {CONTENT_SHA256[name][:16]}... (pixels differ); {RESTORE_HINT}")
+    return x, y
 
 
 def _keras_download() -> tuple[np.ndarray, np.ndarray]:
@@ -150,10 +190,18 @@ def ensure_dataset(dest: str | os.PathLike = PROJECT_ROOT / "data", shards: Path
 
 
 def to_model_input(x: np.ndarray, scale: bool = True) -> np.ndarray:
-    """uint8 images (N, 32, 32, 3) -> float32 model input, in [0, 1] when ``scale``."""
+    """uint8 images (N, 32, 32, 3) -> float32 model input, in [0, 1] when ``scale``.
+
+    Anything but uint8 is an :class:`InputError`: float images may already be
+    scaled, and dividing them by 255 again would train on black images.
+    """
     x = np.asarray(x)
     if x.ndim != 4:
-        raise ValueError(f"expected images of shape (N, H, W, C), got {x.shape}")
+        raise InputError(f"expected images of shape (N, H, W, C), got {x.shape}")
+    if x.dtype != np.uint8:
+        rng = f" with values in [{x.min():.3g}, {x.max():.3g}]" if x.size and np.issubdtype(x.dtype, np.number) else ""
+        raise InputError(f"expected uint8 images (0..255), got {x.dtype}{rng}; pass the raw CIFAR-10 pixels "
+                         "(e.g. load_cifar10()'s x), not scaled floats")
     out = x.astype(np.float32)
     if scale:
         out /= 255.0

@@ -108,6 +108,20 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     return rows
 
 
+def _cached_rows(path, log) -> list | None:
+    """A setting's cached rows, or None (absent, or damaged: reported, recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        rows = load_json(path)
+        if not all({"scenario", "svm", "threshold"} <= set(r) for r in rows):
+            raise ValueError("incomplete")
+        return rows
+    except Exception as exc:
+        log(f"  cache entry not usable: {path} ({type(exc).__name__}: {exc}); recomputing")
+        return None
+
+
 def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: bool = True) -> list[dict]:
     """Run the whole mitigation sweep (cached per setting); returns the SVM records."""
     start = time.perf_counter()
@@ -129,9 +143,8 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
                              cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
                              fingerprint, cfg.outputs)
             path = cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
-            if path.exists():
-                rows = load_json(path)
-            else:
+            rows = _cached_rows(path, log)
+            if rows is None:
                 if defense in TRAINING_DEFENSES and data is None:
                     data = load_data(cfg)
                 rows = [{"scenario": s, "svm": a, "threshold": b}

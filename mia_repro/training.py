@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from .config import ModelConfig
-from .data import to_model_input
+from .data import InputError, to_model_input
 from .inference import predict_batched
 from .models import build_cnn
 
@@ -131,6 +131,26 @@ def train_sequential(
     return results
 
 
+def check_training_inputs(jobs: Sequence[TrainJob], cfg: ModelConfig, x: np.ndarray, y: np.ndarray) -> None:
+    """:class:`~mia_repro.data.InputError` unless ``x`` is uint8 (N, 32, 32, 3), ``y`` integer classes
+    (N,) in 0..num_classes-1, and every job's indices are in range with members and non-members disjoint."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != tuple(cfg.input_shape):
+        raise InputError(f"expected uint8 images (N, {', '.join(map(str, cfg.input_shape))}), got {x.dtype} {x.shape}; "
+                         "pass the raw pixels, not scaled floats")
+    if not np.issubdtype(y.dtype, np.integer) or y.shape != (len(x),):
+        raise InputError(f"expected integer class labels of shape ({len(x)},), got {y.dtype} {y.shape}")
+    if len(y) and (y.min() < 0 or y.max() >= cfg.num_classes):
+        raise InputError(f"labels must lie in 0..{cfg.num_classes - 1}, got {y.min()}..{y.max()}")
+    for job in jobs:
+        idx = np.concatenate([job.members, job.nonmembers])
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(x)):
+            raise InputError(f"job {job.name}: indices outside 0..{len(x) - 1}")
+        if np.intersect1d(job.members, job.nonmembers).size:
+            raise InputError(f"job {job.name}: {np.intersect1d(job.members, job.nonmembers).size} records are both "
+                             "members and non-members")
+
+
 def train_models(
     jobs: Sequence[TrainJob],
     cfg: ModelConfig,
@@ -147,6 +167,7 @@ def train_models(
     """
     if len(jobs) == 0:
         return []
+    check_training_inputs(jobs, cfg, x, y)
     kind, _ = choose_trainer(trainer)
     if kind == "stacked":
         from .stacked import train_stacked

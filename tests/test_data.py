@@ -74,3 +74,59 @@ def test_to_model_input_scales_and_checks_shape():
     assert to_model_input(x, scale=False).max() == 255.0
     with pytest.raises(ValueError, match="N, H, W, C"):
         to_model_input(np.zeros((32, 32, 3)))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "random", "wrong_shape"])
+def test_damaged_batch_file_is_named_with_how_to_restore(tiny_dataset, damage):
+    import pickle
+
+    folder, _, _ = tiny_dataset
+    target = folder / "data_batch_3"
+    raw = target.read_bytes()
+    if damage == "truncated":
+        target.write_bytes(raw[: len(raw) // 2])
+    elif damage == "empty":
+        target.write_bytes(b"")
+    elif damage == "random":
+        target.write_bytes(np.random.default_rng(0).bytes(5000))
+    else:
+        target.write_bytes(pickle.dumps({b"data": np.zeros((10, 100), np.uint8), b"labels": [0] * 10}))
+    with pytest.raises(data_mod.DatasetCorruptError) as err:
+        load_cifar10(folder)
+    assert "data_batch_3" in str(err.value) and "materialize.py" in str(err.value)
+
+
+def test_official_size_is_checked_against_the_content_checksums(tmp_path, monkeypatch):
+    """60,000 records whose pixels are not the official ones fail the SHA-256 check, which the error names."""
+    import pickle
+
+    out = tmp_path / "cifar-10-batches-py"
+    out.mkdir()
+    for name in data_mod.BATCH_FILES:
+        with open(out / name, "wb") as fh:
+            pickle.dump({b"data": np.zeros((10000, 3072), np.uint8), b"labels": [0] * 10000}, fh)
+    with pytest.raises(data_mod.DatasetCorruptError, match="SHA-256 of the decoded x_train"):
+        load_cifar10(tmp_path)
+
+
+def test_scaled_float_images_are_rejected_not_divided_again():
+    with pytest.raises(data_mod.InputError, match="expected uint8 images.*float32 with values in \\[0, 1\\]"):
+        to_model_input(np.linspace(0, 1, 2 * 32 * 32 * 3, dtype=np.float32).reshape(2, 32, 32, 3))
+
+
+def test_training_inputs_are_checked_at_the_boundary():
+    from mia_repro.config import ModelConfig
+    from mia_repro.training import TrainJob, train_models
+
+    x = np.zeros((20, 32, 32, 3), np.uint8)
+    y = np.zeros(20, np.int64)
+    ok = TrainJob("m", np.arange(5), np.arange(5, 10), 0)
+    cfg = ModelConfig(epochs=1)
+    with pytest.raises(data_mod.InputError, match="uint8"):
+        train_models([ok], cfg, x.astype(np.float32) / 255, y)
+    with pytest.raises(data_mod.InputError, match="integer class labels"):
+        train_models([ok], cfg, x, y.astype(np.float32))
+    with pytest.raises(data_mod.InputError, match="0..9"):
+        train_models([ok], cfg, x, y + 10)
+    with pytest.raises(data_mod.InputError, match="both members and non-members"):
+        train_models([TrainJob("m", np.arange(5), np.arange(3, 8), 0)], cfg, x, y)

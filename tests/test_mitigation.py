@@ -59,3 +59,13 @@ def test_mitigation_size_must_be_a_profile_size(tiny_config):
     cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (40,)})
     with pytest.raises(Stage1Error, match="not among"):
         run_mitigation(cfg, log=quiet)
+
+
+def test_damaged_mitigation_cache_entry_is_recomputed(mitigated):
+    cfg, rows = mitigated
+    damaged = sorted((cfg.output_dir / "mitigation").glob("*.json"))[0]
+    damaged.write_text("[{")
+    lines = []
+    again = run_mitigation(cfg, log=lines.append, figures=False)
+    assert any(str(damaged) in line and "recomputing" in line for line in lines)
+    assert again == json.loads(json.dumps(rows))
