@@ -33,12 +33,9 @@ def _data(n_needed: int, seed: int):
         return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n), "random images"
 
 
-def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which=("sequential", "stacked")) -> dict:
-    """Time both trainers on the same K jobs; returns a dict of the measurements."""
-    import keras
-
-    from .stacked import train_stacked
-    from .training import TrainJob, backend_info, train_sequential
+def _setup(k: int, n: int, batch_size: int, epochs: int, seed: int):
+    """``(x, y, data source, K jobs of n members and n non-members, ModelConfig)`` shared by both benchmarks."""
+    from .training import TrainJob
 
     x, y, source = _data(4 * n, seed)
     rng = np.random.default_rng(seed)
@@ -46,7 +43,17 @@ def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which
     for i in range(k):
         idx = rng.choice(len(x), 2 * n, replace=False)
         jobs.append(TrainJob(f"m{i:02d}", idx[:n], idx[n:], seed + i))
-    cfg = dataclasses.replace(ModelConfig(), epochs=epochs, batch_size=batch_size)
+    return x, y, source, jobs, dataclasses.replace(ModelConfig(), epochs=epochs, batch_size=batch_size)
+
+
+def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which=("sequential", "stacked")) -> dict:
+    """Time both trainers on the same K jobs; returns a dict of the measurements."""
+    import keras
+
+    from .stacked import train_stacked
+    from .training import backend_info, train_sequential
+
+    x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
     out = {**backend_info(), "keras": keras.__version__, "python": platform.python_version(), "data": source,
            "k": k, "n": n, "batch_size": batch_size, "epochs": epochs}
     trainers = {"sequential": train_sequential, "stacked": train_stacked}
@@ -65,15 +72,9 @@ def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which
 def run_determinism_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
     """Time the sequential trainer on the same K jobs with deterministic kernels off, then on (one process)."""
     from .determinism import set_deterministic
-    from .training import TrainJob, backend_info, train_sequential
+    from .training import backend_info, train_sequential
 
-    x, y, source = _data(4 * n, seed)
-    rng = np.random.default_rng(seed)
-    jobs = []
-    for i in range(k):
-        idx = rng.choice(len(x), 2 * n, replace=False)
-        jobs.append(TrainJob(f"m{i:02d}", idx[:n], idx[n:], seed + i))
-    cfg = dataclasses.replace(ModelConfig(), epochs=epochs, batch_size=batch_size)
+    x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
     out = {**backend_info(), "data": source, "k": k, "n": n, "batch_size": batch_size, "epochs": epochs}
     train_sequential(jobs[:1], dataclasses.replace(cfg, epochs=1), x, y)  # warm-up: first-use costs hit neither side
     for mode in (False, True):

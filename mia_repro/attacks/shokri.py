@@ -118,14 +118,18 @@ class PerClassAttack:
     classes: list[ClassAttack]
     trained_on: frozenset = field(default_factory=frozenset)
 
-    def score(self, data: AttackData) -> np.ndarray:
-        """float64 (N,) decision values, member if > 0."""
+    def _per_class(self, data: AttackData, method: str) -> np.ndarray:
+        """float64 (N,): each record scored by its true class's ``ClassAttack.<method>``."""
         out = np.zeros(len(data), dtype=np.float64)
         for c, attack in enumerate(self.classes):
             sel = data.true_class == c
             if sel.any():
-                out[sel] = attack.decision_function(data.features[sel])
+                out[sel] = getattr(attack, method)(data.features[sel])
         return out
+
+    def score(self, data: AttackData) -> np.ndarray:
+        """float64 (N,) decision values, member if > 0."""
+        return self._per_class(data, "decision_function")
 
     def predict(self, data: AttackData) -> np.ndarray:
         """int (N,) 1 = member."""
@@ -133,12 +137,7 @@ class PerClassAttack:
 
     def calibrated_score(self, data: AttackData) -> np.ndarray:
         """float64 (N,) Platt-calibrated probability of membership, comparable across classes."""
-        out = np.zeros(len(data), dtype=np.float64)
-        for c, attack in enumerate(self.classes):
-            sel = data.true_class == c
-            if sel.any():
-                out[sel] = attack.probability(data.features[sel])
-        return out
+        return self._per_class(data, "probability")
 
 
 def fit_attack(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int = 10, progress=None) -> PerClassAttack:
