@@ -195,3 +195,24 @@ def seed_table(seeds: dict) -> pd.DataFrame:
 def _spread_cols(sp: dict) -> dict:
     return {"values": ", ".join(f"{v:.4f}" for v in sp["values"]), "mean": sp["mean"], "std": sp["std"],
             "min": sp["min"], "max": sp["max"]}
+
+
+def markdown_seeds(seeds: dict, size: int | str) -> str:
+    """The README's seed-spread table of one size: each seed's value and mean ± std (ddof 1)."""
+    block = seeds["sizes"][str(size)]
+    ids = ", ".join(str(s) for s in seeds["seeds"])
+
+    def cell(sp: dict, digits: int = 3) -> str:
+        vals = " / ".join(f"{v:.{digits}f}" for v in sp["values"])
+        return f"{vals} | {sp['mean']:.{digits}f} ± {sp['std']:.{digits}f}"
+
+    lines = [f"| n = {int(size):,}, seeds {ids} | values | mean ± std |", "|---|---|---|",
+             f"| target train acc | {cell(block['target_train_acc'])} |",
+             f"| target test acc | {cell(block['target_test_acc'])} |",
+             f"| Stage II SVM AUC | {cell(block['svm']['auc'])} |",
+             f"| Stage II SVM TPR@1%FPR | {cell(block['svm']['tpr_at_1pct_fpr'], 4)} |"]
+    for name, m in block["attacks"].items():
+        lines.append(f"| {name} AUC | {cell(m['auc'])} |")
+        lines.append(f"| {name} TPR@1%FPR | {cell(m['tpr_at_1pct_fpr'], 4)} |")
+        lines.append(f"| {name} TPR@0.1%FPR | {cell(m['tpr_at_0.1pct_fpr'], 4)} |")
+    return "\n".join(lines)

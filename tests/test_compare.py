@@ -68,3 +68,30 @@ def test_second_run_is_cached(compared, monkeypatch):
     monkeypatch.setattr(compare_mod, "compare_size", boom)
     again = run_compare(cfg, log=quiet, figures=False)
     assert again["sizes"] == json.loads(json.dumps(result["sizes"]))
+
+
+def test_seeds_share_stage1_and_report_the_spread(tmp_path):
+    import dataclasses
+
+    import conftest
+    from mia_repro.seeds import run_seeds
+
+    folder, _, _ = conftest.write_official_layout(tmp_path / "data", per_batch=40)
+    cfg = dataclasses.replace(conftest.make_tiny_config(tmp_path, folder), sizes=(30,))
+    run_stage1(cfg, log=quiet, figures=False)  # the profile's own seed, as a main run would leave it
+    before = set((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
+    result = run_seeds(cfg, [0, 1], log=quiet)
+    after = set((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
+    assert before < after and len(after - before) == 3  # seed 0 reused, seed 1's three models added
+    on_disk = json.loads((cfg.output_dir / "seeds" / "seeds.json").read_text())
+    assert on_disk["seeds"] == [0, 1] and "seed" not in on_disk
+    sp = on_disk["sizes"]["30"]["target_test_acc"]
+    assert len(sp["values"]) == 2 and sp["min"] <= sp["mean"] <= sp["max"]
+    assert set(on_disk["sizes"]["30"]["attacks"]) == set(ATTACKS)
+    for s in (0, 1):
+        summary = json.loads((cfg.output_dir / "seeds" / f"seed{s}" / "summary.json").read_text())
+        assert summary["seed"] == s
+    assert result["sizes"]["30"]["svm"]["auc"]["values"][0] == pytest.approx(
+        json.loads((cfg.output_dir / "seeds" / "seed0" / "summary.json").read_text())["sizes"]["30"]["attack"]["auc"])
+    with pytest.raises(ValueError, match="at least two different seeds"):
+        run_seeds(cfg, [1, 1], log=quiet)

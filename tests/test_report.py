@@ -96,3 +96,17 @@ def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
     assert bench.main(["--determinism", "--k", "1", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
     assert "default kernels" in out and "deterministic kernels" in out and "ratio deterministic/default" in out
+
+
+def test_seed_tables_show_every_seed_and_the_spread():
+    from mia_repro.seeds import spread
+
+    sp = spread([0.70, 0.72, 0.74])
+    assert sp["mean"] == pytest.approx(0.72) and sp["std"] == pytest.approx(0.02)
+    metrics = {m: spread([0.1, 0.2, 0.3]) for m in ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")}
+    seeds = {"seeds": [0, 1, 2], "sizes": {"2500": {"target_train_acc": sp, "target_test_acc": sp,
+                                                   "svm": metrics, "attacks": {"lira_offline": metrics}}}}
+    md = report.markdown_seeds(seeds, 2500)
+    assert "| target test acc | 0.700 / 0.720 / 0.740 | 0.720 ± 0.020 |" in md
+    assert "| lira_offline TPR@0.1%FPR | 0.1000 / 0.2000 / 0.3000 | 0.2000 ± 0.1000 |" in md
+    assert len(report.seed_table(seeds)) == 2 + 3 + 3
