@@ -291,7 +291,7 @@ def train_or_load(
     specs = {j.name: outputs_spec(cfg, splits, j) for j in jobs}
     paths = {j.name: store.path(j, size, model_cfg) for j in jobs}
     found: dict[str, ModelOutputs] = {}
-    todo, complete = [], []
+    todo, complete = [], []  # complete: (job, training-time outputs, kept weights)
     for j in jobs:
         store.remove_orphans(paths[j.name])
         if not paths[j.name].exists():
@@ -300,9 +300,13 @@ def train_or_load(
         try:
             found[j.name] = ModelOutputs.load(paths[j.name], j.name, specs[j.name])
         except CacheEntryError as exc:
-            weights = store.load_weights(j, size, model_cfg)
-            log(f"  cache entry not usable: {exc}; " + ("completing it from its weights" if weights else "retraining"))
-            (complete if weights else todo).append(j)
+            old, weights = _trained_part(paths[j.name], j), store.load_weights(j, size, model_cfg)
+            if old is not None and weights is not None:
+                log(f"  cache entry not usable: {exc}; completing it from its weights")
+                complete.append((j, old, weights))
+            else:
+                log(f"  cache entry not usable: {exc}; retraining")
+                todo.append(j)
     if stats is not None:
         stats.update(trained=len(todo), completed=len(complete))
     if todo or complete:
@@ -319,10 +323,8 @@ def train_or_load(
             out.save(paths[job.name])
             found[job.name] = out
 
-        for job in complete:
-            old = _load_any(paths[job.name], job)
-            keep(TrainResult(job.name, old.probs, old.history, store.load_weights(job, size, model_cfg), old.seconds,
-                             old.trainer), job, save_weights=False)
+        for job, old, weights in complete:
+            keep(TrainResult(job.name, old.probs, old.history, weights, old.seconds, old.trainer), job, save_weights=False)
         if todo:
             bar = tqdm(total=len(todo), desc=desc or f"n={size}", unit="model", leave=True)
             by_name = {j.name: j for j in todo}
@@ -336,15 +338,18 @@ def train_or_load(
     return [found[j.name] for j in jobs]
 
 
-def _load_any(path: Path, job: TrainJob) -> ModelOutputs:
-    """The training-time part (probs, history) of a file of any format, for completion by inference."""
-    d = load_npz(path)
-    idx = job.eval_indices
-    if not np.array_equal(d["indices"], idx):
-        raise CacheEntryError(f"{path}: holds other records than this config's model")
-    return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],
-                        float(d["train_acc"]), float(d["test_acc"]), json.loads(str(d["history"])),
-                        float(d["seconds"]), str(d["trainer"]))
+def _trained_part(path: Path, job: TrainJob) -> ModelOutputs | None:
+    """The training-time part (probs, history) of a file of any format, if it is readable and holds
+    ``job``'s records; None otherwise (then the model is retrained, never completed)."""
+    try:
+        d = load_npz(path)
+        if not np.array_equal(d["indices"], job.eval_indices) or d["probs"].shape[0] != len(job.eval_indices):
+            return None
+        return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],
+                            float(d["train_acc"]), float(d["test_acc"]), json.loads(str(d["history"])),
+                            float(d["seconds"]), str(d["trainer"]))
+    except Exception:  # damaged: retrain
+        return None
 
 
 def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -144,6 +144,25 @@ def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
     assert load_stage1(cfg)[30].shadows[1].logits.shape == (60, 10)
 
 
+def test_foreign_file_with_weights_is_retrained_not_completed(tiny_config):
+    """A file holding other records (a reused folder) is never completed from weights: that model is retrained."""
+    import dataclasses
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    first = run_stage1(cfg, log=quiet, figures=False)[30]
+    store = Stage1Store(cfg, 240)
+    job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
+    path = store.path(job, 30, cfg.model)
+    d = dict(np.load(path))
+    d["indices"] = d["indices"][::-1].copy()
+    np.savez(path, **d)
+    lines = []
+    again = run_stage1(cfg, log=lines.append, figures=False)[30]
+    assert any("other records" in line and line.endswith("retraining") for line in lines)
+    np.testing.assert_array_equal(again.target.indices, first.target.indices)
+    np.testing.assert_array_equal(again.target.probs, first.target.probs)  # deterministic retraining
+
+
 def test_extras_are_what_the_attacks_need(tiny_config):
     import dataclasses
 
