@@ -31,6 +31,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     return path
 
 
+def copy_file(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Atomically copy ``src`` to ``dest`` byte for byte."""
+    data = Path(src).read_bytes()
+    return atomic_write(dest, lambda fh: fh.write(data))
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Atomically write ``arrays`` to a compressed ``.npz`` file."""
     return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))

@@ -13,8 +13,10 @@ target's 2n records.  Writes under ``results/<profile>/``:
   ``pred`` per target record, so every number recomputes;
 * the figures ``fig_attacks_roc.png`` and ``fig_attacks_tpr_vs_size.png``.
 
-Cached per size under ``compare/n<size>-<key>.{json,npz}``; the key hashes
-the attack and output settings, the seed and the Stage I fingerprint.
+Cached per size under ``compare/n<size>-<key>.json`` and
+``compare/n<size>-<key>/<attack>.npz``; the key hashes the attack and output
+settings, the seed and the Stage I fingerprint.  The public score files are
+byte-for-byte copies of the cached ones.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .attacks import ATTACKS, AttackerView, ShokriSVM
-from .cache import load_json, load_npz, save_json, save_npz
+from .cache import copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics
 from .report import run_meta
@@ -44,7 +46,7 @@ def build_attacks(cfg: ExperimentConfig, so: SizeOutputs) -> dict:
 
 
 def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log=print) -> tuple[dict, dict]:
-    """Fit and evaluate every attack at one size; returns ``(blocks, arrays)``.
+    """Fit and evaluate every attack at one size; returns ``(blocks, {attack: score arrays})``.
 
     The target's membership labels are used only here, to evaluate, after
     each attack has produced its scores and decisions from the view.
@@ -59,8 +61,8 @@ def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log
         seconds = time.perf_counter() - t0
         blocks[name] = {"paper": attack.paper, "threshold": float(attack.threshold), "seconds": seconds,
                         "info": attack.info, **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=cfg.seed)}
-        arrays.update({f"{name}.member": member, f"{name}.true_class": so.target.true_class,
-                       f"{name}.score": np.asarray(score, np.float64), f"{name}.pred": np.asarray(pred, np.int64)})
+        arrays[name] = {"member": member, "true_class": so.target.true_class,
+                        "score": np.asarray(score, np.float64), "pred": np.asarray(pred, np.int64)}
         b = blocks[name]
         log(f"    {name:22s} AUC {b['auc']:.3f}  TPR@1%FPR {b['tpr_at_1pct_fpr']:.4f}  "
             f"TPR@0.1%FPR {b['tpr_at_0.1pct_fpr']:.4f}  ({seconds:.1f}s)")
@@ -71,17 +73,21 @@ def _paths(cfg: ExperimentConfig, so: SizeOutputs) -> tuple[Path, Path]:
     key = config_key(COMPARE_VERSION, cfg.attack, cfg.outputs, cfg.seed, cfg.n_shadows, so.size, so.fingerprint(),
                      BOOTSTRAP, sorted(ATTACKS))
     base = cfg.output_dir / "compare" / f"n{so.size}-{key}"
-    return base.with_suffix(".json"), base.with_suffix(".npz")
+    return base.with_suffix(".json"), base
 
 
-def _cached(marker: Path, store: Path, log) -> tuple[dict, dict] | None:
-    if not (marker.exists() and store.exists()):
+def _cached(marker: Path, store: Path, log) -> dict | None:
+    """The cached blocks of one size if the marker and every attack's score file load; None otherwise."""
+    if not marker.exists():
         return None
     try:
-        blocks, arrays = load_json(marker), load_npz(store)
-        if set(blocks) != set(ATTACKS) or any(f"{a}.score" not in arrays for a in ATTACKS):
+        blocks = load_json(marker)
+        if set(blocks) != set(ATTACKS):
             raise ValueError("incomplete")
-        return blocks, arrays
+        for name in ATTACKS:
+            if set(load_npz(store / f"{name}.npz")) != set(SCORE_FIELDS):
+                raise ValueError(f"{name}.npz incomplete")
+        return blocks
     except Exception as exc:
         log(f"  cache entry not usable: {marker} ({type(exc).__name__}: {exc}); recomputing")
         return None
@@ -98,21 +104,20 @@ def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
     for size, so in stage1.items():
         t0 = time.perf_counter()
         marker, store = _paths(cfg, so)
-        cached = _cached(marker, store, log)
-        if cached is None:
+        blocks = _cached(marker, store, log)
+        if blocks is None:
             log(f"  n={size}:")
             if labels is None:
                 labels = load_data(cfg)[1]  # the population records' classes (the attacker holds those records)
             blocks, arrays = compare_size(cfg, so, labels, log)
-            save_npz(store, **arrays)
+            for name, a in arrays.items():
+                save_npz(store / f"{name}.npz", **a)
             save_json(marker, blocks)
             log(f"  n={size}: done in {time.perf_counter() - t0:.0f}s")
         else:
-            blocks, arrays = cached
             log(f"  n={size}: cached")
-        for name in ATTACKS:
-            save_npz(cfg.output_dir / "attack_scores" / f"{name}_{size}.npz",
-                     **{f: arrays[f"{name}.{f}"] for f in SCORE_FIELDS})
+        for name in ATTACKS:  # byte-for-byte copies of the cache: git stores one blob for both
+            copy_file(store / f"{name}.npz", cfg.output_dir / "attack_scores" / f"{name}_{size}.npz")
         sizes[str(size)] = blocks
     result = {**run_meta(cfg), "versions": versions(), "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),

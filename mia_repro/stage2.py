@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
-from .cache import atomic_write, load_json, load_npz, save_json, save_npz
+from .cache import atomic_write, copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class
 from .report import run_meta
@@ -197,7 +197,7 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
             save_json(paths["marker"], block)
             blocks[size] = block
             how = f"{block['seconds']:.0f}s"
-        save_npz(paths["public"], **arrays)
+        copy_file(paths["scores"], paths["public"])  # byte for byte: git stores one blob for both
         a, b = blocks[size]["attack"], blocks[size]["baseline"]
         log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "
             f"AUC {a['auc']:.3f} | threshold baseline precision {b['precision']:.3f} AUC {b['auc']:.3f}"
