@@ -25,7 +25,7 @@ NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03
 
 def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path: str | None = None,
                       seed: int | None = None, notebook_dir: Path = PROJECT_ROOT / "notebooks",
-                      log=print) -> list[Path]:
+                      log=print, only: tuple[str, ...] | None = None) -> list[Path]:
     """Run the four notebooks in order; returns the paths of the executed copies.
 
     Raises papermill's ``PapermillExecutionError`` (naming the failing cell) if
@@ -37,10 +37,11 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "data_path": data_path, "seed": seed, "results_dir": str(out) if out_dir else None}
+    names = select_notebooks(only)
     done = []
-    for i, name in enumerate(NOTEBOOKS, 1):
+    for i, name in enumerate(names, 1):
         start = time.perf_counter()
-        log(f"[{i}/{len(NOTEBOOKS)}] {name} (profile {profile}) ...", flush=True)
+        log(f"[{i}/{len(names)}] {name} (profile {profile}) ...", flush=True)
         target = out / name
         try:
             pm.execute_notebook(str(notebook_dir / name), str(target), parameters=params, cwd=str(notebook_dir),
@@ -48,9 +49,19 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
         except Exception as exc:
             exc.notebook = name  # for failure_line
             raise
-        log(f"[{i}/{len(NOTEBOOKS)}] {name} done in {time.perf_counter() - start:.0f}s -> {target}", flush=True)
+        log(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - start:.0f}s -> {target}", flush=True)
         done.append(target)
     return done
+
+
+def select_notebooks(only: tuple[str, ...] | None) -> list[str]:
+    """The notebooks to run, in order: all, or those whose name starts with one of ``only`` (e.g. "01", "04")."""
+    if not only:
+        return list(NOTEBOOKS)
+    unknown = [o for o in only if not any(n.startswith(o) for n in NOTEBOOKS)]
+    if unknown:
+        raise ConfigError(f"--only: no notebook starts with {unknown[0]!r}; choose from {', '.join(NOTEBOOKS)}")
+    return [n for n in NOTEBOOKS if any(n.startswith(o) for o in only)]
 
 
 def failure_line(exc: Exception) -> str:
@@ -72,9 +83,10 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=None, help="folder holding cifar-10-batches-py/")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--update-notebooks", action="store_true", help="copy the executed notebooks over notebooks/")
+    p.add_argument("--only", nargs="+", default=None, help="run only these notebooks (name prefixes, e.g. 01 04)")
     a = p.parse_args(argv)
     try:
-        done = execute_notebooks(a.profile, a.out, a.data, a.seed)
+        done = execute_notebooks(a.profile, a.out, a.data, a.seed, only=a.only)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

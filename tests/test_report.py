@@ -110,3 +110,13 @@ def test_seed_tables_show_every_seed_and_the_spread():
     assert "| target test acc | 0.700 / 0.720 / 0.740 | 0.720 ± 0.020 |" in md
     assert "| lira_offline TPR@0.1%FPR | 0.1000 / 0.2000 / 0.3000 | 0.2000 ± 0.1000 |" in md
     assert len(report.seed_table(seeds)) == 2 + 3 + 3
+
+
+def test_reproduce_only_selects_notebooks_and_rejects_unknown_names():
+    from mia_repro.config import ConfigError
+    from mia_repro.reproduce import NOTEBOOKS, select_notebooks
+
+    assert select_notebooks(None) == list(NOTEBOOKS)
+    assert select_notebooks(("04", "01")) == ["01_stage1_target_and_shadows.ipynb", "04_beyond_shokri.ipynb"]
+    with pytest.raises(ConfigError, match="no notebook starts with '07'"):
+        select_notebooks(("07",))
