@@ -216,3 +216,25 @@ def markdown_seeds(seeds: dict, size: int | str) -> str:
         lines.append(f"| {name} TPR@1%FPR | {cell(m['tpr_at_1pct_fpr'], 4)} |")
         lines.append(f"| {name} TPR@0.1%FPR | {cell(m['tpr_at_0.1pct_fpr'], 4)} |")
     return "\n".join(lines)
+
+
+def markdown_mitigation(records: list[dict], threshold_records: list[dict]) -> str:
+    """The README's mitigation table: per (size, defense, strength) accuracy and SVM AUC aware / unaware,
+    the threshold baseline's AUC in brackets ("—" where a scenario did not run)."""
+    def key(r):
+        return r["size"], r["defense"], r["strength"]
+
+    svm = {(key(r), r["scenario"]): r for r in records}
+    thr = {(key(r), r["scenario"]): r for r in threshold_records}
+    order = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature"])}
+    lines = ["| n | defense | strength | train acc | test acc | AUC aware [threshold] | AUC unaware [threshold] |",
+             "|---|---|---|---|---|---|---|"]
+    for k in sorted({key(r) for r in records}, key=lambda k: (k[0], order.get(k[1], 9), k[2])):
+        first = svm.get((k, "unaware")) or svm.get((k, "aware"))
+        cells = []
+        for scenario in ("aware", "unaware"):
+            s, t = svm.get((k, scenario)), thr.get((k, scenario))
+            cells.append(f"{s['auc']:.3f} [{t['auc']:.3f}]" if s and t else "—")
+        lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | {first['target_train_acc']:.3f} | {first['target_test_acc']:.3f} "
+                     f"| {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
