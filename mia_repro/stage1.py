@@ -196,13 +196,16 @@ class SizeOutputs:
 
     def fingerprint(self) -> str:
         """A short hash of every model's outputs: later stages key their caches by it, so a
-        retrained Stage I (same config, other bits) never pairs with a stale attack."""
+        retrained Stage I (same config, other bits) never pairs with a stale attack.  Computed once."""
+        if getattr(self, "_fingerprint", None):
+            return self._fingerprint
         h = hashlib.sha256()
         for m in [self.target, *self.shadows]:
             for arr in (m.indices, m.probs, m.logits, m.pop_logits, m.aug_labels, m.ref_logits):
                 if arr is not None:
                     h.update(np.ascontiguousarray(arr).tobytes())
-        return h.hexdigest()[:12]
+        self._fingerprint = h.hexdigest()[:12]
+        return self._fingerprint
 
 
 def model_seed(seed: int, size: int, role: int) -> int:

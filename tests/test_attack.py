@@ -86,3 +86,55 @@ def test_move_into_attacks_package_changed_no_number():
     assert [(c.C, c.gamma) for c in svm.classes][:3] == [(1.0, 1.0), (10.0, 0.1), (1.0, 10.0)]
     thr = ThresholdAttack.fit(train)
     assert thr.threshold == pytest.approx(0.3271344006061554, rel=1e-12) and int(thr.predict(test).sum()) == 168
+
+
+class _ScaledModel:
+    """A stand-in class model whose decision value is ``scale * feature + offset``."""
+
+    def __init__(self, scale, offset):
+        self.scale, self.offset = scale, offset
+
+    def decision_function(self, features):
+        return self.scale * features[:, 0] + self.offset
+
+
+def _pooling_case(scales, offsets, n=4000, seed=0):
+    """Per-class attacks with the given decision scales, calibrated on 'shadow' data, applied to 'target' data."""
+    from sklearn.metrics import roc_auc_score
+
+    from mia_repro.attacks import AttackData, PerClassAttack
+    from mia_repro.attacks.shokri import ClassAttack
+
+    rng = np.random.default_rng(seed)
+
+    def records():
+        y = np.repeat(np.arange(len(scales)), n)
+        member = rng.random(len(y)) < 0.5
+        signal = rng.normal(member * 1.0, 1.0).astype(np.float32)[:, None]
+        return AttackData(signal, y, member, np.full(len(y), "m"))
+
+    classes = [ClassAttack(_ScaledModel(s, o), 1.0, 1.0, 0.5, False) for s, o in zip(scales, offsets)]
+    shadow = records()
+    for c, attack in enumerate(classes):
+        d = shadow.of_class(c)
+        attack.calibrate(d.features, d.member)
+    attack = PerClassAttack(classes)
+    target = records()
+    raw, calibrated = attack.score(target), attack.calibrated_score(target)
+    per_class = [roc_auc_score(target.member[target.true_class == c], raw[target.true_class == c])
+                 for c in range(len(scales))]
+    return roc_auc_score(target.member, raw), roc_auc_score(target.member, calibrated), per_class
+
+
+def test_calibrated_pooling_equals_per_class_auc_when_classes_share_one_distribution():
+    raw, calibrated, per_class = _pooling_case([1.0] * 4, [0.0] * 4)
+    # the same up to the sampling noise of the four separately fitted calibrations
+    assert calibrated == pytest.approx(np.mean(per_class), abs=0.01) and raw == pytest.approx(calibrated, abs=0.002)
+
+
+def test_calibrated_pooling_never_below_the_worst_class_when_scales_differ():
+    # class c's decision value is scaled and shifted: raw pooling mixes scales and loses rank information
+    raw, calibrated, per_class = _pooling_case([0.1, 1.0, 10.0, 50.0], [5.0, -3.0, 20.0, -40.0])
+    assert raw < min(per_class) - 0.05  # the defect the calibration fixes
+    assert calibrated >= min(per_class) - 0.005
+    assert calibrated == pytest.approx(np.mean(per_class), abs=0.01)
