@@ -359,7 +359,7 @@ def attacks_tpr_vs_size(result: dict, path: Path | None = None):
     """TPR at 1% and at 0.1% FPR of every attack vs training size, with the bootstrap 95% intervals."""
     sizes = [int(n) for n in result["sizes"]]
     names = list(next(iter(result["sizes"].values())))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for ax, key, level in ((axes[0], "tpr_at_1pct_fpr", 0.01), (axes[1], "tpr_at_0.1pct_fpr", 0.001)):
         for i, name in enumerate(names):
             blocks = [result["sizes"][str(n)][name] for n in sizes]
@@ -377,7 +377,7 @@ def attacks_tpr_vs_size(result: dict, path: Path | None = None):
         ax.set_ylabel(f"TPR at {level:.1%} FPR (95% bootstrap interval)")
         ax.set_title(f"Members caught at {level:.1%} FPR")
         ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=6.5, ncol=2)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: the data fill both panels
     return _finish(fig, result, path)
 
 
