@@ -208,9 +208,7 @@ def markdown_seeds(seeds: dict, size: int | str) -> str:
 
     lines = [f"| n = {int(size):,}, seeds {ids} | values | mean ± std |", "|---|---|---|",
              f"| target train acc | {cell(block['target_train_acc'])} |",
-             f"| target test acc | {cell(block['target_test_acc'])} |",
-             f"| Stage II SVM AUC | {cell(block['svm']['auc'])} |",
-             f"| Stage II SVM TPR@1%FPR | {cell(block['svm']['tpr_at_1pct_fpr'], 4)} |"]
+             f"| target test acc | {cell(block['target_test_acc'])} |"]  # Stage II's SVM is the shokri_svm row
     for name, m in block["attacks"].items():
         lines.append(f"| {name} AUC | {cell(m['auc'])} |")
         lines.append(f"| {name} TPR@1%FPR | {cell(m['tpr_at_1pct_fpr'], 4)} |")

@@ -110,6 +110,7 @@ def test_seed_tables_show_every_seed_and_the_spread():
     assert "| target test acc | 0.700 / 0.720 / 0.740 | 0.720 ± 0.020 |" in md
     assert "| lira_offline TPR@0.1%FPR | 0.1000 / 0.2000 / 0.3000 | 0.2000 ± 0.1000 |" in md
     assert len(report.seed_table(seeds)) == 2 + 3 + 3
+    assert "Stage II SVM" not in md  # the same numbers as the shokri_svm rows
 
 
 def test_reproduce_only_selects_notebooks_and_rejects_unknown_names():
