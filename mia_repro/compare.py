@@ -30,6 +30,7 @@ from .cache import copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics
 from .report import run_meta
+from .seeds import spread_for
 from .stage1 import SizeOutputs, load_data, load_stage1
 from .stage2 import BOOTSTRAP, load_attack, versions
 
@@ -121,7 +122,8 @@ def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
         sizes[str(size)] = blocks
     result = {**run_meta(cfg), "versions": versions(), "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
-              "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes}
+              "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes,
+              "seed_spread": spread_for(cfg, "attacks")}
     save_json(cfg.output_dir / "attacks.json", result)
     if figures:
         from .plots import compare_figures

@@ -74,3 +74,30 @@ def run_seeds(cfg: ExperimentConfig, seeds: list[int], verbose: int = 0, log=pri
     save_json(cfg.output_dir / "seeds" / "seeds.json", result)
     log(f"Seeds {seeds} done in {time.perf_counter() - start:.0f}s -> {cfg.output_dir / 'seeds' / 'seeds.json'}")
     return result
+
+
+def spread_for(cfg: ExperimentConfig, part: str) -> dict | None:
+    """The spread that ``seeds/seeds.json`` holds for ``cfg``'s sizes, for embedding beside single-seed numbers.
+
+    ``part`` "summary": target accuracies and the Stage II SVM; "attacks": every compared attack.  None when no
+    seed run exists (or it covers none of the sizes, or was made with other settings than ``cfg``'s profile).
+    """
+    path = cfg.output_dir / "seeds" / "seeds.json"
+    if not path.exists():
+        return None
+    from .cache import load_json
+
+    try:
+        seeds = load_json(path)
+    except Exception:  # a damaged seeds.json is left out, not fatal: it is rewritten by the next --seeds run
+        return None
+    if seeds.get("profile") != cfg.profile or seeds.get("epochs") != cfg.model.epochs:
+        return None
+    sizes = {n: b for n, b in seeds["sizes"].items() if int(n) in cfg.sizes}
+    if not sizes:
+        return None
+    if part == "summary":
+        sizes = {n: {k: b[k] for k in ("target_train_acc", "target_test_acc", "svm")} for n, b in sizes.items()}
+    else:
+        sizes = {n: b["attacks"] for n, b in sizes.items()}
+    return {"seeds": seeds["seeds"], "source": "seeds/seeds.json", "sizes": sizes}

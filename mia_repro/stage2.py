@@ -33,6 +33,7 @@ from .cache import atomic_write, copy_file, load_json, load_npz, save_json, save
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class
 from .report import run_meta
+from .seeds import spread_for
 from .stage1 import SizeOutputs, load_stage1, n_records
 from .training import choose_trainer
 
@@ -169,6 +170,7 @@ def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict]) -> dict:
         "versions": versions(),
         "positive_class": "member",
         "sizes": {str(n): blocks[n] for n in sorted(blocks)},
+        "seed_spread": spread_for(cfg, "summary"),
         "config": to_dict(cfg),
     }
 

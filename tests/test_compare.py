@@ -95,3 +95,10 @@ def test_seeds_share_stage1_and_report_the_spread(tmp_path):
         json.loads((cfg.output_dir / "seeds" / "seed0" / "summary.json").read_text())["sizes"]["30"]["attack"]["auc"])
     with pytest.raises(ValueError, match="at least two different seeds"):
         run_seeds(cfg, [1, 1], log=quiet)
+    # the main run's summary and comparison carry the spread beside their single-seed numbers
+    run_stage2(cfg, log=quiet, figures=False)
+    main = run_compare(cfg, log=quiet, figures=False)
+    summary = json.loads((cfg.output_dir / "summary.json").read_text())
+    assert summary["seed_spread"]["seeds"] == [0, 1]
+    assert summary["seed_spread"]["sizes"]["30"]["svm"]["auc"]["values"][0] == pytest.approx(summary["sizes"]["30"]["attack"]["auc"])
+    assert set(main["seed_spread"]["sizes"]["30"]) == set(ATTACKS)
