@@ -1,5 +1,4 @@
 """Deterministic training: the same seed gives the same bits, in separate processes, under load."""
-import hashlib
 import subprocess
 import sys
 import textwrap
