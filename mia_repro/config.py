@@ -252,7 +252,8 @@ def validate(cfg: "ExperimentConfig") -> None:
     _need(all(r < 1 for r in mi.dropout_rates), "mitigation.dropout_rates", "every rate must be below 1", mi.dropout_rates)
     _positive_ints("mitigation.topk", mi.topk, allow_empty=True)
     _need(all(k <= m.num_classes for k in mi.topk), "mitigation.topk", f"every k must be at most {m.num_classes}", mi.topk)
-    _positive_numbers("mitigation.temperatures", mi.temperatures) if mi.temperatures else None
+    if mi.temperatures:
+        _positive_numbers("mitigation.temperatures", mi.temperatures)
     _need(_is_int(mi.aware_shadows) and 1 <= mi.aware_shadows <= cfg.n_shadows, "mitigation.aware_shadows",
           f"expected an integer in 1..n_shadows ({cfg.n_shadows})", mi.aware_shadows)
     o = cfg.outputs

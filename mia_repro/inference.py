@@ -44,14 +44,6 @@ def predict_batched(model: keras.Model, x: np.ndarray, cfg: ModelConfig) -> np.n
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, cfg.num_classes), np.float32)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of float logits (N, C), computed stably in float64; returns float64."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def query_model(weights: list[np.ndarray], cfg: ModelConfig, x: np.ndarray, own: np.ndarray,
                 population: np.ndarray, augmentations: tuple[str, ...],
                 reference: np.ndarray | None = None) -> dict[str, np.ndarray]:

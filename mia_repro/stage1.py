@@ -97,8 +97,10 @@ class ModelOutputs:
             trainer=result.trainer,
         )
 
-    def with_queries(self, queries: dict, spec: dict, ref_indices: np.ndarray | None) -> "ModelOutputs":
-        """These outputs completed with :func:`mia_repro.inference.query_model`'s arrays."""
+    def with_queries(self, queries: dict, spec: dict) -> "ModelOutputs":
+        """These outputs completed with :func:`mia_repro.inference.query_model`'s arrays for ``spec``
+        (:func:`outputs_spec`; its ``reference`` is None for the target)."""
+        ref_indices = spec["reference"]
         return dataclasses.replace(
             self, logits=queries["logits"], pop_indices=np.asarray(spec["population"], np.int64),
             pop_logits=queries["pop_logits"], aug_names=tuple(spec["augmentations"]), aug_labels=queries["aug_labels"],
@@ -322,7 +324,7 @@ def train_or_load(
                                   tuple(spec["augmentations"]), spec["reference"])
             if save_weights:
                 save_npz(store.weights_path(job, size, model_cfg), **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
-            out = ModelOutputs.from_result(result, job, y).with_queries(queries, spec, spec["reference"])
+            out = ModelOutputs.from_result(result, job, y).with_queries(queries, spec)
             out.save(paths[job.name])
             found[job.name] = out
 

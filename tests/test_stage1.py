@@ -77,7 +77,7 @@ def _full_outputs():
     spec = {"own": np.arange(4), "population": np.array([7, 9]), "augmentations": ["hflip"], "reference": np.array([5, 6])}
     q = {"logits": np.ones((4, 10), np.float32), "pop_logits": np.zeros((2, 10), np.float32),
          "aug_labels": np.zeros((1, 4), np.int16), "ref_logits": np.ones((2, 10), np.float32), "inference_seconds": 0.1}
-    return m.with_queries(q, spec, spec["reference"]), spec
+    return m.with_queries(q, spec), spec
 
 
 def test_outputs_roundtrip_and_checks(tmp_path):
@@ -166,7 +166,7 @@ def test_foreign_file_with_weights_is_retrained_not_completed(tiny_config):
 def test_extras_are_what_the_attacks_need(tiny_config):
     import dataclasses
 
-    from mia_repro.inference import softmax
+    from mia_repro.attacks.base import log_softmax
     from mia_repro.splits import population_sample
 
     cfg = dataclasses.replace(tiny_config, sizes=(30,))
@@ -175,7 +175,7 @@ def test_extras_are_what_the_attacks_need(tiny_config):
     pop = population_sample(splits, 40, 0)
     assert not set(pop) & set(splits.target_eval)
     for m in [so.target, *so.shadows]:
-        np.testing.assert_allclose(softmax(m.logits), m.probs, atol=1e-5)
+        np.testing.assert_allclose(np.exp(log_softmax(m.logits)), m.probs, atol=1e-5)
         np.testing.assert_array_equal(m.pop_indices, pop)
         assert m.pop_logits.shape == (40, 10) and m.aug_labels.shape == (2, 60) and m.aug_names == ("hflip", "shift:1:0")
     assert so.target.ref_logits is None
