@@ -29,10 +29,10 @@ from .attacks import ATTACKS, AttackerView, ShokriSVM
 from .cache import copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics
-from .report import run_meta
 from .seeds import spread_for
-from .stage1 import SizeOutputs, load_data, load_stage1
+from .stage1 import SizeOutputs, load_data, load_stage1, stage1_meta
 from .stage2 import BOOTSTRAP, load_attack, versions
+from .training import machine_info
 
 COMPARE_VERSION = 1  # bump when an attack's code changes what it computes
 SCORE_FIELDS = ("member", "true_class", "score", "pred")
@@ -120,7 +120,7 @@ def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
         for name in ATTACKS:  # byte-for-byte copies of the cache: git stores one blob for both
             copy_file(store / f"{name}.npz", cfg.output_dir / "attack_scores" / f"{name}_{size}.npz")
         sizes[str(size)] = blocks
-    result = {**run_meta(cfg), "versions": versions(), "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
+    result = {**stage1_meta(cfg, stage1), "analysis_ran_on": machine_info(), "versions": versions(), "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes,
               "seed_spread": spread_for(cfg, "attacks")}

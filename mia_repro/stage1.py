@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +28,7 @@ from .determinism import set_deterministic
 from .inference import query_model
 from .splits import Splits, make_splits, population_sample
 from .report import run_meta
-from .training import TrainJob, TrainResult, choose_trainer, train_models
+from .training import TrainJob, TrainResult, choose_trainer, machine_info, train_models
 
 
 FORMAT = 2  # version of the per-model file; files without it (format 1: softmax only) are recomputed
@@ -54,7 +55,8 @@ class ModelOutputs:
     predicted labels on augmented copies of the own records; for shadows
     ``ref_indices`` int64 (2n_t,) / ``ref_logits`` float32 (2n_t, C): logits on
     the target's records (OUT by construction).  ``spec``: what the extras were
-    computed for (checked on load).
+    computed for (checked on load).  ``trained_on``: the machine that trained the model
+    (:func:`mia_repro.training.machine_info`; {} in files written before it was kept).
     """
 
     name: str
@@ -76,6 +78,7 @@ class ModelOutputs:
     ref_logits: np.ndarray | None = None
     inference_seconds: float = 0.0
     spec: dict = field(default_factory=dict)
+    trained_on: dict = field(default_factory=dict)
 
     @classmethod
     def from_result(cls, result: TrainResult, job: TrainJob, y: np.ndarray) -> "ModelOutputs":
@@ -127,6 +130,7 @@ class ModelOutputs:
             aug_labels=self.aug_labels,
             inference_seconds=np.float64(self.inference_seconds),
             spec=np.array(json.dumps(self.spec, sort_keys=True)),
+            trained_on=np.array(json.dumps(self.trained_on, sort_keys=True)),
         )
         if self.ref_logits is not None:
             arrays.update(ref_indices=self.ref_indices, ref_logits=self.ref_logits)
@@ -155,6 +159,7 @@ class ModelOutputs:
                 aug_names=tuple(str(a) for a in d["aug_names"]), aug_labels=d["aug_labels"],
                 ref_indices=d.get("ref_indices"), ref_logits=d.get("ref_logits"),
                 inference_seconds=float(d["inference_seconds"]), spec=json.loads(str(d["spec"])),
+                trained_on=_trained_on(d),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise CacheEntryError(f"{path}: incomplete ({type(exc).__name__}: {exc})") from None
@@ -318,18 +323,20 @@ def train_or_load(
         x, y = data() if callable(data) else data if data is not None else load_data(cfg)
         set_deterministic(cfg.deterministic)
 
-        def keep(result: TrainResult, job: TrainJob, save_weights: bool = True) -> None:
+        def keep(result: TrainResult, job: TrainJob, save_weights: bool = True, trained_on: dict | None = None) -> None:
             spec = specs[job.name]
             queries = query_model(result.weights, model_cfg, x, job.eval_indices, spec["population"],
                                   tuple(spec["augmentations"]), spec["reference"])
             if save_weights:
                 save_npz(store.weights_path(job, size, model_cfg), **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
             out = ModelOutputs.from_result(result, job, y).with_queries(queries, spec)
+            out.trained_on = machine_info() if trained_on is None else trained_on
             out.save(paths[job.name])
             found[job.name] = out
 
         for job, old, weights in complete:
-            keep(TrainResult(job.name, old.probs, old.history, weights, old.seconds, old.trainer), job, save_weights=False)
+            keep(TrainResult(job.name, old.probs, old.history, weights, old.seconds, old.trainer), job,
+                 save_weights=False, trained_on=old.trained_on)
         if todo:
             bar = tqdm(total=len(todo), desc=desc or f"n={size}", unit="model", leave=True)
             by_name = {j.name: j for j in todo}
@@ -352,9 +359,14 @@ def _trained_part(path: Path, job: TrainJob) -> ModelOutputs | None:
             return None
         return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],
                             float(d["train_acc"]), float(d["test_acc"]), json.loads(str(d["history"])),
-                            float(d["seconds"]), str(d["trainer"]))
+                            float(d["seconds"]), str(d["trainer"]), trained_on=_trained_on(d))
     except Exception:  # damaged: retrain
         return None
+
+
+def _trained_on(d: dict) -> dict:
+    """The ``trained_on`` record of a loaded file ({} in files written before it was kept)."""
+    return json.loads(str(d["trained_on"])) if "trained_on" in d else {}
 
 
 def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -407,9 +419,36 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
     if figures:
         from .plots import stage1_figures
 
-        stage1_figures(out, run_meta(cfg), cfg.output_dir)
+        stage1_figures(out, stage1_meta(cfg, out), cfg.output_dir)
     log(f"Stage I done in {time.perf_counter() - total_start:.0f}s")
     return out
+
+
+def trained_on_table(stage1: dict[int, SizeOutputs]) -> dict[str, list[dict]]:
+    """Per size (str), every distinct machine that trained its models, from their files: dicts of
+    ``trainer``, ``backend``, ``device``, ``device_name``, ``keras`` and ``models`` (how many);
+    ``{"trainer", "backend": "not recorded"}`` for files written before the machine was kept."""
+    table = {}
+    for size, so in sorted(stage1.items()):
+        counts = Counter(json.dumps({"trainer": m.trainer, **(m.trained_on or {"backend": "not recorded"})},
+                                    sort_keys=True) for m in [so.target, *so.shadows])
+        table[str(size)] = [{**json.loads(k), "models": c} for k, c in counts.items()]
+    return table
+
+
+def stage1_meta(cfg: ExperimentConfig, stage1: dict[int, SizeOutputs]) -> dict:
+    """:func:`mia_repro.report.run_meta` for results computed from ``stage1``: ``backend``, ``device``,
+    ``device_name`` and ``trainer`` name the machine that *trained* the models (from their files;
+    "mixed: a, b" when they differ; this process's values where no file records them), and
+    ``stage1_trained_on`` gives :func:`trained_on_table`."""
+    meta = run_meta(cfg, sorted(stage1))
+    table = trained_on_table(stage1)
+    for key in ("backend", "device", "device_name", "trainer"):
+        values = sorted({r[key] for rows in table.values() for r in rows if key in r} - {"not recorded"})
+        if values:
+            meta[key] = values[0] if len(values) == 1 else "mixed: " + ", ".join(values)
+    meta["stage1_trained_on"] = table
+    return meta
 
 
 def load_stage1(cfg: ExperimentConfig) -> dict[int, SizeOutputs]:

@@ -34,8 +34,8 @@ from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class
 from .report import run_meta
 from .seeds import spread_for
-from .stage1 import SizeOutputs, load_stage1, n_records
-from .training import choose_trainer
+from .stage1 import SizeOutputs, load_stage1, n_records, stage1_meta
+from .training import choose_trainer, machine_info
 
 
 def versions() -> dict[str, str]:
@@ -157,16 +157,24 @@ def _load_cached(paths: dict[str, Path], log) -> tuple[dict, dict] | None:
         return None
 
 
-def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict]) -> dict:
+def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict | None = None) -> dict:
     """``summary.json``: ``{"profile", "backend", "seed", "epochs", "n_shadows", "versions",
     "sizes": {"<n>": {"target": {...}, "shadows": {...}, "attack": {..., "per_class": {...}},
-    "baseline": {...}}}}`` plus the trainer, device and the full config."""
-    trainer, reason = choose_trainer(cfg.trainer)
-    meta = run_meta(cfg)
+    "baseline": {...}}}}`` plus the trainer, device and the full config.
+
+    With ``stage1`` (:func:`mia_repro.stage1.load_stage1`'s outputs), backend, device and trainer name the
+    machine that trained the models (:func:`mia_repro.stage1.stage1_meta`, with ``stage1_trained_on``
+    per size) and ``stage2_ran_on`` the machine that fitted the attack; without, this process's.
+    """
+    meta = run_meta(cfg) if stage1 is None else stage1_meta(cfg, stage1)
     del meta["sizes"]
+    trainer, reason = choose_trainer(cfg.trainer)
+    if meta["trainer"] != trainer:
+        trainer, reason = meta["trainer"], "as recorded in the Stage I model files"
     return {
         **meta,
         "trainer": {"name": trainer, "reason": reason},
+        "stage2_ran_on": machine_info(),
         "versions": versions(),
         "positive_class": "member",
         "sizes": {str(n): blocks[n] for n in sorted(blocks)},
@@ -204,7 +212,7 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
         log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "
             f"AUC {a['auc']:.3f} | threshold baseline precision {b['precision']:.3f} AUC {b['auc']:.3f}"
             + (f" | grid edge hit in {a['grid_edge_hits']}/10 classes" if a.get("grid_edge_hits") else ""))
-    summary = build_summary(cfg, blocks)
+    summary = build_summary(cfg, blocks, stage1)
     save_json(cfg.output_dir / "summary.json", summary)
     if figures:
         from .plots import stage2_figures

@@ -11,6 +11,8 @@ one of two trainers with the same contract:
 """
 from __future__ import annotations
 
+import os
+import platform
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -71,6 +73,29 @@ def backend_info() -> dict[str, str]:
 
         device = "gpu" if torch.cuda.is_available() else "cpu"
     return {"backend": backend, "device": device}
+
+
+def machine_info() -> dict[str, str]:
+    """:func:`backend_info` plus ``device_name`` (the GPU's name, or the CPU's model and core count) and the
+    Keras version: what Stage I records in each model's file as the machine that trained it."""
+    info = backend_info()
+    name = ""
+    if info["device"] == "gpu" and info["backend"] == "jax":
+        import jax
+
+        name = jax.devices()[0].device_kind
+    elif info["device"] == "gpu" and info["backend"] == "torch":
+        import torch
+
+        name = torch.cuda.get_device_name(0)
+    else:
+        try:
+            with open("/proc/cpuinfo") as fh:
+                name = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+        except OSError:
+            pass
+        name = f"{name or platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+    return {**info, "device_name": name, "keras": keras.__version__}
 
 
 def choose_trainer(requested: str = "auto") -> tuple[str, str]:

@@ -121,3 +121,19 @@ def test_reproduce_only_selects_notebooks_and_rejects_unknown_names():
     assert select_notebooks(("04", "01")) == ["01_stage1_target_and_shadows.ipynb", "04_beyond_shokri.ipynb"]
     with pytest.raises(ConfigError, match="no notebook starts with '07'"):
         select_notebooks(("07",))
+
+
+def test_paper_comparison_puts_the_papers_fig4_beside_each_run_and_leaves_missing_sizes_out():
+    def block(train, test, precisions, recalls, auc):
+        return {"target": {"train_acc": train, "test_acc": test},
+                "attack": {"precision": 0.6, "auc": auc, "per_class": {"precision": precisions, "recall": recalls}}}
+    run = {"epochs": 100, "sizes": {"2500": block(1.0, 0.45, [0.9, 0.7, 0.8], [1.0, 0.9, 0.95], 0.85)}}
+    df = report.paper_comparison_table({"paper": run})
+    assert list(df["size n"]) == [2500, 2500, 5000, 10000, 15000]  # the paper's rows at every size
+    mine = df[df.source == "paper"].iloc[0]
+    assert mine["median class precision"] == 0.8 and mine["median class recall"] == 0.95
+    assert df.loc[df.source.str.startswith("Shokri"), "median class precision"].tolist() == [0.78, 0.74, 0.72, 0.71]
+    md = report.markdown_paper_comparison({"paper": run}).splitlines()
+    assert md[2] == "| 2,500 | Shokri et al. Fig. 4 | ≤100 | — | — | 0.78 | — | ≈1.0 | — |"
+    assert md[3] == "| 2,500 | paper | 100 | 1.000 | 0.450 | 0.800 | 0.600 | 0.950 | 0.850 |"
+    assert "≈0.6" in md[-1]

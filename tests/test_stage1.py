@@ -190,3 +190,46 @@ def test_choose_trainer_on_cpu():
     assert training.choose_trainer("stacked")[0] == "stacked"
     with pytest.raises(ValueError):
         training.choose_trainer("fast")
+
+
+def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path):
+    """A trained model records machine_info(); a file from before that loads with {} and is reported as
+    "not recorded"; a completed file keeps the machine of its training, not the completing one."""
+    import dataclasses
+
+    from mia_repro.stage1 import stage1_meta, trained_on_table
+    from mia_repro.training import machine_info
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    so = run_stage1(cfg, log=quiet, figures=False)[30]
+    here = machine_info()
+    assert here["device_name"] and all(m.trained_on == here for m in [so.target, *so.shadows])
+    meta = stage1_meta(cfg, {30: so})
+    assert (meta["backend"], meta["device"], meta["trainer"]) == (here["backend"], here["device"], "sequential")
+    assert meta["stage1_trained_on"] == {"30": [{**here, "trainer": "sequential", "models": 3}]}
+
+    gpu = {"backend": "jax", "device": "gpu", "device_name": "NVIDIA H100 80GB HBM3", "keras": "3.15.1"}
+    mixed = dataclasses.replace(so, target=dataclasses.replace(so.target, trained_on=gpu, trainer="stacked"),
+                                shadows=[dataclasses.replace(so.shadows[0], trained_on={}), so.shadows[1]])
+    table = trained_on_table({30: mixed})["30"]
+    assert {"trainer": "sequential", "backend": "not recorded", "models": 1} in table and len(table) == 3
+    meta = stage1_meta(cfg, {30: mixed})
+    assert meta["backend"] == f"mixed: jax, {here['backend']}" and meta["trainer"] == "mixed: sequential, stacked"
+
+    m, spec = _full_outputs()
+    m.save(tmp_path / "old.npz")
+    d = dict(np.load(tmp_path / "old.npz"))
+    del d["trained_on"]
+    np.savez(tmp_path / "old.npz", **d)  # a format-2 file written before the machine was kept
+    assert ModelOutputs.load(tmp_path / "old.npz", "shadow_00", spec).trained_on == {}
+    dataclasses.replace(m, trained_on=gpu).save(tmp_path / "gpu.npz")
+    assert ModelOutputs.load(tmp_path / "gpu.npz", "shadow_00", spec).trained_on == gpu
+
+    store = Stage1Store(cfg, 240)
+    job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
+    path = store.path(job, 30, cfg.model)
+    d = dict(np.load(path))
+    d.update(trained_on=np.array('{"backend": "jax", "device": "gpu"}'), format=np.int64(1))
+    np.savez(path, **d)  # completed from its weights: keeps the machine that trained it
+    again = run_stage1(cfg, log=quiet, figures=False)[30]
+    assert again.target.trained_on == {"backend": "jax", "device": "gpu"}

@@ -100,3 +100,19 @@ def test_damaged_stage2_cache_is_refit(stage2_run):
     again = run_stage2(cfg, log=lines.append, figures=False)
     assert sum("cache entry not usable" in line and "refitting" in line for line in lines) == 2
     assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"]
+
+
+def test_summary_names_the_machine_that_trained_stage1_not_the_one_running_stage2(tiny_config):
+    import dataclasses
+
+    from mia_repro.training import machine_info
+
+    gpu = {"backend": "jax", "device": "gpu", "device_name": "NVIDIA H100 80GB HBM3", "keras": "3.15.1"}
+    so = fake_size(30, n_shadows=2)
+    so = dataclasses.replace(so, target=dataclasses.replace(so.target, trained_on=gpu, trainer="stacked"),
+                             shadows=[dataclasses.replace(m, trained_on=gpu, trainer="stacked") for m in so.shadows])
+    s = stage2_mod.build_summary(tiny_config, {30: {}}, {30: so})
+    assert (s["backend"], s["device"], s["device_name"]) == ("jax", "gpu", "NVIDIA H100 80GB HBM3")
+    assert s["trainer"] == {"name": "stacked", "reason": "as recorded in the Stage I model files"}
+    assert s["stage1_trained_on"]["30"] == [{**gpu, "trainer": "stacked", "models": 3}]
+    assert s["stage2_ran_on"] == machine_info()
