@@ -292,3 +292,10 @@ def markdown_paper_comparison(summaries: dict[str, dict]) -> str:
                 cells.append(f"{v:.3f}")
         lines.append(f"| {r['size n']:,} | {r['source']} | {r['epochs']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def machines_table(summary: dict) -> pd.DataFrame:
+    """Where a result's models were trained, from ``summary["stage1_trained_on"]``: one row per size and
+    machine (trainer, backend, device, device name, Keras, models); empty for a summary without it."""
+    return pd.DataFrame([{"size n": int(n), **row} for n, rows in summary.get("stage1_trained_on", {}).items()
+                         for row in rows])

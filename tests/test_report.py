@@ -137,3 +137,10 @@ def test_paper_comparison_puts_the_papers_fig4_beside_each_run_and_leaves_missin
     assert md[2] == "| 2,500 | Shokri et al. Fig. 4 | ≤100 | — | — | 0.78 | — | ≈1.0 | — |"
     assert md[3] == "| 2,500 | paper | 100 | 1.000 | 0.450 | 0.800 | 0.600 | 0.950 | 0.850 |"
     assert "≈0.6" in md[-1]
+
+
+def test_machines_table_lists_each_size_and_machine():
+    row = {"trainer": "stacked", "backend": "jax", "device": "gpu", "device_name": "H100", "models": 11}
+    df = report.machines_table({"stage1_trained_on": {"2500": [row], "5000": [row, {**row, "models": 1}]}})
+    assert list(df["size n"]) == [2500, 5000, 5000] and df["models"].sum() == 23
+    assert report.machines_table({}).empty
