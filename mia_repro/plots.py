@@ -22,7 +22,7 @@ def provenance(summary: dict) -> str:
     sizes = summary["sizes"] if isinstance(summary["sizes"], list) else list(summary["sizes"])
     named = {k: summary[k]["name"] if isinstance(summary.get(k), dict) else summary.get(k) for k in ("device", "trainer")}
     if isinstance(named["device"], str) and summary.get("device_name"):
-        named["device"] += f" ({summary['device_name']})"
+        named["device"] += f": {summary['device_name']}"
     extra = "".join(f" · {k} {v}" for k, v in named.items() if isinstance(v, str))
     return (f"profile {summary['profile']} · sizes {', '.join(sizes)} · {summary['epochs']} epochs · "
             f"{summary['n_shadows']} shadows · backend {summary['backend']}{extra} · seed {summary['seed']}")
