@@ -318,7 +318,7 @@ _QUICK = ExperimentConfig(
 )
 
 # 100-epoch models give nearly one-hot outputs: on the default grid every class's best point was the
-# corner C=1000, gamma=100 (n=2,500); the wider grid moves the attack up (CV accuracy +0.2 to +1.6 points)
+# corner C=1000, gamma=100 (n=2,500); the wider grid moves the attack up (CV accuracy +0.1 to +1.5 points)
 # and still ends on the edge for most classes (see the README). C=1e7 did not finish in 10 minutes.
 _PAPER = ExperimentConfig(
     profile="paper",
