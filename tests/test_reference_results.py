@@ -1,4 +1,5 @@
-"""The committed reference results (results/quick/) are reproducible by the committed code."""
+"""The committed reference results (results/quick/, results/paper/) are reproducible by the committed code,
+and the README shows them as they are."""
 import dataclasses
 import json
 import shutil
@@ -8,6 +9,7 @@ import pytest
 from mia_repro.config import PROJECT_ROOT, get_config
 
 QUICK = PROJECT_ROOT / "results" / "quick"
+PAPER = PROJECT_ROOT / "results" / "paper"
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +46,73 @@ def test_stage2_recomputed_from_committed_stage1_matches(committed, tmp_path):
     assert again["target"] == ref["target"]
 
 
-def test_committed_attack_comparison_recomputes_from_its_score_files():
+@pytest.mark.parametrize("folder", [QUICK, PAPER], ids=["quick", "paper"])
+def test_committed_attack_comparison_recomputes_from_its_score_files(folder):
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
     from mia_repro.attacks import ATTACKS
     from mia_repro.metrics import tpr_at_fpr
 
-    path = QUICK / "attacks.json"
+    path = folder / "attacks.json"
     if not path.exists():
-        pytest.skip("no committed results/quick/attacks.json")
+        pytest.skip(f"no committed {path}")
     result = json.loads(path.read_text())
-    assert set(result["sizes"]) == {"2500", "5000", "10000", "15000"}
+    if folder == QUICK:
+        assert set(result["sizes"]) == {"2500", "5000", "10000", "15000"}
     for n, blocks in result["sizes"].items():
         assert set(blocks) == set(ATTACKS)
         for name, b in blocks.items():
-            with np.load(QUICK / "attack_scores" / f"{name}_{n}.npz") as s:
+            with np.load(folder / "attack_scores" / f"{name}_{n}.npz") as s:
                 assert b["auc"] == pytest.approx(roc_auc_score(s["member"], s["score"]), abs=1e-12)
                 for key, level in (("tpr_at_1pct_fpr", 0.01), ("tpr_at_0.1pct_fpr", 0.001)):
                     assert b[key] == pytest.approx(tpr_at_fpr(s["member"], s["score"], level), abs=1e-12)
+
+
+def _committed(folder):
+    if not (folder / "summary.json").exists():
+        pytest.skip(f"no committed {folder / 'summary.json'}")
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_paper_results_name_the_machine_that_trained_every_model():
+    paper = _committed(PAPER)
+    assert paper["profile"] == "paper" and paper["epochs"] == 100
+    for n, rows in paper["stage1_trained_on"].items():
+        assert sum(r["models"] for r in rows) == 11, n
+        assert all(r["backend"] != "not recorded" and r["device_name"] for r in rows), n
+    assert paper["backend"] and paper["device_name"] and paper["trainer"]["name"] and paper["stage2_ran_on"]
+
+
+def test_paper_stage2_recomputed_from_committed_stage1_matches(tmp_path):
+    """Refit the smallest committed paper size's attack from its Stage I cache, into an empty results folder."""
+    from mia_repro.stage2 import run_stage2
+
+    paper = _committed(PAPER)
+    n = min(int(k) for k in paper["sizes"])
+    cfg = dataclasses.replace(get_config("paper"), sizes=(n,), stage1_dir=str(PAPER / "stage1"), results_dir=str(tmp_path))
+    again = run_stage2(cfg, log=lambda *_: None, figures=False)["sizes"][str(n)]
+    ref = paper["sizes"][str(n)]
+    for key in ("precision", "recall", "auc", "tpr_at_0.1pct_fpr", "advantage_max"):
+        assert again["attack"][key] == pytest.approx(ref["attack"][key], abs=1e-9), key
+    assert again["attack"]["per_class"]["C"] == ref["attack"]["per_class"]["C"]
+    assert again["target"] == ref["target"]
+
+
+def test_readme_tables_are_the_committed_results():
+    from mia_repro import report
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    quick = _committed(QUICK)
+    wanted = report.markdown_results(quick).splitlines()[2:]
+    attacks = json.loads((QUICK / "attacks.json").read_text())
+    for n in attacks["sizes"]:
+        wanted += report.markdown_attacks(attacks, n).splitlines()[2:]
+    if (PAPER / "summary.json").exists():
+        paper = _committed(PAPER)
+        rows = report.markdown_paper_comparison({"paper": paper, "quick": quick}).splitlines()
+        wanted += [r for r in rows if "| paper |" in r]
+        attacks = json.loads((PAPER / "attacks.json").read_text())
+        for n in attacks["sizes"]:
+            wanted += report.markdown_attacks(attacks, n).splitlines()[2:]
+    assert [row for row in wanted if row not in readme] == []
