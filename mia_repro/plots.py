@@ -6,6 +6,7 @@ saves a PNG and returns the ``matplotlib`` figure.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -29,8 +30,10 @@ def provenance(summary: dict) -> str:
 
 
 def _finish(fig, summary: dict, path: Path | None):
-    fig.text(0.5, 0.005, provenance(summary), ha="center", va="bottom", fontsize=7, color="0.35")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    # wrapped to the figure's width (about 19 characters per inch at 7 pt), so a one-size figure keeps it whole
+    line = textwrap.wrap(provenance(summary), width=max(40, int(19 * fig.get_figwidth())))
+    fig.text(0.5, 0.005, "\n".join(line), ha="center", va="bottom", fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.01 + 0.11 * len(line) / fig.get_figheight(), 1, 1))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=150)
@@ -353,7 +356,8 @@ def attacks_roc(result: dict, scores: dict, path: Path | None = None):
         ax.set_title(f"n = {int(n):,} ({n_neg:,} non-members)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6, loc="lower right", title="attack (AUC)", title_fontsize=6)
-    fig.suptitle("Membership inference attacks on the same target, log-log ROC", fontsize=11)
+    title = "Membership inference attacks on the same target, log-log ROC"
+    fig.suptitle(title if len(sizes) > 1 else textwrap.fill(title, 40), fontsize=11)
     return _finish(fig, result, path)
 
 
