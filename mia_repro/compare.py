@@ -120,7 +120,8 @@ def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
         for name in ATTACKS:  # byte-for-byte copies of the cache: git stores one blob for both
             copy_file(store / f"{name}.npz", cfg.output_dir / "attack_scores" / f"{name}_{size}.npz")
         sizes[str(size)] = blocks
-    result = {**stage1_meta(cfg, stage1), "analysis_ran_on": machine_info(), "versions": versions(), "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
+    result = {**stage1_meta(cfg, stage1), "compare_ran_on": machine_info(), "versions": versions(),
+              "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes,
               "seed_spread": spread_for(cfg, "attacks")}

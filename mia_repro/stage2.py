@@ -32,7 +32,6 @@ from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disj
 from .cache import atomic_write, copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class
-from .report import run_meta
 from .seeds import spread_for
 from .stage1 import SizeOutputs, load_stage1, n_records, stage1_meta
 from .training import choose_trainer, machine_info
@@ -157,16 +156,16 @@ def _load_cached(paths: dict[str, Path], log) -> tuple[dict, dict] | None:
         return None
 
 
-def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict | None = None) -> dict:
+def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict[int, SizeOutputs]) -> dict:
     """``summary.json``: ``{"profile", "backend", "seed", "epochs", "n_shadows", "versions",
     "sizes": {"<n>": {"target": {...}, "shadows": {...}, "attack": {..., "per_class": {...}},
     "baseline": {...}}}}`` plus the trainer, device and the full config.
 
-    With ``stage1`` (:func:`mia_repro.stage1.load_stage1`'s outputs), backend, device and trainer name the
+    ``stage1`` (:func:`mia_repro.stage1.load_stage1`'s outputs): backend, device and trainer name the
     machine that trained the models (:func:`mia_repro.stage1.stage1_meta`, with ``stage1_trained_on``
-    per size) and ``stage2_ran_on`` the machine that fitted the attack; without, this process's.
+    per size); ``stage2_ran_on`` names the machine that fitted the attack.
     """
-    meta = run_meta(cfg) if stage1 is None else stage1_meta(cfg, stage1)
+    meta = stage1_meta(cfg, stage1)
     del meta["sizes"]
     trainer, reason = choose_trainer(cfg.trainer)
     if meta["trainer"] != trainer:

@@ -224,6 +224,11 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
     assert ModelOutputs.load(tmp_path / "old.npz", "shadow_00", spec).trained_on == {}
     dataclasses.replace(m, trained_on=gpu).save(tmp_path / "gpu.npz")
     assert ModelOutputs.load(tmp_path / "gpu.npz", "shadow_00", spec).trained_on == gpu
+    d = dict(np.load(tmp_path / "gpu.npz"))
+    d["trained_on"] = np.array("{not json")
+    np.savez(tmp_path / "bad.npz", **d)  # a damaged record: reported by path, so Stage I recomputes it
+    with pytest.raises(CacheEntryError, match="bad.npz: incomplete"):
+        ModelOutputs.load(tmp_path / "bad.npz", "shadow_00", spec)
 
     store = Stage1Store(cfg, 240)
     job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
