@@ -2,6 +2,7 @@
 
     python -m mia_repro.bench --k 11 --n 15000 --batch-size 32 --epochs 2
     python -m mia_repro.bench --determinism --k 2 --n 2500 --epochs 2   # cost of deterministic kernels
+    python -m mia_repro.bench --steps-per-execution 1 32 128 --k 1 --n 5000 --epochs 2   # sequential trainer
 
 Prints the backend and device, seconds per model-epoch of each trainer
 (wall time of the whole training, model building and compilation included,
@@ -86,6 +87,33 @@ def run_determinism_bench(k: int, n: int, batch_size: int, epochs: int, seed: in
     return out
 
 
+def run_spe_bench(values, k: int, n: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
+    """Time the sequential trainer on the same K jobs with each ``steps_per_execution`` in ``values``
+    (one process, deterministic kernels as Stage I uses them).  The values are timed twice, in order and
+    then in reverse, so that a drift of the machine's speed during the run does not favour one of them;
+    each value's figure is the mean of its two runs.  Also checks that every value gives the same
+    weights as the first (it should: the steps are the same, only the calls into the backend differ)."""
+    from .determinism import set_deterministic
+    from .training import backend_info, train_sequential
+
+    x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
+    out = {**backend_info(), "data": source, "k": k, "n": n, "batch_size": batch_size, "epochs": epochs,
+           "determinism": set_deterministic(True), "values": list(values)}
+    train_sequential(jobs[:1], dataclasses.replace(cfg, epochs=1), x, y, steps_per_execution=values[0])  # warm-up
+    times: dict[int, list[float]] = {v: [] for v in values}
+    weights = {}
+    for v in [*values, *reversed(values)]:
+        start = time.perf_counter()
+        res = train_sequential(jobs, cfg, x, y, steps_per_execution=v)
+        times[v].append(time.perf_counter() - start)
+        weights.setdefault(v, [w for r in res for w in r.weights])
+    for v in values:
+        out[f"spe{v}_s_per_model_epoch"] = float(np.mean(times[v])) / (k * epochs)
+        out[f"spe{v}_ratio_to_spe{values[0]}"] = out[f"spe{v}_s_per_model_epoch"] / out[f"spe{values[0]}_s_per_model_epoch"]
+        out[f"spe{v}_same_weights"] = all(np.array_equal(a, b) for a, b in zip(weights[values[0]], weights[v]))
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mia_repro.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--k", type=int, default=11, help="models trained together (default 11: target + 10 shadows)")
@@ -96,7 +124,25 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="also write the measurements to this file")
     p.add_argument("--determinism", action="store_true",
                    help="instead: the sequential trainer with deterministic kernels off, then on")
+    p.add_argument("--steps-per-execution", type=int, nargs="+", default=None, metavar="S",
+                   help="instead: the sequential trainer with each of these steps_per_execution")
     a = p.parse_args(argv)
+    if a.steps_per_execution:
+        if min(a.steps_per_execution) < 1:
+            p.error("--steps-per-execution: every value must be >= 1")
+        r = run_spe_bench(a.steps_per_execution, a.k, a.n, a.batch_size, a.epochs)
+        print(f"backend {r['backend']} on {r['device']} | data: {r['data']} | K={r['k']}, n={r['n']}, "
+              f"batch {r['batch_size']}, {r['epochs']} epochs | {r['determinism']}")
+        first = r["values"][0]
+        for v in r["values"]:
+            print(f"  steps_per_execution {v:4d}: {r[f'spe{v}_s_per_model_epoch']:.3f} s per model-epoch, "
+                  f"ratio to {first}: {r[f'spe{v}_ratio_to_spe{first}']:.2f}x, same weights: {r[f'spe{v}_same_weights']}")
+        if a.json:
+            from .cache import save_json
+
+            save_json(a.json, r)
+        print(json.dumps(r))
+        return 0
     if a.determinism:
         r = run_determinism_bench(a.k, a.n, a.batch_size, a.epochs)
         print(f"backend {r['backend']} on {r['device']} | data: {r['data']} | K={r['k']}, n={r['n']}, "

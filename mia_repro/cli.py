@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="training sizes (default: the profile's)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
     p.add_argument("--trainer", choices=("auto", "stacked", "sequential"), default=None)
+    p.add_argument("--steps-per-execution", type=int, default=None,
+                   help="training steps per call into the backend (default: 1 one model at a time, 8 stacked on JAX); "
+                        "changes speed, not results")
     p.add_argument("--nondeterministic", action="store_true",
                    help="do not switch the backend to deterministic kernels (faster on some GPUs; reruns may differ)")
     p.add_argument("--results-dir", default=None, help="output folder (default results/<profile>/)")
@@ -58,6 +61,7 @@ def run(args) -> None:
         sizes=args.sizes,
         epochs=args.epochs,
         trainer=args.trainer,
+        steps_per_execution=args.steps_per_execution,
         results_dir=args.results_dir,
         deterministic=False if args.nondeterministic else None,
     )

@@ -116,7 +116,10 @@ class ExperimentConfig:
 
     ``sizes``: training-set sizes n (target members = n, non-members = n).
     ``trainer``: "auto" (stacked multi-model graph on GPU jax/torch, one model
-    at a time otherwise), "stacked" or "sequential".
+    at a time otherwise), "stacked" or "sequential".  ``steps_per_execution``:
+    training steps per call into the backend (None: the trainer's default,
+    :func:`mia_repro.training.default_steps_per_execution`); like ``trainer``
+    it changes speed, not results, so cache keys leave it out.
     """
 
     profile: str = "custom"
@@ -128,6 +131,7 @@ class ExperimentConfig:
     stage1_dir: str | None = None
     max_records: int | None = None
     trainer: str = "auto"
+    steps_per_execution: int | None = None
     deterministic: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
@@ -220,6 +224,8 @@ def validate(cfg: "ExperimentConfig") -> None:
     _need(cfg.max_records is None or (_is_int(cfg.max_records) and 0 < cfg.max_records), "max_records",
           "expected a positive integer or None", cfg.max_records)
     _need(cfg.trainer in ("auto", "stacked", "sequential"), "trainer", "expected auto, stacked or sequential", cfg.trainer)
+    _need(cfg.steps_per_execution is None or (_is_int(cfg.steps_per_execution) and cfg.steps_per_execution >= 1),
+          "steps_per_execution", "expected an integer >= 1 or None", cfg.steps_per_execution)
     _need(isinstance(cfg.deterministic, bool), "deterministic", "expected True or False", cfg.deterministic)
     for name in ("data_path", "results_dir", "stage1_dir"):
         v = getattr(cfg, name)

@@ -13,7 +13,7 @@ def _regularizer(cfg: ModelConfig):
     return keras.regularizers.L2(cfg.l2) if cfg.l2 > 0 else None
 
 
-def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
+def build_cnn(cfg: ModelConfig, seed: int | None = None, steps_per_execution: int = 1) -> keras.Model:
     """Build and compile the target/shadow CNN.
 
     Input float32 (batch, 32, 32, 3) in [0, 1] (see ``data.to_model_input``);
@@ -21,7 +21,10 @@ def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
     ``"logits"`` (its output is what :mod:`mia_repro.inference` reads).
     L2 (``cfg.l2``) applies to every kernel and bias; dropout (``cfg.dropout``)
     follows each pooling block and the dense layer.  ``seed`` fixes the
-    initial weights and dropout masks.
+    initial weights and dropout masks.  ``steps_per_execution``: training
+    steps per call into the backend (Keras ``compile``); it changes speed, not
+    the result (bit-equal weights under deterministic kernels, see
+    ``tests/test_models.py``).
     """
     reg = _regularizer(cfg)
     # per-layer seeds below 2**31: every backend's seed dtype (int64 on TF, uint32 on JAX) holds them
@@ -73,5 +76,6 @@ def build_cnn(cfg: ModelConfig, seed: int | None = None) -> keras.Model:
         optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model

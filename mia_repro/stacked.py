@@ -25,7 +25,7 @@ from keras import ops
 from .config import ModelConfig
 from .models import build_cnn
 from .inference import PREDICT_BATCH
-from .training import TrainJob, TrainResult
+from .training import TrainJob, TrainResult, default_steps_per_execution
 
 
 def build_stacked_cnn(cfg: ModelConfig, k: int, steps_per_execution: int = 1) -> keras.Model:
@@ -135,7 +135,7 @@ def train_stacked(
     if initial_weights is None:
         initial_weights = [build_cnn(cfg, seed=job.seed).get_weights() for job in jobs]
     if steps_per_execution is None:
-        steps_per_execution = 8 if keras.backend.backend() == "jax" else 1
+        steps_per_execution = default_steps_per_execution("stacked")
     keras.utils.set_random_seed(jobs[0].seed)
     model = build_stacked_cnn(cfg, k, steps_per_execution)
     model.set_weights(stack_weights(initial_weights, cfg))

@@ -56,7 +56,8 @@ class ModelOutputs:
     ``ref_indices`` int64 (2n_t,) / ``ref_logits`` float32 (2n_t, C): logits on
     the target's records (OUT by construction).  ``spec``: what the extras were
     computed for (checked on load).  ``trained_on``: the machine that trained the model
-    (:func:`mia_repro.training.machine_info`; {} in files written before it was kept).
+    (:func:`mia_repro.training.machine_info`) and the trainer's settings (``steps_per_execution``; ``k``
+    for the stacked trainer); {} in files written before it was kept.
     """
 
     name: str
@@ -330,7 +331,7 @@ def train_or_load(
             if save_weights:
                 save_npz(store.weights_path(job, size, model_cfg), **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
             out = ModelOutputs.from_result(result, job, y).with_queries(queries, spec)
-            out.trained_on = machine_info() if trained_on is None else trained_on
+            out.trained_on = {**machine_info(), **result.extra} if trained_on is None else trained_on
             out.save(paths[job.name])
             found[job.name] = out
 
@@ -345,7 +346,8 @@ def train_or_load(
                 keep(result, by_name[result.name])
                 bar.update(1)
 
-            train_models(todo, model_cfg, x, y, trainer=cfg.trainer, verbose=verbose, on_result=on_result)
+            train_models(todo, model_cfg, x, y, trainer=cfg.trainer, verbose=verbose, on_result=on_result,
+                         steps_per_execution=cfg.steps_per_execution)
             bar.close()
     return [found[j.name] for j in jobs]
 

@@ -113,6 +113,18 @@ def choose_trainer(requested: str = "auto") -> tuple[str, str]:
     )
 
 
+def default_steps_per_execution(trainer: str) -> int:
+    """Training steps per call into the backend when the config leaves it open (``None``).
+
+    ``sequential``: 1 (Keras-TF on this project's 2-core CPU, deterministic kernels: 32 and 128 steps
+    per call were 1.06x and 1.08x *slower*, ``python -m mia_repro.bench --steps-per-execution 1 32 128
+    --k 1 --n 5000 --epochs 3``); ``stacked``: 8 on JAX, 1 otherwise.
+    """
+    if trainer == "stacked" and keras.backend.backend() == "jax":
+        return 8
+    return 1
+
+
 def train_sequential(
     jobs: Sequence[TrainJob],
     cfg: ModelConfig,
@@ -120,18 +132,22 @@ def train_sequential(
     y: np.ndarray,
     verbose: int = 0,
     on_result: Callable[[TrainResult], None] | None = None,
+    steps_per_execution: int | None = None,
 ) -> list[TrainResult]:
     """Train each job as an ordinary Keras model, one after the other.
 
     ``x`` uint8 (N, 32, 32, 3), ``y`` int (N,).  ``on_result`` is called as each
     model finishes (Stage I uses it to cache, so an interruption loses at most
-    one model).
+    one model).  ``steps_per_execution`` (default
+    :func:`default_steps_per_execution`) is kept in each result's ``extra``.
     """
+    if steps_per_execution is None:
+        steps_per_execution = default_steps_per_execution("sequential")
     results = []
     for job in jobs:
         start = time.perf_counter()
         keras.utils.set_random_seed(job.seed)
-        model = build_cnn(cfg, seed=job.seed)
+        model = build_cnn(cfg, seed=job.seed, steps_per_execution=steps_per_execution)
         hist = model.fit(
             to_model_input(x[job.members], cfg.scale_inputs),
             y[job.members],
@@ -148,6 +164,7 @@ def train_sequential(
             weights=model.get_weights(),
             seconds=time.perf_counter() - start,
             trainer="sequential",
+            extra={"steps_per_execution": steps_per_execution},
         )
         keras.backend.clear_session()
         if on_result is not None:
@@ -184,11 +201,13 @@ def train_models(
     trainer: str = "auto",
     verbose: int = 0,
     on_result: Callable[[TrainResult], None] | None = None,
+    steps_per_execution: int | None = None,
 ) -> list[TrainResult]:
     """Train K same-architecture models; the entry point Stage I and mitigation use.
 
     Returns one :class:`TrainResult` per job, in order.  ``trainer`` is
-    "auto", "stacked" or "sequential" (see :func:`choose_trainer`).
+    "auto", "stacked" or "sequential" (see :func:`choose_trainer`);
+    ``steps_per_execution`` None is :func:`default_steps_per_execution` of that trainer.
     """
     if len(jobs) == 0:
         return []
@@ -197,9 +216,9 @@ def train_models(
     if kind == "stacked":
         from .stacked import train_stacked
 
-        results = train_stacked(jobs, cfg, x, y, verbose=verbose)
+        results = train_stacked(jobs, cfg, x, y, verbose=verbose, steps_per_execution=steps_per_execution)
         if on_result is not None:
             for r in results:
                 on_result(r)
         return results
-    return train_sequential(jobs, cfg, x, y, verbose=verbose, on_result=on_result)
+    return train_sequential(jobs, cfg, x, y, verbose=verbose, on_result=on_result, steps_per_execution=steps_per_execution)

@@ -41,7 +41,7 @@ def cli(*args, cwd=None):
 @pytest.mark.parametrize("args, field", [
     (["--sizes", "0"], "sizes"), (["--sizes", "-5"], "sizes"), (["--sizes", "30000"], "sizes"),
     (["--seed", "-1"], "seed"), (["--epochs", "0"], "model.epochs"), (["--epochs", "-3"], "model.epochs"),
-    (["--seeds", "1"], "--seeds"),
+    (["--seeds", "1"], "--seeds"), (["--steps-per-execution", "0"], "steps_per_execution"),
 ])
 def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
     out = cli("stage1", "--profile", "smoke", "--results-dir", str(tmp_path / "r"), *args)

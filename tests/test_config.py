@@ -42,3 +42,18 @@ def test_config_key_changes_with_any_field():
 
 def test_output_dir_defaults_to_results_profile():
     assert get_config("smoke").output_dir.parts[-2:] == ("results", "smoke")
+
+
+def test_steps_per_execution_is_validated_and_left_out_of_cache_keys():
+    assert get_config("quick").steps_per_execution is None
+    assert get_config("quick", steps_per_execution=64).steps_per_execution == 64
+    for bad in (0, -1, 2.5, "32", True):
+        with pytest.raises(ConfigError, match="steps_per_execution"):
+            get_config("quick", steps_per_execution=bad)
+    from mia_repro.splits import make_splits
+    from mia_repro.stage1 import Stage1Store, size_jobs
+
+    job = size_jobs(make_splits(60000, 2500, 10, 0), 0)[1]
+    paths = {Stage1Store(get_config("paper", steps_per_execution=s), 60000).path(job, 2500, get_config("paper").model)
+             for s in (None, 1, 64)}
+    assert len(paths) == 1  # a committed model trained with another value is found and reused

@@ -42,3 +42,27 @@ def test_seed_fixes_initial_weights():
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
     assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+
+
+def test_steps_per_execution_changes_speed_not_weights():
+    """Several steps per backend call (including a last call with fewer steps than asked) train the same
+    model as one step per call: bit-equal weights and history under deterministic kernels."""
+    import dataclasses
+
+    from mia_repro.data import to_model_input
+    from mia_repro.determinism import set_deterministic
+
+    set_deterministic(True)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (200, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 200)
+    cfg = dataclasses.replace(ModelConfig(conv_filters=(4, 4), dense_units=8), epochs=2)
+    runs = []
+    for spe in (1, 4):  # 200 / 32 = 7 steps an epoch: calls of 4 + 3 steps
+        keras.utils.set_random_seed(3)
+        model = build_cnn(cfg, seed=3, steps_per_execution=spe)
+        hist = model.fit(to_model_input(x, True), y, batch_size=32, epochs=2, verbose=0)
+        runs.append((model.get_weights(), hist.history))
+        keras.backend.clear_session()
+    (w1, h1), (w4, h4) = runs
+    assert h1 == h4 and all(np.array_equal(a, b) for a, b in zip(w1, w4))
+    assert not np.array_equal(w1[0], build_cnn(cfg, seed=3).get_weights()[0])  # it did train

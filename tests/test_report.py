@@ -98,6 +98,22 @@ def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
     assert "default kernels" in out and "deterministic kernels" in out and "ratio deterministic/default" in out
 
 
+def test_bench_steps_per_execution_mode_times_each_value_and_checks_the_weights(capsys, tmp_path):
+    import json
+
+    from mia_repro import bench
+
+    args = ["--steps-per-execution", "1", "3", "--k", "1", "--n", "16", "--epochs", "1", "--batch-size", "4"]
+    assert bench.main([*args, "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "steps_per_execution    1:" in out and "steps_per_execution    3:" in out and "ratio to 1" in out
+    r = json.loads((tmp_path / "b.json").read_text())
+    assert r["spe1_ratio_to_spe1"] == 1.0 and r["spe3_s_per_model_epoch"] > 0
+    assert r["spe3_same_weights"] is True  # 16 records / batch 4 = 4 steps: calls of 3 + 1 step
+    with pytest.raises(SystemExit):
+        bench.main(["--steps-per-execution", "0"])
+
+
 def test_seed_tables_show_every_seed_and_the_spread():
     from mia_repro.seeds import spread
 

@@ -202,8 +202,12 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
 
     cfg = dataclasses.replace(tiny_config, sizes=(30,))
     so = run_stage1(cfg, log=quiet, figures=False)[30]
-    here = machine_info()
+    here = {**machine_info(), "steps_per_execution": 1}  # the machine and the sequential trainer's default
     assert here["device_name"] and all(m.trained_on == here for m in [so.target, *so.shadows])
+    four = run_stage1(dataclasses.replace(cfg, steps_per_execution=4, results_dir=str(tmp_path / "spe4")),
+                      log=quiet, figures=False)[30]
+    assert four.target.trained_on == {**here, "steps_per_execution": 4}  # a forced value is what the file says
+    assert four.fingerprint() == so.fingerprint()  # and changes nothing else: same outputs, bit for bit
     meta = stage1_meta(cfg, {30: so})
     assert (meta["backend"], meta["device"], meta["trainer"]) == (here["backend"], here["device"], "sequential")
     assert meta["stage1_trained_on"] == {"30": [{**here, "trainer": "sequential", "models": 3}]}
