@@ -56,6 +56,14 @@ def per_class_precision(summary: dict, path: Path | None = None):
     return _finish(fig, summary, path)
 
 
+def _size_axis(ax, sizes: list[int]) -> None:
+    """Log x axis labelled with the training sizes only (no 3x10^3-style minor labels when the sizes span
+    less than a decade)."""
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+
+
 def precision_recall_vs_size(summary: dict, path: Path | None = None):
     """Overall precision and recall of the SVM attack (and the threshold baseline) vs size."""
     sizes = [int(n) for n in summary["sizes"]]
@@ -65,8 +73,7 @@ def precision_recall_vs_size(summary: dict, path: Path | None = None):
         ax.plot(sizes, [b["baseline"][key] for b in summary["sizes"].values()], marker="s", ls=":", color=color,
                 label=f"threshold baseline {key}")
     ax.axhline(0.5, color="k", ls="--", lw=1, label="random guess (0.5)")
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    _size_axis(ax, sizes)
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("target training-set size n (records)")
     ax.set_ylabel("attack precision / recall (positive = member)")
@@ -375,10 +382,8 @@ def attacks_tpr_vs_size(result: dict, path: Path | None = None):
             ax.errorbar(np.array(sizes) * shift, y, yerr=[y - ci[:, 0], ci[:, 1] - y], marker="o", ms=3, capsize=2,
                         color=f"C{i % 10}", lw=1, label=attack_label(name))
         ax.axhline(level, color="k", ls=":", lw=1, label="random guess (TPR = FPR)")
-        ax.set_xscale("log")  # y stays linear: a TPR of 0 must stay visible
+        _size_axis(ax, sizes)  # y stays linear: a TPR of 0 must stay visible
         ax.set_ylim(bottom=0)
-        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set_xlabel("target training-set size n (records)")
         ax.set_ylabel(f"TPR at {level:.1%} FPR (95% bootstrap interval)")
         ax.set_title(f"Members caught at {level:.1%} FPR")
