@@ -114,6 +114,16 @@ def run_spe_bench(values, k: int, n: int, batch_size: int, epochs: int, seed: in
     return out
 
 
+def _emit(r: dict, json_path: str | None) -> int:
+    """Write the measurements to ``json_path`` (when given) and print them as one JSON line."""
+    if json_path:
+        from .cache import save_json
+
+        save_json(json_path, r)
+    print(json.dumps(r))
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mia_repro.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--k", type=int, default=11, help="models trained together (default 11: target + 10 shadows)")
@@ -137,12 +147,7 @@ def main(argv=None) -> int:
         for v in r["values"]:
             print(f"  steps_per_execution {v:4d}: {r[f'spe{v}_s_per_model_epoch']:.3f} s per model-epoch, "
                   f"ratio to {first}: {r[f'spe{v}_ratio_to_spe{first}']:.2f}x, same weights: {r[f'spe{v}_same_weights']}")
-        if a.json:
-            from .cache import save_json
-
-            save_json(a.json, r)
-        print(json.dumps(r))
-        return 0
+        return _emit(r, a.json)
     if a.determinism:
         r = run_determinism_bench(a.k, a.n, a.batch_size, a.epochs)
         print(f"backend {r['backend']} on {r['device']} | data: {r['data']} | K={r['k']}, n={r['n']}, "
@@ -161,12 +166,7 @@ def main(argv=None) -> int:
               f"(final train acc {r[f'{name}_final_train_acc_mean']:.3f})")
     if "speedup_stacked_over_sequential" in r:
         print(f"  ratio sequential/stacked: {r['speedup_stacked_over_sequential']:.2f}x")
-    if a.json:
-        from .cache import save_json
-
-        save_json(a.json, r)
-    print(json.dumps(r))
-    return 0
+    return _emit(r, a.json)
 
 
 if __name__ == "__main__":
