@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?=
+# Test files run in this many processes (pytest-xdist; a file's tests stay in one process, so
+# module fixtures are built once). 2 matches the CI machine's cores; TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 
 .PHONY: install data test reproduce stage1 stage2 mitigation bench notebooks
 
@@ -22,7 +25,7 @@ data: install
 	$(PY) -m mia_repro data
 
 test: install data
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The main job: set up, find the data, run the three notebooks in order (papermill).
 reproduce: install data

@@ -1,4 +1,6 @@
+import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -12,16 +14,28 @@ def quiet(*_):
     pass
 
 
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """Stage I, Stage II and the mitigation sweep on the tiny config, once for the module (read only)."""
+    import conftest
+
+    tmp = tmp_path_factory.mktemp("mit")
+    cfg = conftest.make_tiny_config(tmp, conftest.write_official_layout(tmp / "data", per_batch=40)[0])
+    run_stage1(cfg, log=quiet)
+    run_stage2(cfg, log=quiet, figures=False)
+    return cfg, run_mitigation(cfg, log=quiet)
+
+
 @pytest.fixture
-def mitigated(tiny_config):
-    run_stage1(tiny_config, log=quiet)
-    run_stage2(tiny_config, log=quiet, figures=False)
-    rows = run_mitigation(tiny_config, log=quiet)
-    return tiny_config, rows
+def mitigated(swept, tmp_path):
+    """The module's sweep in a private copy of its results folder, for tests that rerun or damage it."""
+    cfg, rows = swept
+    shutil.copytree(cfg.output_dir, tmp_path / "results")
+    return dataclasses.replace(cfg, results_dir=str(tmp_path / "results")), rows
 
 
-def test_mitigation_records_have_exactly_the_contract_keys(mitigated):
-    cfg, rows = mitigated
+def test_mitigation_records_have_exactly_the_contract_keys(swept):
+    cfg, rows = swept
     on_disk = json.loads((cfg.output_dir / "mitigation.json").read_text())
     assert on_disk == json.loads(json.dumps(rows))
     assert all(tuple(r) == RECORD_KEYS for r in on_disk)
@@ -36,20 +50,25 @@ def test_mitigation_records_have_exactly_the_contract_keys(mitigated):
         assert (cfg.output_dir / name).exists()
 
 
-def test_unaware_undefended_row_equals_stage2(mitigated):
-    cfg, rows = mitigated
+def test_unaware_undefended_row_equals_stage2(swept):
+    cfg, rows = swept
     summary = json.loads((cfg.output_dir / "summary.json").read_text())
     none = [r for r in rows if r["defense"] == "none" and r["scenario"] == "unaware"][0]
     assert none["auc"] == pytest.approx(summary["sizes"]["30"]["attack"]["auc"])
     assert none["target_test_acc"] == pytest.approx(summary["sizes"]["30"]["target"]["test_acc"])
 
 
-def test_regularized_models_are_trained_and_cached(mitigated):
+def test_regularized_models_are_trained_and_cached(mitigated, monkeypatch):
     cfg, _ = mitigated
     files = {p.name.split("-")[0] for p in (cfg.output_dir / "stage1" / "n30").glob("*.npz")}
     assert files == {"target", "shadow_00", "shadow_01"}
     n_models = len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz")))
     assert n_models == 3 * 3  # plain + l2 + dropout, each target and 2 aware shadows
+
+    def boom(*a, **k):
+        raise AssertionError("a cached setting was evaluated again")
+
+    monkeypatch.setattr(mit, "_evaluate_setting", boom)
     again = run_mitigation(cfg, log=quiet, figures=False)
     assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == n_models
     assert again == json.loads((cfg.output_dir / "mitigation.json").read_text())
