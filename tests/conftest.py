@@ -35,10 +35,20 @@ def write_official_layout(folder, per_batch: int = 20, seed: int = 0):
     return out, x, y
 
 
+def write_tiny_dataset(tmp_path):
+    """The tiny dataset (240 records) in ``tmp_path / "data"``; returns (folder, x, y)."""
+    return write_official_layout(tmp_path / "data", per_batch=40)
+
+
+def tiny_config_in(tmp_path) -> ExperimentConfig:
+    """The tiny dataset and a tiny config, both under ``tmp_path`` (for module-scoped fixtures)."""
+    return make_tiny_config(tmp_path, write_tiny_dataset(tmp_path)[0])
+
+
 @pytest.fixture
 def tiny_dataset(tmp_path):
     """A synthetic official-layout dataset of 240 records; returns (folder, x, y)."""
-    return write_official_layout(tmp_path / "data", per_batch=40)
+    return write_tiny_dataset(tmp_path)
 
 
 @pytest.fixture

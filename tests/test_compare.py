@@ -21,9 +21,7 @@ def quiet(*_):
 def compared(tmp_path_factory):
     import conftest
 
-    tmp = tmp_path_factory.mktemp("cmp")
-    folder, _, _ = conftest.write_official_layout(tmp / "data", per_batch=40)
-    cfg = conftest.make_tiny_config(tmp, folder)
+    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("cmp"))
     run_stage1(cfg, log=quiet, figures=False)
     run_stage2(cfg, log=quiet, figures=False)
     return cfg, run_compare(cfg, log=quiet)
@@ -76,8 +74,7 @@ def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     import conftest
     from mia_repro.seeds import run_seeds
 
-    folder, _, _ = conftest.write_official_layout(tmp_path / "data", per_batch=40)
-    cfg = dataclasses.replace(conftest.make_tiny_config(tmp_path, folder), sizes=(30,))
+    cfg = dataclasses.replace(conftest.tiny_config_in(tmp_path), sizes=(30,))
     run_stage1(cfg, log=quiet, figures=False)  # the profile's own seed, as a main run would leave it
     before = set((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
     result = run_seeds(cfg, [0, 1], log=quiet)

@@ -19,8 +19,7 @@ def swept(tmp_path_factory):
     """Stage I, Stage II and the mitigation sweep on the tiny config, once for the module (read only)."""
     import conftest
 
-    tmp = tmp_path_factory.mktemp("mit")
-    cfg = conftest.make_tiny_config(tmp, conftest.write_official_layout(tmp / "data", per_batch=40)[0])
+    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("mit"))
     run_stage1(cfg, log=quiet)
     run_stage2(cfg, log=quiet, figures=False)
     return cfg, run_mitigation(cfg, log=quiet)
