@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?=
+# Run only some notebooks (name prefixes), e.g. ONLY="01 02 04" to skip the mitigation sweep.
+ONLY ?=
 # Test files run in this many processes (pytest-xdist; a file's tests stay in one process, so
 # module fixtures are built once). 2 matches the CI machine's cores; TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
@@ -27,13 +29,13 @@ data: install
 test: install data
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# The main job: set up, find the data, run the three notebooks in order (papermill).
+# The main job: set up, find the data, run the four notebooks in order (papermill).
 reproduce: install data
-	$(PY) -m mia_repro.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT))
+	$(PY) -m mia_repro.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT)) $(if $(ONLY),--only $(ONLY))
 
 # Same, and write the executed notebooks back over notebooks/ (for committing outputs).
 notebooks: install data
-	$(PY) -m mia_repro.reproduce --profile $(PROFILE) --update-notebooks
+	$(PY) -m mia_repro.reproduce --profile $(PROFILE) --update-notebooks $(if $(ONLY),--only $(ONLY))
 
 stage1 stage2 mitigation: install data
 	$(PY) -m mia_repro $@ --profile $(PROFILE)
