@@ -58,8 +58,7 @@ def test_committed_attack_comparison_recomputes_from_its_score_files(folder):
     if not path.exists():
         pytest.skip(f"no committed {path}")
     result = json.loads(path.read_text())
-    if folder == QUICK:
-        assert set(result["sizes"]) == {"2500", "5000", "10000", "15000"}
+    assert set(result["sizes"]) == {"2500", "5000", "10000", "15000"}  # both profiles are committed complete
     for n, blocks in result["sizes"].items():
         assert set(blocks) == set(ATTACKS)
         for name, b in blocks.items():
@@ -78,6 +77,7 @@ def _committed(folder):
 def test_paper_results_name_the_machine_that_trained_every_model():
     paper = _committed(PAPER)
     assert paper["profile"] == "paper" and paper["epochs"] == 100
+    assert set(paper["sizes"]) == set(paper["stage1_trained_on"]) == {"2500", "5000", "10000", "15000"}
     for n, rows in paper["stage1_trained_on"].items():
         assert sum(r["models"] for r in rows) == 11, n
         assert all(r["backend"] != "not recorded" and r["device_name"] for r in rows), n
