@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 OUT ?=
 # Run only some notebooks (name prefixes), e.g. ONLY="01 02 04" to skip the mitigation sweep.
 ONLY ?=
+ONLY_ARG = $(if $(ONLY),--only $(ONLY))
 # Test files run in this many processes (pytest-xdist; a file's tests stay in one process, so
 # module fixtures are built once). 2 matches the CI machine's cores; TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
@@ -31,11 +32,11 @@ test: install data
 
 # The main job: set up, find the data, run the four notebooks in order (papermill).
 reproduce: install data
-	$(PY) -m mia_repro.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT)) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m mia_repro.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT)) $(ONLY_ARG)
 
 # Same, and write the executed notebooks back over notebooks/ (for committing outputs).
 notebooks: install data
-	$(PY) -m mia_repro.reproduce --profile $(PROFILE) --update-notebooks $(if $(ONLY),--only $(ONLY))
+	$(PY) -m mia_repro.reproduce --profile $(PROFILE) --update-notebooks $(ONLY_ARG)
 
 stage1 stage2 mitigation: install data
 	$(PY) -m mia_repro $@ --profile $(PROFILE)

@@ -10,6 +10,7 @@ from mia_repro.config import PROJECT_ROOT, get_config
 
 QUICK = PROJECT_ROOT / "results" / "quick"
 PAPER = PROJECT_ROOT / "results" / "paper"
+ALL_SIZES = {"2500", "5000", "10000", "15000"}  # both committed profiles hold every size
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_summary_names_its_provenance(committed):
     assert committed["profile"] == "quick" and committed["seed"] == get_config("quick").seed
     assert committed["epochs"] == get_config("quick").model.epochs
     assert committed["backend"] and committed["versions"] and committed["n_shadows"] == 10
-    assert set(committed["sizes"]) == {"2500", "5000", "10000", "15000"}
+    assert set(committed["sizes"]) == ALL_SIZES
     for n in committed["sizes"]:
         assert (QUICK / f"attack_scores_{n}.npz").exists()
     for fig in ("fig_per_class_precision.png", "fig_roc.png", "fig_privacy_utility.png"):
@@ -58,7 +59,7 @@ def test_committed_attack_comparison_recomputes_from_its_score_files(folder):
     if not path.exists():
         pytest.skip(f"no committed {path}")
     result = json.loads(path.read_text())
-    assert set(result["sizes"]) == {"2500", "5000", "10000", "15000"}  # both profiles are committed complete
+    assert set(result["sizes"]) == ALL_SIZES
     for n, blocks in result["sizes"].items():
         assert set(blocks) == set(ATTACKS)
         for name, b in blocks.items():
@@ -77,7 +78,7 @@ def _committed(folder):
 def test_paper_results_name_the_machine_that_trained_every_model():
     paper = _committed(PAPER)
     assert paper["profile"] == "paper" and paper["epochs"] == 100
-    assert set(paper["sizes"]) == set(paper["stage1_trained_on"]) == {"2500", "5000", "10000", "15000"}
+    assert set(paper["sizes"]) == set(paper["stage1_trained_on"]) == ALL_SIZES
     for n, rows in paper["stage1_trained_on"].items():
         assert sum(r["models"] for r in rows) == 11, n
         assert all(r["backend"] != "not recorded" and r["device_name"] for r in rows), n
