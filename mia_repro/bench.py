@@ -1,5 +1,6 @@
 """Benchmark: train the same K models one at a time and stacked, in one run.
 
+    python -m mia_repro.bench --workers 1 2 --threads-per-model 1 2 --k 4 --n 2500 --epochs 2   # the executor
     python -m mia_repro.bench --k 11 --n 15000 --batch-size 32 --epochs 2
     python -m mia_repro.bench --determinism --k 2 --n 2500 --epochs 2   # cost of deterministic kernels
     python -m mia_repro.bench --steps-per-execution 1 32 128 --k 1 --n 5000 --epochs 2   # sequential trainer
@@ -49,9 +50,9 @@ def _setup(k: int, n: int, batch_size: int, epochs: int, seed: int):
 
 def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which=("sequential", "stacked")) -> dict:
     """Time both trainers on the same K jobs; returns a dict of the measurements."""
-    import keras
+    from .quiet import keras
 
-    from .stacked import train_stacked
+    from .training.stacked import train_stacked
     from .training import backend_info, train_sequential
 
     x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
@@ -114,6 +115,50 @@ def run_spe_bench(values, k: int, n: int, batch_size: int, epochs: int, seed: in
     return out
 
 
+def _one_setting(workers: int, threads: int, k: int, n: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
+    """In a fresh process: K models through the executor with ``workers`` x ``threads``, after a warm-up
+    (one 1-epoch model per worker: process start, backend import, threads applied) that is not timed."""
+    import hashlib
+
+    from .determinism import set_deterministic
+    from .training import Execution, train_models
+
+    x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
+    execution = Execution(workers=workers, threads_per_model=threads)
+    set_deterministic(True)
+    train_models(jobs[:workers], dataclasses.replace(cfg, epochs=1), x, y, trainer="sequential", execution=execution)
+    start = time.perf_counter()
+    res = train_models(jobs, cfg, x, y, trainer="sequential", execution=execution)
+    secs = time.perf_counter() - start
+    digest = hashlib.sha256(b"".join(w.tobytes() for r in res for w in r.weights)).hexdigest()[:12]
+    return {"workers": workers, "threads_per_model": threads, "seconds": secs, "model_epochs_per_s": k * epochs / secs,
+            "weights_sha256": digest, "data": source}
+
+
+def run_executor_bench(workers: list[int], threads: list[int], k: int, n: int, batch_size: int, epochs: int) -> dict:
+    """Every (workers, threads per model) setting on the same K jobs, each in a fresh process, one after the
+    other in one run; the ratio is to ``--workers 1 --threads-per-model 2`` (how the committed caches trained)."""
+    import subprocess
+    import sys
+
+    from .training import machine_info
+
+    rows = []
+    for w in workers:
+        for t in threads:
+            cmd = [sys.executable, "-m", "mia_repro.bench", "--one-setting", str(w), str(t), "--k", str(k), "--n", str(n),
+                   "--batch-size", str(batch_size), "--epochs", str(epochs)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"setting workers={w} threads={t} failed: {out.stderr.strip().splitlines()[-1:]}")
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    base = next((r for r in rows if (r["workers"], r["threads_per_model"]) == (1, 2)), rows[0])
+    for r in rows:
+        r["ratio_to_w1_t2"] = r["model_epochs_per_s"] / base["model_epochs_per_s"]
+    return {**machine_info(), "k": k, "n": n, "batch_size": batch_size, "epochs": epochs, "settings": rows,
+            "baseline": f"workers {base['workers']}, threads {base['threads_per_model']}"}
+
+
 def _emit(r: dict, json_path: str | None) -> int:
     """Write the measurements to ``json_path`` (when given) and print them as one JSON line."""
     if json_path:
@@ -136,7 +181,27 @@ def main(argv=None) -> int:
                    help="instead: the sequential trainer with deterministic kernels off, then on")
     p.add_argument("--steps-per-execution", type=int, nargs="+", default=None, metavar="S",
                    help="instead: the sequential trainer with each of these steps_per_execution")
+    p.add_argument("--workers", type=int, nargs="+", default=None, metavar="W",
+                   help="instead: the executor with each of these worker counts (x each --threads-per-model)")
+    p.add_argument("--threads-per-model", type=int, nargs="+", default=[2], metavar="T",
+                   help="with --workers: threads per model to try (default 2)")
+    p.add_argument("--one-setting", type=int, nargs=2, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.one_setting:
+        print(json.dumps(_one_setting(*a.one_setting, a.k, a.n, a.batch_size, a.epochs)))
+        return 0
+    if a.workers:
+        if min(a.workers) < 1 or min(a.threads_per_model) < 1:
+            p.error("--workers / --threads-per-model: every value must be >= 1")
+        r = run_executor_bench(a.workers, a.threads_per_model, a.k, a.n, a.batch_size, a.epochs)
+        print(f"{r['device_name']} | backend {r['backend']} on {r['device']} | K={r['k']} models, n={r['n']}, "
+              f"batch {r['batch_size']}, {r['epochs']} epochs | each setting in a fresh process, warmed up")
+        print("| workers | threads per model | seconds | model-epochs per s | ratio to workers 1, threads 2 | weights sha256 |")
+        print("|---|---|---|---|---|---|")
+        for s in r["settings"]:
+            print(f"| {s['workers']} | {s['threads_per_model']} | {s['seconds']:.1f} | {s['model_epochs_per_s']:.3f} | "
+                  f"{s['ratio_to_w1_t2']:.2f}x | {s['weights_sha256']} |")
+        return _emit(r, a.json)
     if a.steps_per_execution:
         if min(a.steps_per_execution) < 1:
             p.error("--steps-per-execution: every value must be >= 1")

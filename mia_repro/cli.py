@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-per-execution", type=int, default=None,
                    help="training steps per call into the backend (default: 1 one model at a time, 8 stacked on JAX); "
                         "changes speed, not results")
+    p.add_argument("--workers", type=int, default=None,
+                   help="models trained at once (default: cores // threads per model; with --scheduler local: its processes)")
+    p.add_argument("--scheduler", default=None,
+                   help="train on a Dask cluster: 'local' starts a LocalCluster of --workers processes, "
+                        "or the address of a running scheduler (tcp://host:8786)")
+    p.add_argument("--threads-per-model", type=int, default=None,
+                   help="backend CPU threads per model (default 2, the count that trained the committed caches)")
     p.add_argument("--nondeterministic", action="store_true",
                    help="do not switch the backend to deterministic kernels (faster on some GPUs; reruns may differ)")
     p.add_argument("--results-dir", default=None, help="output folder (default results/<profile>/)")
@@ -62,6 +69,9 @@ def run(args) -> None:
         epochs=args.epochs,
         trainer=args.trainer,
         steps_per_execution=args.steps_per_execution,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        threads_per_model=args.threads_per_model,
         results_dir=args.results_dir,
         deterministic=False if args.nondeterministic else None,
     )
@@ -113,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # Stage1Error and friends: one clear line, no traceback
         from .stage1 import Stage1Error
+        from .training.executor import TrainingFailed
+        from .training.threads import ThreadsError
 
-        if isinstance(exc, Stage1Error):
+        if isinstance(exc, (Stage1Error, TrainingFailed, ThreadsError)):
             print(f"error: {exc}", file=sys.stderr)
             return 2
         raise

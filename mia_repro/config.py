@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from typing import Any
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_WORKERS = 1024
+# "local", or a Dask address: scheme://host:port (tcp, tls, inproc, ucx, ws, wss) or host:port
+SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
 
 class ConfigError(ValueError):
@@ -120,6 +124,12 @@ class ExperimentConfig:
     training steps per call into the backend (None: the trainer's default,
     :func:`mia_repro.training.default_steps_per_execution`); like ``trainer``
     it changes speed, not results, so cache keys leave it out.
+
+    Where models train (:mod:`mia_repro.training.executor`; no cache key holds these either):
+    ``workers`` parallel models (None: cores // ``threads_per_model``); ``scheduler`` None (local
+    processes), ``"local"`` (a Dask ``LocalCluster``) or a Dask scheduler address
+    (``tcp://host:8786``); ``threads_per_model`` the backend's CPU threads per model (2 trained the
+    committed caches; a model's bits depend on it, so each file records it).
     """
 
     profile: str = "custom"
@@ -133,6 +143,9 @@ class ExperimentConfig:
     trainer: str = "auto"
     steps_per_execution: int | None = None
     deterministic: bool = True
+    workers: int | None = None
+    scheduler: str | None = None
+    threads_per_model: int = 2
     model: ModelConfig = field(default_factory=ModelConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
@@ -147,6 +160,13 @@ class ExperimentConfig:
         if self.results_dir is not None:
             return Path(self.results_dir)
         return PROJECT_ROOT / "results" / self.profile
+
+    @property
+    def execution(self):
+        """The :class:`~mia_repro.training.executor.Execution` of ``workers``, ``scheduler``, ``threads_per_model``."""
+        from .training.executor import Execution
+
+        return Execution(self.workers, self.scheduler, self.threads_per_model)
 
     @property
     def stage1_root(self) -> Path:
@@ -227,6 +247,12 @@ def validate(cfg: "ExperimentConfig") -> None:
     _need(cfg.steps_per_execution is None or (_is_int(cfg.steps_per_execution) and cfg.steps_per_execution >= 1),
           "steps_per_execution", "expected an integer >= 1 or None", cfg.steps_per_execution)
     _need(isinstance(cfg.deterministic, bool), "deterministic", "expected True or False", cfg.deterministic)
+    _need(cfg.workers is None or (_is_int(cfg.workers) and 1 <= cfg.workers <= MAX_WORKERS), "workers",
+          f"expected an integer in 1..{MAX_WORKERS} or None (one per core // threads_per_model)", cfg.workers)
+    _need(cfg.scheduler is None or (isinstance(cfg.scheduler, str) and SCHEDULER_RE.fullmatch(cfg.scheduler) is not None),
+          "scheduler", "expected 'local' or a Dask scheduler address such as tcp://host:8786", cfg.scheduler)
+    _need(_is_int(cfg.threads_per_model) and 1 <= cfg.threads_per_model <= 256, "threads_per_model",
+          "expected an integer in 1..256", cfg.threads_per_model)
     for name in ("data_path", "results_dir", "stage1_dir"):
         v = getattr(cfg, name)
         _need(v is None or isinstance(v, (str, Path)), name, "expected a path or None", v)
@@ -326,9 +352,13 @@ _QUICK = ExperimentConfig(
 # 100-epoch models give nearly one-hot outputs: on the default grid every class's best point was the
 # corner C=1000, gamma=100 (n=2,500); the wider grid moves the attack up (CV accuracy +0.1 to +1.5 points)
 # and still ends on the edge for most classes (see the README). C=1e7 did not finish in 10 minutes.
+# The paper mitigation sweep is what ran (issue 27): n = 2,500, L2 {1e-3, 5e-3, 1e-2} and dropout {0.25, 0.5}
+# retrained at 100 epochs with the aware attacker's 10 shadows each; the output-side defenses at the defaults.
 _PAPER = ExperimentConfig(
     profile="paper",
     model=ModelConfig(epochs=100),
+    mitigation=MitigationConfig(sizes=(2500,), l2_strengths=(0.0, 1e-3, 5e-3, 1e-2), dropout_rates=(0.0, 0.25, 0.5),
+                                aware_sizes=(2500,), aware_shadows=10),
     attack=AttackConfig(C_grid=(0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5), gamma_grid=(0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)),
 )
 

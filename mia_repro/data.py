@@ -122,7 +122,7 @@ def read_batches(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _keras_download() -> tuple[np.ndarray, np.ndarray]:
-    import keras
+    from .quiet import keras
 
     (x_tr, y_tr), (x_te, y_te) = keras.datasets.cifar10.load_data()
     x = np.concatenate([x_tr, x_te]).astype(np.uint8)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-import keras
+from .quiet import keras
 
 
 def set_deterministic(on: bool = True) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-import keras
+from .quiet import keras
 import numpy as np
 
 from .augment import augment

@@ -29,7 +29,8 @@ from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
 from .splits import make_splits
-from .stage1 import ModelOutputs, Stage1Error, load_data, load_stage1, n_records, size_jobs, train_or_load
+from .stage1 import (ModelOutputs, Stage1Error, TrainRequest, load_data, load_stage1, n_records, size_jobs,
+                     train_or_load, train_or_load_many)
 from .stage2 import BOOTSTRAP, load_attack, versions
 from .report import run_meta
 
@@ -78,8 +79,8 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
     transform = None
     target, shadows = base.target, base.shadows
-    if defense in TRAINING_DEFENSES:
-        model_cfg = dataclasses.replace(cfg.model, **{defense: float(strength)})
+    if defense in TRAINING_DEFENSES:  # trained beforehand by run_mitigation (one executor pass): loaded here
+        model_cfg = _model_cfg(cfg, defense, strength)
         target = train_or_load(cfg, size, size_jobs(splits, cfg.seed, 0), model_cfg, data=data, verbose=verbose,
                                desc=f"{defense}={strength} target n={size}")[0]
     elif defense != "none":
@@ -87,9 +88,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     test = attack_dataset([target], transform)
     rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
              _record(defense, strength, size, "unaware", target, test, unaware_threshold))]
-    aware = defense == "none" or defense not in TRAINING_DEFENSES or (
-        size in cfg.mitigation.aware_sizes and defense in cfg.mitigation.aware_defenses)
-    if not aware:
+    if not _aware(cfg, size, defense):
         return rows
     if defense == "none":
         svm, threshold = unaware_svm, unaware_threshold
@@ -108,6 +107,30 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     return rows
 
 
+def _aware(cfg: ExperimentConfig, size: int, defense: str) -> bool:
+    """Whether the aware attacker is evaluated for ``defense`` at ``size`` (always for output-side ones)."""
+    return defense == "none" or defense not in TRAINING_DEFENSES or (
+        size in cfg.mitigation.aware_sizes and defense in cfg.mitigation.aware_defenses)
+
+
+def training_requests(cfg: ExperimentConfig, todo: list[tuple[int, str, float]]) -> list[TrainRequest]:
+    """The models that the settings ``todo`` ((size, defense, strength) triples) train: each L2 /
+    dropout setting's target, and its aware shadows where the aware attacker is evaluated."""
+    requests = []
+    for size, defense, strength in todo:
+        if defense not in TRAINING_DEFENSES:
+            continue
+        splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
+        n_aware = cfg.mitigation.aware_shadows if _aware(cfg, size, defense) else 0
+        jobs = size_jobs(splits, cfg.seed, n_aware)
+        requests.append(TrainRequest(size, tuple(jobs), _model_cfg(cfg, defense, strength), f"{defense}={strength:g} "))
+    return requests
+
+
+def _model_cfg(cfg: ExperimentConfig, defense: str, strength: float):
+    return dataclasses.replace(cfg.model, **{defense: float(strength)})
+
+
 def _cached_rows(path, log) -> list | None:
     """A setting's cached rows, or None (absent, or damaged: reported, recomputed)."""
     if not path.exists():
@@ -122,6 +145,14 @@ def _cached_rows(path, log) -> list | None:
         return None
 
 
+def _setting_path(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str):
+    """The cache file of one setting's rows, keyed by everything they depend on."""
+    key = config_key(cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
+                     cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
+                     fingerprint, cfg.outputs)
+    return cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
+
+
 def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: bool = True) -> list[dict]:
     """Run the whole mitigation sweep (cached per setting); returns the SVM records."""
     start = time.perf_counter()
@@ -134,19 +165,21 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
         f"aware retraining at sizes {list(cfg.mitigation.aware_sizes)} for {list(cfg.mitigation.aware_defenses)} "
         f"with {cfg.mitigation.aware_shadows} shadows")
     svm_rows, thr_rows = [], []
+    paths = {(size, d, s): _setting_path(cfg, size, d, s, stage1[size].fingerprint())
+             for size in cfg.mitigation.sizes for d, s in grid}
+    cached = {k: _cached_rows(p, log) for k, p in paths.items()}
+    requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
     data = None
+    if requests:  # every model the missing settings need, in one pass of the executor, cached per model
+        data = load_data(cfg)
+        train_or_load_many(cfg, requests, data=data, verbose=verbose, log=log,
+                           desc=f"mitigation models ({cfg.execution.describe()})")
     for size in cfg.mitigation.sizes:
         unaware = (load_attack(cfg, stage1[size]), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
-        fingerprint = stage1[size].fingerprint()
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
-            key = config_key(cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
-                             cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
-                             fingerprint, cfg.outputs)
-            path = cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
-            rows = _cached_rows(path, log)
+            path = paths[(size, defense, strength)]
+            rows = cached[(size, defense, strength)]
             if rows is None:
-                if defense in TRAINING_DEFENSES and data is None:
-                    data = load_data(cfg)
                 rows = [{"scenario": s, "svm": a, "threshold": b}
                         for s, a, b in _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose)]
                 save_json(path, rows)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-import keras
+from .quiet import keras
 import numpy as np
 
 from .config import ModelConfig

@@ -28,7 +28,7 @@ from .determinism import set_deterministic
 from .inference import query_model
 from .splits import Splits, make_splits, population_sample
 from .report import run_meta
-from .training import TrainJob, TrainResult, choose_trainer, machine_info, train_models
+from .training import TrainJob, TrainResult, choose_trainer
 
 
 FORMAT = 2  # version of the per-model file; files without it (format 1: softmax only) are recomputed
@@ -275,6 +275,17 @@ def n_records(cfg: ExperimentConfig) -> int:
     return 60000 if cfg.max_records is None else min(60000, cfg.max_records)
 
 
+@dataclass(frozen=True)
+class TrainRequest:
+    """Models one stage needs at one size with one model config: ``jobs`` of ``size`` trained with
+    ``model_cfg``; ``label`` prefixes their names in messages (e.g. ``"l2=0.001 "``)."""
+
+    size: int
+    jobs: tuple[TrainJob, ...]
+    model_cfg: ModelConfig
+    label: str = ""
+
+
 def train_or_load(
     cfg: ExperimentConfig,
     size: int,
@@ -286,70 +297,113 @@ def train_or_load(
     log=print,
     stats: dict | None = None,
 ) -> list[ModelOutputs]:
-    """The cached training path: return outputs for ``jobs``, training only what is missing.
+    """:func:`train_or_load_many` for one request: outputs for ``jobs`` at ``size`` with ``model_cfg``."""
+    return train_or_load_many(cfg, [TrainRequest(size, tuple(jobs), model_cfg, desc)], data=data, verbose=verbose,
+                              log=log, stats=stats)[0]
 
-    ``data`` is ``(x, y)`` from :func:`load_data`, or a callable returning it
-    (called only when something must be computed).  ``stats`` (optional dict)
-    receives the counts ``trained`` and ``completed``.  Each
-    cached file is checked on load (:meth:`ModelOutputs.load`); a damaged,
-    old-format or foreign one is reported by path and recomputed: completed by
-    inference when the model's weights are kept, retrained otherwise.  Each
-    model is saved atomically as soon as it is done (weights first, so a file
-    of outputs always has its weights beside it).
+
+def train_or_load_many(
+    cfg: ExperimentConfig,
+    requests: Sequence[TrainRequest],
+    data: tuple[np.ndarray, np.ndarray] | None = None,
+    verbose: int = 0,
+    log=print,
+    stats: dict | None = None,
+    desc: str = "",
+) -> list[list[ModelOutputs]]:
+    """The cached training path: outputs for every request's jobs, training only what is missing.
+
+    Everything missing, across requests, is trained in one pass of the executor
+    (:mod:`mia_repro.training.executor`, ``cfg.execution``): as many models at once as it has workers.
+    Each model is saved by this process, atomically, as soon as its result arrives (weights first, so a
+    file of outputs always has its weights beside it); an interruption loses only unfinished models.
+    ``data`` is ``(x, y)`` from :func:`load_data`, or a callable returning it (called only when something
+    must be computed).  ``stats`` (optional dict) receives the counts ``trained`` and ``completed``.  Each
+    cached file is checked on load (:meth:`ModelOutputs.load`); a damaged, old-format or foreign one is
+    reported by path and recomputed: completed by inference when the model's weights are kept, retrained
+    otherwise.  Raises :class:`~mia_repro.training.TrainingFailed` (after keeping every finished model)
+    if a model fails in its worker.
     """
+    from .training import ModelTask, run_task, run_units, task_units
+
     store = Stage1Store(cfg, n_records(cfg))
-    splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
-    specs = {j.name: outputs_spec(cfg, splits, j) for j in jobs}
-    paths = {j.name: store.path(j, size, model_cfg) for j in jobs}
-    found: dict[str, ModelOutputs] = {}
-    todo, complete = [], []  # complete: (job, training-time outputs, kept weights)
-    for j in jobs:
-        store.remove_orphans(paths[j.name])
-        if not paths[j.name].exists():
-            todo.append(j)
-            continue
-        try:
-            found[j.name] = ModelOutputs.load(paths[j.name], j.name, specs[j.name])
-        except CacheEntryError as exc:
-            old, weights = _trained_part(paths[j.name], j), store.load_weights(j, size, model_cfg)
-            if old is not None and weights is not None:
-                log(f"  cache entry not usable: {exc}; completing it from its weights")
-                complete.append((j, old, weights))
-            else:
-                log(f"  cache entry not usable: {exc}; retraining")
-                todo.append(j)
+    found: dict[tuple[int, str], ModelOutputs] = {}
+    todo, complete = [], []  # todo: (request, job); complete: (request, job, training-time outputs, kept weights)
+    specs, paths = {}, {}
+    for r_i, req in enumerate(requests):
+        splits = make_splits(n_records(cfg), req.size, cfg.n_shadows, cfg.seed)
+        for j in req.jobs:
+            key = (r_i, j.name)
+            specs[key] = outputs_spec(cfg, splits, j)
+            paths[key] = store.path(j, req.size, req.model_cfg)
+            store.remove_orphans(paths[key])
+            if not paths[key].exists():
+                todo.append((r_i, j))
+                continue
+            try:
+                found[key] = ModelOutputs.load(paths[key], j.name, specs[key])
+            except CacheEntryError as exc:
+                old, weights = _trained_part(paths[key], j), store.load_weights(j, req.size, req.model_cfg)
+                if old is not None and weights is not None:
+                    log(f"  cache entry not usable: {exc}; completing it from its weights")
+                    complete.append((r_i, j, old, weights))
+                else:
+                    log(f"  cache entry not usable: {exc}; retraining")
+                    todo.append((r_i, j))
     if stats is not None:
-        stats.update(trained=len(todo), completed=len(complete))
+        stats.update(trained=len(todo), completed=len(complete),
+                     per_request=[{"trained": sum(i == r_i for i, _ in todo),
+                                   "completed": sum(c[0] == r_i for c in complete)} for r_i in range(len(requests))])
     if todo or complete:
         x, y = data() if callable(data) else data if data is not None else load_data(cfg)
         set_deterministic(cfg.deterministic)
+        execution = cfg.execution
 
-        def keep(result: TrainResult, job: TrainJob, save_weights: bool = True, trained_on: dict | None = None) -> None:
-            spec = specs[job.name]
-            queries = query_model(result.weights, model_cfg, x, job.eval_indices, spec["population"],
-                                  tuple(spec["augmentations"]), spec["reference"])
+        def keep(r_i: int, result: TrainResult, queries: dict, trained_on: dict, save_weights: bool = True) -> None:
+            req, job = requests[r_i], next(j for j in requests[r_i].jobs if j.name == result.name)
+            key = (r_i, job.name)
             if save_weights:
-                save_npz(store.weights_path(job, size, model_cfg), **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
-            out = ModelOutputs.from_result(result, job, y).with_queries(queries, spec)
-            out.trained_on = {**machine_info(), **result.extra} if trained_on is None else trained_on
-            out.save(paths[job.name])
-            found[job.name] = out
+                save_npz(store.weights_path(job, req.size, req.model_cfg),
+                         **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
+            out = ModelOutputs.from_result(result, job, y).with_queries(queries, specs[key])
+            out.trained_on = trained_on
+            out.save(paths[key])
+            found[key] = out
 
-        for job, old, weights in complete:
-            keep(TrainResult(job.name, old.probs, old.history, weights, old.seconds, old.trainer), job,
-                 save_weights=False, trained_on=old.trained_on)
+        for r_i, job, old, weights in complete:
+            spec = specs[(r_i, job.name)]
+            queries = query_model(weights, requests[r_i].model_cfg, x, job.eval_indices, spec["population"],
+                                  tuple(spec["augmentations"]), spec["reference"])
+            keep(r_i, TrainResult(job.name, old.probs, old.history, weights, old.seconds, old.trainer), queries,
+                 old.trained_on, save_weights=False)
         if todo:
-            bar = tqdm(total=len(todo), desc=desc or f"n={size}", unit="model", leave=True)
-            by_name = {j.name: j for j in todo}
+            trainer, _ = choose_trainer(cfg.trainer)
+            units, request_of = [], {}
+            for r_i, req in enumerate(requests):
+                jobs = [j for i, j in todo if i == r_i]
+                for group in task_units(jobs, trainer) if jobs else []:
+                    units.append(ModelTask(
+                        tuple(group), req.model_cfg, tuple(specs[(r_i, j.name)] for j in group), trainer,
+                        cfg.steps_per_execution, cfg.deterministic, verbose,
+                        label=f"n={req.size} {req.label}" + ", ".join(j.name for j in group)))
+                    request_of[id(units[-1])] = r_i
+            # targets first: the unaware attacker of every setting needs only them, so a partial run is useful
+            units.sort(key=lambda u: not any(j.name.endswith("target") for j in u.jobs))
+            write = tqdm.write if log is print else log
 
-            def on_result(result: TrainResult) -> None:
-                keep(result, by_name[result.name])
-                bar.update(1)
+            def on_result(task: ModelTask, outcome) -> None:
+                r_i = request_of[id(task)]
+                for result, queries in outcome:
+                    trained_on = {**result.extra.pop("trained_on", {}), **result.extra,
+                                  "threads_per_model": execution.threads_per_model}
+                    keep(r_i, result, queries, trained_on)
+                    out = found[(r_i, result.name)]
+                    write(f"  n={requests[r_i].size} {requests[r_i].label}{result.name}: {result.seconds:.0f}s, "
+                               f"train/test acc {out.train_acc:.3f}/{out.test_acc:.3f}")
 
-            train_models(todo, model_cfg, x, y, trainer=cfg.trainer, verbose=verbose, on_result=on_result,
-                         steps_per_execution=cfg.steps_per_execution)
-            bar.close()
-    return [found[j.name] for j in jobs]
+            run_units(run_task, units, (x, y), execution, on_result, name=str, size=lambda u: len(u.jobs),
+                      desc=desc or f"training ({execution.describe()})")
+    return [[found[(r_i, j.name)] for j in req.jobs] for r_i, req in enumerate(requests)]
 
 
 def _trained_part(path: Path, job: TrainJob) -> ModelOutputs | None:
@@ -394,7 +448,7 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
     trainer, reason = choose_trainer(cfg.trainer)
     log(f"Stage I [{cfg.profile}]: sizes {list(cfg.sizes)}, {cfg.n_shadows} shadows, "
         f"{cfg.model.epochs} epochs; trainer={trainer} ({reason}); "
-        f"deterministic={cfg.deterministic}")
+        f"deterministic={cfg.deterministic}; {cfg.execution.describe()}")
     loaded = [data]
 
     def get_data():
@@ -404,19 +458,19 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
 
     out = {}
     total_start = time.perf_counter()
-    for size, splits in experiment_splits(cfg).items():
-        start = time.perf_counter()
-        jobs = size_jobs(splits, cfg.seed)
-        stats: dict = {}
-        outs = train_or_load(cfg, size, jobs, cfg.model, data=get_data, verbose=verbose, log=log, stats=stats)
-        out[size] = SizeOutputs(size, outs[0], outs[1:])
+    requests = [TrainRequest(size, tuple(size_jobs(splits, cfg.seed)), cfg.model)
+                for size, splits in experiment_splits(cfg).items()]
+    stats: dict = {}
+    all_outs = train_or_load_many(cfg, requests, data=get_data, verbose=verbose, log=log, stats=stats,
+                                  desc=f"Stage I ({cfg.execution.describe()})")
+    for req, outs, counts in zip(requests, all_outs, stats["per_request"]):
+        out[req.size] = SizeOutputs(req.size, outs[0], outs[1:])
         t = outs[0]
-        done = stats["trained"] + stats["completed"]
-        if done:
-            log(f"  n={size}: trained {stats['trained']}, completed {stats['completed']} model(s) in "
-                f"{time.perf_counter() - start:.0f}s; target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
+        if counts["trained"] + counts["completed"]:
+            log(f"  n={req.size}: trained {counts['trained']}, completed {counts['completed']} model(s); "
+                f"target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
         else:
-            log(f"  n={size}: all {len(jobs)} models cached, nothing trained; "
+            log(f"  n={req.size}: all {len(req.jobs)} models cached, nothing trained; "
                 f"target train/test acc {t.train_acc:.3f}/{t.test_acc:.3f}")
     if figures:
         from .plots import stage1_figures

@@ -39,7 +39,7 @@ from .training import choose_trainer, machine_info
 
 def versions() -> dict[str, str]:
     """Library versions that a result depends on."""
-    import keras
+    from .quiet import keras
     import sklearn
 
     out = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__}

@@ -7,7 +7,7 @@ from conftest import synthetic_images
 from mia_repro.config import ModelConfig
 from mia_repro.data import to_model_input
 from mia_repro.models import build_cnn
-from mia_repro.stacked import build_stacked_cnn, epoch_orders, stack_weights, train_stacked, unstack_weights
+from mia_repro.training.stacked import build_stacked_cnn, epoch_orders, stack_weights, train_stacked, unstack_weights
 from mia_repro.inference import predict_batched as predict
 from mia_repro.training import TrainJob
 

@@ -3,6 +3,7 @@ import pytest
 
 from mia_repro import stage1 as stage1_mod
 from mia_repro import training
+from mia_repro.training import sequential
 from mia_repro.stage1 import CacheEntryError, ModelOutputs, Stage1Store, load_stage1, run_stage1, size_jobs
 from mia_repro.splits import make_splits
 
@@ -30,7 +31,7 @@ def test_stage1_trains_caches_and_skips_on_rerun(tiny_config, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("trained although cached")
 
-    monkeypatch.setattr(stage1_mod, "train_models", boom)
+    monkeypatch.setattr(sequential, "train_one", boom)
     lines = []
     again = run_stage1(tiny_config, log=lines.append)
     assert any("nothing trained" in line for line in lines)
@@ -40,25 +41,21 @@ def test_stage1_trains_caches_and_skips_on_rerun(tiny_config, monkeypatch):
 
 def test_interrupted_run_resumes_at_next_model(tiny_config, monkeypatch):
     cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (30,)})
-    real = training.train_sequential
+    real = sequential.train_one
     calls = []
 
-    def crash_after_two(jobs, *a, on_result=None, **k):
-        def keep(r):
-            calls.append(r.name)
-            on_result(r)
-            if len(calls) == 2:
-                raise KeyboardInterrupt
+    def ctrl_c_in_the_third(job, *a, **k):  # Ctrl-C while the third model trains
+        calls.append(job.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(job, *a, **k)
 
-        return real(jobs, *a, on_result=keep, **k)
-
-    monkeypatch.setattr(training, "train_sequential", crash_after_two)
+    monkeypatch.setattr(sequential, "train_one", ctrl_c_in_the_third)
     with pytest.raises(KeyboardInterrupt):
         run_stage1(cfg, log=quiet)
-    assert calls == ["target", "shadow_00"]
-    monkeypatch.setattr(training, "train_sequential", real)
+    assert calls == ["target", "shadow_00", "shadow_01"]
     trained = []
-    monkeypatch.setattr(training, "train_sequential", lambda jobs, *a, **k: trained.extend(j.name for j in jobs) or real(jobs, *a, **k))
+    monkeypatch.setattr(sequential, "train_one", lambda job, *a, **k: trained.append(job.name) or real(job, *a, **k))
     run_stage1(cfg, log=quiet)
     assert trained == ["shadow_01"]
 
@@ -202,7 +199,7 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
 
     cfg = dataclasses.replace(tiny_config, sizes=(30,))
     so = run_stage1(cfg, log=quiet, figures=False)[30]
-    here = {**machine_info(), "steps_per_execution": 1}  # the machine and the sequential trainer's default
+    here = {**machine_info(), "steps_per_execution": 1, "threads_per_model": 2}  # machine, trainer default, threads
     assert here["device_name"] and all(m.trained_on == here for m in [so.target, *so.shadows])
     four = run_stage1(dataclasses.replace(cfg, steps_per_execution=4, results_dir=str(tmp_path / "spe4")),
                       log=quiet, figures=False)[30]

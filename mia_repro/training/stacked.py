@@ -18,14 +18,15 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-import keras
 import numpy as np
-from keras import ops
 
-from .config import ModelConfig
-from .models import build_cnn
-from .inference import PREDICT_BATCH
-from .training import TrainJob, TrainResult, default_steps_per_execution
+from ..config import ModelConfig
+from ..inference import PREDICT_BATCH
+from ..models import build_cnn
+from ..quiet import backend_noise_filtered, keras
+from .jobs import TrainJob, TrainResult, default_steps_per_execution
+
+ops = keras.ops
 
 
 def build_stacked_cnn(cfg: ModelConfig, k: int, steps_per_execution: int = 1) -> keras.Model:
@@ -143,8 +144,9 @@ def train_stacked(
     history: list[dict[str, list[float]]] = [{"loss": [], "accuracy": []} for _ in range(k)]
     for epoch, order in enumerate(orders):
         idx = [job.members[o] for job, o in zip(jobs, order)]
-        h = model.fit(stack_inputs(x, idx), [y[i] for i in idx], batch_size=cfg.batch_size, epochs=1, shuffle=False,
-                      verbose=verbose)
+        with backend_noise_filtered():
+            h = model.fit(stack_inputs(x, idx), [y[i] for i in idx], batch_size=cfg.batch_size, epochs=1,
+                          shuffle=False, verbose=verbose)
         for i in range(k):
             history[i]["loss"].append(float(h.history[f"m{i}_loss"][0]))
             history[i]["accuracy"].append(float(h.history[f"m{i}_accuracy"][0]))

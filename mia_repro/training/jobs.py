@@ -1,29 +1,23 @@
-"""The training entry point: train a list of same-architecture models.
+"""What a training job is and what it returns, and the facts about the machine that ran it.
 
-:func:`train_models` takes K :class:`TrainJob` (each its own members,
-non-members and seed) and returns K :class:`TrainResult`.  It dispatches to
-one of two trainers with the same contract:
-
-* ``sequential`` — one ordinary Keras model at a time (CPU, any backend);
-* ``stacked`` — all K models in one graph (:mod:`mia_repro.stacked`), for GPUs.
-
-:func:`choose_trainer` makes the automatic choice and says why.
+:class:`TrainJob` (members, non-members, seed) in, :class:`TrainResult`
+(softmax outputs, history, weights) out: the contract of both trainers
+(:mod:`.sequential`, :mod:`.stacked`).  :func:`choose_trainer` picks one and
+says why; :func:`machine_info` is what each model's file records about who
+trained it.
 """
 from __future__ import annotations
 
 import os
 import platform
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
-import keras
+from ..quiet import keras
 import numpy as np
 
-from .config import ModelConfig
-from .data import InputError, to_model_input
-from .inference import predict_batched
-from .models import build_cnn
+from ..config import ModelConfig
+from ..data import InputError
 
 
 @dataclass(frozen=True)
@@ -125,54 +119,6 @@ def default_steps_per_execution(trainer: str) -> int:
     return 1
 
 
-def train_sequential(
-    jobs: Sequence[TrainJob],
-    cfg: ModelConfig,
-    x: np.ndarray,
-    y: np.ndarray,
-    verbose: int = 0,
-    on_result: Callable[[TrainResult], None] | None = None,
-    steps_per_execution: int | None = None,
-) -> list[TrainResult]:
-    """Train each job as an ordinary Keras model, one after the other.
-
-    ``x`` uint8 (N, 32, 32, 3), ``y`` int (N,).  ``on_result`` is called as each
-    model finishes (Stage I uses it to cache, so an interruption loses at most
-    one model).  ``steps_per_execution`` (default
-    :func:`default_steps_per_execution`) is kept in each result's ``extra``.
-    """
-    if steps_per_execution is None:
-        steps_per_execution = default_steps_per_execution("sequential")
-    results = []
-    for job in jobs:
-        start = time.perf_counter()
-        keras.utils.set_random_seed(job.seed)
-        model = build_cnn(cfg, seed=job.seed, steps_per_execution=steps_per_execution)
-        hist = model.fit(
-            to_model_input(x[job.members], cfg.scale_inputs),
-            y[job.members],
-            batch_size=cfg.batch_size,
-            epochs=cfg.epochs,
-            shuffle=True,
-            verbose=verbose,
-        )
-        probs = predict_batched(model, x[job.eval_indices], cfg)
-        result = TrainResult(
-            name=job.name,
-            probs=probs,
-            history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
-            weights=model.get_weights(),
-            seconds=time.perf_counter() - start,
-            trainer="sequential",
-            extra={"steps_per_execution": steps_per_execution},
-        )
-        keras.backend.clear_session()
-        if on_result is not None:
-            on_result(result)
-        results.append(result)
-    return results
-
-
 def check_training_inputs(jobs: Sequence[TrainJob], cfg: ModelConfig, x: np.ndarray, y: np.ndarray) -> None:
     """:class:`~mia_repro.data.InputError` unless ``x`` is uint8 (N, 32, 32, 3), ``y`` integer classes
     (N,) in 0..num_classes-1, and every job's indices are in range with members and non-members disjoint."""
@@ -191,34 +137,3 @@ def check_training_inputs(jobs: Sequence[TrainJob], cfg: ModelConfig, x: np.ndar
         if np.intersect1d(job.members, job.nonmembers).size:
             raise InputError(f"job {job.name}: {np.intersect1d(job.members, job.nonmembers).size} records are both "
                              "members and non-members")
-
-
-def train_models(
-    jobs: Sequence[TrainJob],
-    cfg: ModelConfig,
-    x: np.ndarray,
-    y: np.ndarray,
-    trainer: str = "auto",
-    verbose: int = 0,
-    on_result: Callable[[TrainResult], None] | None = None,
-    steps_per_execution: int | None = None,
-) -> list[TrainResult]:
-    """Train K same-architecture models; the entry point Stage I and mitigation use.
-
-    Returns one :class:`TrainResult` per job, in order.  ``trainer`` is
-    "auto", "stacked" or "sequential" (see :func:`choose_trainer`);
-    ``steps_per_execution`` None is :func:`default_steps_per_execution` of that trainer.
-    """
-    if len(jobs) == 0:
-        return []
-    check_training_inputs(jobs, cfg, x, y)
-    kind, _ = choose_trainer(trainer)
-    if kind == "stacked":
-        from .stacked import train_stacked
-
-        results = train_stacked(jobs, cfg, x, y, verbose=verbose, steps_per_execution=steps_per_execution)
-        if on_result is not None:
-            for r in results:
-                on_result(r)
-        return results
-    return train_sequential(jobs, cfg, x, y, verbose=verbose, on_result=on_result, steps_per_execution=steps_per_execution)

@@ -1,0 +1,60 @@
+"""What one worker does: train a unit of jobs, then query every trained model.
+
+A :class:`ModelTask` is pure data (records, seeds, model config, what to query), and :func:`run_task`
+a pure function of it and the dataset: it returns arrays and writes nothing, so a worker on a machine
+without the results folder can run it.  The parent turns the returned arrays into cache files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import ModelConfig
+from ..determinism import set_deterministic
+from .jobs import TrainJob, TrainResult, machine_info
+
+
+@dataclass(frozen=True)
+class ModelTask:
+    """One unit of work: ``jobs`` trained together (one job for the sequential trainer, K for the
+    stacked one) with ``model_cfg``; ``queries``: per job, :func:`mia_repro.stage1.outputs_spec`'s dict
+    (own records, population, augmentations, reference records) or None to skip inference.
+    ``label``: how messages name the unit (e.g. ``"n=2500 target"``)."""
+
+    jobs: tuple[TrainJob, ...]
+    model_cfg: ModelConfig
+    queries: tuple[dict, ...] | None = None
+    trainer: str = "sequential"
+    steps_per_execution: int | None = None
+    deterministic: bool = True
+    verbose: int = 0
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or ", ".join(j.name for j in self.jobs)
+
+
+def run_task(task: ModelTask, x: np.ndarray, y: np.ndarray) -> list[tuple[TrainResult, dict | None]]:
+    """Train ``task.jobs`` on ``x`` uint8 (N, 32, 32, 3), ``y`` int (N,); return ``(result, queries)``
+    per job, ``queries`` from :func:`mia_repro.inference.query_model` (None when ``task.queries`` is None)."""
+    from ..inference import query_model
+
+    set_deterministic(task.deterministic)
+    if task.trainer == "stacked":
+        from .stacked import train_stacked
+
+        results = train_stacked(list(task.jobs), task.model_cfg, x, y, verbose=task.verbose,
+                                steps_per_execution=task.steps_per_execution)
+    else:
+        from .sequential import train_one
+
+        results = [train_one(j, task.model_cfg, x, y, verbose=task.verbose,
+                             steps_per_execution=task.steps_per_execution) for j in task.jobs]
+    for r in results:
+        r.extra["trained_on"] = machine_info()  # the worker's machine, which on a cluster is not the parent's
+    if task.queries is None:
+        return [(r, None) for r in results]
+    return [(r, query_model(r.weights, task.model_cfg, x, spec["own"], spec["population"],
+                            tuple(spec["augmentations"]), spec["reference"]))
+            for r, spec in zip(results, task.queries)]
