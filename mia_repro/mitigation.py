@@ -29,7 +29,7 @@ from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
 from .splits import make_splits
-from .stage1 import (ModelOutputs, Stage1Error, TrainRequest, load_data, load_stage1, n_records, size_jobs,
+from .stage1 import (ModelOutputs, Stage1Error, TrainRequest, load_stage1, n_records, size_jobs,
                      train_or_load, train_or_load_many)
 from .stage2 import BOOTSTRAP, load_attack, versions
 from .report import run_meta
@@ -169,9 +169,8 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
              for size in cfg.mitigation.sizes for d, s in grid}
     cached = {k: _cached_rows(p, log) for k, p in paths.items()}
     requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
-    data = None
+    data = None  # every worker (and this process, if it must) loads CIFAR-10 itself
     if requests:  # every model the missing settings need, in one pass of the executor, cached per model
-        data = load_data(cfg)
         train_or_load_many(cfg, requests, data=data, verbose=verbose, log=log,
                            desc=f"mitigation models ({cfg.execution.describe()})")
     for size in cfg.mitigation.sizes:

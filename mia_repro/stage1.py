@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 
 from .cache import load_npz, save_npz
 from .config import ExperimentConfig, ModelConfig, config_key
-from .data import load_cifar10
 from .determinism import set_deterministic
 from .inference import query_model
 from .splits import Splits, make_splits, population_sample
@@ -317,14 +316,15 @@ def train_or_load_many(
     (:mod:`mia_repro.training.executor`, ``cfg.execution``): as many models at once as it has workers.
     Each model is saved by this process, atomically, as soon as its result arrives (weights first, so a
     file of outputs always has its weights beside it); an interruption loses only unfinished models.
-    ``data`` is ``(x, y)`` from :func:`load_data`, or a callable returning it (called only when something
-    must be computed).  ``stats`` (optional dict) receives the counts ``trained`` and ``completed``.  Each
+    ``data``: ``(x, y)`` in memory (sent to the workers with each task), or None / a callable returning it
+    (then each worker loads CIFAR-10 itself, :class:`~mia_repro.training.task.DataRef` of ``cfg.data_path``,
+    and this process only if it completes a file from its weights).  ``stats`` (optional dict) receives the counts ``trained`` and ``completed``.  Each
     cached file is checked on load (:meth:`ModelOutputs.load`); a damaged, old-format or foreign one is
     reported by path and recomputed: completed by inference when the model's weights are kept, retrained
     otherwise.  Raises :class:`~mia_repro.training.TrainingFailed` (after keeping every finished model)
     if a model fails in its worker.
     """
-    from .training import ModelTask, run_task, run_units, task_units
+    from .training import DataRef, ModelTask, resolve_data, run_task, run_units, task_units
 
     store = Stage1Store(cfg, n_records(cfg))
     found: dict[tuple[int, str], ModelOutputs] = {}
@@ -355,7 +355,9 @@ def train_or_load_many(
                      per_request=[{"trained": sum(i == r_i for i, _ in todo),
                                    "completed": sum(c[0] == r_i for c in complete)} for r_i in range(len(requests))])
     if todo or complete:
-        x, y = data() if callable(data) else data if data is not None else load_data(cfg)
+        given = data() if callable(data) else data
+        for_workers = given if given is not None else DataRef(cfg.data_path, n_records(cfg))
+        x, y = resolve_data(for_workers)  # in this process: the same per-process copy a worker here would use
         set_deterministic(cfg.deterministic)
         execution = cfg.execution
 
@@ -401,7 +403,7 @@ def train_or_load_many(
                     write(f"  n={requests[r_i].size} {requests[r_i].label}{result.name}: {result.seconds:.0f}s, "
                                f"train/test acc {out.train_acc:.3f}/{out.test_acc:.3f}")
 
-            run_units(run_task, units, (x, y), execution, on_result, name=str, size=lambda u: len(u.jobs),
+            run_units(run_task, units, (for_workers,), execution, on_result, name=str, size=lambda u: len(u.jobs),
                       desc=desc or f"training ({execution.describe()})")
     return [[found[(r_i, j.name)] for j in req.jobs] for r_i, req in enumerate(requests)]
 
@@ -426,12 +428,11 @@ def _trained_on(d: dict) -> dict:
 
 
 def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10 pooled, capped at ``cfg.max_records``: x uint8 (N,32,32,3), y int64 (N,)."""
-    x, y = load_cifar10(cfg.data_path)
-    n = n_records(cfg)
-    if len(x) < n:
-        raise Stage1Error(f"the dataset has {len(x)} records but the config needs {n}; set max_records={len(x)}")
-    return x[:n], y[:n]
+    """CIFAR-10 pooled, capped at ``cfg.max_records``: x uint8 (N,32,32,3), y int64 (N,); read once per
+    process (:class:`~mia_repro.training.task.DataRef`, as the workers read it)."""
+    from .training import DataRef
+
+    return DataRef(cfg.data_path, n_records(cfg)).load()
 
 
 def experiment_splits(cfg: ExperimentConfig) -> dict[int, Splits]:
@@ -449,19 +450,12 @@ def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print, fi
     log(f"Stage I [{cfg.profile}]: sizes {list(cfg.sizes)}, {cfg.n_shadows} shadows, "
         f"{cfg.model.epochs} epochs; trainer={trainer} ({reason}); "
         f"deterministic={cfg.deterministic}; {cfg.execution.describe()}")
-    loaded = [data]
-
-    def get_data():
-        if loaded[0] is None:
-            loaded[0] = load_data(cfg)
-        return loaded[0]
-
     out = {}
     total_start = time.perf_counter()
     requests = [TrainRequest(size, tuple(size_jobs(splits, cfg.seed)), cfg.model)
                 for size, splits in experiment_splits(cfg).items()]
     stats: dict = {}
-    all_outs = train_or_load_many(cfg, requests, data=get_data, verbose=verbose, log=log, stats=stats,
+    all_outs = train_or_load_many(cfg, requests, data=data, verbose=verbose, log=log, stats=stats,
                                   desc=f"Stage I ({cfg.execution.describe()})")
     for req, outs, counts in zip(requests, all_outs, stats["per_request"]):
         out[req.size] = SizeOutputs(req.size, outs[0], outs[1:])

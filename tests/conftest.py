@@ -75,3 +75,15 @@ def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
         ),
         outputs=OutputsConfig(population_size=40, augmentations=("hflip", "shift:1:0")),
     )
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """The folder of the real CIFAR-10 (for tests that run the CLI on it); skips, with the reason, when absent."""
+    from mia_repro.data import candidate_dirs, find_batch_dir
+
+    folder = find_batch_dir()
+    if folder is None:
+        where = ", ".join(str(p) for p in candidate_dirs())
+        pytest.skip(f"real CIFAR-10 not found in {where}; run `python ../shared/data/cifar10/materialize.py data/`")
+    return folder

@@ -22,7 +22,7 @@ from .executor import Execution, TrainingFailed, run_units
 from .jobs import (TrainJob, TrainResult, backend_info, check_training_inputs, choose_trainer,
                    default_steps_per_execution, machine_info)
 from .sequential import train_one, train_sequential
-from .task import ModelTask, run_task
+from .task import DataRef, ModelTask, resolve_data, run_task
 
 
 def task_units(jobs: Sequence[TrainJob], trainer: str) -> list[list[TrainJob]]:
@@ -62,11 +62,11 @@ def train_models(
             if on_result is not None:
                 on_result(result)
 
-    run_units(run_task, units, (np.asarray(x), np.asarray(y)), execution or Execution(), keep,
+    run_units(run_task, units, ((np.asarray(x), np.asarray(y)),), execution or Execution(), keep,
               size=lambda u: len(u.jobs), desc="training")
     return [found[j.name] for j in jobs]
 
 
-__all__ = ["Execution", "ModelTask", "TrainJob", "TrainResult", "TrainingFailed", "backend_info",
+__all__ = ["DataRef", "Execution", "ModelTask", "resolve_data", "TrainJob", "TrainResult", "TrainingFailed", "backend_info",
            "check_training_inputs", "choose_trainer", "default_steps_per_execution", "machine_info", "run_task",
            "run_units", "task_units", "train_models", "train_one", "train_sequential"]

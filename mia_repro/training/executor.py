@@ -6,27 +6,37 @@ writes its cache file.  A task is a pure function ``fn(unit, *args)``: its
 inputs are pickled to the worker (large arrays are memory-mapped by loky, or
 scattered once per call by Dask), its result pickled back.
 
-Engines, one code path (``joblib.Parallel(return_as="generator_unordered")``):
+Engines (one task function, one result path, one progress bar and report; two ways to submit):
 
 * ``scheduler=None`` (default): ``workers`` local processes through joblib's
-  loky backend; no server.  ``workers == 1`` trains in this process.
+  loky backend (``joblib.Parallel(return_as="generator_unordered")``, which
+  memory-maps the dataset into the workers and terminates them on Ctrl-C); no
+  server.  ``workers == 1`` trains in this process.
 * ``scheduler="local"``: a ``distributed.LocalCluster`` of ``workers``
   single-threaded processes, started and stopped here (for trying the cluster
   path, and for the tests).
-* ``scheduler="tcp://host:8786"``: an existing Dask cluster, through joblib's
-  Dask backend (``parallel_config(backend="dask")``).
+* ``scheduler="tcp://host:8786"``: an existing Dask cluster.
 
-joblib rather than raw Dask futures because the local default must be loky and
-joblib gives both engines one call: it memory-maps (loky) or scatters (Dask)
-the dataset, yields results unordered, and terminates the workers on Ctrl-C.
+On Dask the executor submits futures itself (``client.submit``,
+``distributed.as_completed``) rather than through joblib's Dask backend: that
+backend never raises a ``KilledWorker`` into an unordered generator — the stage
+would wait forever for a unit whose worker died (seen with joblib 1.6.0,
+distributed 2026.8.0).  ``args`` travel with each task (nothing is scattered:
+scattered data dies with the last worker that holds it, and Dask cannot
+recompute it), so the stages pass a :class:`~mia_repro.training.task.DataRef`
+and every worker loads CIFAR-10 from its own disk, once per process.
 
 Faults: an exception inside a task is caught in the worker and reported by the
 unit's name; the other units go on.  A worker that dies (SIGKILL, the OOM
-killer) takes down the units it was running: each of them is run once more,
-alone, so that a second loss names the unit that causes it; a unit lost
-twice is reported by name.  Every finished unit has been handed to
-``on_result`` before anything is raised: :class:`TrainingFailed` at the end
-lists what did not finish, and rerunning the same command resumes.
+killer) loses the units it was running.  loky does not say which units those
+were, and it takes down every running unit with it: each of them is run once
+more, alone, so that a second loss names the unit that causes it.  Dask's
+scheduler knows which unit a dead worker ran and reruns just that one
+(``distributed.scheduler.allowed-failures``: 1 on our LocalCluster, the
+cluster's own setting elsewhere).  A unit lost again is reported by name.
+Every finished unit has been handed to ``on_result`` before anything is
+raised: :class:`TrainingFailed` at the end lists what did not finish, and
+rerunning the same command resumes.
 """
 from __future__ import annotations
 
@@ -106,32 +116,26 @@ def _guarded(fn: Callable, index: int, unit: Any, args: tuple, threads: int) -> 
 
 
 @contextlib.contextmanager
-def _engine(execution: Execution) -> Iterator[int]:
-    """Configure joblib for ``execution``; yields the ``n_jobs`` to ask ``Parallel`` for."""
-    import joblib
-
-    if execution.scheduler is None:
-        # inner_max_num_threads caps OpenMP/BLAS pools inside each worker at the model's thread count
-        with joblib.parallel_config(backend="loky", inner_max_num_threads=execution.threads_per_model):
-            yield execution.local_workers()
-        return
+def _dask_client(execution: Execution) -> Iterator[Any]:
+    """A ``distributed.Client``: on a LocalCluster of ``workers`` processes started here, or at the address."""
     import dask
     from distributed import Client, LocalCluster
 
     if execution.scheduler == "local":
-        # no retries by Dask itself: the executor's one retry (alone) applies, as with loky
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+        # Dask reruns a unit whose worker died once, as loky's path does; saturation 1.0: a worker holds only the
+        # unit it runs, so a death charges that unit alone (at the default 1.1 a queued bystander is charged too)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                              "distributed.scheduler.worker-saturation": 1.0}), \
                 LocalCluster(n_workers=execution.local_workers(), threads_per_worker=1, processes=True,
-                             dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-                Client(cluster) as client, joblib.parallel_config(backend="dask"):
-            yield len(client.scheduler_info()["workers"])
+                             dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            yield client
         return
     try:
         client = Client(execution.scheduler, timeout="20s")
     except (OSError, TimeoutError) as exc:
         raise TrainingFailed(f"cannot reach the Dask scheduler at {execution.scheduler}: {one_line(exc)}") from None
-    with client, joblib.parallel_config(backend="dask"):
-        yield -1
+    with client:
+        yield client
 
 
 def run_units(
@@ -172,8 +176,10 @@ def run_units(
             bar.set_postfix(running=1)
             for i, unit in enumerate(units):
                 finished(*_guarded(fn, i, unit, args, execution.threads_per_model))
+        elif execution.scheduler is None:
+            _run_loky(fn, units, args, execution, finished, name, bar, write)
         else:
-            _run_parallel(fn, units, args, execution, finished, failed, name, bar, write)
+            _run_dask(fn, units, args, execution, finished, bar)
     finally:
         bar.close()
     if failed:
@@ -181,15 +187,18 @@ def run_units(
                              + "; ".join(f"{name(units[i])}: {e}" for i, e in sorted(failed.items())))
 
 
-def _run_parallel(fn, units, args, execution, finished, failed, name, bar, write) -> None:
-    """The parallel rounds: everything at once; after a lost worker, each unit it may have been
-    running once more, alone; a unit lost twice goes to ``failed``."""
+def _run_loky(fn, units, args, execution, finished, name, bar, write) -> None:
+    """Local processes, in rounds: everything at once; after a lost worker, each unit it may have been
+    running once more, alone; a unit lost twice is reported."""
+    import joblib
     from joblib import Parallel, delayed
 
     lost_errors = _lost_worker_errors()
     losses: Counter = Counter()
     pending = list(range(len(units)))
-    with _engine(execution) as n_jobs:
+    n_jobs = execution.local_workers()
+    # inner_max_num_threads caps OpenMP/BLAS pools inside each worker at the model's thread count
+    with joblib.parallel_config(backend="loky", inner_max_num_threads=execution.threads_per_model):
         while pending:
             suspects = [i for i in pending if losses[i]]
             batch = suspects[:1] if suspects else pending
@@ -201,8 +210,7 @@ def _run_parallel(fn, units, args, execution, finished, failed, name, bar, write
                     dispatched.append(i)
                     yield delayed(_guarded)(fn, i, units[i], args, execution.threads_per_model)
 
-            workers = n_jobs if n_jobs > 0 else len(batch)
-            bar.set_postfix(running=min(workers, len(batch)))
+            bar.set_postfix(running=min(n_jobs, len(batch)))
             try:
                 # pre_dispatch="n_jobs": a task is handed out only when a worker is free, so "dispatched and
                 # not finished" is exactly what the workers are running when one of them dies
@@ -210,7 +218,7 @@ def _run_parallel(fn, units, args, execution, finished, failed, name, bar, write
                                                      pre_dispatch="n_jobs", batch_size=1)(tasks()):
                     done.add(index)
                     finished(index, error, result)
-                    bar.set_postfix(running=min(workers, len(batch) - len(done)))
+                    bar.set_postfix(running=min(n_jobs, len(batch) - len(done)))
             except lost_errors as exc:
                 lost = [i for i in dispatched if i not in done]
                 for i in lost:
@@ -222,3 +230,32 @@ def _run_parallel(fn, units, args, execution, finished, failed, name, bar, write
                     write(f"  a worker died ({type(exc).__name__}); running once more, alone: "
                           + ", ".join(name(units[i]) for i in lost))
             pending = [i for i in pending if i not in done]
+
+
+def _run_dask(fn, units, args, execution, finished, bar) -> None:
+    """A Dask cluster: one future per unit (``args`` by value); results as they complete."""
+    import uuid
+
+    from distributed import KilledWorker, as_completed
+
+    with _dask_client(execution) as client:
+        n_workers = max(1, len(client.scheduler_info()["workers"]))
+        run = uuid.uuid4().hex[:8]
+        futures = {client.submit(_guarded, fn, i, unit, args, execution.threads_per_model,
+                                 key=f"mia-repro-{run}-{i}", pure=False): i for i, unit in enumerate(units)}
+        left = len(futures)
+        bar.set_postfix(running=min(n_workers, left))
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                if future.status == "error":
+                    exc = future.exception()
+                    error = (f"its worker died on every attempt ({one_line(exc)})" if isinstance(exc, KilledWorker)
+                             else one_line(exc))
+                    finished(index, error, None)
+                else:
+                    finished(*future.result())
+                left -= 1
+                bar.set_postfix(running=min(n_workers, left))
+        finally:
+            client.cancel(list(futures))  # Ctrl-C or an error here: nothing more runs for this stage

@@ -16,6 +16,40 @@ from .jobs import TrainJob, TrainResult, machine_info
 
 
 @dataclass(frozen=True)
+class DataRef:
+    """The pooled CIFAR-10 as a worker finds it on its own disk: ``path`` (as ``--data``; None: the usual
+    search, ``MIA_REPRO_DATA`` first) and the first ``n_records``.  Small to send; :meth:`load` reads and checks
+    the dataset once per process (a worker that trains many models reads it once)."""
+
+    path: str | None
+    n_records: int
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """x uint8 (n_records, 32, 32, 3), y int64 (n_records,)."""
+        key = (self.path, self.n_records)
+        if key not in _LOADED:
+            from ..data import load_cifar10
+
+            from ..data import InputError
+
+            x, y = load_cifar10(self.path)
+            if len(x) < self.n_records:
+                raise InputError(f"the dataset has {len(x)} records but the config needs {self.n_records}; "
+                                 f"set max_records={len(x)}")
+            _LOADED.clear()  # one dataset per process
+            _LOADED[key] = (x[: self.n_records], y[: self.n_records])
+        return _LOADED[key]
+
+
+_LOADED: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def resolve_data(data: "DataRef | tuple[np.ndarray, np.ndarray]") -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` from a :class:`DataRef` (loaded here) or as given."""
+    return data.load() if isinstance(data, DataRef) else data
+
+
+@dataclass(frozen=True)
 class ModelTask:
     """One unit of work: ``jobs`` trained together (one job for the sequential trainer, K for the
     stacked one) with ``model_cfg``; ``queries``: per job, :func:`mia_repro.stage1.outputs_spec`'s dict
@@ -35,11 +69,13 @@ class ModelTask:
         return self.label or ", ".join(j.name for j in self.jobs)
 
 
-def run_task(task: ModelTask, x: np.ndarray, y: np.ndarray) -> list[tuple[TrainResult, dict | None]]:
-    """Train ``task.jobs`` on ``x`` uint8 (N, 32, 32, 3), ``y`` int (N,); return ``(result, queries)``
-    per job, ``queries`` from :func:`mia_repro.inference.query_model` (None when ``task.queries`` is None)."""
+def run_task(task: ModelTask, data: "DataRef | tuple[np.ndarray, np.ndarray]") -> list[tuple[TrainResult, dict | None]]:
+    """Train ``task.jobs`` on ``data`` (a :class:`DataRef`, or ``(x, y)``: x uint8 (N, 32, 32, 3), y int (N,));
+    return ``(result, queries)`` per job, ``queries`` from :func:`mia_repro.inference.query_model` (None when
+    ``task.queries`` is None)."""
     from ..inference import query_model
 
+    x, y = resolve_data(data)
     set_deterministic(task.deterministic)
     if task.trainer == "stacked":
         from .stacked import train_stacked
