@@ -2,10 +2,12 @@
 
 The pipeline, one module per step:
 ``config`` (profiles) -> ``data`` (CIFAR-10) -> ``splits`` (member/non-member
-indices) -> ``models`` (the CNN) -> ``training`` / ``stacked`` (train K
-models) -> ``stage1`` (cached prediction vectors) -> ``attack`` (per-class SVMs
-and the threshold baseline) -> ``metrics`` -> ``stage2`` (summary and score
-files) -> ``defenses`` / ``mitigation`` -> ``plots``.
+indices) -> ``models`` (the CNN) -> ``training/`` (jobs, trainers, and the
+executor that trains them on every core or a Dask cluster) -> ``stage1``
+(cached prediction vectors) -> ``attacks/`` (Shokri's per-class SVMs and
+today's attacks) -> ``metrics`` -> ``stage2`` / ``compare`` (summary and score
+files) -> ``defenses`` / ``mitigation`` -> ``seeds`` / ``spread`` -> ``plots``.
+Keras is imported through ``quiet`` (backend noise filtered).
 """
 import os as _os
 

@@ -29,7 +29,7 @@ from .attacks import ATTACKS, AttackerView, ShokriSVM
 from .cache import copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics
-from .seeds import spread_for
+from .spread import spread_for
 from .stage1 import SizeOutputs, load_data, load_stage1, stage1_meta
 from .stage2 import BOOTSTRAP, load_attack, versions
 from .training import machine_info
@@ -47,7 +47,13 @@ def build_attacks(cfg: ExperimentConfig, so: SizeOutputs) -> dict:
 
 
 def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log=print) -> tuple[dict, dict]:
-    """Fit and evaluate every attack at one size; returns ``(blocks, {attack: score arrays})``.
+    """Fit and evaluate every attack at one size; returns ``(blocks, {attack: score arrays})``."""
+    return evaluate_attacks(build_attacks(cfg, so), so, labels, cfg.seed, log)
+
+
+def evaluate_attacks(attacks: dict, so: SizeOutputs, labels: np.ndarray, seed: int, log=print) -> tuple[dict, dict]:
+    """Fit each of ``attacks`` on the attacker's view of ``so`` (its shadows are the reference models),
+    score the target's records; returns ``(blocks, {attack: score arrays})``.
 
     The target's membership labels are used only here, to evaluate, after
     each attack has produced its scores and decisions from the view.
@@ -55,13 +61,13 @@ def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log
     view = AttackerView.from_stage1(so, labels)
     member = so.target.member.astype(bool)
     blocks, arrays = {}, {}
-    for name, attack in build_attacks(cfg, so).items():
+    for name, attack in attacks.items():
         t0 = time.perf_counter()
         attack.fit(view)
         score, pred = attack.score(view), attack.predict(view)
         seconds = time.perf_counter() - t0
         blocks[name] = {"paper": attack.paper, "threshold": float(attack.threshold), "seconds": seconds,
-                        "info": attack.info, **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=cfg.seed)}
+                        "info": attack.info, **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=seed)}
         arrays[name] = {"member": member, "true_class": so.target.true_class,
                         "score": np.asarray(score, np.float64), "pred": np.asarray(pred, np.int64)}
         b = blocks[name]

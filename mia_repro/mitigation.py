@@ -29,7 +29,7 @@ from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
 from .splits import make_splits
-from .stage1 import (ModelOutputs, Stage1Error, TrainRequest, load_stage1, n_records, size_jobs,
+from .stage1 import (ModelOutputs, SizeOutputs, Stage1Error, TrainRequest, load_data, load_stage1, n_records, size_jobs,
                      train_or_load, train_or_load_many)
 from .stage2 import BOOTSTRAP, load_attack, versions
 from .report import run_meta
@@ -38,6 +38,25 @@ RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "t
                "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
                "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
 TRAINING_DEFENSES = ("l2", "dropout")
+MITIGATION_VERSION = 2  # 2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets
+COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95",
+                    "precision", "recall", "advantage_max", "n_nonmembers")
+
+
+def compared_attacks(cfg: ExperimentConfig, target: ModelOutputs, shadows: list, labels: np.ndarray) -> dict:
+    """Every attack of the comparison stage but Shokri's SVM (the rows' own ``svm``) on ``target``, with
+    ``shadows`` as the attacker's reference models; per attack the metrics of :data:`COMPARED_METRICS`."""
+    from .attacks import ATTACKS, ShokriSVM
+    from .compare import evaluate_attacks
+
+    attacks = {name: cls() for name, cls in ATTACKS.items() if cls is not ShokriSVM}
+    blocks, _ = evaluate_attacks(attacks, SizeOutputs(target_size(target), target, list(shadows)), labels, cfg.seed,
+                                 log=lambda *_: None)
+    return {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}
+
+
+def target_size(target: ModelOutputs) -> int:
+    return int(target.member.sum())
 
 
 def _accuracy(probs: np.ndarray, out: ModelOutputs) -> tuple[float, float]:
@@ -70,11 +89,16 @@ def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
     return out
 
 
-def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose) -> list[tuple[str, dict, dict]]:
-    """Rows ``(scenario, svm_row, threshold_row)`` for one defense setting at one size.
+def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose, labels=None
+                      ) -> list[tuple[str, dict, dict, dict | None]]:
+    """Rows ``(scenario, svm_row, threshold_row, compared)`` for one defense setting at one size.
 
-    ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).
+    ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).  ``compared``:
+    :func:`compared_attacks` for L2 / dropout / no defense (with the scenario's shadows as reference
+    models; ``labels`` are the pooled classes), None for output-side defenses, whose attacker sees only the
+    post-processed probabilities, not the logits these attacks read.
     """
+    compare = labels is not None and (defense == "none" or defense in TRAINING_DEFENSES)
     unaware_svm, unaware_threshold = unaware
     splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
     transform = None
@@ -87,7 +111,8 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
         transform = output_defense(defense, strength)
     test = attack_dataset([target], transform)
     rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
-             _record(defense, strength, size, "unaware", target, test, unaware_threshold))]
+             _record(defense, strength, size, "unaware", target, test, unaware_threshold),
+             compared_attacks(cfg, target, base.shadows, labels) if compare else None)]
     if not _aware(cfg, size, defense):
         return rows
     if defense == "none":
@@ -103,7 +128,8 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
         svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes)
         threshold = ThresholdAttack.fit(train)
     rows.append(("aware", _record(defense, strength, size, "aware", target, test, svm),
-                 _record(defense, strength, size, "aware", target, test, threshold)))
+                 _record(defense, strength, size, "aware", target, test, threshold),
+                 (rows[0][3] if defense == "none" else compared_attacks(cfg, target, shadows, labels)) if compare else None))
     return rows
 
 
@@ -137,7 +163,7 @@ def _cached_rows(path, log) -> list | None:
         return None
     try:
         rows = load_json(path)
-        if not all({"scenario", "svm", "threshold"} <= set(r) for r in rows):
+        if not all({"scenario", "svm", "threshold", "attacks"} <= set(r) for r in rows):
             raise ValueError("incomplete")
         return rows
     except Exception as exc:
@@ -147,7 +173,7 @@ def _cached_rows(path, log) -> list | None:
 
 def _setting_path(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str):
     """The cache file of one setting's rows, keyed by everything they depend on."""
-    key = config_key(cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
+    key = config_key(MITIGATION_VERSION, cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
                      cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
                      fingerprint, cfg.outputs)
     return cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
@@ -164,7 +190,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     log(f"Mitigation [{cfg.profile}]: sizes {list(cfg.mitigation.sizes)}, {len(grid)} settings, "
         f"aware retraining at sizes {list(cfg.mitigation.aware_sizes)} for {list(cfg.mitigation.aware_defenses)} "
         f"with {cfg.mitigation.aware_shadows} shadows")
-    svm_rows, thr_rows = [], []
+    svm_rows, thr_rows, compared_rows = [], [], []
     paths = {(size, d, s): _setting_path(cfg, size, d, s, stage1[size].fingerprint())
              for size in cfg.mitigation.sizes for d, s in grid}
     cached = {k: _cached_rows(p, log) for k, p in paths.items()}
@@ -173,18 +199,22 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     if requests:  # every model the missing settings need, in one pass of the executor, cached per model
         train_or_load_many(cfg, requests, data=data, verbose=verbose, log=log,
                            desc=f"mitigation models ({cfg.execution.describe()})")
+    labels = load_data(cfg)[1] if any(rows is None for rows in cached.values()) else None
     for size in cfg.mitigation.sizes:
         unaware = (load_attack(cfg, stage1[size]), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
             path = paths[(size, defense, strength)]
             rows = cached[(size, defense, strength)]
             if rows is None:
-                rows = [{"scenario": s, "svm": a, "threshold": b}
-                        for s, a, b in _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose)]
+                rows = [{"scenario": s, "svm": a, "threshold": b, "attacks": c} for s, a, b, c in
+                        _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)]
                 save_json(path, rows)
             for r in rows:
                 svm_rows.append(r["svm"])
                 thr_rows.append(r["threshold"])
+                for name, m in (r["attacks"] or {}).items():
+                    compared_rows.append({"defense": defense, "strength": float(strength), "size": int(size),
+                                          "scenario": r["scenario"], "attack": name, **m})
         log(f"  n={size}: done ({time.perf_counter() - start:.0f}s so far)")
     out_dir = cfg.output_dir
     save_json(out_dir / "mitigation.json", svm_rows)
@@ -194,6 +224,10 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
         "wall_seconds_this_run": time.perf_counter() - start,  # cached settings cost ~0 s: not the full sweep
         "mitigation": to_dict(cfg.mitigation),
         "threshold_baseline": thr_rows,
+        "attack_comparison": compared_rows,
+        "attack_comparison_note": ("every attack of the comparison stage but the SVM, on the L2 / dropout / undefended "
+                                   "targets; reference models: the Stage I shadows (unaware), the defended shadows "
+                                   "(aware). Not run for output-side defenses: their attacker sees no logits."),
     }
     save_json(out_dir / "mitigation_meta.json", meta)
     if figures:

@@ -32,7 +32,7 @@ from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disj
 from .cache import atomic_write, copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class
-from .seeds import spread_for
+from .spread import spread_for
 from .stage1 import SizeOutputs, load_stage1, n_records, stage1_meta
 from .training import choose_trainer, machine_info
 

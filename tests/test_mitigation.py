@@ -87,3 +87,27 @@ def test_damaged_mitigation_cache_entry_is_recomputed(mitigated):
     again = run_mitigation(cfg, log=lines.append, figures=False)
     assert any(str(damaged) in line and "recomputing" in line for line in lines)
     assert again == json.loads(json.dumps(rows))
+
+
+def test_todays_attacks_run_on_the_trained_defenses_with_each_scenarios_reference_models(swept):
+    from mia_repro.attacks import ATTACKS
+
+    cfg, rows = swept
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    compared = meta["attack_comparison"]
+    names = set(ATTACKS) - {"shokri_svm"}
+    by = {(r["defense"], r["strength"], r["scenario"], r["attack"]): r for r in compared}
+    # L2 / dropout / undefended, both attackers, every attack but the SVM; no output-side defense
+    want = {(d, float(s), sc, a) for d, s in settings(cfg) if d in ("none", "l2", "dropout")
+            for sc in ("unaware", "aware") for a in names}
+    assert set(by) == want and len(compared) == len(want)
+    for r in compared:
+        assert 0 <= r["auc"] <= 1 and 0 <= r["tpr_at_0.1pct_fpr"] <= 1 and r["n_nonmembers"] == 30
+    # undefended: the aware attacker is the unaware one; defended: other reference models, other scores
+    def metrics(key):
+        return {k: v for k, v in by[key].items() if k != "scenario"}
+
+    for a in names:
+        assert metrics(("none", 0.0, "aware", a)) == metrics(("none", 0.0, "unaware", a))
+    assert any(metrics(("l2", 1e-3, "aware", a)) != metrics(("l2", 1e-3, "unaware", a))
+               for a in ("lira_offline", "rmia_offline"))

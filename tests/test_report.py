@@ -115,7 +115,7 @@ def test_bench_steps_per_execution_mode_times_each_value_and_checks_the_weights(
 
 
 def test_seed_tables_show_every_seed_and_the_spread():
-    from mia_repro.seeds import spread
+    from mia_repro.spread import spread
 
     sp = spread([0.70, 0.72, 0.74])
     assert sp["mean"] == pytest.approx(0.72) and sp["std"] == pytest.approx(0.02)
