@@ -1,17 +1,83 @@
-"""Atomic on-disk caching: a stage output is either complete or absent.
+"""On-disk caching: a stage output is either complete and verified, or recomputed.
 
 Every writer goes through :func:`atomic_write`: the data is written to a
 temporary file beside the target and renamed over it, so an interrupted run
 never leaves a half-written file that a later run would trust.
+
+A cache *entry* is trusted by its content, not its name.  Writers that pass a
+``key`` (the hash of everything the entry depends on, the same one its file
+name carries) also write a sidecar ``<file>.digest.json`` holding that key and
+the SHA-256 of the file's bytes.  Readers that pass the key they expect get
+the content only if the sidecar exists, names that key, and matches the bytes;
+then the reader's own ``check`` (shapes, fields) runs.  Anything else raises
+:class:`CacheEntryError` naming the path and what is wrong, and the stage
+recomputes the entry.  So an edited file, a file copied over another, or one
+copied with its sidecar under another key's name never reaches the results.
+:func:`seal` adds the sidecar to a file that predates it, after the caller
+checked its content (how committed Stage I caches migrate, never retrained).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+SIDECAR = ".digest.json"
+
+
+class CacheEntryError(ValueError):
+    """A cache file that cannot be used (unreadable, no or another key, content changed, wrong shape);
+    the message names the path.  The stage that reads it recomputes the entry."""
+
+
+def sidecar(path: str | os.PathLike) -> Path:
+    """Where ``path``'s key and digest live: ``<file>.digest.json`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR)
+
+
+def seal(path: str | os.PathLike, key: str) -> Path:
+    """Write ``path``'s sidecar: ``key`` and the SHA-256 of its bytes as they are on disk now."""
+    data = Path(path).read_bytes()
+    text = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}, indent=2)
+    return atomic_write(sidecar(path), lambda fh: fh.write(text + "\n"), mode="w")
+
+
+def verified_bytes(path: str | os.PathLike, key: str) -> bytes:
+    """The bytes of ``path`` if its sidecar names ``key`` and their digest; :class:`CacheEntryError` otherwise."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    try:
+        meta = json.loads(sidecar(path).read_text())
+        stored_key, digest = meta["key"], meta["sha256"]
+    except FileNotFoundError:
+        raise CacheEntryError(f"{path}: no digest beside it (written before entries were verified, or "
+                              "its write was interrupted)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CacheEntryError(f"{path}: its digest file is damaged ({type(exc).__name__}: {exc})") from None
+    if stored_key != key:
+        raise CacheEntryError(f"{path}: written for another key ({stored_key}, expected {key}): copied or renamed?")
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise CacheEntryError(f"{path}: content changed since it was written (digest mismatch)")
+    return data
+
+
+def _checked(path: Path, value: Any, check: Callable[[Any], None] | None) -> Any:
+    if check is not None:
+        try:
+            check(value)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise CacheEntryError(f"{path}: not what this stage expects ({type(exc).__name__}: {exc})") from None
+    return value
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -37,26 +103,66 @@ def copy_file(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
     return atomic_write(dest, lambda fh: fh.write(data))
 
 
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """Atomically write ``arrays`` to a compressed ``.npz`` file."""
-    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+def _sealed(path: Path, key: str | None) -> Path:
+    if key is not None:
+        seal(path, key)
+    return path
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` file into a dict."""
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+def save_npz(path: str | os.PathLike, key: str | None = None, **arrays: np.ndarray) -> Path:
+    """Atomically write ``arrays`` to a compressed ``.npz`` file (and its sidecar when ``key`` is given)."""
+    return _sealed(atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays)), key)
 
 
-def save_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write ``obj`` as indented JSON."""
+def load_npz(path: str | os.PathLike, key: str | None = None,
+             check: Callable[[dict], None] | None = None) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file; with ``key``, only after :func:`verified_bytes`, then ``check``."""
+    path = Path(path)
+    source = io.BytesIO(verified_bytes(path, key)) if key is not None else path
+    try:
+        with np.load(source, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as exc:  # BadZipFile, OSError, ValueError, EOFError ... on a damaged file
+        raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    return _checked(path, arrays, check)
+
+
+def save_json(path: str | os.PathLike, obj: Any, key: str | None = None) -> Path:
+    """Atomically write ``obj`` as indented JSON (and its sidecar when ``key`` is given)."""
     text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
-    return atomic_write(path, lambda fh: fh.write(text + "\n"), mode="w")
+    return _sealed(atomic_write(path, lambda fh: fh.write(text + "\n"), mode="w"), key)
 
 
-def load_json(path: str | os.PathLike) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
+def load_json(path: str | os.PathLike, key: str | None = None, check: Callable[[Any], None] | None = None) -> Any:
+    """The JSON in ``path``; with ``key``, only after :func:`verified_bytes`, then ``check``."""
+    path = Path(path)
+    if key is None:
+        with open(path) as fh:
+            return json.load(fh)
+    try:
+        obj = json.loads(verified_bytes(path, key))
+    except ValueError as exc:
+        if isinstance(exc, CacheEntryError):
+            raise
+        raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    return _checked(path, obj, check)
+
+
+def save_pickle(path: str | os.PathLike, obj: Any, key: str) -> Path:
+    """Atomically pickle ``obj`` to ``path`` with its sidecar (only this package's own objects go here)."""
+    return _sealed(atomic_write(path, lambda fh: pickle.dump(obj, fh)), key)
+
+
+def load_pickle(path: str | os.PathLike, key: str, check: Callable[[Any], None] | None = None) -> Any:
+    """The object pickled in ``path``, only after :func:`verified_bytes` (never unpickles unverified bytes)."""
+    path = Path(path)
+    try:
+        obj = pickle.loads(verified_bytes(path, key))
+    except CacheEntryError:
+        raise
+    except Exception as exc:
+        raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    return _checked(path, obj, check)
 
 
 def _json_default(obj: Any) -> Any:

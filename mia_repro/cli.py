@@ -110,7 +110,21 @@ def run(args) -> None:
         run_mitigation(cfg, verbose=verbose)
 
 
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (kill, a job scheduler) stops the workers and keeps what finished, like Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    if threading_main():
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     args = build_parser().parse_args(argv)
     try:
         run(args)

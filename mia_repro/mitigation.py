@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .attacks import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
-from .cache import load_json, save_json
+from .cache import CacheEntryError, load_json, save_json
 from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
@@ -157,26 +157,43 @@ def _model_cfg(cfg: ExperimentConfig, defense: str, strength: float):
     return dataclasses.replace(cfg.model, **{defense: float(strength)})
 
 
-def _cached_rows(path, log) -> list | None:
-    """A setting's cached rows, or None (absent, or damaged: reported, recomputed)."""
+def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float):
+    """What a setting's cached rows must be: one per scenario of the setting, each with an SVM and a
+    threshold record of :data:`RECORD_KEYS` for this very setting, and the compared attacks where they run."""
+    scenarios = ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
+    compared = defense == "none" or defense in TRAINING_DEFENSES
+
+    def check(rows) -> None:
+        if not isinstance(rows, list) or [r.get("scenario") for r in rows] != scenarios:
+            raise ValueError(f"expected one row per scenario {scenarios}")
+        for r in rows:
+            for part in ("svm", "threshold"):
+                rec = r[part]
+                if tuple(rec) != RECORD_KEYS or (rec["defense"], rec["strength"], rec["size"], rec["scenario"]) != (
+                        defense, float(strength), size, r["scenario"]):
+                    raise ValueError(f"{part} record of another setting or incomplete")
+            if compared != isinstance(r["attacks"], dict) or (compared and not r["attacks"]):
+                raise ValueError("compared attacks missing" if compared else "unexpected compared attacks")
+    return check
+
+
+def _cached_rows(path, key: str, check, log) -> list | None:
+    """A setting's cached rows, or None (absent, or not verified: reported by path, recomputed)."""
     if not path.exists():
         return None
     try:
-        rows = load_json(path)
-        if not all({"scenario", "svm", "threshold", "attacks"} <= set(r) for r in rows):
-            raise ValueError("incomplete")
-        return rows
-    except Exception as exc:
-        log(f"  cache entry not usable: {path} ({type(exc).__name__}: {exc}); recomputing")
+        return load_json(path, key=key, check=check)
+    except CacheEntryError as exc:
+        log(f"  cache entry not usable: {exc}; recomputing")
         return None
 
 
-def _setting_path(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str):
-    """The cache file of one setting's rows, keyed by everything they depend on."""
+def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str):
+    """``(path, key)`` of one setting's cached rows; the key hashes everything they depend on."""
     key = config_key(MITIGATION_VERSION, cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
                      cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
                      fingerprint, cfg.outputs)
-    return cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
+    return cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json", key
 
 
 def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: bool = True) -> list[dict]:
@@ -191,9 +208,10 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
         f"aware retraining at sizes {list(cfg.mitigation.aware_sizes)} for {list(cfg.mitigation.aware_defenses)} "
         f"with {cfg.mitigation.aware_shadows} shadows")
     svm_rows, thr_rows, compared_rows = [], [], []
-    paths = {(size, d, s): _setting_path(cfg, size, d, s, stage1[size].fingerprint())
-             for size in cfg.mitigation.sizes for d, s in grid}
-    cached = {k: _cached_rows(p, log) for k, p in paths.items()}
+    entries = {(size, d, s): _setting_entry(cfg, size, d, s, stage1[size].fingerprint())
+               for size in cfg.mitigation.sizes for d, s in grid}
+    checks = {k: _check_rows(cfg, *k) for k in entries}
+    cached = {k: _cached_rows(path, key, checks[k], log) for k, (path, key) in entries.items()}
     requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
     data = None  # every worker (and this process, if it must) loads CIFAR-10 itself
     if requests:  # every model the missing settings need, in one pass of the executor, cached per model
@@ -203,12 +221,13 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     for size in cfg.mitigation.sizes:
         unaware = (load_attack(cfg, stage1[size]), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
-            path = paths[(size, defense, strength)]
+            path, key = entries[(size, defense, strength)]
             rows = cached[(size, defense, strength)]
             if rows is None:
                 rows = [{"scenario": s, "svm": a, "threshold": b, "attacks": c} for s, a, b, c in
                         _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)]
-                save_json(path, rows)
+                checks[(size, defense, strength)](rows)  # what a later run will demand of it
+                save_json(path, rows, key=key)
             for r in rows:
                 svm_rows.append(r["svm"])
                 thr_rows.append(r["threshold"])

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .cache import load_npz, save_npz
+from .cache import CacheEntryError, load_npz, save_npz, seal, sidecar
 from .config import ExperimentConfig, ModelConfig, config_key
 from .determinism import set_deterministic
 from .inference import query_model
@@ -35,8 +35,6 @@ FORMAT = 2  # version of the per-model file; files without it (format 1: softmax
 EXTRA_ARRAYS = ("logits", "pop_indices", "pop_logits", "aug_labels")
 
 
-class CacheEntryError(ValueError):
-    """A cached per-model file that cannot be used: damaged, of an old format, or for other records."""
 
 
 @dataclass
@@ -111,7 +109,8 @@ class ModelOutputs:
             ref_logits=queries.get("ref_logits"), inference_seconds=float(queries["inference_seconds"]),
             spec=public_spec(spec))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, key: str | None = None) -> None:
+        """Write the file (atomically) and, with ``key``, its digest sidecar (:mod:`mia_repro.cache`)."""
         arrays = dict(
             format=np.int64(FORMAT),
             probs=self.probs,
@@ -134,20 +133,21 @@ class ModelOutputs:
         )
         if self.ref_logits is not None:
             arrays.update(ref_indices=self.ref_indices, ref_logits=self.ref_logits)
-        save_npz(path, **arrays)
+        save_npz(path, key=key, **arrays)
 
     @classmethod
-    def load(cls, path: Path, name: str, expect: dict | None = None) -> "ModelOutputs":
-        """Read one model's file; :class:`CacheEntryError` (naming ``path``) if it cannot be used.
+    def load(cls, path: Path, name: str, expect: dict | None = None, key: str | None = None) -> "ModelOutputs":
+        """Read one model's file; :class:`~mia_repro.cache.CacheEntryError` (naming ``path``) if it cannot be used.
 
+        With ``key``, the file must carry that key and its digest (:func:`mia_repro.cache.verified_bytes`);
+        a file written before digests existed (no sidecar) is accepted only if every content check below
+        passes, and is then sealed in place (how the committed caches migrate, never retrained).
         ``expect`` (from :func:`outputs_spec`) is checked against what the file
         was computed for: the format, its own records, the population sample,
-        the augmentations and (shadows) the target's records.
+        the augmentations and (shadows) the target's records, and every array's shape.
         """
-        try:
-            d = load_npz(path)
-        except Exception as exc:  # BadZipFile, OSError, ValueError, EOFError ... on a damaged file
-            raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+        legacy = key is not None and path.exists() and not sidecar(path).exists()
+        d = load_npz(path, key=None if legacy else key)
         if int(d.get("format", 1)) != FORMAT or any(k not in d for k in EXTRA_ARRAYS):
             raise CacheEntryError(f"{path}: old format {int(d.get('format', 1))} (no logits / reference outputs)")
         try:
@@ -165,17 +165,25 @@ class ModelOutputs:
             raise CacheEntryError(f"{path}: incomplete ({type(exc).__name__}: {exc})") from None
         if expect is not None:
             out._check(path, expect)
+        if legacy:
+            if expect is None:
+                raise CacheEntryError(f"{path}: no digest beside it, and nothing to check its content against")
+            seal(path, key)
         return out
 
     def _check(self, path: Path, expect: dict) -> None:
-        n2 = len(expect["own"])
-        shapes_ok = (self.probs.shape == self.logits.shape and len(self.probs) == n2 and self.member.shape == (n2,)
-                     and self.aug_labels.shape == (len(expect["augmentations"]), n2))
+        n2, c = len(expect["own"]), self.probs.shape[-1] if self.probs.ndim == 2 else -1
+        want_ref = expect.get("reference")
+        shapes_ok = (self.probs.shape == self.logits.shape == (n2, c) and self.member.shape == (n2,)
+                     and self.true_class.shape == self.indices.shape == (n2,)
+                     and self.aug_labels.shape == (len(expect["augmentations"]), n2)
+                     and self.pop_logits.shape == (len(expect["population"]), c)
+                     and (want_ref is None or (self.ref_logits is not None
+                                               and self.ref_logits.shape == (len(want_ref), c))))
         if not shapes_ok or not np.array_equal(self.indices, expect["own"]):
             raise CacheEntryError(f"{path}: holds other records than this config's model (folder reused?)")
         if self.spec != public_spec(expect) or not np.array_equal(self.pop_indices, expect["population"]):
             raise CacheEntryError(f"{path}: computed for another population sample or augmentation list")
-        want_ref = expect.get("reference")
         if want_ref is not None and (self.ref_indices is None or not np.array_equal(self.ref_indices, want_ref)):
             raise CacheEntryError(f"{path}: lacks this config's reference outputs on the target's records")
 
@@ -242,30 +250,33 @@ class Stage1Store:
         self.n_total = n_total
         self.root = cfg.stage1_root
 
+    def key(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> str:
+        """What a model's file depends on, hashed: its file name carries it, its digest sidecar names it."""
+        return config_key(model_cfg, self.cfg.seed, size, job.name, self.n_total)
+
     def path(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> Path:
-        key = config_key(model_cfg, self.cfg.seed, size, job.name, self.n_total)
-        return self.root / f"n{size}" / f"{job.name}-{key}.npz"
+        return self.root / f"n{size}" / f"{job.name}-{self.key(job, size, model_cfg)}.npz"
 
     def weights_path(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> Path:
         p = self.path(job, size, model_cfg)
         return p.parent / "weights" / p.name.replace(".npz", ".weights.npz")
 
     def load_weights(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> list[np.ndarray] | None:
-        """The kept weights of a model (``build_cnn`` order), or None if absent or unreadable."""
+        """The kept weights of a model (``build_cnn`` order), or None if absent, unverified or unreadable."""
         path = self.weights_path(job, size, model_cfg)
         if not path.exists():
             return None
         try:
-            w = load_npz(path)
+            w = load_npz(path, key=self.key(job, size, model_cfg))
             return [w[k] for k in sorted(w)]
-        except Exception:  # damaged weights: retrain instead
+        except CacheEntryError:  # damaged or unverified weights: retrain instead
             return None
 
     @staticmethod
     def remove_orphans(path: Path) -> None:
         """Delete temp files that a killed :func:`~mia_repro.cache.atomic_write` left beside ``path``."""
         for folder, name in ((path.parent, path.name), (path.parent / "weights", path.name.replace(".npz", ".weights.npz"))):
-            for tmp in folder.glob(f".{name}.*.tmp"):
+            for tmp in [*folder.glob(f".{name}.*.tmp"), *folder.glob(f".{name}.digest.json.*.tmp")]:
                 tmp.unlink(missing_ok=True)
 
 
@@ -341,9 +352,10 @@ def train_or_load_many(
                 todo.append((r_i, j))
                 continue
             try:
-                found[key] = ModelOutputs.load(paths[key], j.name, specs[key])
+                found[key] = ModelOutputs.load(paths[key], j.name, specs[key], key=store.key(j, req.size, req.model_cfg))
             except CacheEntryError as exc:
-                old, weights = _trained_part(paths[key], j), store.load_weights(j, req.size, req.model_cfg)
+                old = _trained_part(paths[key], j, store.key(j, req.size, req.model_cfg))
+                weights = store.load_weights(j, req.size, req.model_cfg)
                 if old is not None and weights is not None:
                     log(f"  cache entry not usable: {exc}; completing it from its weights")
                     complete.append((r_i, j, old, weights))
@@ -364,12 +376,13 @@ def train_or_load_many(
         def keep(r_i: int, result: TrainResult, queries: dict, trained_on: dict, save_weights: bool = True) -> None:
             req, job = requests[r_i], next(j for j in requests[r_i].jobs if j.name == result.name)
             key = (r_i, job.name)
+            entry_key = store.key(job, req.size, req.model_cfg)
             if save_weights:
-                save_npz(store.weights_path(job, req.size, req.model_cfg),
+                save_npz(store.weights_path(job, req.size, req.model_cfg), key=entry_key,
                          **{f"w{i:02d}": w for i, w in enumerate(result.weights)})
             out = ModelOutputs.from_result(result, job, y).with_queries(queries, specs[key])
             out.trained_on = trained_on
-            out.save(paths[key])
+            out.save(paths[key], key=entry_key)
             found[key] = out
 
         for r_i, job, old, weights in complete:
@@ -408,11 +421,12 @@ def train_or_load_many(
     return [[found[(r_i, j.name)] for j in req.jobs] for r_i, req in enumerate(requests)]
 
 
-def _trained_part(path: Path, job: TrainJob) -> ModelOutputs | None:
-    """The training-time part (probs, history) of a file of any format, if it is readable and holds
-    ``job``'s records; None otherwise (then the model is retrained, never completed)."""
+def _trained_part(path: Path, job: TrainJob, key: str) -> ModelOutputs | None:
+    """The training-time part (probs, history) of a file of any format, if it is readable, holds ``job``'s
+    records, and verifies against ``key`` when it has a digest (one written before digests is trusted on its
+    records alone); None otherwise (then the model is retrained, never completed)."""
     try:
-        d = load_npz(path)
+        d = load_npz(path, key=key if sidecar(path).exists() else None)
         if not np.array_equal(d["indices"], job.eval_indices) or d["probs"].shape[0] != len(job.eval_indices):
             return None
         return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],
@@ -522,7 +536,7 @@ def load_stage1(cfg: ExperimentConfig) -> dict[int, SizeOutputs]:
         outs = []
         for j, p in zip(jobs, paths):
             try:
-                outs.append(ModelOutputs.load(p, j.name, outputs_spec(cfg, splits, j)))
+                outs.append(ModelOutputs.load(p, j.name, outputs_spec(cfg, splits, j), key=store.key(j, size, cfg.model)))
             except CacheEntryError as exc:
                 raise Stage1Error(f"{exc}. Run `{rerun_hint(cfg, 'stage1')}`: it recomputes that model.") from None
         out[size] = SizeOutputs(size, outs[0], outs[1:])

@@ -4,7 +4,8 @@ import pytest
 from mia_repro import stage1 as stage1_mod
 from mia_repro import training
 from mia_repro.training import sequential
-from mia_repro.stage1 import CacheEntryError, ModelOutputs, Stage1Store, load_stage1, run_stage1, size_jobs
+from mia_repro.cache import CacheEntryError, sidecar
+from mia_repro.stage1 import ModelOutputs, Stage1Store, load_stage1, run_stage1, size_jobs
 from mia_repro.splits import make_splits
 
 
@@ -108,7 +109,8 @@ def test_old_format_cache_is_recomputed_never_misread(tiny_config):
            "indices": first.target.indices, "train_acc": 0.1, "test_acc": 0.2, "history": np.array('{"loss": [1.0]}'),
            "seconds": 1.0, "trainer": np.array("sequential")}
     for j in jobs[:2]:
-        np.savez(store.path(j, 30, cfg.model), **old)  # format 1, no logits
+        np.savez(store.path(j, 30, cfg.model), **old)  # format 1, no logits, written before digests
+        sidecar(store.path(j, 30, cfg.model)).unlink()
     store.weights_path(jobs[1], 30, cfg.model).unlink()
     lines = []
     again = run_stage1(cfg, log=lines.append, figures=False)[30]
@@ -118,6 +120,46 @@ def test_old_format_cache_is_recomputed_never_misread(tiny_config):
     assert again.target.history == {"loss": [1.0]}  # completed: training-time fields kept, extras added
     np.testing.assert_allclose(again.target.logits, first.target.logits, rtol=1e-5, atol=1e-5)
     assert again.shadows[0].logits is not None and again.shadows[0].ref_logits.shape == (60, 10)
+
+
+def test_files_are_trusted_by_content_and_key_not_by_name(tiny_config):
+    """Edited, swapped, or copied with its digest under another name: reported by path, retrained; a file
+    from before digests that passes every content check is sealed in place, never retrained."""
+    import dataclasses
+    import shutil
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    first = run_stage1(cfg, log=quiet, figures=False)[30]
+    store = Stage1Store(cfg, 240)
+    target, s0, s1 = (store.path(j, 30, cfg.model) for j in size_jobs(make_splits(240, 30, 2, 0), 0))
+    good = {p: p.read_bytes() for p in (target, s0, s1)}
+    # the committed-cache case: no sidecar, content right -> sealed, not retrained
+    sidecar(target).unlink()
+    # a shadow's file over the other shadow's (both with digests): content changed -> retrained
+    shutil.copy(s0, s1)
+    # a shadow's file copied with its digest over the target's place: another key
+    lines = []
+    again = run_stage1(cfg, log=lines.append, figures=False)[30]
+    text = "\n".join(lines)
+    assert f"{s1}: content changed since it was written (digest mismatch); retraining" in text
+    assert "trained 1, completed 0" in text and sidecar(target).exists()
+    assert target.read_bytes() == good[target]  # sealed in place, not rewritten
+    for k in ("probs", "logits", "pop_logits", "ref_logits", "aug_labels"):  # retrained: the same bits again
+        np.testing.assert_array_equal(getattr(again.shadows[1], k), getattr(first.shadows[1], k))
+    shutil.copy(s0, target)
+    shutil.copy(sidecar(s0), sidecar(target))
+    with pytest.raises(stage1_mod.Stage1Error, match="written for another key"):
+        load_stage1(cfg)
+    # a shadow whose file lacks ref_logits, with no digest: fails the content check, never sealed
+    d = dict(np.load(s0))
+    del d["ref_logits"]
+    np.savez(s0, **d)
+    sidecar(s0).unlink()
+    with pytest.raises(CacheEntryError, match="lacks this config's reference outputs|holds other records"):
+        ModelOutputs.load(s0, "shadow_00", stage1_mod.outputs_spec(cfg, make_splits(240, 30, 2, 0),
+                                                                   size_jobs(make_splits(240, 30, 2, 0), 0)[1]),
+                          key=store.key(size_jobs(make_splits(240, 30, 2, 0), 0)[1], 30, cfg.model))
+    assert not sidecar(s0).exists()
 
 
 def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
@@ -132,7 +174,7 @@ def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
     store.weights_path(jobs[2], 30, cfg.model).unlink()
     orphan = path.parent / f".{path.name}.123.tmp"
     orphan.write_bytes(b"half")
-    with pytest.raises(stage1_mod.Stage1Error, match="unreadable.*recomputes"):
+    with pytest.raises(stage1_mod.Stage1Error, match="(unreadable|content changed since it was written).*recomputes"):
         load_stage1(cfg)
     lines = []
     run_stage1(cfg, log=lines.append, figures=False)
@@ -153,6 +195,7 @@ def test_foreign_file_with_weights_is_retrained_not_completed(tiny_config):
     d = dict(np.load(path))
     d["indices"] = d["indices"][::-1].copy()
     np.savez(path, **d)
+    sidecar(path).unlink()  # a file from before digests: only its content can tell it is foreign
     lines = []
     again = run_stage1(cfg, log=lines.append, figures=False)[30]
     assert any("other records" in line and line.endswith("retraining") for line in lines)
@@ -237,5 +280,6 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
     d = dict(np.load(path))
     d.update(trained_on=np.array('{"backend": "jax", "device": "gpu"}'), format=np.int64(1))
     np.savez(path, **d)  # completed from its weights: keeps the machine that trained it
+    sidecar(path).unlink()  # (an old-format file predates digests)
     again = run_stage1(cfg, log=quiet, figures=False)[30]
     assert again.target.trained_on == {"backend": "jax", "device": "gpu"}
