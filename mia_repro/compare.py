@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .attacks import ATTACKS, AttackerView, ShokriSVM
-from .cache import copy_file, load_json, load_npz, save_json, save_npz
+from .cache import CacheEntryError, copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics
 from .spread import spread_for
@@ -76,27 +76,46 @@ def evaluate_attacks(attacks: dict, so: SizeOutputs, labels: np.ndarray, seed: i
     return blocks, arrays
 
 
-def _paths(cfg: ExperimentConfig, so: SizeOutputs) -> tuple[Path, Path]:
+def _paths(cfg: ExperimentConfig, so: SizeOutputs) -> tuple[Path, Path, str]:
+    """``(marker, folder of score files, key)`` of one size's cache entries."""
     key = config_key(COMPARE_VERSION, cfg.attack, cfg.outputs, cfg.seed, cfg.n_shadows, so.size, so.fingerprint(),
                      BOOTSTRAP, sorted(ATTACKS))
     base = cfg.output_dir / "compare" / f"n{so.size}-{key}"
-    return base.with_suffix(".json"), base
+    return base.with_suffix(".json"), base, key
 
 
-def _cached(marker: Path, store: Path, log) -> dict | None:
-    """The cached blocks of one size if the marker and every attack's score file load; None otherwise."""
+def _check_blocks(blocks) -> None:
+    if not isinstance(blocks, dict) or set(blocks) != set(ATTACKS):
+        raise ValueError(f"attacks {sorted(blocks) if isinstance(blocks, dict) else blocks!r}, expected every one")
+    if not all(isinstance(b, dict) and "auc" in b and "tpr_at_0.1pct_fpr" in b for b in blocks.values()):
+        raise ValueError("an attack's block is incomplete")
+
+
+def _check_scores(so: SizeOutputs):
+    def check(arrays: dict) -> None:
+        if set(arrays) != set(SCORE_FIELDS) or any(len(a) != len(so.target.member) for a in arrays.values()):
+            raise ValueError(f"expected {SCORE_FIELDS} for the target's {len(so.target.member)} records")
+        if not np.array_equal(arrays["member"], so.target.member):
+            raise ValueError("membership differs from the target's")
+    return check
+
+
+def _key_of(key: str, name: str) -> str:
+    """The key of one attack's score file: the size's key and the attack (so files cannot swap places)."""
+    return f"{key}/{name}"
+
+
+def _cached(marker: Path, store: Path, key: str, so: SizeOutputs, log) -> dict | None:
+    """The cached blocks of one size if the marker and every attack's score file verify; None otherwise."""
     if not marker.exists():
         return None
     try:
-        blocks = load_json(marker)
-        if set(blocks) != set(ATTACKS):
-            raise ValueError("incomplete")
+        blocks = load_json(marker, key=key, check=_check_blocks)
         for name in ATTACKS:
-            if set(load_npz(store / f"{name}.npz")) != set(SCORE_FIELDS):
-                raise ValueError(f"{name}.npz incomplete")
+            load_npz(store / f"{name}.npz", key=_key_of(key, name), check=_check_scores(so))
         return blocks
-    except Exception as exc:
-        log(f"  cache entry not usable: {marker} ({type(exc).__name__}: {exc}); recomputing")
+    except CacheEntryError as exc:
+        log(f"  cache entry not usable: {exc}; recomputing")
         return None
 
 
@@ -110,20 +129,20 @@ def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
     sizes = {}
     for size, so in stage1.items():
         t0 = time.perf_counter()
-        marker, store = _paths(cfg, so)
-        blocks = _cached(marker, store, log)
+        marker, store, key = _paths(cfg, so)
+        blocks = _cached(marker, store, key, so, log)
         if blocks is None:
             log(f"  n={size}:")
             if labels is None:
                 labels = load_data(cfg)[1]  # the population records' classes (the attacker holds those records)
             blocks, arrays = compare_size(cfg, so, labels, log)
             for name, a in arrays.items():
-                save_npz(store / f"{name}.npz", **a)
-            save_json(marker, blocks)
+                save_npz(store / f"{name}.npz", key=_key_of(key, name), **a)
+            save_json(marker, blocks, key=key)
             log(f"  n={size}: done in {time.perf_counter() - t0:.0f}s")
         else:
             log(f"  n={size}: cached")
-        for name in ATTACKS:  # byte-for-byte copies of the cache: git stores one blob for both
+        for name in ATTACKS:  # byte-for-byte copies of the verified entries: git stores one blob for both
             copy_file(store / f"{name}.npz", cfg.output_dir / "attack_scores" / f"{name}_{size}.npz")
         sizes[str(size)] = blocks
     result = {**stage1_meta(cfg, stage1), "compare_ran_on": machine_info(), "versions": versions(),

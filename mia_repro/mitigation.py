@@ -219,7 +219,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
                            desc=f"mitigation models ({cfg.execution.describe()})")
     labels = load_data(cfg)[1] if any(rows is None for rows in cached.values()) else None
     for size in cfg.mitigation.sizes:
-        unaware = (load_attack(cfg, stage1[size]), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
+        unaware = (load_attack(cfg, stage1[size], log=log), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
             path, key = entries[(size, defense, strength)]
             rows = cached[(size, defense, strength)]

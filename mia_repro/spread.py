@@ -51,13 +51,16 @@ def spread_for(cfg: ExperimentConfig, part: str) -> dict | None:
         seeds = load_json(path)
     except Exception:  # a damaged seeds.json is left out, not fatal: it is rewritten by the next --seeds run
         return None
-    if seeds.get("profile") != cfg.profile or seeds.get("epochs") != cfg.model.epochs:
+    try:  # a file of the wrong shape is left out like a damaged one (the next --seeds run rewrites it)
+        if seeds.get("profile") != cfg.profile or seeds.get("epochs") != cfg.model.epochs:
+            return None
+        sizes = {n: b for n, b in seeds["sizes"].items() if int(n) in cfg.sizes}
+        if not sizes:
+            return None
+        if part == "summary":
+            sizes = {n: {k: dict(b[k]) for k in ("target_train_acc", "target_test_acc", "svm")} for n, b in sizes.items()}
+        else:
+            sizes = {n: dict(b["attacks"]) for n, b in sizes.items()}
+        return {"seeds": list(seeds["seeds"]), "source": "seeds/seeds.json", "sizes": sizes}
+    except (AttributeError, KeyError, TypeError, ValueError):
         return None
-    sizes = {n: b for n, b in seeds["sizes"].items() if int(n) in cfg.sizes}
-    if not sizes:
-        return None
-    if part == "summary":
-        sizes = {n: {k: b[k] for k in ("target_train_acc", "target_test_acc", "svm")} for n, b in sizes.items()}
-    else:
-        sizes = {n: b["attacks"] for n, b in sizes.items()}
-    return {"seeds": seeds["seeds"], "source": "seeds/seeds.json", "sizes": sizes}

@@ -20,7 +20,6 @@ describes.  A damaged cache entry is reported and refit.
 """
 from __future__ import annotations
 
-import pickle
 import platform
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
-from .cache import atomic_write, copy_file, load_json, load_npz, save_json, save_npz
+from .cache import CacheEntryError, copy_file, load_json, load_npz, load_pickle, save_json, save_npz, save_pickle
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class
 from .spread import spread_for
@@ -55,11 +54,33 @@ def versions() -> dict[str, str]:
 BOOTSTRAP = 200  # resamples behind every TPR@FPR interval
 
 
-def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path]:
+SCORE_ARRAYS = ("member", "true_class", "score", "pred", "calibrated_score", "baseline_score", "baseline_pred")
+
+
+def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path | str]:
+    """The cache entries of one size (``marker`` block, ``scores``, ``pkl`` SVMs), their ``key``, and the
+    ``public`` copy of the scores."""
     key = config_key(cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), so.size, so.fingerprint())
     base = cfg.output_dir / "stage2" / f"n{so.size}-{key}"
     return {"marker": base.with_suffix(".json"), "pkl": base.with_suffix(".pkl"), "scores": base.with_suffix(".npz"),
-            "public": cfg.output_dir / f"attack_scores_{so.size}.npz"}
+            "public": cfg.output_dir / f"attack_scores_{so.size}.npz", "key": key}
+
+
+def _check_scores(so: SizeOutputs):
+    """The score arrays must be the target's 2n records, members where the target's are."""
+    def check(arrays: dict) -> None:
+        if set(arrays) != set(SCORE_ARRAYS):
+            raise ValueError(f"arrays {sorted(arrays)}, expected {sorted(SCORE_ARRAYS)}")
+        if any(len(a) != len(so.target.member) for a in arrays.values()):
+            raise ValueError(f"not {len(so.target.member)} rows (the target's records)")
+        if not np.array_equal(arrays["member"], so.target.member):
+            raise ValueError("membership differs from the target's")
+    return check
+
+
+def _check_block(block) -> None:
+    if not isinstance(block, dict) or not {"target", "attack", "baseline"} <= set(block) or "auc" not in block["attack"]:
+        raise ValueError("incomplete size block")
 
 
 def attack_block(member, true_class, score, pred, classes=None, calibrated=None, seed: int = 0) -> dict:
@@ -128,31 +149,35 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
     return block, arrays, svm
 
 
-def load_attack(cfg: ExperimentConfig, so: SizeOutputs) -> PerClassAttack:
-    """The fitted Stage II SVMs of one size (refit from the Stage I outputs if not kept or unreadable)."""
-    pkl = _stage2_paths(cfg, so)["pkl"]
-    if pkl.exists():
+def load_attack(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> PerClassAttack:
+    """The fitted Stage II SVMs of one size; refit from the Stage I outputs and kept (``.pkl`` with its digest)
+    when absent (they are git-ignored) or not verified (reported by path)."""
+    paths = _stage2_paths(cfg, so)
+    if paths["pkl"].exists():
         try:
-            with open(pkl, "rb") as fh:
-                attack = pickle.load(fh)
-            if isinstance(attack, PerClassAttack):
-                return attack
-        except Exception:  # damaged pickle: refit below
-            pass
-    return fit_attack(attack_dataset(so.shadows), cfg.attack, cfg.seed, cfg.model.num_classes)
+            return load_pickle(paths["pkl"], paths["key"], check=_is_attack)
+        except CacheEntryError as exc:
+            log(f"  cache entry not usable: {exc}; refitting")
+    svm = fit_attack(attack_dataset(so.shadows), cfg.attack, cfg.seed, cfg.model.num_classes)
+    save_pickle(paths["pkl"], svm, paths["key"])
+    return svm
 
 
-def _load_cached(paths: dict[str, Path], log) -> tuple[dict, dict] | None:
-    """The cached ``(block, arrays)`` of one size, or None (absent, or damaged: reported)."""
+def _is_attack(obj) -> None:
+    if not isinstance(obj, PerClassAttack):
+        raise TypeError(f"a {type(obj).__name__}, not the per-class SVM attack")
+
+
+def _load_cached(paths: dict, so: SizeOutputs, log) -> tuple[dict, dict] | None:
+    """The cached ``(block, arrays)`` of one size, or None (absent, or not verified: reported by path)."""
     if not (paths["marker"].exists() and paths["scores"].exists()):
         return None
     try:
-        block, arrays = load_json(paths["marker"]), load_npz(paths["scores"])
-        if not isinstance(block, dict) or "attack" not in block or "score" not in arrays:
-            raise ValueError("incomplete")
+        block = load_json(paths["marker"], key=paths["key"], check=_check_block)
+        arrays = load_npz(paths["scores"], key=paths["key"], check=_check_scores(so))
         return block, arrays
-    except Exception as exc:
-        log(f"  cache entry not usable: {paths['marker']} ({type(exc).__name__}: {exc}); refitting")
+    except CacheEntryError as exc:
+        log(f"  cache entry not usable: {exc}; refitting")
         return None
 
 
@@ -193,7 +218,7 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
     for size, so in stage1.items():
         t0 = time.perf_counter()
         paths = _stage2_paths(cfg, so)
-        cached = _load_cached(paths, log)
+        cached = _load_cached(paths, so, log)
         if cached is not None:
             blocks[size], arrays = cached
             how = "cached"
@@ -201,12 +226,12 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
             block, arrays, svm = attack_size(cfg, so)
             block["seconds"] = time.perf_counter() - t0
             block["stage1_fingerprint"] = so.fingerprint()
-            save_npz(paths["scores"], **arrays)
-            atomic_write(paths["pkl"], lambda fh: pickle.dump(svm, fh))
-            save_json(paths["marker"], block)
+            save_npz(paths["scores"], key=paths["key"], **arrays)
+            save_pickle(paths["pkl"], svm, paths["key"])
+            save_json(paths["marker"], block, key=paths["key"])
             blocks[size] = block
             how = f"{block['seconds']:.0f}s"
-        copy_file(paths["scores"], paths["public"])  # byte for byte: git stores one blob for both
+        copy_file(paths["scores"], paths["public"])  # of the verified entry, byte for byte: git stores one blob
         a, b = blocks[size]["attack"], blocks[size]["baseline"]
         log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "
             f"AUC {a['auc']:.3f} | threshold baseline precision {b['precision']:.3f} AUC {b['auc']:.3f}"
