@@ -10,6 +10,7 @@ and writes the spread.  Errors a user can fix print one line and exit 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -60,6 +61,31 @@ def check_writable(folder: Path) -> None:
         raise ConfigError(f"results folder {folder}: {probe} is not writable; choose another --results-dir")
 
 
+def check_plan(args, cfg) -> None:
+    """Everything the whole run will need, checked before any folder is made or model trained
+    (:class:`ConfigError`, one line): the seeds of ``--seeds``, and the mitigation sweep's sizes."""
+    if args.seeds is not None:
+        if args.seed is not None:
+            raise ConfigError("--seed: give --seed or --seeds, not both (--seeds runs each of its seeds)")
+        if args.stage not in ("stage1", "stage2", "compare", "all"):
+            raise ConfigError(f"--seeds: runs stage1, stage2 and compare; not available for {args.stage}")
+        if len(set(args.seeds)) != len(args.seeds) or len(args.seeds) < 2:
+            raise ConfigError(f"--seeds: needs at least two different seeds, got {args.seeds}")
+        for s in args.seeds:
+            try:
+                dataclasses.replace(cfg, seed=s)
+            except ConfigError as exc:
+                raise ConfigError(f"--seeds: {exc}") from None
+    if args.stage in ("mitigation", "all") and args.seeds is None:
+        m = cfg.mitigation
+        if not m.sizes:
+            raise ConfigError(f"mitigation.sizes: none of the profile's mitigation sizes is among --sizes "
+                              f"{list(cfg.sizes)}; include one, or run the other stages without mitigation")
+        missing = [n for n in m.sizes if n not in cfg.sizes]
+        if missing:
+            raise ConfigError(f"mitigation.sizes: {missing} are not among the sizes {list(cfg.sizes)}")
+
+
 def run(args) -> None:
     cfg = get_config(
         args.profile,
@@ -76,6 +102,7 @@ def run(args) -> None:
         deterministic=False if args.nondeterministic else None,
     )
     verbose = 2 if args.verbose else 0
+    check_plan(args, cfg)
     if args.stage == "data":
         from .data import ensure_dataset
 
@@ -83,14 +110,9 @@ def run(args) -> None:
         return
     check_writable(cfg.output_dir)
     if args.seeds is not None:
-        if args.stage not in ("stage1", "stage2", "compare", "all"):
-            raise ConfigError(f"--seeds: runs stage1, stage2 and compare; not available for {args.stage}")
         from .seeds import run_seeds
 
-        try:
-            run_seeds(cfg, args.seeds, verbose=verbose)
-        except ValueError as exc:
-            raise ConfigError(f"--seeds: {exc}") from None
+        run_seeds(cfg, args.seeds, verbose=verbose)
         return
     if args.stage in ("stage1", "all"):
         from .stage1 import run_stage1

@@ -22,6 +22,7 @@ import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_WORKERS = 1024
+MAX_SEED = 2**32 - 1  # what numpy's and every backend's seeding accepts
 # "local", or a Dask address: scheme://host:port (tcp, tls, inproc, ucx, ws, wss) or host:port
 SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
@@ -200,7 +201,21 @@ def get_config(profile: str, **overrides: Any) -> ExperimentConfig:
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ExperimentConfig)})
     if unknown:
         raise ConfigError(f"{unknown[0]}: not a field of ExperimentConfig")
+    if "mitigation" not in overrides and ("sizes" in overrides or "n_shadows" in overrides):
+        overrides["mitigation"] = _mitigation_within(cfg.mitigation, overrides.get("sizes", cfg.sizes),
+                                                     overrides.get("n_shadows", cfg.n_shadows))
     return dataclasses.replace(cfg, **overrides)
+
+
+def _mitigation_within(m: "MitigationConfig", sizes: Any, n_shadows: Any) -> "MitigationConfig":
+    """The profile's mitigation sweep adjusted to overridden ``sizes`` / ``n_shadows`` (its sizes kept only where
+    they are still trained, its aware shadows at most ``n_shadows``), so that a field the user never set cannot
+    make the config invalid.  Bad values are left for :func:`validate` to name."""
+    if not (isinstance(sizes, tuple) and _is_int(n_shadows) and n_shadows >= 1):
+        return m
+    return dataclasses.replace(m, sizes=tuple(n for n in m.sizes if n in sizes),
+                               aware_sizes=tuple(n for n in m.aware_sizes if n in sizes),
+                               aware_shadows=min(m.aware_shadows, n_shadows))
 
 
 def _is_int(v: Any) -> bool:
@@ -240,7 +255,10 @@ def validate(cfg: "ExperimentConfig") -> None:
     _need(isinstance(cfg.profile, str) and cfg.profile != "", "profile", "expected a non-empty name", cfg.profile)
     _positive_ints("sizes", cfg.sizes)
     _need(_is_int(cfg.n_shadows) and cfg.n_shadows >= 1, "n_shadows", "expected an integer >= 1", cfg.n_shadows)
-    _need(_is_int(cfg.seed) and cfg.seed >= 0, "seed", "expected a non-negative integer", cfg.seed)
+    _need(_is_int(cfg.seed) and 0 <= cfg.seed <= MAX_SEED, "seed", f"expected an integer in 0..{MAX_SEED}", cfg.seed)
+    for name, kind in (("model", ModelConfig), ("attack", AttackConfig), ("mitigation", MitigationConfig),
+                       ("outputs", OutputsConfig)):
+        _need(isinstance(getattr(cfg, name), kind), name, f"expected a {kind.__name__}", getattr(cfg, name))
     _need(cfg.max_records is None or (_is_int(cfg.max_records) and 0 < cfg.max_records), "max_records",
           "expected a positive integer or None", cfg.max_records)
     _need(cfg.trainer in ("auto", "stacked", "sequential"), "trainer", "expected auto, stacked or sequential", cfg.trainer)
@@ -255,7 +273,8 @@ def validate(cfg: "ExperimentConfig") -> None:
           "expected an integer in 1..256", cfg.threads_per_model)
     for name in ("data_path", "results_dir", "stage1_dir"):
         v = getattr(cfg, name)
-        _need(v is None or isinstance(v, (str, Path)), name, "expected a path or None", v)
+        _need(v is None or (isinstance(v, (str, Path)) and str(v).strip() != ""), name,
+              "expected a non-empty path or None", v)
     n_total = 60000 if cfg.max_records is None else min(60000, cfg.max_records)
     biggest = max(cfg.sizes)
     _need(4 * biggest <= n_total, "sizes", f"each size n needs 4n records (target 2n, shadow pool >= 2n); "

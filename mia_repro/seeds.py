@@ -15,7 +15,7 @@ import time
 
 from .cache import save_json
 from .compare import run_compare
-from .config import ExperimentConfig
+from .config import ConfigError, ExperimentConfig
 from .report import run_meta
 from .spread import aggregate
 from .stage1 import run_stage1
@@ -31,11 +31,12 @@ def seed_config(cfg: ExperimentConfig, seed: int) -> ExperimentConfig:
 def run_seeds(cfg: ExperimentConfig, seeds: list[int], verbose: int = 0, log=print) -> dict:
     """Run Stage I, Stage II and the comparison for every seed; write and return ``seeds.json``."""
     if len(set(seeds)) != len(seeds) or len(seeds) < 2:
-        raise ValueError(f"--seeds needs at least two different seeds, got {seeds}")
+        raise ConfigError(f"seeds: needs at least two different seeds, got {seeds}")
+    configs = {s: seed_config(cfg, s) for s in seeds}  # every seed validated before the first one runs
     start = time.perf_counter()
     summaries, comparisons = {}, {}
     for s in seeds:
-        c = seed_config(cfg, s)
+        c = configs[s]
         log(f"=== seed {s} -> {c.output_dir}")
         run_stage1(c, verbose=verbose, log=log)
         summaries[s] = run_stage2(c, log=log)

@@ -42,6 +42,10 @@ def cli(*args, cwd=None):
     (["--sizes", "0"], "sizes"), (["--sizes", "-5"], "sizes"), (["--sizes", "30000"], "sizes"),
     (["--seed", "-1"], "seed"), (["--epochs", "0"], "model.epochs"), (["--epochs", "-3"], "model.epochs"),
     (["--seeds", "1"], "--seeds"), (["--steps-per-execution", "0"], "steps_per_execution"),
+    (["--seeds", "0", "-1"], "--seeds: seed"), (["--seeds", "0", "1180591620717411303424"], "--seeds: seed"),
+    (["--seed", "1", "--seeds", "0", "1"], "--seed: give --seed or --seeds"), (["--seed", str(2**32)], "seed"),
+    (["--workers", "0"], "workers"), (["--scheduler", "nowhere"], "scheduler"),
+    (["--threads-per-model", "0"], "threads_per_model"), (["--data", ""], "data_path"),
 ])
 def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
     out = cli("stage1", "--profile", "smoke", "--results-dir", str(tmp_path / "r"), *args)
@@ -88,3 +92,19 @@ def test_data_stage_fails_when_the_dataset_is_nowhere(tmp_path, monkeypatch):
     monkeypatch.delenv("MIA_REPRO_DATA", raising=False)
     with pytest.raises(data.DatasetNotFoundError, match="offline"):
         data.ensure_dataset(tmp_path / "data", shards=tmp_path / "no-shards")
+
+
+@pytest.mark.parametrize("args, field", [
+    (["all", "--profile", "smoke", "--sizes", "400"], "mitigation.sizes: none of the profile's mitigation sizes"),
+    (["mitigation", "--profile", "smoke", "--sizes", "400"], "mitigation.sizes"),
+])
+def test_the_whole_plan_is_checked_before_anything_runs(args, field, tmp_path):
+    out = cli(*args, "--results-dir", str(tmp_path / "r"))
+    assert out.returncode == 2 and out.stderr.startswith(f"error: {field}") and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # nothing trained, no folder made
+
+
+def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path):
+    out = cli("stage1", "--profile", "smoke", "--results-dir", "", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.startswith("error: results_dir: expected a non-empty path")
+    assert list(tmp_path.iterdir()) == []

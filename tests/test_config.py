@@ -57,3 +57,24 @@ def test_steps_per_execution_is_validated_and_left_out_of_cache_keys():
     paths = {Stage1Store(get_config("paper", steps_per_execution=s), 60000).path(job, 2500, get_config("paper").model)
              for s in (None, 1, 64)}
     assert len(paths) == 1  # a committed model trained with another value is found and reused
+
+
+def test_overrides_adjust_the_fields_that_depend_on_them():
+    from mia_repro.config import get_config
+
+    quick = get_config("quick", n_shadows=4)  # aware_shadows 5 would exceed it: adjusted, not an error
+    assert quick.mitigation.aware_shadows == 4
+    smoke = get_config("smoke", sizes=(400,))
+    assert smoke.mitigation.sizes == () and smoke.mitigation.aware_sizes == ()
+    assert get_config("smoke", sizes=(200, 400)).mitigation.sizes == (200,)
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"seed": 2**70}, "seed"), ({"seed": -1}, "seed"), ({"model": "x"}, "model"), ({"attack": {}}, "attack"),
+    ({"results_dir": ""}, "results_dir"), ({"data_path": "  "}, "data_path"),
+])
+def test_bad_overrides_are_config_errors_naming_the_field(overrides, field):
+    from mia_repro.config import ConfigError, get_config
+
+    with pytest.raises(ConfigError, match=f"^{field}: "):
+        get_config("smoke", **overrides)
