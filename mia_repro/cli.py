@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
 from pathlib import Path
@@ -142,6 +143,22 @@ def _terminate_as_interrupt(signum, frame):
     raise KeyboardInterrupt  # SIGTERM (kill, a job scheduler) stops the workers and keeps what finished, like Ctrl-C
 
 
+def no_space(args) -> str:
+    """The one line for a full disk: where, how much is free, what to do (every write is atomic: nothing damaged)."""
+    import shutil
+
+    folder = Path(args.results_dir) if args.results_dir else Path(__file__).resolve().parent.parent / "results" / args.profile
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free / 2**20
+    return (f"no space left on the device holding {folder} ({free:.0f} MiB free); free at least {NEEDED_MIB} MiB "
+            "(more for the paper profile) and rerun the same command: everything finished is cached, nothing was damaged")
+
+
+NEEDED_MIB = 500  # a stage's largest writes: one size's Stage I files and figures (paper n = 15,000: ~40 MB) with room
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
@@ -152,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         run(args)
     except (ConfigError, DatasetNotFoundError, DatasetCorruptError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"error: {no_space(args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: every model and attack finished so far is cached; rerun the same command to resume",

@@ -108,3 +108,20 @@ def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path):
     out = cli("stage1", "--profile", "smoke", "--results-dir", "", cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.startswith("error: results_dir: expected a non-empty path")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.integration
+def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_free(tmp_path, monkeypatch, capsys, real_data):
+    import errno
+
+    from mia_repro import cache
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(cache, "atomic_write", full)
+    code = main(["stage1", "--profile", "smoke", "--sizes", "200", "--epochs", "1", "--results-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # after the progress bar's lines
+    assert code == 2 and "Traceback" not in err and sum(line.startswith("error:") for line in err.splitlines()) == 1
+    assert last.startswith(f"error: no space left on the device holding {tmp_path / 'r'} (") and "MiB free" in last
