@@ -138,3 +138,38 @@ def test_label_only_on_hand_made_labels():
     view.target_aug_labels = np.stack([np.r_[y[:2], wrong[2:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
     np.testing.assert_array_equal(GapAttack().fit(view).score(view), [1, 1, 1, 1, 0, 0, 0, 0])
     np.testing.assert_array_equal(AugmentationAttack().score(view), [3, 2, 1, 1, 0, 0, 0, 0])
+
+
+def _view(n_shadows=3, **damage):
+    """The attacker's view of synthetic Stage I outputs, with ``damage`` (field -> function of the array) applied."""
+    import dataclasses
+
+    from mia_repro.attacks import AttackerView
+    from fakes import fake_stage1
+
+    so, labels = fake_stage1(n=60, n_shadows=n_shadows, pool=600, population=120)
+    view = AttackerView.from_stage1(so, labels)
+    return dataclasses.replace(view, **{k: f(getattr(view, k)) for k, f in damage.items()}) if damage else view
+
+
+@pytest.mark.parametrize("field, damage, message", [
+    ("target_logits", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 7, np.nan, a), "target_logits: 1 non-finite"),
+    ("ref_logits", lambda a: np.where(np.arange(a.size).reshape(a.shape) < 3, np.inf, a), "ref_logits: 3 non-finite"),
+    ("target_probs", lambda a: a[:-1], r"target_probs: expected shape \(120, 10\), got \(119, 10\)"),
+    ("true_class", lambda a: a.astype(np.float64), "true_class: expected integers"),
+    ("true_class", lambda a: a + 10, r"true_class: classes must lie in 0..9"),
+    ("ref_logits", lambda a: a[:, :, :5], r"ref_logits: expected shape \(3, 120, 10\)"),
+])
+def test_the_view_names_the_bad_argument(field, damage, message):
+    from mia_repro.attacks import AttackInputError
+
+    with pytest.raises(AttackInputError, match=message):
+        _view(**{field: damage})
+
+
+@pytest.mark.parametrize("name", ["lira_offline", "lira_offline_global", "rmia_offline"])
+def test_a_reference_attack_with_one_shadow_says_it_needs_two(name):
+    from mia_repro.attacks import ATTACKS, AttackInputError
+
+    with pytest.raises(AttackInputError, match="shadows: .* needs at least 2 shadow models .* got 1"):
+        ATTACKS[name]().fit(_view(n_shadows=1))

@@ -13,7 +13,7 @@
 ``label_only_augment`` Choquette-Choo et al. 2021: correct answers on augmentations
 =====================  ==========================================================
 """
-from .base import AttackData, AttackerView, MembershipAttack, attack_dataset
+from .base import AttackData, AttackerView, AttackInputError, MembershipAttack, attack_dataset
 from .calibrated_loss import CalibratedLoss
 from .label_only import AugmentationAttack, GapAttack
 from .lira import LiRAOffline, LiRAOfflineGlobal
@@ -25,6 +25,6 @@ from .threshold import ConfidenceThreshold, ThresholdAttack, true_class_confiden
 ATTACKS = {cls.name: cls for cls in (ShokriSVM, ConfidenceThreshold, LossThreshold, EntropyThreshold, CalibratedLoss,
                                       LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
 
-__all__ = ["ATTACKS", "AttackData", "AttackerView", "MembershipAttack", "attack_dataset", "PerClassAttack",
+__all__ = ["ATTACKS", "AttackData", "AttackerView", "AttackInputError", "MembershipAttack", "attack_dataset", "PerClassAttack",
            "ThresholdAttack", "check_disjoint", "fit_attack", "fit_class_attack", "stratified_subsample",
            "true_class_confidence"] + [c.__name__ for c in ATTACKS.values()]

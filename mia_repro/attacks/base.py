@@ -122,6 +122,29 @@ class PopulationSimulation:
         return self.logits[j], self.member[j], self.logits[others], ~self.member[others]
 
 
+class AttackInputError(ValueError):
+    """Arrays given to an attack are not what it needs (shape, dtype, non-finite values, too few shadows);
+    the message names the argument."""
+
+
+def _need_array(name: str, a, ndim: int, shape: tuple | None = None, kind: str = "f") -> np.ndarray:
+    """``a`` as an array of ``ndim`` dimensions (``shape``: None entries free) of kind float ("f", finite) or
+    integer ("i"); :class:`AttackInputError` naming ``name`` otherwise."""
+    arr = np.asarray(a)
+    if arr.ndim != ndim or (shape is not None and any(w is not None and w != g for w, g in zip(shape, arr.shape))):
+        want = "(" + ", ".join("?" if w is None else str(w) for w in (shape or (None,) * ndim)) + ")"
+        raise AttackInputError(f"{name}: expected shape {want}, got {arr.shape}")
+    if kind == "f":
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise AttackInputError(f"{name}: expected floats, got {arr.dtype}")
+        bad = int((~np.isfinite(arr)).sum())
+        if bad:
+            raise AttackInputError(f"{name}: {bad} non-finite values (NaN or inf); the model's outputs are unusable")
+    elif not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
+        raise AttackInputError(f"{name}: expected integers, got {arr.dtype}")
+    return arr
+
+
 @dataclass
 class AttackerView:
     """What the attacker has at one size; holds no membership label of a target record.
@@ -166,6 +189,23 @@ class AttackerView:
             simulation=PopulationSimulation(np.stack([s.pop_logits for s in shadows]), pop_member, pop_true),
             target_name=t.name,
         )
+
+    def __post_init__(self):
+        """Every array checked once, at the boundary: shapes agree, values finite, classes in range."""
+        n, c = _need_array("target_logits", self.target_logits, 2).shape
+        _need_array("target_probs", self.target_probs, 2, (n, c))
+        true = _need_array("true_class", self.true_class, 1, (n,), kind="i")
+        if n and (true.min() < 0 or true.max() >= c):
+            raise AttackInputError(f"true_class: classes must lie in 0..{c - 1}, got {true.min()}..{true.max()}")
+        _need_array("target_aug_labels", self.target_aug_labels, 2, (None, n), kind="i")
+        p = _need_array("target_pop_logits", self.target_pop_logits, 2, (None, c)).shape[0]
+        k = len(self.shadows)
+        if k < 1:
+            raise AttackInputError("shadows: the attacker needs at least one shadow model")
+        _need_array("ref_logits", self.ref_logits, 3, (k, n, c))
+        _need_array("pop_true_class", self.pop_true_class, 1, (p,), kind="i")
+        _need_array("simulation.logits", self.simulation.logits, 3, (k, p, c))
+        _need_array("simulation.member", self.simulation.member, 2, (k, p), kind="i")
 
     def __len__(self) -> int:
         return len(self.true_class)
@@ -262,11 +302,18 @@ def simulated_problems(view: AttackerView) -> list[tuple[ReferenceProblem, np.nd
     return out
 
 
+MIN_SIMULATION_SHADOWS = 2  # one shadow as the simulated target, at least one other as its reference
+
+
 def simulate(view: AttackerView, score_fn: Callable[[ReferenceProblem], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """``(score, member)`` of ``score_fn`` over every simulated problem, concatenated."""
+    if len(view.simulation.logits) < MIN_SIMULATION_SHADOWS:
+        raise AttackInputError(f"shadows: the population simulation of a reference-model attack needs at least "
+                               f"{MIN_SIMULATION_SHADOWS} shadow models (one as target, the others as its "
+                               f"references), got {len(view.simulation.logits)}")
     pairs = [(score_fn(p), m) for p, m in simulated_problems(view)]
     if not pairs:
-        raise ValueError("the population simulation needs at least two shadows")
+        raise AttackInputError("shadows: the population simulation produced no problem (no shadow is OUT anywhere)")
     return np.concatenate([s for s, _ in pairs]), np.concatenate([m for _, m in pairs])
 
 
