@@ -74,6 +74,16 @@ def missing_report(base: Path) -> str:
     return f"neither {base} nor {base / BATCH_DIR} holds the batch files ({', '.join(BATCH_FILES)})"
 
 
+def named_batch_dir(path: str | os.PathLike) -> Path:
+    """The batch folder at a path the user named (``--data``): used or rejected, never replaced by another;
+    :class:`DatasetNotFoundError` saying what is missing there."""
+    found = _batch_dir(Path(path))
+    if found is None:
+        raise DatasetNotFoundError(f"--data {path}: {missing_report(Path(path))}. Point --data at the folder that "
+                                   f"holds cifar-10-batches-py/ (or at that folder), or run `{MATERIALIZE_HINT}`")
+    return found
+
+
 def find_batch_dir(path: str | os.PathLike | None = None) -> Path | None:
     """The first complete ``cifar-10-batches-py`` folder among :func:`candidate_dirs`, or None."""
     for base in candidate_dirs(path):
@@ -138,11 +148,7 @@ def load_cifar10(path: str | os.PathLike | None = None, download: bool = True) -
     Raises :class:`DatasetNotFoundError` with instructions if all fail.
     """
     if path is not None:  # a path the user names is used or rejected, never replaced
-        found = _batch_dir(Path(path))
-        if found is None:
-            raise DatasetNotFoundError(f"--data {path}: {missing_report(Path(path))}. Point --data at the folder that "
-                                       f"holds cifar-10-batches-py/ (or at that folder), or run `{MATERIALIZE_HINT}`")
-        return read_batches(found)
+        return read_batches(named_batch_dir(path))
     tried = candidate_dirs(path)
     found = find_batch_dir(path)
     if found is not None:

@@ -12,12 +12,14 @@ reuses the caches of the earlier ones, so a rerun only redoes what changed.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from .config import PROJECT_ROOT, ConfigError, get_config
+from .data import DatasetNotFoundError
 
 NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb",
              "04_beyond_shokri.ipynb")
@@ -28,36 +30,75 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
                       log=print, only: tuple[str, ...] | None = None) -> list[Path]:
     """Run the four notebooks in order; returns the paths of the executed copies.
 
-    Raises papermill's ``PapermillExecutionError`` (naming the failing cell) if
-    any cell fails, after the others before it have run.
+    Every argument is checked before anything is created (:func:`check_arguments`).  Each notebook is
+    executed into a temporary file that replaces ``<out>/<name>`` only when every cell ran; a notebook that
+    fails or is interrupted is kept as ``<name>.failed.ipynb`` (its error cell shows where it stopped) and
+    never looks complete.  Raises papermill's ``PapermillExecutionError`` (naming the failing cell) if any
+    cell fails, after the notebooks before it have run.
     """
     import papermill as pm
 
-    cfg = get_config(profile, results_dir=str(out_dir) if out_dir else None)
+    cfg, names = check_arguments(profile, out_dir, data_path, seed, only)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "data_path": data_path, "seed": seed, "results_dir": str(out) if out_dir else None}
-    names = select_notebooks(only)
     done = []
     for i, name in enumerate(names, 1):
         start = time.perf_counter()
         log(f"[{i}/{len(names)}] {name} (profile {profile}) ...", flush=True)
-        target = out / name
+        target, partial = out / name, out / f".{name}.running.ipynb"
         try:
-            pm.execute_notebook(str(notebook_dir / name), str(target), parameters=params, cwd=str(notebook_dir),
-                                progress_bar=False, kernel_name="python3")
-        except Exception as exc:
+            pm.execute_notebook(str(notebook_dir / name), str(partial), parameters=params, cwd=str(notebook_dir),
+                                progress_bar=False, kernel_name="python3", log_output=False)
+        except BaseException as exc:  # failed or interrupted: never leave it where a complete one belongs
+            if partial.exists():
+                os.replace(partial, out / name.replace(".ipynb", ".failed.ipynb"))
             exc.notebook = name  # for failure_line
             raise
+        os.replace(partial, target)
+        (out / name.replace(".ipynb", ".failed.ipynb")).unlink(missing_ok=True)
         log(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - start:.0f}s -> {target}", flush=True)
         done.append(target)
     return done
 
 
+def check_arguments(profile: str, out_dir, data_path, seed, only) -> tuple:
+    """``(config, notebook names)``, or :class:`ConfigError` / :class:`~mia_repro.data.DatasetNotFoundError`
+    before any folder is made: the profile, seed and paths (as the stages check them), an ``--out`` that can
+    hold results, the dataset, and ``--only``."""
+    from .cli import check_writable
+    from .data import named_batch_dir
+
+    cfg = get_config(profile, results_dir=str(out_dir) if out_dir is not None else None, seed=seed,
+                     data_path=data_path)
+    check_writable(cfg.output_dir)
+    if data_path is not None:  # (without one, the notebooks search as the stages do, download included)
+        named_batch_dir(data_path)
+    return cfg, select_notebooks(only)
+
+
+def summary_lines(out: Path) -> list[str]:
+    """The closing summary: where the results went and, per size, the headline of the Shokri attack."""
+    import json
+
+    lines = [f"results in {out}"]
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        for n, block in summary["sizes"].items():
+            a, t = block["attack"], block["target"]
+            lines.append(f"  n={n}: target train/test acc {t['train_acc']:.3f}/{t['test_acc']:.3f}; Shokri SVM "
+                         f"precision {a['precision']:.3f}, recall {a['recall']:.3f}, AUC {a['auc']:.3f}")
+    except (OSError, ValueError, KeyError, TypeError):
+        lines.append("  (no summary.json: notebook 02 did not run)")
+    return lines
+
+
 def select_notebooks(only: tuple[str, ...] | None) -> list[str]:
     """The notebooks to run, in order: all, or those whose name starts with one of ``only`` (e.g. "01", "04")."""
-    if not only:
+    if only is None:
         return list(NOTEBOOKS)
+    if not only or any(not o.strip() for o in only):
+        raise ConfigError(f"--only: empty notebook name; choose from {', '.join(NOTEBOOKS)}")
     unknown = [o for o in only if not any(n.startswith(o) for n in NOTEBOOKS)]
     if unknown:
         raise ConfigError(f"--only: no notebook starts with {unknown[0]!r}; choose from {', '.join(NOTEBOOKS)}")
@@ -85,11 +126,17 @@ def main(argv=None) -> int:
     p.add_argument("--update-notebooks", action="store_true", help="copy the executed notebooks over notebooks/")
     p.add_argument("--only", nargs="+", default=None, help="run only these notebooks (name prefixes, e.g. 01 04)")
     a = p.parse_args(argv)
+    start = time.perf_counter()
     try:
         done = execute_notebooks(a.profile, a.out, a.data, a.seed, only=a.only)
-    except ConfigError as exc:
+    except (ConfigError, DatasetNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "notebook", "the notebook")
+        print(f"interrupted during {name}: its partial run is kept as its .failed.ipynb, the notebooks before it "
+              "are complete, and every stage's finished work is cached; rerun the same command", file=sys.stderr)
+        return 130
     except Exception as exc:  # papermill's error knows the failing cell: show it and the exception line
         print(f"error: {failure_line(exc)}", file=sys.stderr)
         return 1
@@ -97,6 +144,9 @@ def main(argv=None) -> int:
         for path in done:
             shutil.copyfile(path, PROJECT_ROOT / "notebooks" / path.name)
         print(f"updated {len(done)} notebooks in notebooks/ from the {a.profile} run")
+    out = done[-1].parent if done else Path(a.out or PROJECT_ROOT / "results" / a.profile)
+    print(f"done: {len(done)} notebook(s) in {time.perf_counter() - start:.0f}s")
+    print("\n".join(summary_lines(out)))
     return 0
 
 

@@ -160,3 +160,49 @@ def test_machines_table_lists_each_size_and_machine():
     df = report.machines_table({"stage1_trained_on": {"2500": [row], "5000": [row, {**row, "models": 1}]}})
     assert list(df["size n"]) == [2500, 5000, 5000] and df["models"].sum() == 23
     assert report.machines_table({}).empty
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "error: seed: "), (["--data", "/nonexistent/cifar"], "error: --data /nonexistent/cifar: no such folder"),
+    (["--only", ""], "error: --only: empty notebook name"), (["--only", "99"], "error: --only: no notebook starts with '99'"),
+])
+def test_reproduce_rejects_bad_arguments_before_creating_anything(args, message, tmp_path, capsys):
+    from mia_repro.reproduce import main
+
+    assert main(["--profile", "smoke", "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_reproduce_rejects_an_out_that_is_a_file(tmp_path, capsys):
+    from mia_repro.reproduce import main
+
+    (tmp_path / "f").write_text("x")
+    assert main(["--profile", "smoke", "--out", str(tmp_path / "f")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_a_notebook_that_stops_midway_never_looks_complete(tmp_path, real_data):
+    import nbformat
+
+    from mia_repro.reproduce import NOTEBOOKS, execute_notebooks
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'\ndata_path = seed = results_dir = None"),
+                nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise RuntimeError('stops here')"),
+                nbformat.v4.new_code_cell("y = 2")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs" / NOTEBOOKS[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / NOTEBOOKS[0]).write_text("the complete notebook of an earlier run")
+    with pytest.raises(Exception, match="stops here"):
+        execute_notebooks("smoke", out, notebook_dir=tmp_path / "nbs", only=("01",), log=lambda *a, **k: None)
+    assert (out / NOTEBOOKS[0]).read_text() == "the complete notebook of an earlier run"  # not replaced
+    failed = nbformat.read(out / NOTEBOOKS[0].replace(".ipynb", ".failed.ipynb"), as_version=4)
+    assert failed.cells[-1].execution_count is None  # the cell after the failure is not marked as run
+    assert not list(out.glob(".*.running.ipynb"))
