@@ -110,6 +110,46 @@ def mitigation_table(records: list[dict], threshold_records: list[dict] | None =
     return out.sort_values(["size", "_o", "strength"]).drop(columns="_o").reset_index(drop=True)
 
 
+def mitigation_attacks_table(meta: dict, attacks: tuple[str, ...] = ("lira_offline", "rmia_offline",
+                                                                  "calibrated_loss", "loss_threshold")) -> pd.DataFrame:
+    """Today's attacks on the trained defenses (``mitigation_meta.json``'s ``attack_comparison``): per (size,
+    defense, strength) and attack, AUC and TPR at 0.1% FPR for the aware and the unaware attacker."""
+    rows = [r for r in meta.get("attack_comparison", []) if r["attack"] in attacks]
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    wide = df.pivot_table(index=["size", "defense", "strength"], columns=["attack", "scenario"],
+                          values=["auc", "tpr_at_0.1pct_fpr"], aggfunc="first")
+    wide.columns = [f"{a} {'TPR@0.1%' if m != 'auc' else 'AUC'} ({s})" for m, a, s in wide.columns]
+    order = {d: i for i, d in enumerate(["none", "l2", "dropout"])}
+    wide = wide.reset_index()
+    wide["_o"] = wide["defense"].map(order)
+    cols = ["size", "defense", "strength"] + sorted(c for c in wide.columns if c not in ("size", "defense", "strength", "_o"))
+    return wide.sort_values(["size", "_o", "strength"])[cols].reset_index(drop=True)
+
+
+def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
+    """The README's table of the trained defenses: test accuracy, the SVM's precision / AUC and LiRA's and RMIA's
+    TPR at 0.1% FPR, each "aware / unaware"."""
+    svm = {(r["size"], r["defense"], r["strength"], r["scenario"]): r for r in records}
+    cmp = {(r["size"], r["defense"], r["strength"], r["scenario"], r["attack"]): r
+           for r in meta.get("attack_comparison", [])}
+    order = {d: i for i, d in enumerate(["none", "l2", "dropout"])}
+    keys = sorted({k[:3] for k in cmp}, key=lambda k: (k[0], order.get(k[1], 9), k[2]))
+    lines = ["| n | defense | strength | train / test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
+             "| LiRA TPR@0.1%FPR aware / unaware | RMIA TPR@0.1%FPR aware / unaware |",
+             "|---|---|---|---|---|---|---|---|"]
+    for k in keys:
+        a, u = svm[(*k, "aware")], svm[(*k, "unaware")]
+        cells = [f"{a['target_train_acc']:.3f} / {a['target_test_acc']:.3f}",
+                 f"{a['precision']:.3f} / {u['precision']:.3f}", f"{a['auc']:.3f} / {u['auc']:.3f}"]
+        for name in ("lira_offline", "rmia_offline"):
+            cells.append(f"{cmp[(*k, 'aware', name)]['tpr_at_0.1pct_fpr']:.4f} / "
+                         f"{cmp[(*k, 'unaware', name)]['tpr_at_0.1pct_fpr']:.4f}")
+        lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def ablation_table(rows: list[dict]) -> pd.DataFrame:
     """The rows of :func:`mia_repro.stage2.subsample_ablation`, with the change vs the first row."""
     df = pd.DataFrame(rows)

@@ -111,3 +111,18 @@ def test_todays_attacks_run_on_the_trained_defenses_with_each_scenarios_referenc
         assert metrics(("none", 0.0, "aware", a)) == metrics(("none", 0.0, "unaware", a))
     assert any(metrics(("l2", 1e-3, "aware", a)) != metrics(("l2", 1e-3, "unaware", a))
                for a in ("lira_offline", "rmia_offline"))
+
+
+def test_the_trained_defense_tables_show_both_attackers(swept):
+    from mia_repro import report
+
+    cfg, rows = swept
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    table = report.mitigation_attacks_table(meta)
+    assert list(table[["defense", "strength"]].itertuples(index=False, name=None)) == [
+        ("none", 0.0), ("l2", 0.001), ("dropout", 0.5)]
+    assert {"lira_offline TPR@0.1% (aware)", "rmia_offline AUC (unaware)"} <= set(table.columns)
+    md = report.markdown_mitigation_attacks(rows, meta).splitlines()
+    assert len(md) == 2 + 3 and md[3].startswith("| 30 | l2 | 0.001 | ")
+    l2 = {r["scenario"]: r for r in rows if r["defense"] == "l2"}
+    assert f"{l2['aware']['auc']:.3f} / {l2['unaware']['auc']:.3f}" in md[3]
