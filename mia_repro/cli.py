@@ -50,16 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_writable(folder: Path) -> None:
-    """Raise :class:`ConfigError` now, before any training, if ``folder`` cannot hold results."""
+def check_writable(folder: Path, flag: str = "--results-dir") -> None:
+    """Raise :class:`ConfigError` now, before any training, if ``folder`` cannot hold results (``flag``: the
+    option that names it, for the message)."""
     folder = Path(folder)
     probe = folder
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise ConfigError(f"results folder {folder}: {probe} is a file, not a folder; choose another --results-dir")
+        raise ConfigError(f"results folder {folder}: {probe} is a file, not a folder; choose another {flag}")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"results folder {folder}: {probe} is not writable; choose another --results-dir")
+        raise ConfigError(f"results folder {folder}: {probe} is not writable; choose another {flag}")
 
 
 def check_plan(args, cfg) -> None:

@@ -71,7 +71,7 @@ def check_arguments(profile: str, out_dir, data_path, seed, only) -> tuple:
 
     cfg = get_config(profile, results_dir=str(out_dir) if out_dir is not None else None, seed=seed,
                      data_path=data_path)
-    check_writable(cfg.output_dir)
+    check_writable(cfg.output_dir, "--out")
     if data_path is not None:  # (without one, the notebooks search as the stages do, download included)
         named_batch_dir(data_path)
     return cfg, select_notebooks(only)

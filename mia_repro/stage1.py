@@ -173,19 +173,23 @@ class ModelOutputs:
 
     def _check(self, path: Path, expect: dict) -> None:
         n2, c = len(expect["own"]), self.probs.shape[-1] if self.probs.ndim == 2 else -1
-        want_ref = expect.get("reference")
-        shapes_ok = (self.probs.shape == self.logits.shape == (n2, c) and self.member.shape == (n2,)
-                     and self.true_class.shape == self.indices.shape == (n2,)
-                     and self.aug_labels.shape == (len(expect["augmentations"]), n2)
-                     and self.pop_logits.shape == (len(expect["population"]), c)
-                     and (want_ref is None or (self.ref_logits is not None
-                                               and self.ref_logits.shape == (len(want_ref), c))))
-        if not shapes_ok or not np.array_equal(self.indices, expect["own"]):
+        if self.indices.shape != (n2,) or not np.array_equal(self.indices, expect["own"]):
             raise CacheEntryError(f"{path}: holds other records than this config's model (folder reused?)")
+        want_ref = expect.get("reference")
+        if want_ref is not None and (self.ref_logits is None or self.ref_indices is None
+                                     or not np.array_equal(self.ref_indices, want_ref)):
+            raise CacheEntryError(f"{path}: lacks this config's reference outputs on the target's records")
+        shapes = {"probs": (self.probs, (n2, c)), "logits": (self.logits, (n2, c)), "member": (self.member, (n2,)),
+                  "true_class": (self.true_class, (n2,)),
+                  "aug_labels": (self.aug_labels, (len(expect["augmentations"]), n2)),
+                  "pop_logits": (self.pop_logits, (len(expect["population"]), c))}
+        if want_ref is not None:
+            shapes["ref_logits"] = (self.ref_logits, (len(want_ref), c))
+        for name, (arr, want) in shapes.items():
+            if arr.shape != want:
+                raise CacheEntryError(f"{path}: {name} has shape {arr.shape}, expected {want}")
         if self.spec != public_spec(expect) or not np.array_equal(self.pop_indices, expect["population"]):
             raise CacheEntryError(f"{path}: computed for another population sample or augmentation list")
-        if want_ref is not None and (self.ref_indices is None or not np.array_equal(self.ref_indices, want_ref)):
-            raise CacheEntryError(f"{path}: lacks this config's reference outputs on the target's records")
 
 
 def outputs_spec(cfg: ExperimentConfig, splits: Splits, job: TrainJob) -> dict:
