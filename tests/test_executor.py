@@ -184,3 +184,17 @@ def test_ctrl_c_stops_the_workers_keeps_finished_models_and_the_same_command_res
     assert trained == 6 - len(kept)  # only what was missing
     after = {f.name: f.read_bytes() for f in folder.glob("n*/*.npz")}
     assert len(after) == 6 and all(after[name] == data for name, data in kept.items())  # finished ones untouched
+
+
+def test_another_thread_count_in_this_process_is_one_clear_error(tmp_path, monkeypatch):
+    from mia_repro.training import executor
+    from mia_repro.training.threads import ThreadsError
+
+    def started_with_other_threads(threads):
+        raise ThreadsError(f"threads_per_model={threads}: TensorFlow already runs with 7 threads in this process")
+
+    monkeypatch.setattr(executor, "apply_threads", started_with_other_threads)
+    got = []
+    with pytest.raises(ThreadsError, match="already runs with 7 threads"):
+        run_units(square_or_fail, [1, 2], (str(tmp_path),), ENGINES["this process"], lambda u, r: got.append(u))
+    assert got == []

@@ -173,6 +173,7 @@ def run_units(
 
     try:
         if execution.scheduler is None and execution.local_workers() == 1:
+            apply_threads(execution.threads_per_model)  # in this process: a ThreadsError is one error, not N failures
             bar.set_postfix(running=1)
             for i, unit in enumerate(units):
                 finished(*_guarded(fn, i, unit, args, execution.threads_per_model))
