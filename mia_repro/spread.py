@@ -36,31 +36,52 @@ def aggregate(summaries: dict[int, dict], comparisons: dict[int, dict]) -> dict:
     return out
 
 
+def _check_seeds(seeds) -> None:
+    """``seeds.json``'s shape: seeds, and per size the target accuracies, the SVM and every attack as spreads."""
+    def is_spread(sp) -> bool:
+        return isinstance(sp, dict) and {"values", "mean", "std", "min", "max"} <= set(sp)
+
+    if not isinstance(seeds, dict) or not isinstance(seeds.get("seeds"), list) or not isinstance(seeds.get("sizes"), dict):
+        raise ValueError("expected seeds and sizes")
+    for n, b in seeds["sizes"].items():
+        int(n)
+        ok = (isinstance(b, dict) and is_spread(b.get("target_train_acc")) and is_spread(b.get("target_test_acc"))
+              and isinstance(b.get("svm"), dict) and all(is_spread(v) for v in b["svm"].values())
+              and isinstance(b.get("attacks"), dict)
+              and all(isinstance(a, dict) and all(is_spread(v) for v in a.values()) for a in b["attacks"].values()))
+        if not ok:
+            raise ValueError(f"size {n}: not the spreads of a seed run")
+
+
+def load_seeds(cfg: ExperimentConfig) -> dict | None:
+    """``seeds/seeds.json`` of ``cfg``'s results folder if a seed run wrote it and it has the right shape;
+    None otherwise (absent, damaged or of another shape: left out, rewritten by the next ``--seeds`` run)."""
+    from .cache import load_json
+
+    path = cfg.output_dir / "seeds" / "seeds.json"
+    try:
+        seeds = load_json(path)
+        _check_seeds(seeds)
+        return seeds
+    except (OSError, ValueError):
+        return None
+
+
 def spread_for(cfg: ExperimentConfig, part: str) -> dict | None:
     """The spread that ``seeds/seeds.json`` holds for ``cfg``'s sizes, for embedding beside single-seed numbers.
 
     ``part`` "summary": target accuracies and the Stage II SVM; "attacks": every compared attack.  None when no
-    seed run exists (or it covers none of the sizes, or was made with other settings than ``cfg``'s profile).
+    seed run exists (or it is damaged or of another shape, covers none of the sizes, or was made with other
+    settings than ``cfg``'s profile).
     """
-    path = cfg.output_dir / "seeds" / "seeds.json"
-    if not path.exists():
+    seeds = load_seeds(cfg)
+    if seeds is None or seeds.get("profile") != cfg.profile or seeds.get("epochs") != cfg.model.epochs:
         return None
-    from .cache import load_json
-
-    try:
-        seeds = load_json(path)
-    except Exception:  # a damaged seeds.json is left out, not fatal: it is rewritten by the next --seeds run
+    sizes = {n: b for n, b in seeds["sizes"].items() if int(n) in cfg.sizes}
+    if not sizes:
         return None
-    try:  # a file of the wrong shape is left out like a damaged one (the next --seeds run rewrites it)
-        if seeds.get("profile") != cfg.profile or seeds.get("epochs") != cfg.model.epochs:
-            return None
-        sizes = {n: b for n, b in seeds["sizes"].items() if int(n) in cfg.sizes}
-        if not sizes:
-            return None
-        if part == "summary":
-            sizes = {n: {k: dict(b[k]) for k in ("target_train_acc", "target_test_acc", "svm")} for n, b in sizes.items()}
-        else:
-            sizes = {n: dict(b["attacks"]) for n, b in sizes.items()}
-        return {"seeds": list(seeds["seeds"]), "source": "seeds/seeds.json", "sizes": sizes}
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
+    if part == "summary":
+        sizes = {n: {k: b[k] for k in ("target_train_acc", "target_test_acc", "svm")} for n, b in sizes.items()}
+    else:
+        sizes = {n: b["attacks"] for n, b in sizes.items()}
+    return {"seeds": seeds["seeds"], "source": "seeds/seeds.json", "sizes": sizes}

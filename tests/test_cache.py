@@ -14,6 +14,7 @@ from mia_repro.cache import (CacheEntryError, load_json, load_npz, load_pickle, 
 from mia_repro.compare import run_compare
 from mia_repro.mitigation import run_mitigation, settings
 from mia_repro.stage1 import run_stage1
+from mia_repro.spread import load_seeds
 from mia_repro.stage2 import run_stage2
 
 
@@ -199,3 +200,4 @@ def test_a_seeds_file_of_the_wrong_shape_is_left_out(run):
         (run.output_dir / "seeds" / "seeds.json").write_text(json.dumps(wrong))
         assert run_compare(run, log=quiet, figures=False)["seed_spread"] is None
         assert run_stage2(run, log=quiet, figures=False)["seed_spread"] is None
+        assert load_seeds(run) is None  # what notebook 04 shows: "no usable seeds.json", not a traceback
