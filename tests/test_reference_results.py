@@ -116,4 +116,29 @@ def test_readme_tables_are_the_committed_results():
         attacks = json.loads((PAPER / "attacks.json").read_text())
         for n in attacks["sizes"]:
             wanted += report.markdown_attacks(attacks, n).splitlines()[2:]
+    if (PAPER / "mitigation.json").exists():
+        records = json.loads((PAPER / "mitigation.json").read_text())
+        meta = json.loads((PAPER / "mitigation_meta.json").read_text())
+        wanted += report.markdown_mitigation_attacks(records, meta).splitlines()[2:]
+        wanted += report.markdown_mitigation(records, meta["threshold_baseline"]).splitlines()[2:]
     assert [row for row in wanted if row not in readme] == []
+
+
+def test_paper_mitigation_ran_the_issues_grid_with_both_attackers():
+    """n = 2,500, 100 epochs: L2 1e-3 / 5e-3 / 1e-2 and dropout 0.25 / 0.5, each with the unaware attacker and the
+    aware one (10 shadows trained with the defense), today's attacks on each, and the output-side defenses."""
+    path = PAPER / "mitigation.json"
+    if not path.exists():
+        pytest.skip(f"no committed {path}")
+    records = json.loads(path.read_text())
+    meta = json.loads((PAPER / "mitigation_meta.json").read_text())
+    assert meta["profile"] == "paper" and meta["epochs"] == 100 and meta["mitigation"]["aware_shadows"] == 10
+    seen = {(r["defense"], r["strength"], r["size"], r["scenario"]) for r in records}
+    for defense, strength in [("l2", 1e-3), ("l2", 5e-3), ("l2", 1e-2), ("dropout", 0.25), ("dropout", 0.5), ("none", 0.0)]:
+        for scenario in ("unaware", "aware"):
+            assert (defense, strength, 2500, scenario) in seen
+            for attack in ("lira_offline", "rmia_offline"):
+                assert any(r["defense"] == defense and r["strength"] == strength and r["scenario"] == scenario
+                           and r["attack"] == attack for r in meta["attack_comparison"])
+    assert {r["defense"] for r in records} == {"none", "l2", "dropout", "topk", "rounding", "temperature"}
+    assert get_config("paper").mitigation.sizes == (2500,)  # the profile says what ran
