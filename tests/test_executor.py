@@ -186,15 +186,31 @@ def test_ctrl_c_stops_the_workers_keeps_finished_models_and_the_same_command_res
     assert len(after) == 6 and all(after[name] == data for name, data in kept.items())  # finished ones untouched
 
 
-def test_another_thread_count_in_this_process_is_one_clear_error(tmp_path, monkeypatch):
+def test_a_backend_already_running_other_threads_trains_in_a_worker_process_instead(tmp_path, monkeypatch):
+    """One local worker is this process only if its backend can compute with the requested threads; a backend
+    started earlier with another count (a notebook, another test) sends the models to a worker process."""
+    import os
+
     from mia_repro.training import executor
     from mia_repro.training.threads import ThreadsError
 
     def started_with_other_threads(threads):
-        raise ThreadsError(f"threads_per_model={threads}: TensorFlow already runs with 7 threads in this process")
+        raise ThreadsError(f"threads_per_model={threads}: TensorFlow already runs with 7 threads", 7)
 
-    monkeypatch.setattr(executor, "apply_threads", started_with_other_threads)
-    got = []
-    with pytest.raises(ThreadsError, match="already runs with 7 threads"):
-        run_units(square_or_fail, [1, 2], (str(tmp_path),), ENGINES["this process"], lambda u, r: got.append(u))
-    assert got == []
+    monkeypatch.setattr(executor, "apply_threads", started_with_other_threads)  # (in this process only)
+    got, lines = {}, []
+    run_units(pid_and_interval, [1, 2, 3], (), ENGINES["this process"], lambda u, r: got.__setitem__(u, r),
+              log=lines.append)
+    assert set(got) == {1, 2, 3} and os.getpid() not in {pid for pid, _, _ in got.values()}
+    spans = sorted((start, end) for _, start, end in got.values())
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))  # one model at a time
+    assert lines == ["  this process's backend already runs with 7 thread(s), not 1: training in a worker "
+                     "process of its own instead"]
+
+
+def pid_and_interval(unit):
+    import os
+
+    start = time.time()
+    time.sleep(0.3)
+    return os.getpid(), start, time.time()

@@ -11,7 +11,8 @@ Engines (one task function, one result path, one progress bar and report; two wa
 * ``scheduler=None`` (default): ``workers`` local processes through joblib's
   loky backend (``joblib.Parallel(return_as="generator_unordered")``, which
   memory-maps the dataset into the workers and terminates them on Ctrl-C); no
-  server.  ``workers == 1`` trains in this process.
+  server.  ``workers == 1`` trains in this process (in one worker process if this
+  process's backend already runs with another thread count).
 * ``scheduler="local"``: a ``distributed.LocalCluster`` of ``workers``
   single-threaded processes, started and stopped here (for trying the cluster
   path, and for the tests).
@@ -48,7 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from .threads import effective_cpus, apply_threads
+from .threads import ThreadsError, apply_threads, effective_cpus
 
 
 class TrainingFailed(RuntimeError):
@@ -172,8 +173,7 @@ def run_units(
         bar.update(size(units[index]))
 
     try:
-        if execution.scheduler is None and execution.local_workers() == 1:
-            apply_threads(execution.threads_per_model)  # in this process: a ThreadsError is one error, not N failures
+        if _in_this_process(execution, write):
             bar.set_postfix(running=1)
             for i, unit in enumerate(units):
                 finished(*_guarded(fn, i, unit, args, execution.threads_per_model))
@@ -188,6 +188,21 @@ def run_units(
                              + "; ".join(f"{name(units[i])}: {e}" for i, e in sorted(failed.items())))
 
 
+def _in_this_process(execution: Execution, write) -> bool:
+    """Whether one local worker can be this process: only if its backend computes with the requested threads
+    (a backend started earlier with another count cannot change it; then a worker process of its own,
+    whose models have the bits of a fresh process, trains instead)."""
+    if execution.scheduler is not None or execution.local_workers() != 1:
+        return False
+    try:
+        apply_threads(execution.threads_per_model)
+        return True
+    except ThreadsError as exc:
+        write(f"  this process's backend already runs with {exc.current} thread(s), not "
+              f"{execution.threads_per_model}: training in a worker process of its own instead")
+        return False
+
+
 def _run_loky(fn, units, args, execution, finished, name, bar, write) -> None:
     """Local processes, in rounds: everything at once; after a lost worker, each unit it may have been
     running once more, alone; a unit lost twice is reported."""
@@ -198,6 +213,8 @@ def _run_loky(fn, units, args, execution, finished, name, bar, write) -> None:
     losses: Counter = Counter()
     pending = list(range(len(units)))
     n_jobs = execution.local_workers()
+    # joblib runs n_jobs=1 in this process: one worker process is asked for as two, fed one job at a time
+    pool = max(2, n_jobs)
     # inner_max_num_threads caps OpenMP/BLAS pools inside each worker at the model's thread count
     with joblib.parallel_config(backend="loky", inner_max_num_threads=execution.threads_per_model):
         while pending:
@@ -213,10 +230,10 @@ def _run_loky(fn, units, args, execution, finished, name, bar, write) -> None:
 
             bar.set_postfix(running=min(n_jobs, len(batch)))
             try:
-                # pre_dispatch="n_jobs": a task is handed out only when a worker is free, so "dispatched and
+                # pre_dispatch=n_jobs: a task is handed out only when a worker is free, so "dispatched and
                 # not finished" is exactly what the workers are running when one of them dies
-                for index, error, result in Parallel(n_jobs=n_jobs, return_as="generator_unordered",
-                                                     pre_dispatch="n_jobs", batch_size=1)(tasks()):
+                for index, error, result in Parallel(n_jobs=pool, return_as="generator_unordered",
+                                                     pre_dispatch=n_jobs, batch_size=1)(tasks()):
                     done.add(index)
                     finished(index, error, result)
                     bar.set_postfix(running=min(n_jobs, len(batch) - len(done)))

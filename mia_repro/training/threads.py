@@ -8,7 +8,8 @@ trained the committed caches (TensorFlow's own default on the 2-core project
 machine), so they stay valid.
 
 * TensorFlow: intra-op and inter-op thread pools (fixed once its runtime has
-  started: a later, different request raises :class:`ThreadsError`);
+  started: a later, different request raises :class:`ThreadsError`, and the
+  executor trains in a worker process instead);
 * JAX: ``XLA_FLAGS`` ``intra_op_parallelism_threads`` (read when its CPU
   client starts; best effort, XLA has no per-call switch);
 * PyTorch: ``torch.set_num_threads`` and ``set_num_interop_threads``.
@@ -21,7 +22,12 @@ from ..quiet import keras
 
 
 class ThreadsError(RuntimeError):
-    """The backend already runs with another thread count in this process (the message says what to do)."""
+    """The backend already runs with another thread count in this process (``current``; the message says
+    what to do).  The executor then trains in a worker process of its own instead."""
+
+    def __init__(self, message: str, current: int):
+        super().__init__(message)
+        self.current = current
 
 
 def effective_cpus() -> int:
@@ -49,7 +55,7 @@ def apply_threads(threads: int) -> str:
                 raise ThreadsError(
                     f"threads_per_model={threads}: TensorFlow already runs with {current} threads in this process; "
                     "start a new process (or notebook kernel) before training, or use workers >= 2 "
-                    "(each model is then trained in a worker process of its own)") from None
+                    "(each model is then trained in a worker process of its own)", current) from None
         return f"tensorflow intra/inter-op threads {threads}"
     if backend == "jax":
         flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "intra_op_parallelism_threads" not in f and "xla_cpu_multi_thread_eigen" not in f]
