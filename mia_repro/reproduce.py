@@ -12,6 +12,7 @@ reuses the caches of the earlier ones, so a rerun only redoes what changed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -48,8 +49,9 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
         log(f"[{i}/{len(names)}] {name} (profile {profile}) ...", flush=True)
         target, partial = out / name, out / f".{name}.running.ipynb"
         try:
-            pm.execute_notebook(str(notebook_dir / name), str(partial), parameters=params, cwd=str(notebook_dir),
-                                progress_bar=False, kernel_name="python3", log_output=False)
+            with kernel_stderr_to(out / KERNEL_LOG):
+                pm.execute_notebook(str(notebook_dir / name), str(partial), parameters=params, cwd=str(notebook_dir),
+                                    progress_bar=False, kernel_name="python3", log_output=False)
         except BaseException as exc:  # failed or interrupted: never leave it where a complete one belongs
             if partial.exists():
                 os.replace(partial, out / name.replace(".ipynb", ".failed.ipynb"))
@@ -60,6 +62,26 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
         log(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - start:.0f}s -> {target}", flush=True)
         done.append(target)
     return done
+
+
+KERNEL_LOG = ".kernel.log"
+
+
+@contextlib.contextmanager
+def kernel_stderr_to(path: Path):
+    """File descriptor 2 appended to ``path`` for the block: the Jupyter kernel inherits it, so its own warnings
+    ("Kernel is running over TCP ...") and its shutdown tracebacks after Ctrl-C land there, not on the console.
+    Cell errors still reach the user through papermill's exception (:func:`failure_line`)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def check_arguments(profile: str, out_dir, data_path, seed, only) -> tuple:
@@ -138,7 +160,8 @@ def main(argv=None) -> int:
               "are complete, and every stage's finished work is cached; rerun the same command", file=sys.stderr)
         return 130
     except Exception as exc:  # papermill's error knows the failing cell: show it and the exception line
-        print(f"error: {failure_line(exc)}", file=sys.stderr)
+        print(f"error: {failure_line(exc)} (the kernel's own messages: {Path(a.out or PROJECT_ROOT / 'results' / a.profile) / KERNEL_LOG})",
+              file=sys.stderr)
         return 1
     if a.update_notebooks:
         for path in done:
