@@ -418,7 +418,7 @@ def train_or_load_many(
                     keep(r_i, result, queries, trained_on)
                     out = found[(r_i, result.name)]
                     write(f"  n={requests[r_i].size} {requests[r_i].label}{result.name}: {result.seconds:.0f}s, "
-                               f"train/test acc {out.train_acc:.3f}/{out.test_acc:.3f}")
+                          f"train/test acc {out.train_acc:.3f}/{out.test_acc:.3f}")
 
             run_units(run_task, units, (for_workers,), execution, on_result, name=str, size=lambda u: len(u.jobs),
                       desc=desc or f"training ({execution.describe()})")
