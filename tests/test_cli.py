@@ -125,3 +125,13 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_free(tmp_path, mo
     last = err.strip().splitlines()[-1]  # after the progress bar's lines
     assert code == 2 and "Traceback" not in err and sum(line.startswith("error:") for line in err.splitlines()) == 1
     assert last.startswith(f"error: no space left on the device holding {tmp_path / 'r'} (") and "MiB free" in last
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "1", "--threads-per-model", "0"]])
+def test_bench_rejects_bad_worker_settings_before_training(args, capsys):
+    from mia_repro.bench import main as bench_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(args)
+    assert exit_info.value.code == 2
+    assert "--workers / --threads-per-model: every value must be >= 1" in capsys.readouterr().err
