@@ -139,11 +139,10 @@ def load_json(path: str | os.PathLike, key: str | None = None, check: Callable[[
     if key is None:
         with open(path) as fh:
             return json.load(fh)
+    data = verified_bytes(path, key)
     try:
-        obj = json.loads(verified_bytes(path, key))
+        obj = json.loads(data)
     except ValueError as exc:
-        if isinstance(exc, CacheEntryError):
-            raise
         raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return _checked(path, obj, check)
 
@@ -156,10 +155,9 @@ def save_pickle(path: str | os.PathLike, obj: Any, key: str) -> Path:
 def load_pickle(path: str | os.PathLike, key: str, check: Callable[[Any], None] | None = None) -> Any:
     """The object pickled in ``path``, only after :func:`verified_bytes` (never unpickles unverified bytes)."""
     path = Path(path)
+    data = verified_bytes(path, key)
     try:
-        obj = pickle.loads(verified_bytes(path, key))
-    except CacheEntryError:
-        raise
+        obj = pickle.loads(data)
     except Exception as exc:
         raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return _checked(path, obj, check)

@@ -31,7 +31,7 @@ from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics
 from .spread import spread_for
 from .stage1 import SizeOutputs, load_data, load_stage1, stage1_meta
-from .stage2 import BOOTSTRAP, load_attack, versions
+from .stage2 import BOOTSTRAP, load_attack, target_scores_check, versions
 from .training import machine_info
 
 COMPARE_VERSION = 1  # bump when an attack's code changes what it computes
@@ -91,15 +91,6 @@ def _check_blocks(blocks) -> None:
         raise ValueError("an attack's block is incomplete")
 
 
-def _check_scores(so: SizeOutputs):
-    def check(arrays: dict) -> None:
-        if set(arrays) != set(SCORE_FIELDS) or any(len(a) != len(so.target.member) for a in arrays.values()):
-            raise ValueError(f"expected {SCORE_FIELDS} for the target's {len(so.target.member)} records")
-        if not np.array_equal(arrays["member"], so.target.member):
-            raise ValueError("membership differs from the target's")
-    return check
-
-
 def _key_of(key: str, name: str) -> str:
     """The key of one attack's score file: the size's key and the attack (so files cannot swap places)."""
     return f"{key}/{name}"
@@ -112,7 +103,7 @@ def _cached(marker: Path, store: Path, key: str, so: SizeOutputs, log) -> dict |
     try:
         blocks = load_json(marker, key=key, check=_check_blocks)
         for name in ATTACKS:
-            load_npz(store / f"{name}.npz", key=_key_of(key, name), check=_check_scores(so))
+            load_npz(store / f"{name}.npz", key=_key_of(key, name), check=target_scores_check(so, SCORE_FIELDS))
         return blocks
     except CacheEntryError as exc:
         log(f"  cache entry not usable: {exc}; recomputing")

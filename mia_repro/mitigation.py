@@ -43,20 +43,22 @@ COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.
                     "precision", "recall", "advantage_max", "n_nonmembers")
 
 
-def compared_attacks(cfg: ExperimentConfig, target: ModelOutputs, shadows: list, labels: np.ndarray) -> dict:
-    """Every attack of the comparison stage but Shokri's SVM (the rows' own ``svm``) on ``target``, with
-    ``shadows`` as the attacker's reference models; per attack the metrics of :data:`COMPARED_METRICS`."""
+def _compared(defense: str) -> bool:
+    """Whether the comparison's attacks run on a setting: they read logits, which an output-side defense hides."""
+    return defense == "none" or defense in TRAINING_DEFENSES
+
+
+def compared_attacks(cfg: ExperimentConfig, size: int, target: ModelOutputs, shadows: list, labels: np.ndarray) -> dict:
+    """Every attack of the comparison stage but Shokri's SVM (the rows' own ``svm``) on ``target`` (``size``
+    members), with ``shadows`` as the attacker's reference models; per attack the metrics of
+    :data:`COMPARED_METRICS`."""
     from .attacks import ATTACKS, ShokriSVM
     from .compare import evaluate_attacks
 
     attacks = {name: cls() for name, cls in ATTACKS.items() if cls is not ShokriSVM}
-    blocks, _ = evaluate_attacks(attacks, SizeOutputs(target_size(target), target, list(shadows)), labels, cfg.seed,
+    blocks, _ = evaluate_attacks(attacks, SizeOutputs(size, target, list(shadows)), labels, cfg.seed,
                                  log=lambda *_: None)
     return {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}
-
-
-def target_size(target: ModelOutputs) -> int:
-    return int(target.member.sum())
 
 
 def _accuracy(probs: np.ndarray, out: ModelOutputs) -> tuple[float, float]:
@@ -89,7 +91,7 @@ def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
     return out
 
 
-def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose, labels=None
+def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose, labels
                       ) -> list[tuple[str, dict, dict, dict | None]]:
     """Rows ``(scenario, svm_row, threshold_row, compared)`` for one defense setting at one size.
 
@@ -98,7 +100,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     models; ``labels`` are the pooled classes), None for output-side defenses, whose attacker sees only the
     post-processed probabilities, not the logits these attacks read.
     """
-    compare = labels is not None and (defense == "none" or defense in TRAINING_DEFENSES)
+    compare = _compared(defense)
     unaware_svm, unaware_threshold = unaware
     splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
     transform = None
@@ -112,7 +114,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     test = attack_dataset([target], transform)
     rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
              _record(defense, strength, size, "unaware", target, test, unaware_threshold),
-             compared_attacks(cfg, target, base.shadows, labels) if compare else None)]
+             compared_attacks(cfg, size, target, base.shadows, labels) if compare else None)]
     if not _aware(cfg, size, defense):
         return rows
     if defense == "none":
@@ -129,7 +131,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
         threshold = ThresholdAttack.fit(train)
     rows.append(("aware", _record(defense, strength, size, "aware", target, test, svm),
                  _record(defense, strength, size, "aware", target, test, threshold),
-                 (rows[0][3] if defense == "none" else compared_attacks(cfg, target, shadows, labels)) if compare else None))
+                 (rows[0][3] if defense == "none" else compared_attacks(cfg, size, target, shadows, labels)) if compare else None))
     return rows
 
 
@@ -161,7 +163,7 @@ def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float)
     """What a setting's cached rows must be: one per scenario of the setting, each with an SVM and a
     threshold record of :data:`RECORD_KEYS` for this very setting, and the compared attacks where they run."""
     scenarios = ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
-    compared = defense == "none" or defense in TRAINING_DEFENSES
+    compared = _compared(defense)
 
     def check(rows) -> None:
         if not isinstance(rows, list) or [r.get("scenario") for r in rows] != scenarios:

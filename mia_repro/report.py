@@ -91,6 +91,10 @@ def per_class_table(summary: dict, size: int | str) -> pd.DataFrame:
     return pd.DataFrame({"class": CLASS_NAMES, **cols})
 
 
+#: Rows of the mitigation tables: undefended first, then training-time, then output-side defenses.
+DEFENSE_ORDER = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature"])}
+
+
 def mitigation_table(records: list[dict], threshold_records: list[dict] | None = None) -> pd.DataFrame:
     """Test accuracy and attack AUC / precision per (defense, strength, size), both scenarios side by side."""
     df = pd.DataFrame(records)
@@ -104,9 +108,8 @@ def mitigation_table(records: list[dict], threshold_records: list[dict] | None =
                                                         values="auc", aggfunc="first")
         t.columns = [f"threshold auc ({s})" for s in t.columns]
         out = out.join(t)
-    order = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature"])}
     out = out.reset_index()
-    out["_o"] = out["defense"].map(order)
+    out["_o"] = out["defense"].map(DEFENSE_ORDER)
     return out.sort_values(["size", "_o", "strength"]).drop(columns="_o").reset_index(drop=True)
 
 
@@ -121,9 +124,8 @@ def mitigation_attacks_table(meta: dict, attacks: tuple[str, ...] = ("lira_offli
     wide = df.pivot_table(index=["size", "defense", "strength"], columns=["attack", "scenario"],
                           values=["auc", "tpr_at_0.1pct_fpr"], aggfunc="first")
     wide.columns = [f"{a} {'TPR@0.1%' if m != 'auc' else 'AUC'} ({s})" for m, a, s in wide.columns]
-    order = {d: i for i, d in enumerate(["none", "l2", "dropout"])}
     wide = wide.reset_index()
-    wide["_o"] = wide["defense"].map(order)
+    wide["_o"] = wide["defense"].map(DEFENSE_ORDER)
     cols = ["size", "defense", "strength"] + sorted(c for c in wide.columns if c not in ("size", "defense", "strength", "_o"))
     return wide.sort_values(["size", "_o", "strength"])[cols].reset_index(drop=True)
 
@@ -134,8 +136,7 @@ def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
     svm = {(r["size"], r["defense"], r["strength"], r["scenario"]): r for r in records}
     cmp = {(r["size"], r["defense"], r["strength"], r["scenario"], r["attack"]): r
            for r in meta.get("attack_comparison", [])}
-    order = {d: i for i, d in enumerate(["none", "l2", "dropout"])}
-    keys = sorted({k[:3] for k in cmp}, key=lambda k: (k[0], order.get(k[1], 9), k[2]))
+    keys = sorted({k[:3] for k in cmp}, key=lambda k: (k[0], DEFENSE_ORDER.get(k[1], 9), k[2]))
     lines = ["| n | defense | strength | train / test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
              "| LiRA TPR@0.1%FPR aware / unaware | RMIA TPR@0.1%FPR aware / unaware |",
              "|---|---|---|---|---|---|---|---|"]
@@ -264,10 +265,9 @@ def markdown_mitigation(records: list[dict], threshold_records: list[dict]) -> s
 
     svm = {(key(r), r["scenario"]): r for r in records}
     thr = {(key(r), r["scenario"]): r for r in threshold_records}
-    order = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature"])}
     lines = ["| n | defense | strength | train acc | test acc | AUC aware [threshold] | AUC unaware [threshold] |",
              "|---|---|---|---|---|---|---|"]
-    for k in sorted({key(r) for r in records}, key=lambda k: (k[0], order.get(k[1], 9), k[2])):
+    for k in sorted({key(r) for r in records}, key=lambda k: (k[0], DEFENSE_ORDER.get(k[1], 9), k[2])):
         first = svm.get((k, "unaware")) or svm.get((k, "aware"))
         cells = []
         for scenario in ("aware", "unaware"):

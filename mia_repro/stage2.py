@@ -66,11 +66,12 @@ def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path | st
             "public": cfg.output_dir / f"attack_scores_{so.size}.npz", "key": key}
 
 
-def _check_scores(so: SizeOutputs):
-    """The score arrays must be the target's 2n records, members where the target's are."""
+def target_scores_check(so: SizeOutputs, fields: tuple[str, ...]):
+    """The check of a cached score file (:func:`mia_repro.cache.load_npz`): exactly ``fields``, each with a row
+    per target record (2n), members where the target's are.  Stage II's and the comparison's score files."""
     def check(arrays: dict) -> None:
-        if set(arrays) != set(SCORE_ARRAYS):
-            raise ValueError(f"arrays {sorted(arrays)}, expected {sorted(SCORE_ARRAYS)}")
+        if set(arrays) != set(fields):
+            raise ValueError(f"arrays {sorted(arrays)}, expected {sorted(fields)}")
         if any(len(a) != len(so.target.member) for a in arrays.values()):
             raise ValueError(f"not {len(so.target.member)} rows (the target's records)")
         if not np.array_equal(arrays["member"], so.target.member):
@@ -174,7 +175,7 @@ def _load_cached(paths: dict, so: SizeOutputs, log) -> tuple[dict, dict] | None:
         return None
     try:
         block = load_json(paths["marker"], key=paths["key"], check=_check_block)
-        arrays = load_npz(paths["scores"], key=paths["key"], check=_check_scores(so))
+        arrays = load_npz(paths["scores"], key=paths["key"], check=target_scores_check(so, SCORE_ARRAYS))
         return block, arrays
     except CacheEntryError as exc:
         log(f"  cache entry not usable: {exc}; refitting")
