@@ -8,7 +8,11 @@ target's 2n records.  Writes under ``results/<profile>/``:
 * ``attacks.json`` — provenance, then per size and attack: AUC, balanced
   accuracy, precision, recall, TPR at 1%, 0.1% and 0% FPR with seeded bootstrap
   95% intervals, the number of non-members behind them, both advantages, the
-  threshold, the paper and equation implemented, and the fit time;
+  threshold, the paper and equation implemented, the variant's ``label``,
+  what the attack chose on the attacker's data (``info``: e.g. RMIA's ``a``
+  and ``gamma`` with every simulated AUC), the ties in its scores
+  (:func:`~mia_repro.metrics.score_ties`), per-class precision / recall / AUC,
+  and the fit time;
 * ``attack_scores/<attack>_<n>.npz`` — ``member``, ``true_class``, ``score``,
   ``pred`` per target record, so every number recomputes;
 * the figures ``fig_attacks_roc.png`` and ``fig_attacks_tpr_vs_size.png``.
@@ -28,21 +32,26 @@ import numpy as np
 from .attacks import ATTACKS, AttackerView, ShokriSVM
 from .cache import CacheEntryError, copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
-from .metrics import attack_metrics
+from .metrics import attack_metrics, metrics_by_class, score_ties
 from .spread import spread_for
 from .stage1 import SizeOutputs, load_data, load_stage1, stage1_meta
 from .stage2 import BOOTSTRAP, load_attack, target_scores_check, versions
 from .training import machine_info
 
-COMPARE_VERSION = 1  # bump when an attack's code changes what it computes
+COMPARE_VERSION = 2  # bump when an attack's code changes what it computes
 SCORE_FIELDS = ("member", "true_class", "score", "pred")
 
 
+def make_attack(name: str, cfg: ExperimentConfig):
+    """One unfitted instance of attack ``name``; the SVM variants take ``cfg.attack`` and ``cfg.seed``."""
+    cls = ATTACKS[name]
+    return cls(cfg=cfg.attack, seed=cfg.seed) if issubclass(cls, ShokriSVM) else cls()
+
+
 def build_attacks(cfg: ExperimentConfig, so: SizeOutputs) -> dict:
-    """One unfitted instance of every attack; Shokri's carries Stage II's fitted SVMs."""
-    out = {}
-    for name, cls in ATTACKS.items():
-        out[name] = cls(cfg=cfg.attack, seed=cfg.seed, svm=load_attack(cfg, so)) if cls is ShokriSVM else cls()
+    """One unfitted instance of every attack; the tuned Shokri SVM carries Stage II's fitted SVMs."""
+    out = {name: make_attack(name, cfg) for name in ATTACKS}
+    out[ShokriSVM.name].svm = load_attack(cfg, so)
     return out
 
 
@@ -66,8 +75,12 @@ def evaluate_attacks(attacks: dict, so: SizeOutputs, labels: np.ndarray, seed: i
         attack.fit(view)
         score, pred = attack.score(view), attack.predict(view)
         seconds = time.perf_counter() - t0
-        blocks[name] = {"paper": attack.paper, "threshold": float(attack.threshold), "seconds": seconds,
-                        "info": attack.info, **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=seed)}
+        blocks[name] = {"label": attack.label, "paper": attack.paper, "threshold": float(attack.threshold),
+                        "seconds": seconds, "info": attack.info,
+                        **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=seed),
+                        "ties": score_ties(member, score),
+                        "per_class": metrics_by_class(member, so.target.true_class, score, pred,
+                                                      view.target_logits.shape[1])}
         arrays[name] = {"member": member, "true_class": so.target.true_class,
                         "score": np.asarray(score, np.float64), "pred": np.asarray(pred, np.int64)}
         b = blocks[name]
@@ -87,7 +100,8 @@ def _paths(cfg: ExperimentConfig, so: SizeOutputs) -> tuple[Path, Path, str]:
 def _check_blocks(blocks) -> None:
     if not isinstance(blocks, dict) or set(blocks) != set(ATTACKS):
         raise ValueError(f"attacks {sorted(blocks) if isinstance(blocks, dict) else blocks!r}, expected every one")
-    if not all(isinstance(b, dict) and "auc" in b and "tpr_at_0.1pct_fpr" in b for b in blocks.values()):
+    if not all(isinstance(b, dict) and {"auc", "tpr_at_0.1pct_fpr", "ties", "per_class", "label"} <= set(b)
+               for b in blocks.values()):
         raise ValueError("an attack's block is incomplete")
 
 

@@ -75,6 +75,10 @@ class AttackConfig:
     cv_samples: int = 1000
     fit_samples: int = 4000
     n_jobs: int = -1
+    #: the untuned variant ``shokri_svm_fixed``: scikit-learn's SVC defaults of 2017 (C = 1, gamma = 'auto' =
+    #: 1 / n_features = 0.1 on 10-class softmax vectors), what a reader of the paper would have run
+    fixed_C: float = 1.0
+    fixed_gamma: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -291,6 +295,9 @@ def validate(cfg: "ExperimentConfig") -> None:
     a = cfg.attack
     _positive_numbers("attack.C_grid", a.C_grid)
     _positive_numbers("attack.gamma_grid", a.gamma_grid)
+    for name in ("fixed_C", "fixed_gamma"):
+        v = getattr(a, name)
+        _need(_is_number(v) and v > 0, f"attack.{name}", "expected a positive number", v)
     _need(_is_int(a.cv_folds) and a.cv_folds >= 2, "attack.cv_folds", "expected an integer >= 2", a.cv_folds)
     for name in ("cv_samples", "fit_samples"):
         v = getattr(a, name)

@@ -110,6 +110,29 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     return out
 
 
+def score_ties(member: np.ndarray, score: np.ndarray) -> dict:
+    """How many records share their score with another record.
+
+    ``member`` bool (N,), ``score`` float (N,).  Returns ``tied_records`` (records whose exact score value
+    occurs more than once), ``tied_members`` / ``tied_nonmembers`` (of those), ``mixed_records`` (records in
+    tie groups holding both members and non-members: the ties that flatten a ROC curve into one diagonal
+    step) and ``largest_group`` (records in the largest group of equal scores).
+    """
+    member = np.asarray(member, dtype=bool)
+    score = np.asarray(score, dtype=np.float64)
+    if member.shape != score.shape or member.ndim != 1:
+        raise ValueError(f"member and score must be 1-D of one length, got {member.shape}, {score.shape}")
+    if not len(score):
+        return {"tied_records": 0, "tied_members": 0, "tied_nonmembers": 0, "mixed_records": 0, "largest_group": 0}
+    _, group, size = np.unique(score, return_inverse=True, return_counts=True)
+    members_in = np.bincount(group, weights=member, minlength=len(size))
+    tied = size[group] > 1
+    mixed = (members_in[group] > 0) & (members_in[group] < size[group])
+    return {"tied_records": int(tied.sum()), "tied_members": int((tied & member).sum()),
+            "tied_nonmembers": int((tied & ~member).sum()), "mixed_records": int(mixed.sum()),
+            "largest_group": int(size.max())}
+
+
 PER_CLASS_KEYS = ("precision", "recall", "accuracy", "auc", "advantage_at_decision")
 
 

@@ -38,9 +38,11 @@ RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "t
                "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
                "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
 TRAINING_DEFENSES = ("l2", "dropout")
-MITIGATION_VERSION = 2  # 2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets
+MITIGATION_VERSION = 3  # 2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
+#                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
+#                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
 COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95",
-                    "precision", "recall", "advantage_max", "n_nonmembers")
+                    "precision", "recall", "advantage_max", "n_nonmembers", "ties")
 
 
 def _compared(defense: str) -> bool:
@@ -49,13 +51,13 @@ def _compared(defense: str) -> bool:
 
 
 def compared_attacks(cfg: ExperimentConfig, size: int, target: ModelOutputs, shadows: list, labels: np.ndarray) -> dict:
-    """Every attack of the comparison stage but Shokri's SVM (the rows' own ``svm``) on ``target`` (``size``
-    members), with ``shadows`` as the attacker's reference models; per attack the metrics of
+    """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``target``
+    (``size`` members), with ``shadows`` as the attacker's reference models; per attack the metrics of
     :data:`COMPARED_METRICS`."""
     from .attacks import ATTACKS, ShokriSVM
-    from .compare import evaluate_attacks
+    from .compare import evaluate_attacks, make_attack
 
-    attacks = {name: cls() for name, cls in ATTACKS.items() if cls is not ShokriSVM}
+    attacks = {name: make_attack(name, cfg) for name in ATTACKS if name != ShokriSVM.name}
     blocks, _ = evaluate_attacks(attacks, SizeOutputs(size, target, list(shadows)), labels, cfg.seed,
                                  log=lambda *_: None)
     return {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}

@@ -329,11 +329,12 @@ def stage1_figures(stage1: dict, meta: dict, out_dir: Path, close: bool = True) 
 
 
 def attack_label(name: str) -> str:
-    """A short legend name for an attack of :mod:`mia_repro.attacks`."""
-    return {"shokri_svm": "Shokri SVM", "confidence_threshold": "confidence thr.", "loss_threshold": "loss thr.",
-            "mentropy_threshold": "m-entropy thr.", "calibrated_loss": "calibrated loss", "lira_offline": "LiRA offline",
-            "lira_offline_global": "LiRA offline (global var.)", "rmia_offline": "RMIA offline",
-            "label_only_gap": "label-only gap", "label_only_augment": "label-only augment"}.get(name, name)
+    """The short name tables and figures show for an attack of :mod:`mia_repro.attacks` (its ``label``, which
+    names the variant: per-class or global threshold, one-sided test, tuned or fixed SVM); ``name`` otherwise."""
+    from .attacks import ATTACKS
+
+    cls = ATTACKS.get(name)
+    return cls.label if cls is not None and cls.label else name
 
 
 def attacks_roc(result: dict, scores: dict, path: Path | None = None):

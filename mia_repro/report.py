@@ -198,7 +198,8 @@ def attacks_table(result: dict) -> pd.DataFrame:
     rows = []
     for n, blocks in result["sizes"].items():
         for name, b in blocks.items():
-            rows.append({"size n": int(n), "attack": name, "AUC": b["auc"], "balanced acc": b["balanced_accuracy"],
+            rows.append({"size n": int(n), "attack": name, "variant": b.get("label", name), "AUC": b["auc"],
+                         "balanced acc": b["balanced_accuracy"],
                          "precision": b["precision"], "recall": b["recall"],
                          "TPR@1%FPR": b["tpr_at_1pct_fpr"], "95% CI @1%": _ci(b, "tpr_at_1pct_fpr"),
                          "TPR@0.1%FPR": b["tpr_at_0.1pct_fpr"], "95% CI @0.1%": _ci(b, "tpr_at_0.1pct_fpr"),
@@ -214,7 +215,7 @@ def markdown_attacks(result: dict, size: int | str) -> str:
     lines = [f"| attack (n = {int(size):,}; {n_neg:,} non-members) | AUC | TPR@1%FPR [95% CI] | TPR@0.1%FPR [95% CI] |",
              "|---|---|---|---|"]
     for name, b in sorted(blocks.items(), key=lambda kv: -kv[1]["tpr_at_0.1pct_fpr"]):
-        lines.append(f"| {name} | {b['auc']:.3f} | {b['tpr_at_1pct_fpr']:.4f} {_ci(b, 'tpr_at_1pct_fpr')} "
+        lines.append(f"| {b.get('label', name)} | {b['auc']:.3f} | {b['tpr_at_1pct_fpr']:.4f} {_ci(b, 'tpr_at_1pct_fpr')} "
                      f"| {b['tpr_at_0.1pct_fpr']:.4f} {_ci(b, 'tpr_at_0.1pct_fpr')} |")
     return "\n".join(lines)
 

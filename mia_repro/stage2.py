@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
 from .cache import CacheEntryError, copy_file, load_json, load_npz, load_pickle, save_json, save_npz, save_pickle
 from .config import ExperimentConfig, config_key, to_dict
-from .metrics import attack_metrics, metrics_by_class
+from .metrics import attack_metrics, metrics_by_class, score_ties
 from .spread import spread_for
 from .stage1 import SizeOutputs, load_stage1, n_records, stage1_meta
 from .training import choose_trainer, machine_info
@@ -52,6 +52,7 @@ def versions() -> dict[str, str]:
 
 
 BOOTSTRAP = 200  # resamples behind every TPR@FPR interval
+STAGE2_VERSION = 2  # 2: the baseline on log p_y from the logits, score ties, the CV one step beyond the grid's edge
 
 
 SCORE_ARRAYS = ("member", "true_class", "score", "pred", "calibrated_score", "baseline_score", "baseline_pred")
@@ -60,7 +61,8 @@ SCORE_ARRAYS = ("member", "true_class", "score", "pred", "calibrated_score", "ba
 def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path | str]:
     """The cache entries of one size (``marker`` block, ``scores``, ``pkl`` SVMs), their ``key``, and the
     ``public`` copy of the scores."""
-    key = config_key(cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), so.size, so.fingerprint())
+    key = config_key(STAGE2_VERSION, cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), so.size,
+                     so.fingerprint())
     base = cfg.output_dir / "stage2" / f"n{so.size}-{key}"
     return {"marker": base.with_suffix(".json"), "pkl": base.with_suffix(".pkl"), "scores": base.with_suffix(".npz"),
             "public": cfg.output_dir / f"attack_scores_{so.size}.npz", "key": key}
@@ -93,6 +95,7 @@ def attack_block(member, true_class, score, pred, classes=None, calibrated=None,
     """
     pooled = score if calibrated is None else calibrated
     block = attack_metrics(member, pooled, pred, bootstrap=BOOTSTRAP, seed=seed)
+    block["ties"] = score_ties(member, pooled)
     per_class = metrics_by_class(member, true_class, score, pred)
     block["per_class"] = per_class
     block["auc_mean_per_class"] = float(np.nanmean(per_class["auc"]))
@@ -104,7 +107,11 @@ def attack_block(member, true_class, score, pred, classes=None, calibrated=None,
         block["per_class"]["gamma"] = [c.gamma for c in classes]
         block["per_class"]["cv_accuracy"] = [c.cv_accuracy for c in classes]
         block["per_class"]["edge_hit"] = [bool(c.edge_hit) for c in classes]
+        block["per_class"]["cv_beyond_edge"] = [getattr(c, "beyond", None) for c in classes]
         block["grid_edge_hits"] = int(sum(c.edge_hit for c in classes))
+        beyond = [b for b in block["per_class"]["cv_beyond_edge"] if b]
+        block["grid_edge_plateaued"] = int(sum(b["plateaued"] for b in beyond))
+        block["grid_edge_max_gain"] = max((b["gain"] for b in beyond), default=None)
     return block
 
 
@@ -118,7 +125,7 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
     train = attack_dataset(so.shadows)
     test = attack_dataset([so.target])
     progress = (lambda it: tqdm(it, desc=f"attack n={so.size}", unit="class", leave=False)) if show_progress else None
-    svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes, progress=progress)
+    svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes, progress=progress, beyond_edge=True)
     check_disjoint(svm, test)
     score, pred, calibrated = svm.score(test), svm.predict(test), svm.calibrated_score(test)
     thr = ThresholdAttack.fit(train)
@@ -131,7 +138,7 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
         },
         "attack": attack_block(test.member, test.true_class, score, pred, svm.classes, calibrated, cfg.seed),
         "baseline": {
-            "name": "threshold on true-class confidence (fit on shadow records)",
+            "name": "one global threshold on log p_y, from the logits in float64 (fit on shadow records)",
             "threshold": thr.threshold,
             **attack_block(test.member, test.true_class, b_score, b_pred, seed=cfg.seed),
         },
@@ -236,7 +243,9 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
         a, b = blocks[size]["attack"], blocks[size]["baseline"]
         log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "
             f"AUC {a['auc']:.3f} | threshold baseline precision {b['precision']:.3f} AUC {b['auc']:.3f}"
-            + (f" | grid edge hit in {a['grid_edge_hits']}/10 classes" if a.get("grid_edge_hits") else ""))
+            + (f" | grid edge hit in {a['grid_edge_hits']}/10 classes, plateaued one step beyond in "
+               f"{a.get('grid_edge_plateaued', 0)} (largest CV gain {a.get('grid_edge_max_gain') or 0:+.3f})"
+               if a.get("grid_edge_hits") else ""))
     summary = build_summary(cfg, blocks, stage1)
     save_json(cfg.output_dir / "summary.json", summary)
     if figures:

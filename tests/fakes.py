@@ -15,7 +15,8 @@ def fake_outputs(name: str, n: int, seed: int, leak: float = 2.0, classes: int =
     p /= p.sum(1, keepdims=True)
     correct = p.argmax(1) == true
     return ModelOutputs(name, p.astype(np.float32), true, member, rng.permutation(10**6)[: 2 * n],
-                        float(correct[member].mean()), float(correct[~member].mean()), {"loss": [1.0]})
+                        float(correct[member].mean()), float(correct[~member].mean()), {"loss": [1.0]},
+                        logits=logits.astype(np.float32))
 
 
 def fake_size(n: int, n_shadows: int = 3, seed: int = 0, leak: float = 2.0) -> SizeOutputs:

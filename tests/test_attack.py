@@ -67,8 +67,29 @@ def test_threshold_baseline_learns_confidence_gap():
     shadow, target = fake_outputs("shadow_00", 500, 1, leak=3.0), fake_outputs("target", 500, 2, leak=3.0)
     thr = ThresholdAttack.fit(attack_dataset([shadow]))
     test = attack_dataset([target])
-    assert 0 < thr.threshold < 1
+    assert thr.threshold < 0  # a log-probability
     assert (thr.predict(test) == test.member).mean() > 0.7
+
+
+def test_threshold_baseline_on_log_p_from_logits_breaks_float32_ties_by_hand():
+    """Four shadow records whose float32 p_y all round to the largest float below 1, but whose logits differ:
+    from the logits the threshold separates them exactly; the float32 probabilities would tie all four."""
+    from mia_repro.attacks.base import AttackData
+
+    gap = np.array([20.0, 21.0, 30.0, 31.0])  # true-class logit minus the other (2 classes)
+    logits = np.stack([gap, np.zeros(4)], axis=1)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs = (probs / probs.sum(1, keepdims=True)).astype(np.float32)
+    assert len(np.unique(probs[:, 0])) == 1  # float32 cannot tell them apart
+    log_true = -np.logaddexp(0.0, -gap)  # log p_y in float64
+    member = np.array([False, False, True, True])
+    data = AttackData(probs, np.zeros(4, np.int64), member, np.full(4, "shadow_00"), log_true)
+    thr = ThresholdAttack.fit(data)
+    assert thr.threshold == pytest.approx(log_true[2])  # the lowest member score: first point with TPR 1, FPR 0
+    np.testing.assert_array_equal(thr.predict(data), [0, 0, 1, 1])
+    # without logits (an output-side defense exposes probabilities only): the log of what is exposed, tied
+    exposed = AttackData(probs, np.zeros(4, np.int64), member, np.full(4, "shadow_00"))
+    assert len(np.unique(ThresholdAttack.fit(exposed).score(exposed))) == 1
 
 
 def test_move_into_attacks_package_changed_no_number():
@@ -85,7 +106,8 @@ def test_move_into_attacks_package_changed_no_number():
     assert int(svm.predict(test).sum()) == 172
     assert [(c.C, c.gamma) for c in svm.classes][:3] == [(1.0, 1.0), (10.0, 0.1), (1.0, 10.0)]
     thr = ThresholdAttack.fit(train)
-    assert thr.threshold == pytest.approx(0.3271344006061554, rel=1e-12) and int(thr.predict(test).sum()) == 168
+    # the threshold is now on log p_y from the logits: the log of the old golden p_y threshold, the same decisions
+    assert thr.threshold == pytest.approx(np.log(0.3271344006061554), rel=1e-6) and int(thr.predict(test).sum()) == 168
 
 
 class _ScaledModel:

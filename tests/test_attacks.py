@@ -7,7 +7,8 @@ from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 
 from fakes import fake_stage1
-from mia_repro.attacks import ATTACKS, AttackerView, AugmentationAttack, GapAttack, LiRAOffline, LiRAOfflineGlobal
+from mia_repro.attacks import (ATTACKS, AttackerView, AugmentationAttack, GapAttack, LiRAOffline, LiRAOfflineGlobal,
+                               RMIAOffline)
 from mia_repro.attacks.base import ReferenceProblem, logit_confidence, cross_entropy
 from mia_repro.attacks.metric import modified_entropy
 from mia_repro.attacks.rmia import rmia_score
@@ -20,7 +21,7 @@ def run_all(so, labels):
     view = AttackerView.from_stage1(so, labels)
     out = {}
     for name, cls in ATTACKS.items():
-        attack = cls(cfg=FAST_SVM) if name == "shokri_svm" else cls()
+        attack = cls(cfg=FAST_SVM) if name.startswith("shokri_svm") else cls()
         attack.fit(view)
         out[name] = (attack.score(view), attack.predict(view), attack.threshold)
     return out
@@ -121,12 +122,47 @@ def test_rmia_against_a_hand_computed_case():
                          probs_to_logits([0.6, 0.9, 0.3]), np.array([0, 0, 0]), probs_to_logits([[0.6, 0.6, 0.6]]),
                          np.ones((1, 3), bool))
     # ratio_x = 0.9/0.7; ratio_z = 0.6/0.7, 0.9/0.7, 0.3/0.7 -> LR >= 1 for all three (the tie counts)
-    assert rmia_score(p, a, gamma)[0] == pytest.approx(1.0)
+    # plus the tie-break (1/2 + arctan(log(0.9/0.7)) / pi) / (P + 1), P = 3 population records
+    tie = (0.5 + np.arctan(np.log(0.9 / 0.7)) / np.pi) / 4
+    assert rmia_score(p, a, gamma)[0] == pytest.approx(1.0 + tie, rel=1e-12)
     # gamma 1.2: LR(x, z2) = 1 < 1.2, the others 1.5 and 3 -> 2/3
-    assert rmia_score(p, a, 1.2)[0] == pytest.approx(2 / 3)
-    # a reference that trained on z2 (not OUT) is ignored: z2 has no OUT reference and is dropped -> 2/2
+    assert rmia_score(p, a, 1.2)[0] == pytest.approx(2 / 3 + tie, rel=1e-12)
+    # a reference that trained on z2 (not OUT) is ignored: z2 has no OUT reference and is dropped -> 2/2, P = 2
     p.pop_ref_out[0, 1] = False
-    assert rmia_score(p, a, 1.2)[0] == pytest.approx(1.0)
+    assert rmia_score(p, a, 1.2)[0] == pytest.approx(1.0 + tie * 4 / 3, rel=1e-12)
+
+
+def test_rmia_tie_break_orders_records_that_dominate_every_population_record_and_never_reorders_fractions():
+    def logits(p):
+        p = np.asarray(p, float)
+        return np.stack([np.log(p), np.log1p(-p)], axis=-1)
+
+    # three records x, all with LR >= 1 against both population records; p_y 0.99, 0.999, 0.95 against Pr(x) = 0.5
+    # (a = 0: Pr = (mean + 1) / 2 with one reference at p = 0); a fourth record beats only one population record
+    x = [0.99, 0.999, 0.95, 0.3]
+    refs = [[1e-12, 1e-12, 1e-12, 1e-12]]
+    p = ReferenceProblem(logits(x), np.zeros(4, np.int64), logits(refs), np.ones((1, 4), bool),
+                         logits([0.6, 0.2]), np.zeros(2, np.int64), logits([[0.6, 0.2]]), np.ones((1, 2), bool))
+    # Pr(z) = (0.6 + 1) / 2 = 0.8 and (0.2 + 1) / 2 = 0.6 -> ratio_z = 0.75, 0.333; ratio_x = 2 p_y
+    s = rmia_score(p, 0.0, 1.0)
+    assert (np.floor(s * 2) == [2, 2, 2, 1]).all()  # fractions 1, 1, 1, 1/2 (2 population records)
+    assert s[1] > s[0] > s[2] > s[3]  # ties broken by p_y(x) / Pr(x)
+    assert s[2] - 1 < 1 / 3 and s[3] - 0.5 < 1 / 3  # the tie-break stays below one step (1 / (P + 1))
+
+
+def test_rmia_chooses_gamma_and_a_on_the_simulation_and_records_every_simulated_auc():
+    so, labels = fake_stage1(n=60, n_shadows=4, pool=600, population=200)
+    view = AttackerView.from_stage1(so, labels)
+    attack = RMIAOffline(a_grid=(0.0, 0.5, 1.0), gamma_grid=(1.0, 2.0)).fit(view)
+    aucs = attack.info["simulated_auc"]
+    assert set(aucs) == {"gamma=1", "gamma=2"} and all(set(v) == {"a=0", "a=0.5", "a=1"} for v in aucs.values())
+    best = max(v for g in aucs.values() for v in g.values())
+    assert aucs[f"gamma={attack.gamma:g}"][f"a={attack.a:g}"] == best
+    assert (attack.info["a"], attack.info["gamma"]) == (attack.a, attack.gamma)
+    # the chosen pair is what scores: the same as an untuned attack fixed at it
+    fixed = RMIAOffline(a=attack.a, gamma=attack.gamma, tune=False).fit(view)
+    np.testing.assert_array_equal(fixed.score(view), attack.score(view))
+    assert fixed.threshold == attack.threshold
 
 
 def test_label_only_on_hand_made_labels():

@@ -1,10 +1,12 @@
 """Membership inference attacks, one module each, behind one interface (:mod:`.base`).
 
 =====================  ==========================================================
-``shokri_svm``         Shokri et al. 2017: per-class RBF SVMs on shadow outputs
-``confidence_threshold``  baseline: threshold on the true-class confidence
-``loss_threshold``     Song & Mittal 2021: loss, class thresholds
-``mentropy_threshold`` Song & Mittal 2021: modified entropy, class thresholds
+``shokri_svm``         Shokri et al. 2017: per-class RBF SVMs on shadow outputs, C and gamma tuned by CV
+``shokri_svm_fixed``   the same at fixed C and gamma (no search; scikit-learn's defaults)
+``confidence_threshold``  baseline: one global threshold on log p_y
+``loss_threshold_global``  Yeom et al. 2018: loss, one global threshold
+``loss_threshold``     Song & Mittal 2021: loss, per-class thresholds
+``mentropy_threshold`` Song & Mittal 2021: modified entropy, per-class thresholds
 ``calibrated_loss``    Watson et al. 2022: loss minus mean OUT-reference loss
 ``lira_offline``       Carlini et al. 2022: per-record Gaussian, one-sided test
 ``lira_offline_global``  the same with one global variance
@@ -17,12 +19,13 @@ from .base import AttackData, AttackerView, AttackInputError, MembershipAttack, 
 from .calibrated_loss import CalibratedLoss
 from .label_only import AugmentationAttack, GapAttack
 from .lira import LiRAOffline, LiRAOfflineGlobal
-from .metric import EntropyThreshold, LossThreshold
+from .metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
 from .rmia import RMIAOffline
-from .shokri import PerClassAttack, ShokriSVM, check_disjoint, fit_attack, fit_class_attack, stratified_subsample
+from .shokri import PerClassAttack, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_attack, fit_class_attack, stratified_subsample
 from .threshold import ConfidenceThreshold, ThresholdAttack, true_class_confidence
 
-ATTACKS = {cls.name: cls for cls in (ShokriSVM, ConfidenceThreshold, LossThreshold, EntropyThreshold, CalibratedLoss,
+ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThreshold, GlobalLossThreshold, LossThreshold,
+                                      EntropyThreshold, CalibratedLoss,
                                       LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
 
 __all__ = ["ATTACKS", "AttackData", "AttackerView", "AttackInputError", "MembershipAttack", "attack_dataset", "PerClassAttack",

@@ -32,27 +32,32 @@ class AttackData:
 
     ``features`` float32 (N, C) prediction vectors; ``true_class`` int64 (N,);
     ``member`` bool (N,) (positive class = member); ``source`` (N,) str name of
-    the model that produced each record (to assert target/shadow separation).
+    the model that produced each record (to assert target/shadow separation);
+    ``log_true`` float64 (N,) ``log p_y`` computed from the logits where the
+    model exposes them undefended (None where only ``features`` are exposed).
     """
 
     features: np.ndarray
     true_class: np.ndarray
     member: np.ndarray
     source: np.ndarray
+    log_true: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.member)
 
     def of_class(self, c: int) -> "AttackData":
         sel = self.true_class == c
-        return AttackData(self.features[sel], self.true_class[sel], self.member[sel], self.source[sel])
+        return AttackData(self.features[sel], self.true_class[sel], self.member[sel], self.source[sel],
+                          None if self.log_true is None else self.log_true[sel])
 
 
 def attack_dataset(outputs: Sequence, transform=None) -> AttackData:
     """Stack the records of several models' :class:`~mia_repro.stage1.ModelOutputs`.
 
     ``transform`` (optional) maps prediction vectors (N, C) -> (N, C), e.g. an
-    output-side defense applied to what the models expose.
+    output-side defense applied to what the models expose; without one,
+    ``log_true`` holds ``log p_y`` from the logits in float64.
     """
     feats, classes, members, sources = [], [], [], []
     for o in outputs:
@@ -61,7 +66,9 @@ def attack_dataset(outputs: Sequence, transform=None) -> AttackData:
         classes.append(o.true_class)
         members.append(o.member)
         sources.append(np.full(len(o.member), o.name))
-    return AttackData(np.concatenate(feats), np.concatenate(classes), np.concatenate(members), np.concatenate(sources))
+    with_logits = transform is None and all(getattr(o, "logits", None) is not None for o in outputs)
+    return AttackData(np.concatenate(feats), np.concatenate(classes), np.concatenate(members), np.concatenate(sources),
+                      np.concatenate([-cross_entropy(o.logits, o.true_class) for o in outputs]) if with_logits else None)
 
 
 # ---------------------------------------------------------------- signals (from logits, numerically stable)
@@ -214,7 +221,7 @@ class AttackerView:
         """The target's records as :class:`AttackData`, membership unknown (all False placeholders)."""
         n = len(self)
         return AttackData(self.target_probs.astype(np.float32), self.true_class, np.zeros(n, bool),
-                          np.full(n, self.target_name))
+                          np.full(n, self.target_name), -cross_entropy(self.target_logits, self.true_class))
 
 
 # ---------------------------------------------------------------- thresholds and the interface
@@ -243,6 +250,7 @@ class MembershipAttack:
     """
 
     name: str = ""
+    label: str = ""  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
     paper: str = ""
     threshold: float = float("nan")
     info: dict = field(default_factory=dict)
@@ -286,13 +294,21 @@ def target_problem(view: AttackerView) -> ReferenceProblem:
                             sim.logits, ~sim.member)
 
 
+MIN_SIMULATION_SHADOWS = 2  # one shadow as the simulated target, at least one other as its reference
+
+
 def simulated_problems(view: AttackerView) -> list[tuple[ReferenceProblem, np.ndarray]]:
     """The attacker's labelled data: ``(problem, member)`` with each shadow in turn as the target.
 
     Records are the population sample (those with at least one OUT reference);
-    ``member`` bool says whether that shadow trained on each.
+    ``member`` bool says whether that shadow trained on each.  Needs at least
+    :data:`MIN_SIMULATION_SHADOWS` shadows (:class:`AttackInputError` otherwise).
     """
     sim = view.simulation
+    if len(sim.logits) < MIN_SIMULATION_SHADOWS:
+        raise AttackInputError(f"shadows: the population simulation of a reference-model attack needs at least "
+                               f"{MIN_SIMULATION_SHADOWS} shadow models (one as target, the others as its "
+                               f"references), got {len(sim.logits)}")
     out = []
     for j in range(len(sim.logits)):
         t_logits, member, r_logits, r_out = sim.as_target(j)
@@ -302,18 +318,9 @@ def simulated_problems(view: AttackerView) -> list[tuple[ReferenceProblem, np.nd
     return out
 
 
-MIN_SIMULATION_SHADOWS = 2  # one shadow as the simulated target, at least one other as its reference
-
-
 def simulate(view: AttackerView, score_fn: Callable[[ReferenceProblem], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """``(score, member)`` of ``score_fn`` over every simulated problem, concatenated."""
-    if len(view.simulation.logits) < MIN_SIMULATION_SHADOWS:
-        raise AttackInputError(f"shadows: the population simulation of a reference-model attack needs at least "
-                               f"{MIN_SIMULATION_SHADOWS} shadow models (one as target, the others as its "
-                               f"references), got {len(view.simulation.logits)}")
     pairs = [(score_fn(p), m) for p, m in simulated_problems(view)]
-    if not pairs:
-        raise AttackInputError("shadows: the population simulation produced no problem (no shadow is OUT anywhere)")
     return np.concatenate([s for s, _ in pairs]), np.concatenate([m for _, m in pairs])
 
 

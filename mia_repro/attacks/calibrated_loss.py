@@ -19,6 +19,7 @@ from .base import ReferenceAttack, ReferenceProblem, cross_entropy, masked_mean_
 @dataclass
 class CalibratedLoss(ReferenceAttack):
     name: str = "calibrated_loss"
+    label: str = "calibrated loss"
     paper: str = "Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)"
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:

@@ -28,6 +28,7 @@ def correct_count(logits: np.ndarray, aug_labels: np.ndarray, true_class: np.nda
 @dataclass
 class GapAttack(MembershipAttack):
     name: str = "label_only_gap"
+    label: str = "label-only gap"
     paper: str = "Choquette-Choo et al., ICML 2021, gap attack (correct => member; Yeom et al. 2018)"
 
     def fit(self, view: AttackerView) -> "GapAttack":
@@ -41,6 +42,7 @@ class GapAttack(MembershipAttack):
 @dataclass
 class AugmentationAttack(MembershipAttack):
     name: str = "label_only_augment"
+    label: str = "label-only augment"
     paper: str = "Choquette-Choo et al., ICML 2021, data-augmentation attack (Sec. 4.2), threshold on the correct count"
 
     def fit(self, view: AttackerView) -> "AugmentationAttack":
