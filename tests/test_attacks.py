@@ -209,3 +209,19 @@ def test_a_reference_attack_with_one_shadow_says_it_needs_two(name):
 
     with pytest.raises(AttackInputError, match="shadows: .* needs at least 2 shadow models .* got 1"):
         ATTACKS[name]().fit(_view(n_shadows=1))
+
+
+def test_signals_stay_exact_where_float64_softmax_rounds_to_one():
+    """Losses far below 1e-16: logsumexp(z) - z_y gives exactly 0 for all of them (ties); softplus(-phi) does not."""
+    z = np.array([[40.0, 0.0], [41.0, 0.0], [50.0, 0.0], [40.0, 1.0]])
+    y = np.zeros(4, np.int64)
+    loss = cross_entropy(z, y)
+    np.testing.assert_allclose(loss, np.exp([-40.0, -41.0, -50.0, -39.0]), rtol=1e-12)  # log1p(x) = x here
+    assert len(np.unique(loss)) == 4
+    # Mentr = -(1 - p_y) log p_y - p_1 log(1 - p_1) ~ 2 e^{-2 gap} for a 2-class record with p_1 = e^{-gap}
+    np.testing.assert_allclose(modified_entropy(z, y), 2 * np.exp(-2 * np.array([40.0, 41.0, 50.0, 39.0])), rtol=1e-9)
+    # a confidently wrong record: p_1 near 1, log(1 - p_1) from the logsumexp branch
+    wrong = np.array([[0.0, 30.0]])
+    p_y, p_1 = np.exp(-np.logaddexp(0, 30.0)), np.exp(-np.logaddexp(0, -30.0))
+    ref = -(1 - p_y) * np.log(p_y) - p_1 * (np.log(p_y))  # log(1 - p_1) = log p_y with two classes
+    np.testing.assert_allclose(modified_entropy(wrong, np.array([0])), [ref], rtol=1e-12)

@@ -33,17 +33,25 @@ from .base import AttackerView, MembershipAttack, balanced_threshold, cross_entr
 
 
 def modified_entropy(logits: np.ndarray, true_class: np.ndarray) -> np.ndarray:
-    """float64 (N,) Song & Mittal's Mentr from logits (N, C); ``log(1 - p_i)`` as ``logsumexp_{j != i} z_j - logsumexp z``."""
+    """float64 (N,) Song & Mittal's Mentr from logits (N, C), accurate where probabilities saturate.
+
+    ``1 - p_y`` as ``-expm1(log p_y)`` with ``log p_y`` from :func:`cross_entropy`; for ``i != y``,
+    ``log(1 - p_i)`` as ``log1p(-p_i)`` where ``p_i < 1/2`` and as ``logsumexp_{j != i} z_j - logsumexp z``
+    elsewhere (both exact to float64 precision in their range).
+    """
     z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(true_class)
     logp = log_softmax(z)
     c = z.shape[1]
-    others = np.where(np.eye(c, dtype=bool)[None], -np.inf, z[:, None, :])  # (N, C, C): row i without z_i
-    log1m = logsumexp(others, axis=2) - logsumexp(z, axis=1, keepdims=True)
     p = np.exp(logp)
-    y = np.asarray(true_class)
+    others = np.where(np.eye(c, dtype=bool)[None], -np.inf, z[:, None, :])  # (N, C, C): row i without z_i
+    with np.errstate(divide="ignore"):
+        log1m = np.where(p < 0.5, np.log1p(-np.minimum(p, 0.5)),
+                         logsumexp(others, axis=2) - logsumexp(z, axis=1, keepdims=True))
     is_y = np.arange(c)[None, :] == y[:, None]
-    terms = np.where(is_y, -(1 - p) * logp, -p * log1m)
-    return terms.sum(axis=1)
+    terms = np.where(is_y, 0.0, -p * log1m).sum(axis=1)
+    log_py = -cross_entropy(z, y)
+    return terms - (-np.expm1(log_py)) * log_py
 
 
 def class_thresholds(metric: np.ndarray, true_class: np.ndarray, member: np.ndarray, num_classes: int) -> np.ndarray:
