@@ -191,6 +191,8 @@ def main(argv=None) -> int:
         print(json.dumps(_one_setting(*a.one_setting, a.k, a.n, a.batch_size, a.epochs)))
         return 0
     if a.workers:
+        from .training.jobs import cpu_vector_isa
+
         if min(a.workers) < 1 or min(a.threads_per_model) < 1:
             p.error("--workers / --threads-per-model: every value must be >= 1")
         r = run_executor_bench(a.workers, a.threads_per_model, a.k, a.n, a.batch_size, a.epochs)
@@ -201,6 +203,9 @@ def main(argv=None) -> int:
         for s in r["settings"]:
             print(f"| {s['workers']} | {s['threads_per_model']} | {s['seconds']:.1f} | {s['model_epochs_per_s']:.3f} | "
                   f"{s['ratio_to_w1_t2']:.2f}x | {s['weights_sha256']} |")
+        print(f"weights sha256: equal hashes mean the same bits; they repeat only on the same CPU type (here "
+              f"{r['device_name']}, {cpu_vector_isa()}) and threads per model -- on another CPU compare results "
+              f"against the seed spread, not hashes")
         return _emit(r, a.json)
     if a.steps_per_execution:
         if min(a.steps_per_execution) < 1:

@@ -15,7 +15,8 @@ target's 2n records.  Writes under ``results/<profile>/``:
   and the fit time;
 * ``attack_scores/<attack>_<n>.npz`` — ``member``, ``true_class``, ``score``,
   ``pred`` per target record, so every number recomputes;
-* the figures ``fig_attacks_roc.png`` and ``fig_attacks_tpr_vs_size.png``.
+* the figures ``fig_attacks_roc.png`` and ``fig_attacks_tpr_vs_size.png``;
+* ``svm_sensitivity.json`` (:mod:`mia_repro.svm_sensitivity`): the untuned SVM at a few (C, gamma) pairs.
 
 Cached per size under ``compare/n<size>-<key>.json`` and
 ``compare/n<size>-<key>/<attack>.npz``; the key hashes the attack and output
@@ -124,8 +125,9 @@ def _cached(marker: Path, store: Path, key: str, so: SizeOutputs, log) -> dict |
         return None
 
 
-def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
-    """Run (or load from cache) the attack comparison for every size; write attacks.json, scores, figures."""
+def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True, sensitivity: bool = True) -> dict:
+    """Run (or load from cache) the attack comparison for every size; write attacks.json, scores, figures and,
+    with ``sensitivity``, the fixed SVM's (C, gamma) table (:mod:`mia_repro.svm_sensitivity`)."""
     start = time.perf_counter()
     stage1 = load_stage1(cfg)
     log(f"Attack comparison [{cfg.profile}]: sizes {list(cfg.sizes)}, {len(ATTACKS)} attacks, "
@@ -156,6 +158,10 @@ def run_compare(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes,
               "seed_spread": spread_for(cfg, "attacks")}
     save_json(cfg.output_dir / "attacks.json", result)
+    if sensitivity:
+        from .svm_sensitivity import run_svm_sensitivity
+
+        run_svm_sensitivity(cfg, stage1, stage1_meta(cfg, stage1), log)
     if figures:
         from .plots import compare_figures
 

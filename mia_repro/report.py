@@ -208,6 +208,21 @@ def attacks_table(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def choices_and_ties_table(result: dict) -> pd.DataFrame:
+    """Per (size, attack) of ``attacks.json``: the variant, what the attack chose on the attacker's data (RMIA's
+    ``a`` and ``gamma``, the fixed SVM's C and gamma) and the ties in its scores (:func:`~mia_repro.metrics.score_ties`)."""
+    rows = []
+    for n, blocks in result["sizes"].items():
+        for name, b in blocks.items():
+            info = b.get("info", {})
+            chose = ", ".join(f"{k}={info[k]:g}" for k in ("a", "gamma", "C") if k in info)
+            ties = b.get("ties", {})
+            rows.append({"size n": int(n), "attack": b.get("label", name), "chosen": chose,
+                         "tied records": ties.get("tied_records"), "mixed": ties.get("mixed_records"),
+                         "largest tie group": ties.get("largest_group")})
+    return pd.DataFrame(rows)
+
+
 def markdown_attacks(result: dict, size: int | str) -> str:
     """The README's table of one size: attack, AUC, TPR@1%FPR and TPR@0.1%FPR (bootstrap 95% intervals)."""
     blocks = result["sizes"][str(size)]
@@ -287,13 +302,16 @@ PAPER_FIG4_MEDIAN_PRECISION = {2500: 0.78, 5000: 0.74, 10000: 0.72, 15000: 0.71}
 PAPER_TEST_ACC = {15000: 0.6}
 
 
-def paper_comparison_table(summaries: dict[str, dict]) -> pd.DataFrame:
+def paper_comparison_table(summaries: dict[str, dict], comparisons: dict[str, dict] | None = None) -> pd.DataFrame:
     """Per size, the paper's Fig. 4 values beside each run's: one row per (size, source).
 
     ``summaries``: ``{label: summary.json}`` (e.g. ``{"paper": ..., "quick": ...}``); each run gives the
     target's train/test accuracy, the SVM attack's median and pooled per-class precision, median
-    per-class recall and calibrated pooled AUC. The paper's row has NaN where it reports nothing.
+    per-class recall and calibrated pooled AUC. ``comparisons`` (``{label: attacks.json}``, optional) adds
+    the untuned SVM's (``shokri_svm_fixed``) median class precision. The paper's row has NaN where it
+    reports nothing.
     """
+    comparisons = comparisons or {}
     sizes = sorted({int(n) for s in summaries.values() for n in s["sizes"]} | set(PAPER_FIG4_MEDIAN_PRECISION))
     rows = []
     for n in sizes:
@@ -306,21 +324,24 @@ def paper_comparison_table(summaries: dict[str, dict]) -> pd.DataFrame:
             if b is None:
                 continue
             a = b["attack"]
+            fixed = comparisons.get(label, {}).get("sizes", {}).get(str(n), {}).get("shokri_svm_fixed")
             rows.append({"size n": n, "source": label, "epochs": s["epochs"],
                          "target train acc": b["target"]["train_acc"], "target test acc": b["target"]["test_acc"],
                          "median class precision": float(np.median(a["per_class"]["precision"])),
                          "pooled precision": a["precision"],
-                         "median class recall": float(np.median(a["per_class"]["recall"])), "AUC": a["auc"]})
+                         "median class recall": float(np.median(a["per_class"]["recall"])), "AUC": a["auc"],
+                         "fixed SVM median class precision": float(np.nanmedian(fixed["per_class"]["precision"]))
+                         if fixed else np.nan})
     return pd.DataFrame(rows)
 
 
-def markdown_paper_comparison(summaries: dict[str, dict]) -> str:
+def markdown_paper_comparison(summaries: dict[str, dict], comparisons: dict[str, dict] | None = None) -> str:
     """The README's paper-vs-runs table (:func:`paper_comparison_table`): "—" where a source reports nothing,
     "≈" on the paper's values that it gives only roughly (recall, test accuracy)."""
-    cols = ["target train acc", "target test acc", "median class precision", "pooled precision",
-            "median class recall", "AUC"]
+    cols = ["target train acc", "target test acc", "median class precision", "fixed SVM median class precision",
+            "pooled precision", "median class recall", "AUC"]
     lines = ["| n | source | epochs | " + " | ".join(cols) + " |", "|---" * (len(cols) + 3) + "|"]
-    for r in paper_comparison_table(summaries).to_dict("records"):
+    for r in paper_comparison_table(summaries, comparisons).to_dict("records"):
         paper = r["source"].startswith("Shokri")
         cells = []
         for c in cols:
@@ -332,6 +353,35 @@ def markdown_paper_comparison(summaries: dict[str, dict]) -> str:
             else:
                 cells.append(f"{v:.3f}")
         lines.append(f"| {r['size n']:,} | {r['source']} | {r['epochs']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sensitivity_table(result: dict) -> pd.DataFrame:
+    """``svm_sensitivity.json`` as rows (size, C, gamma, median class precision / recall, AUC, ...)."""
+    return pd.DataFrame([{"size n": int(n), **r} for n, rows in result["sizes"].items() for r in rows])
+
+
+def markdown_sensitivity(result: dict, tuned: dict | None = None) -> str:
+    """The README's sensitivity table: per (C, gamma) the fixed SVM's median class precision at every size
+    (recall and AUC in brackets); ``tuned`` (``summary.json``) adds the tuned SVM's row, "*" marks the default."""
+    sizes = list(result["sizes"])
+    lines = ["| C | gamma | " + " | ".join(f"n = {int(n):,}: median class precision [recall, AUC]" for n in sizes) + " |",
+             "|---|---|" + "---|" * len(sizes)]
+    default = tuple(result.get("default", ()))
+    for i, (C, g) in enumerate(result["pairs"]):
+        cells = []
+        for n in sizes:
+            r = result["sizes"][n][i]
+            cells.append(f"{r['median_class_precision']:.3f} [{r['median_class_recall']:.3f}, {r['auc']:.3f}]")
+        mark = " *" if (C, g) == default else ""
+        lines.append(f"| {C:g}{mark} | {g:g}{mark} | " + " | ".join(cells) + " |")
+    if tuned:
+        cells = []
+        for n in sizes:
+            a = tuned["sizes"][n]["attack"]
+            cells.append(f"{np.median(a['per_class']['precision']):.3f} [{np.median(a['per_class']['recall']):.3f}, "
+                         f"{a['auc']:.3f}]")
+        lines.append("| tuned per class | by CV | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

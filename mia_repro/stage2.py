@@ -256,6 +256,11 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
     return summary
 
 
+def load_summary(cfg: ExperimentConfig) -> dict:
+    """``summary.json`` of ``cfg``'s results folder (written by :func:`run_stage2`)."""
+    return load_json(cfg.output_dir / "summary.json")
+
+
 def load_scores(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
     """The arrays of ``attack_scores_<size>.npz``."""
     return load_npz(cfg.output_dir / f"attack_scores_{size}.npz")

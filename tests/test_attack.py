@@ -160,3 +160,77 @@ def test_calibrated_pooling_never_below_the_worst_class_when_scales_differ():
     assert raw < min(per_class) - 0.05  # the defect the calibration fixes
     assert calibrated >= min(per_class) - 0.005
     assert calibrated == pytest.approx(np.mean(per_class), abs=0.01)
+
+
+def test_fixed_svm_runs_no_search_and_equals_the_tuned_svm_on_a_one_point_grid(monkeypatch):
+    so = fake_size(150, leak=2.0)
+    train, test = attack_dataset(so.shadows), attack_dataset([so.target])
+    one_point = AttackConfig(C_grid=(3.0,), gamma_grid=(0.5,), cv_folds=3, cv_samples=300, fit_samples=400, n_jobs=1)
+    tuned = fit_attack(train, one_point, seed=4)
+    import mia_repro.attacks.shokri as shokri
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the fixed SVM ran a grid search")
+
+    monkeypatch.setattr(shokri, "GridSearchCV", no_search)
+    monkeypatch.setattr(shokri, "cross_val_score", no_search)
+    fixed = fit_attack(train, CFG, seed=4, fixed=(3.0, 0.5))  # CFG's grid is ignored
+    assert [(c.C, c.gamma) for c in fixed.classes] == [(3.0, 0.5)] * 10
+    assert all(np.isnan(c.cv_accuracy) and not c.edge_hit for c in fixed.classes)
+    np.testing.assert_array_equal(fixed.score(test), tuned.score(test))
+    np.testing.assert_array_equal(fixed.calibrated_score(test), tuned.calibrated_score(test))
+    np.testing.assert_array_equal(fixed.predict(test), tuned.predict(test))
+
+
+def test_fixed_svm_attack_learns_from_shadows_only():
+    from fakes import fake_stage1
+    from mia_repro.attacks import AttackerView, ShokriSVMFixed
+
+    so, labels = fake_stage1(n=80, n_shadows=3, pool=800, population=100)
+    view = AttackerView.from_stage1(so, labels)
+    cfg = AttackConfig(fixed_C=2.0, fixed_gamma=0.3, fit_samples=300, n_jobs=1)
+    attack = ShokriSVMFixed(cfg=cfg, seed=1).fit(view)
+    assert attack.svm.trained_on == {s.name for s in so.shadows}
+    assert (attack.info["C"], attack.info["gamma"]) == (2.0, 0.3)
+    # membership of the target's records cannot have mattered: flipping it changes nothing
+    so.target.member[:] = ~so.target.member
+    again = ShokriSVMFixed(cfg=cfg, seed=1).fit(AttackerView.from_stage1(so, labels))
+    np.testing.assert_array_equal(again.score(view), attack.score(view))
+
+
+def test_cv_beyond_the_edge_steps_past_each_edge_the_optimum_touches():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.svm import SVC
+
+    from mia_repro.attacks.shokri import _steps_beyond, cv_beyond_edge
+
+    assert _steps_beyond(10.0, (0.1, 1.0, 10.0)) == [100.0]
+    assert _steps_beyond(0.1, (0.1, 1.0, 10.0)) == [pytest.approx(0.01)]
+    assert _steps_beyond(1.0, (0.1, 1.0, 10.0)) == []
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] > 0).astype(int)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    # C on the upper edge, gamma interior: only C steps beyond
+    out = cv_beyond_edge(x, y, cv, CFG, 10.0, 1.0, 0.9)
+    assert [(p["C"], p["gamma"]) for p in out["points"]] == [(100.0, 1.0)]
+    want = cross_val_score(SVC(C=100.0, gamma=1.0), x, y, cv=cv).mean()
+    assert out["best_cv_accuracy"] == pytest.approx(want) and out["gain"] == pytest.approx(want - 0.9)
+    assert out["standard_error"] == pytest.approx(np.sqrt(0.9 * 0.1 / 200))
+    assert out["plateaued"] == (want - 0.9 < np.sqrt(0.9 * 0.1 / 200))
+    # both on an edge: three points beyond (C, gamma and both)
+    both = cv_beyond_edge(x, y, cv, CFG, 0.1, 10.0, 0.5)
+    got = sorted((round(p["C"], 12), p["gamma"]) for p in both["points"])
+    assert got == [(0.01, 10.0), (0.01, 100.0), (0.1, 100.0)]
+    assert both["plateaued"] is False  # 0.5 is far below what any of them reaches
+
+
+def test_tuned_fit_records_the_beyond_edge_measurement_only_when_asked_and_on_the_edge():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 10)).astype(np.float32)
+    y = x[:, 0] > 0  # linear: the largest C wins, on the edge
+    plain = fit_class_attack(x, y, CFG, seed=0)
+    measured = fit_class_attack(x, y, CFG, seed=0, beyond_edge=True)
+    assert plain.beyond is None
+    assert measured.edge_hit and measured.beyond is not None and measured.beyond["points"]
+    assert (measured.C, measured.gamma) == (plain.C, plain.gamma)

@@ -225,3 +225,31 @@ def test_signals_stay_exact_where_float64_softmax_rounds_to_one():
     p_y, p_1 = np.exp(-np.logaddexp(0, 30.0)), np.exp(-np.logaddexp(0, -30.0))
     ref = -(1 - p_y) * np.log(p_y) - p_1 * (np.log(p_y))  # log(1 - p_1) = log p_y with two classes
     np.testing.assert_allclose(modified_entropy(wrong, np.array([0])), [ref], rtol=1e-12)
+
+
+def test_global_loss_threshold_is_one_threshold_where_per_class_thresholds_differ_by_hand():
+    from types import SimpleNamespace
+
+    from mia_repro.attacks import GlobalLossThreshold, LossThreshold
+
+    def logits_for(loss, y):  # 2 classes: the other logit set so that -log p_y = loss
+        other = np.log(np.expm1(np.asarray(loss, float)))
+        z = np.zeros((len(loss), 2))
+        z[np.arange(len(loss)), 1 - np.asarray(y)] = other
+        return z
+
+    loss = np.array([0.1, 0.2, 0.25, 0.3, 0.4, 1.0, 1.1, 1.2, 1.3])
+    y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
+    member = np.array([1, 1, 1, 0, 0, 1, 1, 0, 0], bool)
+    shadow = SimpleNamespace(logits=logits_for(loss, y), true_class=y, member=member)
+    view = SimpleNamespace(shadows=[shadow], target_logits=logits_for(loss, y), true_class=y)
+    np.testing.assert_allclose(cross_entropy(shadow.logits, y), loss, rtol=1e-12)
+    g = GlobalLossThreshold().fit(view)
+    # -loss >= t: t = -0.25 gives TPR 3/5, FPR 0 (0.6); t = -1.1 gives TPR 1, FPR 1/2 (0.5): the first wins
+    assert g.threshold == pytest.approx(-0.25)
+    np.testing.assert_array_equal(g.predict(view), [1, 1, 1, 0, 0, 0, 0, 0, 0])
+    # per class: class 0 at -0.25, class 1 at -1.1 -> every record right
+    pc = LossThreshold().fit(SimpleNamespace(shadows=[shadow], target_logits=view.target_logits))
+    np.testing.assert_allclose(pc.taus, [-0.25, -1.1])
+    np.testing.assert_array_equal(pc.predict(view), member.astype(int))
+    assert g.label.endswith("(global, Yeom)") and pc.label.endswith("(per-class)")

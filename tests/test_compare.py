@@ -57,6 +57,37 @@ def test_every_number_recomputes_from_its_score_file(compared):
             assert b["tpr_at_1pct_fpr"] == pytest.approx(tpr_at_fpr(m, score, 0.01))
 
 
+def test_blocks_name_the_variant_count_ties_and_record_rmias_choice(compared):
+    cfg, result = compared
+    for n, blocks in result["sizes"].items():
+        for name, b in blocks.items():
+            assert b["label"] == ATTACKS[name].label and b["label"]
+            with np.load(cfg.output_dir / "attack_scores" / f"{name}_{n}.npz") as s:
+                _, counts = np.unique(s["score"], return_counts=True)
+            assert b["ties"]["tied_records"] == int(counts[counts > 1].sum())
+            assert len(b["per_class"]["precision"]) == 10
+        rmia = blocks["rmia_offline"]["info"]
+        assert rmia["gamma"] in (1.0, 2.0, 4.0) and 0 <= rmia["a"] <= 1
+        assert rmia["simulated_auc"][f"gamma={rmia['gamma']:g}"][f"a={rmia['a']:g}"] == max(
+            v for g in rmia["simulated_auc"].values() for v in g.values())
+    assert "per-class" in result["sizes"]["30"]["loss_threshold"]["label"]
+
+
+def test_sensitivity_table_has_every_pair_and_its_default_is_the_fixed_svm(compared):
+    from mia_repro.svm_sensitivity import PAIRS
+
+    cfg, result = compared
+    sens = json.loads((cfg.output_dir / "svm_sensitivity.json").read_text())
+    assert sens["default"] == [cfg.attack.fixed_C, cfg.attack.fixed_gamma]
+    for n, rows in sens["sizes"].items():
+        assert [(r["C"], r["gamma"]) for r in rows] == list(PAIRS)
+        default = next(r for r in rows if [r["C"], r["gamma"]] == sens["default"])
+        fixed = result["sizes"][n]["shokri_svm_fixed"]
+        for key in ("precision", "recall", "auc", "tpr_at_1pct_fpr"):
+            assert default[key] == pytest.approx(fixed[key]), key
+        assert default["median_class_precision"] == pytest.approx(np.nanmedian(fixed["per_class"]["precision"]))
+
+
 def test_second_run_is_cached(compared, monkeypatch):
     cfg, result = compared
 

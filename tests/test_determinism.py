@@ -1,4 +1,5 @@
-"""Deterministic training: the same seed gives the same bits, in separate processes, under load."""
+"""Deterministic training: the same seed gives the same bits, in separate processes, under load -- on the same CPU
+type and thread count (another CPU type gives other bits: compare there against the seed spread, README)."""
 import subprocess
 import sys
 import textwrap

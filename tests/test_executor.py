@@ -214,3 +214,13 @@ def pid_and_interval(unit):
     start = time.time()
     time.sleep(0.3)
     return os.getpid(), start, time.time()
+
+
+def test_cpu_vector_isa_reads_the_widest_flag():
+    from mia_repro.training.jobs import cpu_vector_isa
+
+    assert cpu_vector_isa("model name: X\nflags\t: fpu sse2 avx avx2 avx512f avx512bw\n") == "avx512"
+    assert cpu_vector_isa("flags : fpu sse2 avx avx2\n") == "avx2"
+    assert cpu_vector_isa("flags : fpu sse2\n") == "sse"
+    assert cpu_vector_isa("processor : 0\n") == "unknown"
+    assert cpu_vector_isa() in ("avx512", "avx2", "avx", "sse", "unknown")

@@ -87,3 +87,19 @@ def test_bootstrap_interval_covers_estimate_and_is_seeded():
     again = bootstrap_tpr_intervals(member, score, 100, seed=7)
     assert again["tpr_at_1pct_fpr"] == m["tpr_at_1pct_fpr_ci95"]
     assert bootstrap_tpr_intervals(member, score, 100, seed=8)["tpr_at_1pct_fpr"] != again["tpr_at_1pct_fpr"]
+
+
+def test_score_ties_counts_by_hand():
+    from mia_repro.metrics import score_ties
+
+    member = np.array([1, 1, 0, 1, 0, 0, 1], bool)
+    score = np.array([0.9, 0.9, 0.9, 0.5, 0.5, 0.1, 0.7])
+    # groups: 0.9 x3 (2 members, 1 not: mixed), 0.5 x2 (1 member, 1 not: mixed), 0.1 and 0.7 alone
+    assert score_ties(member, score) == {"tied_records": 5, "tied_members": 3, "tied_nonmembers": 2,
+                                         "mixed_records": 5, "largest_group": 3}
+    # a tie among members only is tied but not mixed
+    assert score_ties(np.array([1, 1, 0], bool), np.array([2.0, 2.0, 1.0])) == {
+        "tied_records": 2, "tied_members": 2, "tied_nonmembers": 0, "mixed_records": 0, "largest_group": 2}
+    assert score_ties(np.array([], bool), np.array([]))["tied_records"] == 0
+    with pytest.raises(ValueError):
+        score_ties(np.array([1, 0], bool), np.array([1.0]))

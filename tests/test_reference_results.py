@@ -69,6 +69,37 @@ def test_committed_attack_comparison_recomputes_from_its_score_files(folder):
                     assert b[key] == pytest.approx(tpr_at_fpr(s["member"], s["score"], level), abs=1e-12)
 
 
+@pytest.mark.parametrize("folder", [QUICK, PAPER], ids=["quick", "paper"])
+def test_committed_results_record_ties_choices_edges_and_the_fixed_svm(folder):
+    """What issues 22 and 25 ask the committed results to show: every attack's ties, RMIA's chosen a and gamma with
+    the grid's simulated AUCs, the per-class and global thresholds named as such, the CV one step beyond every
+    edge optimum of the tuned SVM, and the fixed SVM with its sensitivity table at every size."""
+    from mia_repro.attacks import ATTACKS
+
+    path = folder / "attacks.json"
+    if not path.exists():
+        pytest.skip(f"no committed {path}")
+    result, summary = json.loads(path.read_text()), json.loads((folder / "summary.json").read_text())
+    sens = json.loads((folder / "svm_sensitivity.json").read_text())
+    assert set(sens["sizes"]) == ALL_SIZES
+    for n, blocks in result["sizes"].items():
+        for name, b in blocks.items():
+            assert b["label"] == ATTACKS[name].label and {"tied_records", "mixed_records"} <= set(b["ties"])
+        rmia = blocks["rmia_offline"]["info"]
+        assert {"gamma=1", "gamma=2"} <= set(rmia["simulated_auc"])
+        assert rmia["simulated_auc"][f"gamma={rmia['gamma']:g}"][f"a={rmia['a']:g}"] == max(
+            v for g in rmia["simulated_auc"].values() for v in g.values())
+        assert "per-class" in blocks["loss_threshold"]["label"] and "global" in blocks["loss_threshold_global"]["label"]
+        fixed = blocks["shokri_svm_fixed"]
+        default = next(r for r in sens["sizes"][n] if [r["C"], r["gamma"]] == sens["default"])
+        assert default["auc"] == pytest.approx(fixed["auc"], abs=1e-12)
+        per_class = summary["sizes"][n]["attack"]["per_class"]
+        for edge, beyond in zip(per_class["edge_hit"], per_class["cv_beyond_edge"]):
+            assert (beyond is not None) == edge
+            if beyond:
+                assert beyond["points"] and beyond["plateaued"] == (beyond["gain"] < beyond["standard_error"])
+
+
 def _committed(folder):
     if not (folder / "summary.json").exists():
         pytest.skip(f"no committed {folder / 'summary.json'}")
@@ -111,9 +142,14 @@ def test_readme_tables_are_the_committed_results():
         wanted += report.markdown_attacks(attacks, n).splitlines()[2:]
     if (PAPER / "summary.json").exists():
         paper = _committed(PAPER)
-        rows = report.markdown_paper_comparison({"paper": paper, "quick": quick}).splitlines()
-        wanted += [r for r in rows if "| paper |" in r]
         attacks = json.loads((PAPER / "attacks.json").read_text())
+        quick_attacks = json.loads((QUICK / "attacks.json").read_text())
+        rows = report.markdown_paper_comparison({"paper": paper, "quick": quick},
+                                                {"paper": attacks, "quick": quick_attacks}).splitlines()
+        wanted += [r for r in rows if "| paper |" in r or "| quick |" in r]
+        for folder, summary in ((PAPER, paper), (QUICK, quick)):
+            sens = json.loads((folder / "svm_sensitivity.json").read_text())
+            wanted += report.markdown_sensitivity(sens, summary).splitlines()[2:]
         for n in attacks["sizes"]:
             wanted += report.markdown_attacks(attacks, n).splitlines()[2:]
     if (PAPER / "mitigation.json").exists():

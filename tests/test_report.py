@@ -150,9 +150,27 @@ def test_paper_comparison_puts_the_papers_fig4_beside_each_run_and_leaves_missin
     assert mine["median class precision"] == 0.8 and mine["median class recall"] == 0.95
     assert df.loc[df.source.str.startswith("Shokri"), "median class precision"].tolist() == [0.78, 0.74, 0.72, 0.71]
     md = report.markdown_paper_comparison({"paper": run}).splitlines()
-    assert md[2] == "| 2,500 | Shokri et al. Fig. 4 | ≤100 | — | — | 0.78 | — | ≈1.0 | — |"
-    assert md[3] == "| 2,500 | paper | 100 | 1.000 | 0.450 | 0.800 | 0.600 | 0.950 | 0.850 |"
+    assert md[2] == "| 2,500 | Shokri et al. Fig. 4 | ≤100 | — | — | 0.78 | — | — | ≈1.0 | — |"
+    assert md[3] == "| 2,500 | paper | 100 | 1.000 | 0.450 | 0.800 | — | 0.600 | 0.950 | 0.850 |"
     assert "≈0.6" in md[-1]
+    # with the comparison: the untuned SVM's median class precision beside the tuned one's
+    cmp = {"sizes": {"2500": {"shokri_svm_fixed": {"per_class": {"precision": [0.5, 0.9, 0.6, float("nan")]}}}}}
+    df = report.paper_comparison_table({"paper": run}, {"paper": cmp})
+    assert df[df.source == "paper"].iloc[0]["fixed SVM median class precision"] == 0.6
+    md = report.markdown_paper_comparison({"paper": run}, {"paper": cmp}).splitlines()
+    assert md[3] == "| 2,500 | paper | 100 | 1.000 | 0.450 | 0.800 | 0.600 | 0.600 | 0.950 | 0.850 |"
+
+
+def test_sensitivity_markdown_marks_the_default_and_adds_the_tuned_row():
+    result = {"default": [1.0, 0.1], "pairs": [[0.1, 0.1], [1.0, 0.1]],
+              "sizes": {"2500": [{"median_class_precision": 0.7, "median_class_recall": 0.9, "auc": 0.8},
+                                 {"median_class_precision": 0.75, "median_class_recall": 0.95, "auc": 0.85}]}}
+    tuned = {"sizes": {"2500": {"attack": {"auc": 0.9, "per_class": {"precision": [0.8, 0.9, 1.0],
+                                                                     "recall": [1.0, 1.0, 0.5]}}}}}
+    md = report.markdown_sensitivity(result, tuned).splitlines()
+    assert md[2] == "| 0.1 | 0.1 | 0.700 [0.900, 0.800] |"
+    assert md[3] == "| 1 * | 0.1 * | 0.750 [0.950, 0.850] |"
+    assert md[4] == "| tuned per class | by CV | 0.900 [1.000, 0.900] |"
 
 
 def test_machines_table_lists_each_size_and_machine():

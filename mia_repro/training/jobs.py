@@ -69,6 +69,23 @@ def backend_info() -> dict[str, str]:
     return {"backend": backend, "device": device}
 
 
+def cpu_vector_isa(cpuinfo: str | None = None) -> str:
+    """The widest x86 vector instruction set the CPU reports (``/proc/cpuinfo`` flags, or ``cpuinfo`` text):
+    "avx512", "avx2", "avx", "sse" or "unknown".  oneDNN picks its kernels by it, so two CPUs that differ here
+    train the same seed to other bits even at the same thread count."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as fh:
+                cpuinfo = fh.read()
+        except OSError:
+            return "unknown"
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+    for isa, flag in (("avx512", "avx512f"), ("avx2", "avx2"), ("avx", "avx"), ("sse", "sse2")):
+        if flag in flags:
+            return isa
+    return "unknown"
+
+
 def machine_info() -> dict[str, str]:
     """:func:`backend_info` plus ``device_name`` (the GPU's name, or the CPU's model and core count) and the
     Keras version: what Stage I records in each model's file as the machine that trained it."""
