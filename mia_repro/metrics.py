@@ -26,12 +26,42 @@ from sklearn import metrics as skm
 FPR_LEVELS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
 
 
+class MetricInputError(ValueError):
+    """Arrays or levels given to a metric are not what it needs; the message names the argument."""
+
+
+def check_member_score(member, score, name: str = "score") -> tuple[np.ndarray, np.ndarray]:
+    """``(member bool (N,), score float64 (N,))`` validated: 1-D, one length, ``member`` bool or 0/1, ``score``
+    finite numbers; :class:`MetricInputError` naming the argument otherwise."""
+    m, s = np.asarray(member), np.asarray(score)
+    if m.ndim != 1 or s.ndim != 1 or len(m) != len(s):
+        raise MetricInputError(f"member and {name} must be 1-D of one length, got shapes {m.shape} and {s.shape}")
+    if m.dtype != bool and not (np.issubdtype(m.dtype, np.number) and np.isin(m, (0, 1)).all()):
+        raise MetricInputError("member: expected booleans or 0/1 (1 = member)")
+    if not np.issubdtype(s.dtype, np.number) or np.issubdtype(s.dtype, np.complexfloating):
+        raise MetricInputError(f"{name}: expected numbers, got {s.dtype}")
+    s = s.astype(np.float64)
+    if not np.isfinite(s).all():
+        raise MetricInputError(f"{name}: {int((~np.isfinite(s)).sum())} non-finite values (NaN or inf)")
+    return m.astype(bool), s
+
+
+def check_fpr_level(fpr_level) -> float:
+    """``fpr_level`` as a rate in [0, 1): 0.01 means 1%; :class:`MetricInputError` for 1 or more (a percentage?)."""
+    if isinstance(fpr_level, bool) or not isinstance(fpr_level, (int, float, np.integer, np.floating)) \
+            or not 0 <= float(fpr_level) < 1:
+        raise MetricInputError(f"fpr_level: a false-positive rate in [0, 1) (0.01 for 1%), got {fpr_level!r}")
+    return float(fpr_level)
+
+
 def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float:
     """Largest true-positive rate (members caught) at false-positive rate <= ``fpr_level``.
 
-    ``member`` bool (N,), ``score`` float (N,).  NaN if either class is absent.
+    ``member`` bool (N,), ``score`` float (N,), ``fpr_level`` a rate in [0, 1) (0.01 = 1%).  NaN if either
+    class is absent.
     """
-    member = np.asarray(member, dtype=bool)
+    fpr_level = check_fpr_level(fpr_level)
+    member, score = check_member_score(member, score)
     if member.all() or not member.any():
         return float("nan")
     fpr, tpr, _ = skm.roc_curve(member, score)
@@ -41,7 +71,7 @@ def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float
 
 def max_advantage(member: np.ndarray, score: np.ndarray) -> float:
     """max over thresholds of TPR - FPR (NaN if either class is absent)."""
-    member = np.asarray(member, dtype=bool)
+    member, score = check_member_score(member, score)
     if member.all() or not member.any():
         return float("nan")
     fpr, tpr, _ = skm.roc_curve(member, score)
@@ -55,8 +85,8 @@ def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int =
     Members and non-members are resampled separately (their counts fixed), so
     every resample has both classes.  Same ``seed`` -> same intervals.
     """
-    member = np.asarray(member, dtype=bool)
-    score = np.asarray(score, dtype=np.float64)
+    member, score = check_member_score(member, score)
+    levels = {k: check_fpr_level(v) for k, v in levels.items()}
     pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
     rng = np.random.default_rng(seed)
     draws = {k: [] for k in levels}
@@ -81,11 +111,15 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     level, ``fp_allowed``; with ``bootstrap`` > 0 resamples also
     ``<tpr key>_ci95``.  AUC and TPR@FPR are NaN when only one class occurs.
     """
-    member = np.asarray(member, dtype=bool)
-    pred = np.asarray(pred).astype(int)
-    score = np.asarray(score, dtype=np.float64)
-    if not (member.shape == pred.shape == score.shape) or member.ndim != 1:
-        raise ValueError(f"member, score, pred must be 1-D of one length, got {member.shape}, {score.shape}, {pred.shape}")
+    member, score = check_member_score(member, score)
+    pred = np.asarray(pred)
+    if pred.shape != member.shape:
+        raise MetricInputError(f"member, score, pred must be 1-D of one length, got {member.shape}, {score.shape}, "
+                               f"{pred.shape}")
+    if not (pred.dtype == bool or (np.issubdtype(pred.dtype, np.number) and np.isin(pred, (0, 1)).all())):
+        raise MetricInputError("pred: expected the attack's 0/1 decisions (predict), got other values -- scores "
+                               "belong in score")
+    pred = pred.astype(int)
     both = member.any() and not member.all()
     tpr = float(pred[member].mean()) if member.any() else float("nan")
     fpr = float(pred[~member].mean()) if (~member).any() else float("nan")
@@ -118,10 +152,7 @@ def score_ties(member: np.ndarray, score: np.ndarray) -> dict:
     tie groups holding both members and non-members: the ties that flatten a ROC curve into one diagonal
     step) and ``largest_group`` (records in the largest group of equal scores).
     """
-    member = np.asarray(member, dtype=bool)
-    score = np.asarray(score, dtype=np.float64)
-    if member.shape != score.shape or member.ndim != 1:
-        raise ValueError(f"member and score must be 1-D of one length, got {member.shape}, {score.shape}")
+    member, score = check_member_score(member, score)
     if not len(score):
         return {"tied_records": 0, "tied_members": 0, "tied_nonmembers": 0, "mixed_records": 0, "largest_group": 0}
     _, group, size = np.unique(score, return_inverse=True, return_counts=True)

@@ -173,7 +173,7 @@ def test_label_only_on_hand_made_labels():
     view.target_logits = np.eye(10, dtype=np.float32)[np.r_[y[:4], wrong[4:]]]
     view.target_aug_labels = np.stack([np.r_[y[:2], wrong[2:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
     np.testing.assert_array_equal(GapAttack().fit(view).score(view), [1, 1, 1, 1, 0, 0, 0, 0])
-    np.testing.assert_array_equal(AugmentationAttack().score(view), [3, 2, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(AugmentationAttack().fit(view).score(view), [3, 2, 1, 1, 0, 0, 0, 0])
 
 
 def _view(n_shadows=3, **damage):
@@ -253,3 +253,14 @@ def test_global_loss_threshold_is_one_threshold_where_per_class_thresholds_diffe
     np.testing.assert_allclose(pc.taus, [-0.25, -1.1])
     np.testing.assert_array_equal(pc.predict(view), member.astype(int))
     assert g.label.endswith("(global, Yeom)") and pc.label.endswith("(per-class)")
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+@pytest.mark.parametrize("method", ["score", "predict"])
+def test_score_or_predict_before_fit_is_scikit_learns_not_fitted_error_naming_the_attack(name, method):
+    from sklearn.exceptions import NotFittedError
+
+    so, labels = fake_stage1(n=20, n_shadows=3, pool=300, population=40)
+    view = AttackerView.from_stage1(so, labels)
+    with pytest.raises(NotFittedError, match=f"{name} is not fitted: call fit"):
+        getattr(ATTACKS[name](), method)(view)

@@ -103,3 +103,26 @@ def test_score_ties_counts_by_hand():
     assert score_ties(np.array([], bool), np.array([]))["tied_records"] == 0
     with pytest.raises(ValueError):
         score_ties(np.array([1, 0], bool), np.array([1.0]))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tpr_at_fpr(MEMBER, np.arange(8.0), 1), "fpr_level: a false-positive rate in \\[0, 1\\) \\(0.01 for 1%\\), got 1"),
+    (lambda: tpr_at_fpr(MEMBER, np.arange(8.0), -0.01), "fpr_level"),
+    (lambda: tpr_at_fpr(MEMBER, np.arange(7.0), 0.01), "one length"),
+    (lambda: attack_metrics(MEMBER, np.arange(8.0), np.linspace(0, 1, 8)), "pred: expected the attack's 0/1 decisions"),
+    (lambda: attack_metrics(MEMBER, np.r_[np.nan, np.arange(7.0)], MEMBER.astype(int)), "score: 1 non-finite"),
+    (lambda: attack_metrics(np.arange(8), np.arange(8.0), MEMBER.astype(int)), "member: expected booleans or 0/1"),
+    (lambda: max_advantage(MEMBER, np.array(["a"] * 8)), "score: expected numbers"),
+    (lambda: bootstrap_tpr_intervals(MEMBER, np.arange(8.0), levels={"x": 5}), "fpr_level"),
+])
+def test_metrics_reject_silent_mistakes_with_a_named_error(call, message):
+    from mia_repro.metrics import MetricInputError
+
+    with pytest.raises(MetricInputError, match=message):
+        call()
+
+
+def test_metrics_accept_0_1_members_and_boolean_decisions():
+    ints = attack_metrics(MEMBER.astype(int), np.arange(8.0), MEMBER)
+    assert ints == attack_metrics(MEMBER, np.arange(8.0), MEMBER.astype(int))
+    assert tpr_at_fpr(MEMBER, np.arange(8.0), 0.0) == tpr_at_fpr(MEMBER, np.arange(8.0), 0)

@@ -18,11 +18,13 @@ shadows that did not train on a record are its OUT references.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 from scipy.special import logsumexp
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_curve
 
 
@@ -246,6 +248,20 @@ def balanced_threshold(member: np.ndarray, score: np.ndarray) -> float:
     return float(thr[best]) if np.isfinite(thr[best]) else float(np.max(score))
 
 
+class AttackNotFittedError(NotFittedError):
+    """``score`` / ``predict`` called before ``fit`` (scikit-learn's :class:`~sklearn.exceptions.NotFittedError`)."""
+
+
+def _requires_fit(method):
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        if not np.isfinite(self.threshold):
+            raise AttackNotFittedError(f"{self.name or type(self).__name__} is not fitted: call fit(view) on the "
+                                       f"attacker's data before {method.__name__}()")
+        return method(self, *args, **kwargs)
+    return checked
+
+
 @dataclass
 class MembershipAttack:
     """Base class: subclasses set ``name`` / ``paper`` and implement :meth:`fit` and :meth:`score`.
@@ -253,7 +269,17 @@ class MembershipAttack:
     ``fit(view)`` learns from the attacker's data and sets ``threshold``;
     ``score(view)`` returns float64 (N,) for the target's records (larger =
     more member); ``predict(view)`` is ``score >= threshold`` as int (N,).
+    Both raise :class:`AttackNotFittedError` before ``fit`` (every subclass's
+    ``score`` / ``predict`` is wrapped when the class is made).
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("score", "predict"):
+            if name in cls.__dict__ and not getattr(cls.__dict__[name], "_checks_fit", False):
+                wrapped = _requires_fit(cls.__dict__[name])
+                wrapped._checks_fit = True
+                setattr(cls, name, wrapped)
 
     name: str = ""
     label: str = ""  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
@@ -267,6 +293,7 @@ class MembershipAttack:
     def score(self, view: AttackerView) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    @_requires_fit
     def predict(self, view: AttackerView) -> np.ndarray:
         return (self.score(view) >= self.threshold).astype(int)
 
