@@ -12,36 +12,92 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 import numpy as np
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from .cache import load_npz
 from .data import CLASS_NAMES
 
 
 def provenance(summary: dict) -> str:
-    """One line naming where a figure's numbers come from."""
-    sizes = summary["sizes"] if isinstance(summary["sizes"], list) else list(summary["sizes"])
+    """One line naming where a figure's numbers come from (profile, sizes, epochs, shadows, backend, device,
+    trainer, seed): the parts ``summary`` holds, "" when it holds none (a result of one's own)."""
+    if not isinstance(summary, dict):
+        return ""
+    parts = []
+    if "profile" in summary:
+        parts.append(f"profile {summary['profile']}")
+    sizes = summary.get("sizes")
+    if sizes:
+        parts.append("sizes " + ", ".join(str(n) for n in (sizes if isinstance(sizes, list) else list(sizes))))
+    for key, fmt in (("epochs", "{} epochs"), ("n_shadows", "{} shadows"), ("backend", "backend {}")):
+        if summary.get(key) is not None:
+            parts.append(fmt.format(summary[key]))
     named = {k: summary[k]["name"] if isinstance(summary.get(k), dict) else summary.get(k) for k in ("device", "trainer")}
     if isinstance(named["device"], str) and summary.get("device_name"):
         named["device"] += f": {summary['device_name']}"
-    extra = "".join(f" · {k} {v}" for k, v in named.items() if isinstance(v, str))
-    return (f"profile {summary['profile']} · sizes {', '.join(sizes)} · {summary['epochs']} epochs · "
-            f"{summary['n_shadows']} shadows · backend {summary['backend']}{extra} · seed {summary['seed']}")
+    parts += [f"{k} {v}" for k, v in named.items() if isinstance(v, str)]
+    if summary.get("seed") is not None:
+        parts.append(f"seed {summary['seed']}")
+    return " · ".join(parts) if "profile" in summary or "backend" in summary else ""
 
 
-def _finish(fig, summary: dict, path: Path | None):
+def _str_sizes(d: dict) -> dict:
+    """``d`` with its ``sizes`` keyed by str (results of one's own may use int sizes)."""
+    if isinstance(d, dict) and isinstance(d.get("sizes"), dict):
+        return {**d, "sizes": {str(k): v for k, v in d["sizes"].items()}}
+    return d
+
+
+def _finish(fig, summary: dict, path: Path | str | None, footer: str | None = None):
+    """Lay out ``fig`` with its footer -- ``footer`` when given ("" for none), else :func:`provenance` of
+    ``summary`` -- and save it to ``path`` (str or Path) when given."""
+    text = provenance(summary) if footer is None else footer
+    line = textwrap.wrap(text, width=max(40, int(19 * fig.get_figwidth()))) if text else []
     # wrapped to the figure's width (about 19 characters per inch at 7 pt), so a one-size figure keeps it whole
-    line = textwrap.wrap(provenance(summary), width=max(40, int(19 * fig.get_figwidth())))
-    fig.text(0.5, 0.005, "\n".join(line), ha="center", va="bottom", fontsize=7, color="0.35")
+    if line:
+        fig.text(0.5, 0.005, "\n".join(line), ha="center", va="bottom", fontsize=7, color="0.35")
     fig.tight_layout(rect=(0, 0.01 + 0.11 * len(line) / fig.get_figheight(), 1, 1))
     if path is not None:
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=150)
     return fig
 
 
-def per_class_precision(summary: dict, path: Path | None = None):
+def roc(curves: dict, path: Path | str | None = None, footer: str | None = "", title: str = "ROC (log-log)",
+        log: bool = True):
+    """A ROC per entry of ``curves`` = ``{name: (member bool (N,), score float (N,))}`` on one axis, AUC in the
+    legend; log-log axes by default (low FPR visible), the dotted line at 0.1% FPR.  For results of one's own:
+    no profile or size needed; ``footer`` a line of provenance if wanted."""
+    from .metrics import check_member_score
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    floor = 1e-5 if log else 0.0
+    for i, (name, (member, score)) in enumerate(curves.items()):
+        member, score = check_member_score(member, score, f"curves[{name!r}] score")
+        fpr, tpr, _ = roc_curve(member, score)
+        auc = float(roc_auc_score(member, score)) if member.any() and not member.all() else float("nan")
+        ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=f"C{i % 10}", ls="-" if i < 10 else "--",
+                label=f"{attack_label(str(name))} ({auc:.3f})")
+    grid = np.logspace(-5, 0, 100) if log else np.linspace(0, 1, 2)
+    ax.plot(grid, grid, "k--", lw=0.8, label="random guess")
+    if log:
+        ax.axvline(1e-3, color="k", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(1e-4, 1)
+        ax.set_ylim(1e-4, 1.05)
+    ax.set_xlabel("false-positive rate (non-members called members)")
+    ax.set_ylabel("true-positive rate (members caught)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right", title="attack (AUC)", title_fontsize=7)
+    return _finish(fig, {}, path, footer)
+
+
+def per_class_precision(summary: dict, path: Path | str | None = None, footer: str | None = None):
     """The paper's per-class figure: attack precision per class, one line per size."""
+    summary = _str_sizes(summary)
     fig, ax = plt.subplots(figsize=(7, 4))
     for n, block in summary["sizes"].items():
         ax.plot(range(10), block["attack"]["per_class"]["precision"], marker="o", label=f"n = {int(n):,}")
@@ -53,7 +109,7 @@ def per_class_precision(summary: dict, path: Path | None = None):
     ax.set_title("Per-class SVM attack precision on the target")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
-    return _finish(fig, summary, path)
+    return _finish(fig, summary, path, footer)
 
 
 def _size_axis(ax, sizes: list[int]) -> None:
@@ -64,8 +120,9 @@ def _size_axis(ax, sizes: list[int]) -> None:
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
 
 
-def precision_recall_vs_size(summary: dict, path: Path | None = None):
+def precision_recall_vs_size(summary: dict, path: Path | str | None = None, footer: str | None = None):
     """Overall precision and recall of the SVM attack (and the threshold baseline) vs size."""
+    summary = _str_sizes(summary)
     sizes = [int(n) for n in summary["sizes"]]
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, color in (("precision", "C0"), ("recall", "C1")):
@@ -80,11 +137,13 @@ def precision_recall_vs_size(summary: dict, path: Path | None = None):
     ax.set_title("Membership inference vs training-set size")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _finish(fig, summary, path)
+    return _finish(fig, summary, path, footer)
 
 
-def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Path | None = None):
+def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Path | str | None = None, footer: str | None = None):
     """ROC of the SVM attack per size on log-log axes (``scores[n]`` = ``attack_scores_<n>.npz``)."""
+    summary = _str_sizes(summary)
+    scores = {str(k): v for k, v in scores.items()}
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for n, s in scores.items():
         fpr, tpr, _ = roc_curve(s["member"], s["score"])
@@ -101,7 +160,7 @@ def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Pa
     ax.set_title("SVM attack ROC on the target (log-log)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, which="both")
-    return _finish(fig, summary, path)
+    return _finish(fig, summary, path, footer)
 
 
 def _paired_bars(ax, labels, left, right, left_label, right_label, annotate=True, fontsize=None):
@@ -118,8 +177,9 @@ def _paired_bars(ax, labels, left, right, left_label, right_label, annotate=True
     return x
 
 
-def target_accuracy(summary: dict, path: Path | None = None):
+def target_accuracy(summary: dict, path: Path | str | None = None, footer: str | None = None):
     """Target train (member) vs test (non-member) accuracy per size: the overfitting gap."""
+    summary = _str_sizes(summary)
     sizes = list(summary["sizes"])
     fig, ax = plt.subplots(figsize=(6, 4))
     _paired_bars(ax, [f"{int(n):,}" for n in sizes], [summary["sizes"][n]["target"]["train_acc"] for n in sizes],
@@ -129,7 +189,7 @@ def target_accuracy(summary: dict, path: Path | None = None):
     ax.set_ylabel("classification accuracy")
     ax.set_title("Target model: train vs test accuracy")
     ax.legend(fontsize=8)
-    return _finish(fig, summary, path)
+    return _finish(fig, summary, path, footer)
 
 
 STAGE2_FIGURES = {
@@ -171,7 +231,7 @@ def _rows(records: list[dict], **match) -> list[dict]:
     return [r for r in records if all(r[k] == v for k, v in match.items())]
 
 
-def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = None):
+def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Attack AUC and precision vs L2 strength and dropout rate, per size and attacker scenario.
 
     Solid lines: aware attacker (shadows trained like the target); dashed:
@@ -201,10 +261,10 @@ def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | None = 
             ax.set_title(f"SVM attack {metric.upper() if metric == 'auc' else metric} vs {DEFENSE_LABELS[defense]}")
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    return _finish(fig, meta, path)
+    return _finish(fig, meta, path, footer)
 
 
-def privacy_utility(records: list[dict], meta: dict, path: Path | None = None):
+def privacy_utility(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Target test accuracy vs attack AUC, one point per defense setting.
 
     Filled markers: the aware attacker; hollow markers: the unaware attacker,
@@ -235,10 +295,10 @@ def privacy_utility(records: list[dict], meta: dict, path: Path | None = None):
         ax.set_title(f"Privacy vs utility, n = {size:,}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6.5)
-    return _finish(fig, meta, path)
+    return _finish(fig, meta, path, footer)
 
 
-def mitigation_bars(records: list[dict], meta: dict, path: Path | None = None):
+def mitigation_bars(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Per size: attack AUC without defense and with each defense at its strongest setting, both scenarios."""
     sizes = sorted({r["size"] for r in records})
     strongest = {"none": max, "l2": max, "dropout": max, "topk": min, "rounding": min, "temperature": max}
@@ -260,7 +320,7 @@ def mitigation_bars(records: list[dict], meta: dict, path: Path | None = None):
         ax.set_ylabel("attack ROC AUC (positive = member)")
         ax.set_title(f"Before / after defenses, n = {size:,}")
         ax.legend(fontsize=7, loc="lower right")
-    return _finish(fig, meta, path)
+    return _finish(fig, meta, path, footer)
 
 
 MITIGATION_FIGURES = {
@@ -275,7 +335,7 @@ def mitigation_figures(records: list[dict], meta: dict, out_dir: Path, close: bo
     return draw_all(MITIGATION_FIGURES, (records, meta), out_dir, close)
 
 
-def stage1_accuracy(stage1: dict, meta: dict, path: Path | None = None):
+def stage1_accuracy(stage1: dict, meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Train (member) and test (non-member) accuracy of the target and the shadows, per size.
 
     ``stage1`` is ``run_stage1``'s ``{size: SizeOutputs}``.
@@ -294,10 +354,10 @@ def stage1_accuracy(stage1: dict, meta: dict, path: Path | None = None):
     ax.set_ylabel("classification accuracy")
     ax.set_title("Stage I: target (bars) and shadows (dots), train vs test")
     ax.legend(fontsize=8, loc="lower right")
-    return _finish(fig, meta, path)
+    return _finish(fig, meta, path, footer)
 
 
-def training_curves(stage1: dict, meta: dict, path: Path | None = None):
+def training_curves(stage1: dict, meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Per-epoch training loss and accuracy of every target (solid) and shadow (thin) model."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for i, n in enumerate(sorted(stage1)):
@@ -317,7 +377,7 @@ def training_curves(stage1: dict, meta: dict, path: Path | None = None):
         ax.legend(fontsize=8)
     axes[0].set_title("Stage I training loss")
     axes[1].set_title("Stage I training accuracy")
-    return _finish(fig, meta, path)
+    return _finish(fig, meta, path, footer)
 
 
 STAGE1_FIGURES = {"fig_stage1_accuracy.png": stage1_accuracy, "fig_stage1_training.png": training_curves}
@@ -337,11 +397,13 @@ def attack_label(name: str) -> str:
     return cls.label if cls is not None and cls.label else name
 
 
-def attacks_roc(result: dict, scores: dict, path: Path | None = None):
+def attacks_roc(result: dict, scores: dict, path: Path | str | None = None, footer: str | None = None):
     """Per size, the ROC of every attack on log-log axes; the dotted line marks 0.1% FPR.
 
     ``result`` is ``attacks.json``; ``scores[n][attack]`` the arrays of ``attack_scores/<attack>_<n>.npz``.
     """
+    result = _str_sizes(result)
+    scores = {str(k): v for k, v in scores.items()}
     sizes = list(result["sizes"])
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.6 * len(sizes), 4.8), squeeze=False)
     for ax, n in zip(axes[0], sizes):
@@ -366,11 +428,12 @@ def attacks_roc(result: dict, scores: dict, path: Path | None = None):
         ax.legend(fontsize=6, loc="lower right", title="attack (AUC)", title_fontsize=6)
     title = "Membership inference attacks on the same target, log-log ROC"
     fig.suptitle(title if len(sizes) > 1 else textwrap.fill(title, 40), fontsize=11)
-    return _finish(fig, result, path)
+    return _finish(fig, result, path, footer)
 
 
-def attacks_tpr_vs_size(result: dict, path: Path | None = None):
+def attacks_tpr_vs_size(result: dict, path: Path | str | None = None, footer: str | None = None):
     """TPR at 1% and at 0.1% FPR of every attack vs training size, with the bootstrap 95% intervals."""
+    result = _str_sizes(result)
     sizes = [int(n) for n in result["sizes"]]
     names = list(next(iter(result["sizes"].values())))
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
@@ -390,7 +453,7 @@ def attacks_tpr_vs_size(result: dict, path: Path | None = None):
         ax.set_title(f"Members caught at {level:.1%} FPR")
         ax.grid(alpha=0.3, which="both")
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: the data fill both panels
-    return _finish(fig, result, path)
+    return _finish(fig, result, path, footer)
 
 
 def compare_figures(result: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
