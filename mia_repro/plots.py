@@ -79,20 +79,26 @@ def roc(curves: dict, path: Path | str | None = None, footer: str | None = "", t
         auc = float(roc_auc_score(member, score)) if member.any() and not member.all() else float("nan")
         ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=f"C{i % 10}", ls="-" if i < 10 else "--",
                 label=f"{attack_label(str(name))} ({auc:.3f})")
+    _roc_axes(ax, title, log)
+    if log:
+        ax.axvline(1e-3, color="k", ls=":", lw=1)
+    ax.legend(fontsize=7, loc="lower right", title="attack (AUC)", title_fontsize=7)
+    return _finish(fig, {}, path, footer)
+
+
+def _roc_axes(ax, title: str, log: bool = True, xmin: float = 1e-4) -> None:
+    """The random-guess diagonal, log-log (or linear) axes from ``xmin``, the axis labels, title and grid."""
     grid = np.logspace(-5, 0, 100) if log else np.linspace(0, 1, 2)
     ax.plot(grid, grid, "k--", lw=0.8, label="random guess")
     if log:
-        ax.axvline(1e-3, color="k", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlim(1e-4, 1)
+        ax.set_xlim(xmin, 1)
         ax.set_ylim(1e-4, 1.05)
     ax.set_xlabel("false-positive rate (non-members called members)")
     ax.set_ylabel("true-positive rate (members caught)")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right", title="attack (AUC)", title_fontsize=7)
-    return _finish(fig, {}, path, footer)
 
 
 def per_class_precision(summary: dict, path: Path | str | None = None, footer: str | None = None):
@@ -149,17 +155,8 @@ def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Pa
         fpr, tpr, _ = roc_curve(s["member"], s["score"])
         auc = summary["sizes"][str(n)]["attack"]["auc"]
         ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), label=f"n = {int(n):,} (AUC {auc:.3f})")
-    grid = np.logspace(-5, 0, 100)
-    ax.plot(grid, grid, "k--", lw=1, label="random guess")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(1e-4, 1)
-    ax.set_ylim(1e-4, 1.05)
-    ax.set_xlabel("false-positive rate (non-members called members)")
-    ax.set_ylabel("true-positive rate (members caught)")
-    ax.set_title("SVM attack ROC on the target (log-log)")
+    _roc_axes(ax, "SVM attack ROC on the target (log-log)")
     ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, which="both")
     return _finish(fig, summary, path, footer)
 
 
@@ -412,19 +409,10 @@ def attacks_roc(result: dict, scores: dict, path: Path | str | None = None, foot
             fpr, tpr, _ = roc_curve(s["member"], s["score"])
             ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), color=f"C{i % 10}", ls="-" if i < 10 else "--", lw=1.2,
                     label=f"{attack_label(name)} ({block['auc']:.3f})")
-        grid = np.logspace(-5, 0, 100)
-        ax.plot(grid, grid, "k--", lw=0.8, label="random guess")
+        n_neg = next(iter(result["sizes"][n].values()))["n_nonmembers"]
+        _roc_axes(ax, f"n = {int(n):,} ({n_neg:,} non-members)", xmin=max(1e-4, 0.5 / n_neg))
         ax.axvline(1e-3, color="k", ls=":", lw=1)
         ax.text(1.1e-3, 1.5e-4, "0.1% FPR", fontsize=7)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        n_neg = next(iter(result["sizes"][n].values()))["n_nonmembers"]
-        ax.set_xlim(max(1e-4, 0.5 / n_neg), 1)
-        ax.set_ylim(1e-4, 1.05)
-        ax.set_xlabel("false-positive rate (non-members called members)")
-        ax.set_ylabel("true-positive rate (members caught)")
-        ax.set_title(f"n = {int(n):,} ({n_neg:,} non-members)")
-        ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6, loc="lower right", title="attack (AUC)", title_fontsize=6)
     title = "Membership inference attacks on the same target, log-log ROC"
     fig.suptitle(title if len(sizes) > 1 else textwrap.fill(title, 40), fontsize=11)
