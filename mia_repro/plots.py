@@ -72,14 +72,15 @@ def roc(curves: dict, path: Path | str | None = None, footer: str | None = "", t
     from .metrics import check_member_score
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    floor = 1e-5 if log else 0.0
+    floor, n_neg = (1e-5 if log else 0.0), []
     for i, (name, (member, score)) in enumerate(curves.items()):
         member, score = check_member_score(member, score, f"curves[{name!r}] score")
+        n_neg.append(int((~member).sum()))
         fpr, tpr, _ = roc_curve(member, score)
         auc = float(roc_auc_score(member, score)) if member.any() and not member.all() else float("nan")
         ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), color=f"C{i % 10}", ls="-" if i < 10 else "--",
                 label=f"{attack_label(str(name))} ({auc:.3f})")
-    _roc_axes(ax, title, log)
+    _roc_axes(ax, title, log, xmin=max(1e-4, 0.5 / max(min(n_neg, default=1), 1)))
     if log:
         ax.axvline(1e-3, color="k", ls=":", lw=1)
     ax.legend(fontsize=7, loc="lower right", title="attack (AUC)", title_fontsize=7)

@@ -23,13 +23,13 @@ from .config import PROJECT_ROOT, ConfigError, get_config
 from .data import DatasetNotFoundError
 
 NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb",
-             "04_beyond_shokri.ipynb")
+             "04_beyond_shokri.ipynb", "05_your_own_model.ipynb")
 
 
 def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path: str | None = None,
                       seed: int | None = None, notebook_dir: Path = PROJECT_ROOT / "notebooks",
                       log=print, only: tuple[str, ...] | None = None) -> list[Path]:
-    """Run the four notebooks in order; returns the paths of the executed copies.
+    """Run the notebooks in order; returns the paths of the executed copies.
 
     Every argument is checked before anything is created (:func:`check_arguments`).  Each notebook is
     executed into a temporary file that replaces ``<out>/<name>`` only when every cell ran; a notebook that

@@ -37,7 +37,7 @@ EXTRA_ARRAYS = ("logits", "pop_indices", "pop_logits", "aug_labels")
 
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelOutputs:
     """One trained model's records, members first (``n`` members, then ``n`` non-members).
 
@@ -77,6 +77,14 @@ class ModelOutputs:
     inference_seconds: float = 0.0
     spec: dict = field(default_factory=dict)
     trained_on: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        c = np.shape(self.probs)[1] if np.ndim(self.probs) == 2 else "?"
+        extras = [f"{k} {np.shape(getattr(self, k))}" for k in ("pop_logits", "ref_logits", "aug_labels")
+                  if getattr(self, k) is not None]
+        return (f"ModelOutputs({self.name!r}: {len(self.member)} records ({int(np.sum(self.member))} members) x {c} "
+                f"classes, train/test acc {self.train_acc:.3f}/{self.test_acc:.3f}"
+                + (", " + ", ".join(extras) if extras else "") + ")")
 
     @classmethod
     def from_result(cls, result: TrainResult, job: TrainJob, y: np.ndarray) -> "ModelOutputs":

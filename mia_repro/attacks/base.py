@@ -160,28 +160,33 @@ def _need_array(name: str, a, ndim: int, shape: tuple | None = None, kind: str =
     return arr
 
 
-@dataclass
+@dataclass(repr=False)
 class AttackerView:
     """What the attacker has at one size; holds no membership label of a target record.
 
     Target: ``target_logits`` float32 (N, C), ``target_probs`` float32 (N, C),
     ``true_class`` int64 (N,) (the attacker queries records it holds, labels
-    included), ``target_aug_labels`` int (A, N), ``target_pop_logits`` (P, C).
-    Shadows: ``shadows`` (their :class:`~mia_repro.stage1.ModelOutputs`, own
-    records with membership), ``ref_logits`` float32 (K, N, C) their logits on
-    the target's records (all OUT).  Population: ``pop_true_class`` int64 (P,)
-    and ``simulation`` (:class:`PopulationSimulation`).
+    included), ``target_aug_labels`` int (A, N) (A may be 0), ``target_pop_logits`` (P, C).
+    Shadows: ``shadows`` (their :class:`~mia_repro.stage1.ModelOutputs`, or
+    :class:`~mia_repro.own.ShadowOutputs`: own records with membership),
+    ``ref_logits`` float32 (K, N, C) their logits on the target's records (all
+    OUT).  Population: ``pop_true_class`` int64 (P,) and ``simulation``
+    (:class:`PopulationSimulation`).  The reference part (``ref_logits``,
+    ``target_pop_logits``, ``pop_true_class``, ``simulation``) is optional:
+    without it the reference-model attacks say what they need
+    (:meth:`require_references`); the others run.  Build one from Stage I
+    (:meth:`from_stage1`) or from one's own models or arrays (:mod:`mia_repro.own`).
     """
 
     target_logits: np.ndarray
     target_probs: np.ndarray
     true_class: np.ndarray
-    target_aug_labels: np.ndarray
-    target_pop_logits: np.ndarray
     shadows: list
-    ref_logits: np.ndarray
-    pop_true_class: np.ndarray
-    simulation: PopulationSimulation
+    target_aug_labels: np.ndarray | None = None
+    target_pop_logits: np.ndarray | None = None
+    ref_logits: np.ndarray | None = None
+    pop_true_class: np.ndarray | None = None
+    simulation: PopulationSimulation | None = None
     target_name: str = "target"
 
     @classmethod
@@ -205,6 +210,8 @@ class AttackerView:
             target_name=t.name,
         )
 
+    REFERENCE_PARTS = ("ref_logits", "target_pop_logits", "pop_true_class", "simulation")
+
     def __post_init__(self):
         """Every array checked once, at the boundary: shapes agree, values finite, classes in range."""
         n, c = _need_array("target_logits", self.target_logits, 2).shape
@@ -212,15 +219,42 @@ class AttackerView:
         true = _need_array("true_class", self.true_class, 1, (n,), kind="i")
         if n and (true.min() < 0 or true.max() >= c):
             raise AttackInputError(f"true_class: classes must lie in 0..{c - 1}, got {true.min()}..{true.max()}")
+        if self.target_aug_labels is None:
+            self.target_aug_labels = np.zeros((0, n), np.int64)
         _need_array("target_aug_labels", self.target_aug_labels, 2, (None, n), kind="i")
-        p = _need_array("target_pop_logits", self.target_pop_logits, 2, (None, c)).shape[0]
         k = len(self.shadows)
         if k < 1:
             raise AttackInputError("shadows: the attacker needs at least one shadow model")
-        _need_array("ref_logits", self.ref_logits, 3, (k, n, c))
-        _need_array("pop_true_class", self.pop_true_class, 1, (p,), kind="i")
-        _need_array("simulation.logits", self.simulation.logits, 3, (k, p, c))
-        _need_array("simulation.member", self.simulation.member, 2, (k, p), kind="i")
+        given = [name for name in self.REFERENCE_PARTS if getattr(self, name) is not None]
+        if given and len(given) < len(self.REFERENCE_PARTS):
+            missing = [name for name in self.REFERENCE_PARTS if name not in given]
+            raise AttackInputError(f"{', '.join(missing)}: the reference part of the view is all or nothing "
+                                   f"(given: {', '.join(given)})")
+        if given:
+            p = _need_array("target_pop_logits", self.target_pop_logits, 2, (None, c)).shape[0]
+            _need_array("ref_logits", self.ref_logits, 3, (k, n, c))
+            _need_array("pop_true_class", self.pop_true_class, 1, (p,), kind="i")
+            _need_array("simulation.logits", self.simulation.logits, 3, (k, p, c))
+            _need_array("simulation.member", self.simulation.member, 2, (k, p), kind="i")
+
+    @property
+    def has_references(self) -> bool:
+        """Whether the reference part (OUT reference outputs, population sample) is present."""
+        return self.ref_logits is not None
+
+    def require_references(self, attack: str) -> None:
+        """Raise :class:`AttackInputError` naming ``attack`` and what to give when the reference part is absent."""
+        if not self.has_references:
+            raise AttackInputError(f"{attack}: a reference-model attack needs the shadows' logits on the target's "
+                                   f"records and a population sample (mia_repro.own: population=...; or Stage I)")
+
+    def __repr__(self) -> str:
+        n, c = np.shape(self.target_logits)
+        ref = (f"references {tuple(np.shape(self.ref_logits))}, population {len(self.pop_true_class)}"
+               if self.has_references else "no references")
+        return (f"AttackerView(target {self.target_name!r}: {n} records x {c} classes, {len(self.shadows)} shadows "
+                f"({sum(len(s.member) for s in self.shadows)} records), {ref}, "
+                f"{np.shape(self.target_aug_labels)[0]} augmentations)")
 
     def __len__(self) -> int:
         return len(self.true_class)
@@ -321,6 +355,7 @@ class ReferenceProblem:
 
 def target_problem(view: AttackerView) -> ReferenceProblem:
     """The real attack: the target, its 2n records, every shadow as an OUT reference."""
+    view.require_references("a reference-model attack")
     sim = view.simulation
     return ReferenceProblem(view.target_logits, view.true_class, view.ref_logits,
                             np.ones(view.ref_logits.shape[:2], bool), view.target_pop_logits, view.pop_true_class,
@@ -337,6 +372,7 @@ def simulated_problems(view: AttackerView) -> list[tuple[ReferenceProblem, np.nd
     ``member`` bool says whether that shadow trained on each.  Needs at least
     :data:`MIN_SIMULATION_SHADOWS` shadows (:class:`AttackInputError` otherwise).
     """
+    view.require_references("a reference-model attack")
     sim = view.simulation
     if len(sim.logits) < MIN_SIMULATION_SHADOWS:
         raise AttackInputError(f"shadows: the population simulation of a reference-model attack needs at least "
@@ -366,12 +402,14 @@ class ReferenceAttack(MembershipAttack):
         raise NotImplementedError
 
     def fit(self, view: AttackerView) -> "ReferenceAttack":
+        view.require_references(self.name)
         score, member = simulate(view, self.problem_score)
         self.threshold = balanced_threshold(member, score)
         self.info = {**self.info, "simulated_records": int(len(member)), "simulated_members": int(member.sum())}
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:
+        view.require_references(self.name)
         return self.problem_score(target_problem(view))
 
 

@@ -89,6 +89,7 @@ class RMIAOffline(ReferenceAttack):
     tune: bool = True
 
     def fit(self, view) -> "RMIAOffline":
+        view.require_references(self.name)
         if self.tune:
             problems = simulated_problems(view)
             member = np.concatenate([m for _, m in problems])

@@ -1,0 +1,349 @@
+"""Attack a model of one's own with the package's attacks: the attacker's view, the attacks, a results table.
+
+Two ways to build the attacker's view (:class:`~mia_repro.attacks.AttackerView`):
+
+* :func:`view_from_models` -- Keras models and the records they were queried on: the target and its
+  records (indices into ``x`` / ``y``), each shadow with its own records and their membership, and
+  optionally a ``population`` sample (indices) that turns on the reference-model attacks (LiRA, RMIA,
+  calibrated loss): the shadows then serve as OUT references on the target's records and, on the
+  population, simulate the attack for the attacker's thresholds;
+* :func:`view_from_arrays` -- the same from arrays: logits or probabilities (named for what they are:
+  ``logits=`` vs ``probs=``), labels and, for shadows, membership.
+
+Then :func:`run_attacks` fits any set of attacks of :data:`mia_repro.attacks.ATTACKS` on the view and
+scores the target's records; evaluation alone uses the target's membership labels, which the view never
+holds.  It returns :class:`AttackResults`: ``summary()`` (a table: AUC, TPR at 1% / 0.1% FPR with
+bootstrap 95% intervals, precision, recall), ``scores`` (per attack ``member``, ``score``, ``pred``) and
+``plot_roc()``.
+
+Every array is checked at the boundary (:class:`OwnInputError`, naming the argument): shapes, dtypes,
+finite values, labels in range, probability rows in [0, 1] summing to 1, and "logits" that look like
+probabilities (all in [0, 1], rows summing to 1) -- the softmax passed where logits are expected, which
+would silently weaken LiRA and RMIA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .attacks import ATTACKS, AttackerView, ShokriSVM
+from .attacks.base import AttackInputError, PopulationSimulation, log_softmax
+from .config import AttackConfig
+from .metrics import attack_metrics, check_member_score, score_ties
+
+#: attacks that need the reference part of the view (shadows' outputs on the target's records, a population)
+REFERENCE_ATTACKS = ("calibrated_loss", "lira_offline", "lira_offline_global", "rmia_offline")
+#: attacks that need augmented queries (not available from one's own models here)
+AUGMENTATION_ATTACKS = ("label_only_augment",)
+
+
+class OwnInputError(AttackInputError):
+    """An array given for one's own model is not what the attacks need; the message names the argument."""
+
+
+def _looks_like_probs(a: np.ndarray) -> bool:
+    return bool(a.size) and a.min() >= 0 and a.max() <= 1 and np.allclose(a.sum(axis=-1), 1, atol=1e-3)
+
+
+def as_logits(name: str, logits=None, probs=None) -> np.ndarray:
+    """float64 (N, C) logits from exactly one of ``logits`` / ``probs`` (N, C), checked.
+
+    ``probs`` are turned into log-probabilities (valid logits: their softmax is ``probs``); precision below
+    the float32 probabilities is lost there, so give logits when the model has them.
+    """
+    if (logits is None) == (probs is None):
+        raise OwnInputError(f"{name}: give exactly one of {name}_logits= / {name}_probs= (or logits= / probs=)")
+    kind = "logits" if probs is None else "probs"
+    a = np.asarray(logits if probs is None else probs)
+    if a.ndim != 2 or a.shape[1] < 2:
+        raise OwnInputError(f"{name} {kind}: expected shape (records, classes >= 2), got {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise OwnInputError(f"{name} {kind}: expected floats, got {a.dtype}")
+    bad = int((~np.isfinite(a)).sum())
+    if bad:
+        raise OwnInputError(f"{name} {kind}: {bad} non-finite values (NaN or inf)")
+    if kind == "logits":
+        if _looks_like_probs(a):
+            raise OwnInputError(f"{name} logits: these look like probabilities (all in [0, 1], rows summing to 1); "
+                                f"pass them as probs=, or give the pre-softmax outputs")
+        return a.astype(np.float64)
+    if a.min() < 0 or a.max() > 1 or not np.allclose(a.sum(axis=1), 1, atol=1e-3):
+        raise OwnInputError(f"{name} probs: not probabilities (values in [0, 1], rows summing to 1); "
+                            f"pre-softmax outputs go in logits=")
+    return np.log(np.maximum(a.astype(np.float64), np.finfo(np.float64).tiny))
+
+
+def _labels(name: str, labels, n: int, c: int) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise OwnInputError(f"{name}: expected {n} labels (one per record), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise OwnInputError(f"{name}: expected integer class labels, got {y.dtype}")
+    if n and (y.min() < 0 or y.max() >= c):
+        raise OwnInputError(f"{name}: labels must lie in 0..{c - 1} (the outputs have {c} classes), "
+                            f"got {y.min()}..{y.max()}")
+    return y.astype(np.int64)
+
+
+def _member(name: str, member, n: int) -> np.ndarray:
+    m = np.asarray(member)
+    if m.shape != (n,):
+        raise OwnInputError(f"{name}: expected {n} membership flags (one per record), got shape {m.shape}")
+    if m.dtype != bool and not (np.issubdtype(m.dtype, np.number) and np.isin(m, (0, 1)).all()):
+        raise OwnInputError(f"{name}: expected booleans or 0/1 (1 = trained on the record)")
+    m = m.astype(bool)
+    if m.all() or not m.any():
+        raise OwnInputError(f"{name}: needs members and non-members (the attacks learn from both)")
+    return m
+
+
+@dataclass(repr=False)
+class ShadowOutputs:
+    """One shadow model's outputs on its own records: ``logits`` float64 (n, C), ``probs`` float32 (n, C)
+    (their softmax, the Shokri SVM's features), ``true_class`` int64 (n,), ``member`` bool (n,),
+    ``aug_labels`` (0, n) (no augmented queries)."""
+
+    name: str
+    logits: np.ndarray
+    true_class: np.ndarray
+    member: np.ndarray
+    probs: np.ndarray = field(default=None)
+    aug_labels: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        if self.probs is None:
+            self.probs = np.exp(log_softmax(self.logits)).astype(np.float32)
+        if self.aug_labels is None:
+            self.aug_labels = np.zeros((0, len(self.member)), np.int64)
+
+    def __repr__(self) -> str:
+        return (f"ShadowOutputs({self.name!r}: {len(self.member)} records ({int(self.member.sum())} members) x "
+                f"{self.logits.shape[1]} classes)")
+
+
+def view_from_arrays(target_labels, shadow_labels: Sequence, shadow_member: Sequence, *, target_logits=None,
+                     target_probs=None, shadow_logits: Sequence | None = None, shadow_probs: Sequence | None = None,
+                     reference_logits=None, reference_probs=None, population_labels=None, population_member=None,
+                     population_logits=None, population_probs=None, target_population_logits=None,
+                     target_population_probs=None) -> AttackerView:
+    """The attacker's view from arrays.
+
+    Target: ``target_logits`` or ``target_probs`` (N, C) on its N records, ``target_labels`` int (N,) --
+    membership is *not* given here (it goes to :func:`run_attacks`, for evaluation only).  Shadows (K of
+    them): per shadow ``shadow_logits[k]`` or ``shadow_probs[k]`` (n_k, C) on its own records,
+    ``shadow_labels[k]`` (n_k,), ``shadow_member[k]`` bool (n_k,).  Optional, all together, for the
+    reference-model attacks: ``reference_logits``/``_probs`` (K, N, C) the shadows' outputs on the target's
+    records (which no shadow trained on); a population sample of P records with ``population_labels``
+    (P,), ``population_member`` bool (K, P) (whether shadow k trained on record p: some must have),
+    ``population_logits``/``_probs`` (K, P, C) and ``target_population_logits``/``_probs`` (P, C).
+    """
+    t_logits = as_logits("target", target_logits, target_probs)
+    n, c = t_logits.shape
+    true = _labels("target_labels", target_labels, n, c)
+    k = len(shadow_labels)
+    if k < 1 or len(shadow_member) != k:
+        raise OwnInputError(f"shadows: give labels and membership for each of at least one shadow "
+                            f"(got {k} label arrays, {len(shadow_member)} membership arrays)")
+    per_shadow = shadow_logits if shadow_logits is not None else [None] * k
+    per_shadow_p = shadow_probs if shadow_probs is not None else [None] * k
+    if len(per_shadow) != k or len(per_shadow_p) != k:
+        raise OwnInputError(f"shadows: one output array per shadow ({k}), got {len(per_shadow)} / {len(per_shadow_p)}")
+    shadows = []
+    for j in range(k):
+        z = as_logits(f"shadow {j}", per_shadow[j], per_shadow_p[j])
+        if z.shape[1] != c:
+            raise OwnInputError(f"shadow {j}: {z.shape[1]} classes, the target has {c}")
+        shadows.append(ShadowOutputs(f"shadow_{j:02d}", z, _labels(f"shadow_labels[{j}]", shadow_labels[j], len(z), c),
+                                     _member(f"shadow_member[{j}]", shadow_member[j], len(z))))
+    parts = {"reference": (reference_logits, reference_probs), "population": (population_logits, population_probs),
+             "target_population": (target_population_logits, target_population_probs)}
+    given = [p for p, (a, b) in parts.items() if a is not None or b is not None]
+    given += [p for p, v in (("population_labels", population_labels), ("population_member", population_member))
+              if v is not None]
+    reference = {}
+    if given:
+        if len(given) < 5:
+            raise OwnInputError("reference attacks need all of reference_logits, population_logits, "
+                                "target_population_logits, population_labels and population_member "
+                                f"(given: {', '.join(given)})")
+        ref = np.stack([as_logits(f"reference {j}", *(None if a is None else a[j] for a in parts["reference"]))
+                        for j in range(_count("reference", parts["reference"], k))])
+        if ref.shape != (k, n, c):
+            raise OwnInputError(f"reference: expected shape ({k}, {n}, {c}) (shadows x target records x classes), "
+                                f"got {ref.shape}")
+        tpop = as_logits("target_population", *parts["target_population"])
+        p = len(tpop)
+        pop_true = _labels("population_labels", population_labels, p, c)
+        pop = np.stack([as_logits(f"population {j}", *(None if a is None else a[j] for a in parts["population"]))
+                        for j in range(_count("population", parts["population"], k))])
+        if pop.shape != (k, p, c):
+            raise OwnInputError(f"population: expected shape ({k}, {p}, {c}) (shadows x population records x "
+                                f"classes), got {pop.shape}")
+        pm = np.asarray(population_member)
+        if pm.shape != (k, p) or not (pm.dtype == bool or np.isin(pm, (0, 1)).all()):
+            raise OwnInputError(f"population_member: expected booleans of shape ({k}, {p}), got {pm.shape} {pm.dtype}")
+        pm = pm.astype(bool)
+        if not pm.any() or pm.all(axis=0).all():
+            raise OwnInputError("population_member: the simulation needs population records that some shadows "
+                                "trained on and others did not")
+        reference = dict(target_pop_logits=tpop, ref_logits=ref, pop_true_class=pop_true,
+                         simulation=PopulationSimulation(pop, pm, pop_true))
+    return AttackerView(target_logits=t_logits, target_probs=np.exp(log_softmax(t_logits)).astype(np.float32),
+                        true_class=true, shadows=shadows, **reference)
+
+
+def _count(name: str, pair: tuple, k: int) -> int:
+    a = pair[0] if pair[0] is not None else pair[1]
+    if len(a) != k:
+        raise OwnInputError(f"{name}: one output array per shadow ({k}), got {len(a)}")
+    return k
+
+
+def view_from_models(target, target_records, shadows: Sequence, x: np.ndarray, y: np.ndarray,
+                     population=None, outputs: str = "logits", batch_size: int = 512) -> AttackerView:
+    """The attacker's view from Keras models, queried here.
+
+    ``target``: the attacked model; ``target_records`` int (N,) indices into ``x`` / ``y`` of the records
+    to attack (members and non-members; which is which goes to :func:`run_attacks`).  ``shadows``: a list
+    of ``(model, records int (n_k,), member bool (n_k,))``.  ``population`` (optional) int (P,) indices
+    of records some shadows trained on and others not (e.g. the union of the shadows' records): turns on
+    the reference-model attacks.  ``outputs``: what the models return, "logits" (pre-softmax; the
+    default) or "probs" (a softmax output layer).  No shadow may have trained on a target record.
+    """
+    from .quiet import keras  # noqa: F401 - the backend's console noise filtered
+
+    if outputs not in ("logits", "probs"):
+        raise OwnInputError(f"outputs: 'logits' or 'probs', got {outputs!r}")
+    x, y = np.asarray(x), np.asarray(y)
+    idx_t = _indices("target_records", target_records, len(y))
+
+    def query(model, idx):
+        out = np.asarray(model.predict(x[idx], batch_size=batch_size, verbose=0))
+        if outputs == "logits" and np.issubdtype(out.dtype, np.floating) and out.ndim == 2 and _looks_like_probs(out):
+            raise OwnInputError("outputs: the models return what look like probabilities (a softmax output layer); "
+                                "pass outputs='probs', or end the model with Dense(classes) and no activation")
+        return {outputs: out}
+
+    s_logits, s_labels, s_member, s_trained = [], [], [], []
+    for j, item in enumerate(shadows):
+        if not (isinstance(item, (tuple, list)) and len(item) == 3):
+            raise OwnInputError(f"shadows[{j}]: expected (model, records, member), got {type(item).__name__}")
+        model, records, member = item
+        idx = _indices(f"shadows[{j}] records", records, len(y))
+        m = _member(f"shadows[{j}] member", member, len(idx))
+        overlap = np.intersect1d(idx[m], idx_t)
+        if len(overlap):
+            raise OwnInputError(f"shadows[{j}]: trained on {len(overlap)} of the target's records; a shadow must "
+                                f"not have seen them (it is their OUT reference)")
+        s_logits.append(as_logits(f"shadow {j}", **query(model, idx)))
+        s_labels.append(y[idx])
+        s_member.append(m)
+        s_trained.append(idx[m])
+    extra = {}
+    if population is not None:
+        idx_p = _indices("population", population, len(y))
+        extra = dict(reference_logits=np.stack([as_logits(f"reference {j}", **query(item[0], idx_t))
+                                                for j, item in enumerate(shadows)]),
+                     population_logits=np.stack([as_logits(f"population {j}", **query(item[0], idx_p))
+                                                 for j, item in enumerate(shadows)]),
+                     population_member=np.stack([np.isin(idx_p, t) for t in s_trained]),
+                     population_labels=y[idx_p], target_population_logits=as_logits("target_population",
+                                                                                    **query(target, idx_p)))
+    return view_from_arrays(y[idx_t], s_labels, s_member, target_logits=as_logits("target", **query(target, idx_t)),
+                            shadow_logits=s_logits, **extra)
+
+
+def _indices(name: str, idx, n_total: int) -> np.ndarray:
+    a = np.asarray(idx)
+    if a.ndim != 1 or not len(a) or not np.issubdtype(a.dtype, np.integer):
+        raise OwnInputError(f"{name}: expected a non-empty 1-D array of integer record indices, got "
+                            f"shape {a.shape} {a.dtype}")
+    if a.min() < 0 or a.max() >= n_total:
+        raise OwnInputError(f"{name}: indices must lie in 0..{n_total - 1}, got {a.min()}..{a.max()}")
+    if len(np.unique(a)) != len(a):
+        raise OwnInputError(f"{name}: {len(a) - len(np.unique(a))} repeated indices")
+    return a
+
+
+def _interval(block: dict, key: str) -> str:
+    lo_hi = block.get(f"{key}_ci95")
+    return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else "—"
+
+
+@dataclass(repr=False)
+class AttackResults:
+    """What :func:`run_attacks` returns: per attack ``blocks`` (metrics, as in ``attacks.json``) and
+    ``scores`` (``member`` bool, ``score`` float64, ``pred`` int per target record), and ``skipped``
+    (attack -> why it did not run)."""
+
+    blocks: dict
+    scores: dict
+    skipped: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per attack: AUC, TPR at 1% and 0.1% FPR with bootstrap 95% intervals, precision and
+        recall of the attack's own decision, the counts behind them."""
+        rows = []
+        for name, b in self.blocks.items():
+            rows.append({"attack": name, "variant": b["label"], "AUC": b["auc"],
+                         "TPR@1%FPR": b["tpr_at_1pct_fpr"], "95% CI @1%": _interval(b, "tpr_at_1pct_fpr"),
+                         "TPR@0.1%FPR": b["tpr_at_0.1pct_fpr"], "95% CI @0.1%": _interval(b, "tpr_at_0.1pct_fpr"),
+                         "precision": b["precision"], "recall": b["recall"], "members": b["n_members"],
+                         "non-members": b["n_nonmembers"]})
+        return pd.DataFrame(rows).set_index("attack")
+
+    def plot_roc(self, path=None, footer: str | None = ""):
+        """Every attack's ROC on log-log axes (:func:`mia_repro.plots.roc`); saved to ``path`` when given."""
+        from .plots import roc
+
+        return roc({name: (s["member"], s["score"]) for name, s in self.scores.items()}, path, footer=footer,
+                   title="Membership inference on one's own model (log-log ROC)")
+
+    def __repr__(self) -> str:
+        aucs = ", ".join(f"{name} {b['auc']:.3f}" for name, b in self.blocks.items())
+        skipped = f"; skipped {sorted(self.skipped)}" if self.skipped else ""
+        return f"AttackResults({len(self.blocks)} attacks, AUC: {aucs}{skipped})"
+
+
+def run_attacks(view: AttackerView, member, attacks: Sequence[str] | None = None, cfg: AttackConfig | None = None,
+                seed: int = 0, bootstrap: int = 200) -> AttackResults:
+    """Fit each attack of ``attacks`` (names of :data:`mia_repro.attacks.ATTACKS`; None: every one the view
+    supports) on ``view``, score the target's records and evaluate against ``member`` bool (N,).
+
+    ``cfg``: the SVMs' settings (grid, subsamples; default :class:`~mia_repro.config.AttackConfig`);
+    ``seed``: the SVMs' subsampling and CV seed and the bootstrap's.  The attacks never see ``member``.
+    """
+    if not isinstance(view, AttackerView):
+        raise OwnInputError(f"view: expected an AttackerView (view_from_models / view_from_arrays), "
+                            f"got {type(view).__name__}")
+    member, _ = check_member_score(member, np.zeros(len(np.asarray(member))), "member")
+    if len(member) != len(view):
+        raise OwnInputError(f"member: {len(member)} flags for the view's {len(view)} target records")
+    if member.all() or not member.any():
+        raise OwnInputError("member: the evaluation needs members and non-members among the target's records")
+    names = list(ATTACKS) if attacks is None else list(attacks)
+    unknown = [a for a in names if a not in ATTACKS]
+    if unknown:
+        raise OwnInputError(f"attacks: unknown {unknown}; choose from {list(ATTACKS)}")
+    skipped = {}
+    if not view.has_references:
+        skipped.update({a: "needs population= (reference outputs)" for a in names if a in REFERENCE_ATTACKS})
+    if not view.target_aug_labels.shape[0]:
+        skipped.update({a: "needs augmented queries" for a in names if a in AUGMENTATION_ATTACKS})
+    if attacks is not None and skipped:
+        a = next(iter(skipped))
+        raise OwnInputError(f"{a}: {skipped[a]} -- give it, or leave {a} out of attacks")
+    blocks, scores = {}, {}
+    for name in (a for a in names if a not in skipped):
+        cls = ATTACKS[name]
+        attack = cls(cfg=cfg or AttackConfig(), seed=seed) if issubclass(cls, ShokriSVM) else cls()
+        attack.fit(view)
+        score, pred = np.asarray(attack.score(view), np.float64), np.asarray(attack.predict(view), np.int64)
+        blocks[name] = {"label": attack.label, "paper": attack.paper, "threshold": float(attack.threshold),
+                        "info": attack.info, **attack_metrics(member, score, pred, bootstrap=bootstrap, seed=seed),
+                        "ties": score_ties(member, score)}
+        scores[name] = {"member": member, "score": score, "pred": pred}
+    return AttackResults(blocks, scores, skipped)
