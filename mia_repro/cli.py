@@ -111,6 +111,11 @@ def run(args) -> None:
         print(ensure_dataset())
         return
     check_writable(cfg.output_dir)
+    changed = cfg.changed_fields() if cfg.results_dir is None else ()
+    if changed and args.seeds is None:
+        print(f"results go to {cfg.output_dir} (this config differs from profile {cfg.profile} in "
+              f"{', '.join(changed)}; results/{cfg.profile}/ keeps the profile's own; Stage I models are shared "
+              f"through {cfg.stage1_root})")
     if args.seeds is not None:
         from .seeds import run_seeds
 

@@ -159,12 +159,47 @@ class ExperimentConfig:
     def __post_init__(self):
         validate(self)
 
+    #: fields that change where and how a run computes, not what it computes: left out of :meth:`changed_fields`
+    NOT_RESULTS = ("profile", "data_path", "results_dir", "stage1_dir", "steps_per_execution", "workers", "scheduler",
+                   "threads_per_model")
+
+    def changed_fields(self) -> tuple[str, ...]:
+        """The fields whose value differs from the named profile's (every field for a name that is no profile),
+        leaving out :data:`NOT_RESULTS`: what makes this run's results other than the committed ones."""
+        base = PROFILES.get(self.profile)
+        names = [f.name for f in dataclasses.fields(self) if f.name not in self.NOT_RESULTS]
+        if base is None:
+            return ()
+        return tuple(n for n in names if _plain(getattr(self, n)) != _plain(getattr(base, n)))
+
+    @property
+    def profile_dir(self) -> Path:
+        """``results/<profile>/``: the named profile's own results (committed for quick and paper)."""
+        return PROJECT_ROOT / "results" / self.profile
+
     @property
     def output_dir(self) -> Path:
-        """``results/<profile>/`` (or ``results_dir`` when set)."""
+        """Where this run's results go: ``results_dir`` when set; else ``results/<profile>/`` for the profile as
+        it is, and ``results/<profile>-<key>/`` for one whose :meth:`changed_fields` are not empty (the key
+        hashes their values), so that no other config overwrites a profile's committed results."""
         if self.results_dir is not None:
             return Path(self.results_dir)
-        return PROJECT_ROOT / "results" / self.profile
+        changed = self.changed_fields()
+        if not changed:
+            return self.profile_dir
+        key = config_key(*[(n, _plain(getattr(self, n))) for n in changed])
+        return self.profile_dir.parent / f"{self.profile}-{key}"
+
+    @property
+    def seeds_dir(self) -> Path:
+        """Where ``--seeds`` runs go: ``<output_dir>/seeds``, except that a profile run on some of its sizes
+        only (``--sizes 2500``) keeps the profile's own ``results/<profile>/seeds`` (the spread beside the
+        profile's headlines)."""
+        changed = set(self.changed_fields()) - {"mitigation"}  # seeds run no mitigation
+        base = PROFILES.get(self.profile)
+        if self.results_dir is None and changed <= {"sizes"} and set(self.sizes) <= set(base.sizes):
+            return self.profile_dir / "seeds"
+        return self.output_dir / "seeds"
 
     @property
     def execution(self):
@@ -175,9 +210,13 @@ class ExperimentConfig:
 
     @property
     def stage1_root(self) -> Path:
-        """Where Stage I's per-model files live: ``<output_dir>/stage1`` unless ``stage1_dir`` is set
-        (several seeds' runs share one; file keys include the seed)."""
-        return Path(self.stage1_dir) if self.stage1_dir is not None else self.output_dir / "stage1"
+        """Where Stage I's per-model files live: ``stage1_dir`` when set (several seeds' runs share one; file keys
+        include the seed), else ``<results_dir>/stage1``, else the profile's ``results/<profile>/stage1`` --
+        shared by every config of the profile: each model's file is keyed by all it depends on, so another
+        config adds files there and never replaces one."""
+        if self.stage1_dir is not None:
+            return Path(self.stage1_dir)
+        return (Path(self.results_dir) if self.results_dir is not None else self.profile_dir) / "stage1"
 
 
 
@@ -324,6 +363,11 @@ def validate(cfg: "ExperimentConfig") -> None:
             parse_augmentation(name)
         except ValueError as exc:
             raise ConfigError(f"outputs.augmentations: {exc}") from None
+
+
+def _plain(value: Any):
+    """A field's value as plain JSON-able data (a nested config as its dict), for comparing and hashing."""
+    return to_dict(value) if dataclasses.is_dataclass(value) else json.loads(json.dumps(value, default=str))
 
 
 def config_key(*parts: Any) -> str:

@@ -2,9 +2,11 @@
 
 ``run_seeds(cfg, seeds)`` runs Stage I, Stage II and the attack comparison once
 per seed (the splits *and* the initialisations change with it).  Every seed's
-Stage I models share ``<output_dir>/stage1`` (their cache keys include the
-seed, so the profile's own seed reuses the main run's models); each seed's
-summary, scores and ``attacks.json`` go to ``<output_dir>/seeds/seed<k>/``.
+Stage I models share the profile's Stage I folder (their cache keys include
+the seed, so the profile's own seed reuses the main run's models); each seed's
+summary, scores and ``attacks.json`` go to ``<seeds_dir>/seed<k>/``
+(:attr:`~mia_repro.config.ExperimentConfig.seeds_dir`: ``results/<profile>/seeds``
+for the profile on some of its sizes).
 ``seeds.json`` beside them holds, per size and metric, the value of every seed
 with their mean, standard deviation (ddof 1) and range.
 """
@@ -24,7 +26,7 @@ from .stage2 import run_stage2
 
 def seed_config(cfg: ExperimentConfig, seed: int) -> ExperimentConfig:
     """``cfg`` for one seed: its own outputs folder, the shared Stage I cache."""
-    return dataclasses.replace(cfg, seed=seed, results_dir=str(cfg.output_dir / "seeds" / f"seed{seed}"),
+    return dataclasses.replace(cfg, seed=seed, results_dir=str(cfg.seeds_dir / f"seed{seed}"),
                                stage1_dir=str(cfg.stage1_root))
 
 
@@ -45,8 +47,8 @@ def run_seeds(cfg: ExperimentConfig, seeds: list[int], verbose: int = 0, log=pri
               "what_changes_with_the_seed": "the member/non-member splits, the shadows' records and every model's init",
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": aggregate(summaries, comparisons)}
     del result["seed"]
-    save_json(cfg.output_dir / "seeds" / "seeds.json", result)
-    log(f"Seeds {seeds} done in {time.perf_counter() - start:.0f}s -> {cfg.output_dir / 'seeds' / 'seeds.json'}")
+    save_json(cfg.seeds_dir / "seeds.json", result)
+    log(f"Seeds {seeds} done in {time.perf_counter() - start:.0f}s -> {cfg.seeds_dir / 'seeds.json'}")
     return result
 
 

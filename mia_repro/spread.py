@@ -58,7 +58,7 @@ def load_seeds(cfg: ExperimentConfig) -> dict | None:
     None otherwise (absent, damaged or of another shape: left out, rewritten by the next ``--seeds`` run)."""
     from .cache import load_json
 
-    path = cfg.output_dir / "seeds" / "seeds.json"
+    path = cfg.seeds_dir / "seeds.json"
     try:
         seeds = load_json(path)
         _check_seeds(seeds)

@@ -78,3 +78,23 @@ def test_bad_overrides_are_config_errors_naming_the_field(overrides, field):
 
     with pytest.raises(ConfigError, match=f"^{field}: "):
         get_config("smoke", **overrides)
+
+
+def test_another_config_never_writes_over_the_profiles_results():
+    from mia_repro.config import PROJECT_ROOT
+
+    quick = get_config("quick")
+    assert quick.output_dir == PROJECT_ROOT / "results" / "quick" and quick.changed_fields() == ()
+    assert get_config("quick", workers=2, threads_per_model=1).output_dir == quick.output_dir  # speed, not results
+    small = get_config("quick", sizes=(400,), epochs=1)
+    assert set(small.changed_fields()) == {"sizes", "model", "mitigation"}
+    assert small.output_dir.parent == quick.output_dir.parent and small.output_dir.name.startswith("quick-")
+    assert small.output_dir != get_config("quick", sizes=(400,), epochs=2).output_dir  # keyed by the values
+    assert small.output_dir == get_config("quick", sizes=(400,), epochs=1).output_dir  # and stable
+    assert small.stage1_root == quick.stage1_root  # models are shared: each file is keyed by what it depends on
+    assert get_config("quick", seed=3).output_dir.name.startswith("quick-")
+    # the profile's seed spread on some of its sizes stays the profile's; with other epochs it does not
+    assert get_config("quick", sizes=(2500,)).seeds_dir == quick.output_dir / "seeds"
+    assert get_config("quick", sizes=(2500,), epochs=2).seeds_dir != quick.output_dir / "seeds"
+    mine = get_config("quick", results_dir="/tmp/mine", epochs=1)
+    assert str(mine.output_dir) == "/tmp/mine" and str(mine.stage1_root) == "/tmp/mine/stage1"
