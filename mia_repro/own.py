@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .attacks import ATTACKS, AttackerView, ShokriSVM
-from .attacks.base import AttackInputError, PopulationSimulation, log_softmax
+from .attacks.base import AttackInputError, PopulationSimulation, _rows_are_probabilities, log_softmax
 from .config import AttackConfig
 from .metrics import attack_metrics, check_member_score, score_ties
 
@@ -45,7 +45,7 @@ class OwnInputError(AttackInputError):
 
 
 def _looks_like_probs(a: np.ndarray) -> bool:
-    return bool(a.size) and a.min() >= 0 and a.max() <= 1 and np.allclose(a.sum(axis=-1), 1, atol=1e-3)
+    return bool(a.size) and _rows_are_probabilities(a)
 
 
 def as_logits(name: str, logits=None, probs=None) -> np.ndarray:

@@ -7,8 +7,8 @@ from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 
 from fakes import fake_stage1
-from mia_repro.attacks import (ATTACKS, AttackerView, AugmentationAttack, GapAttack, LiRAOffline, LiRAOfflineGlobal,
-                               RMIAOffline)
+from mia_repro.attacks import (ATTACKS, AttackerView, AttackInputError, AugmentationAttack, GapAttack, LiRAOffline,
+                               LiRAOfflineGlobal, RMIAOffline)
 from mia_repro.attacks.base import ReferenceProblem, logit_confidence, cross_entropy
 from mia_repro.attacks.metric import modified_entropy
 from mia_repro.attacks.rmia import rmia_score
@@ -264,3 +264,13 @@ def test_score_or_predict_before_fit_is_scikit_learns_not_fitted_error_naming_th
     view = AttackerView.from_stage1(so, labels)
     with pytest.raises(NotFittedError, match=f"{name} is not fitted: call fit"):
         getattr(ATTACKS[name](), method)(view)
+
+
+def test_the_view_refuses_softmax_as_logits_and_logits_as_probabilities():
+    import dataclasses
+
+    view = _view()
+    with pytest.raises(AttackInputError, match="target_logits: these look like probabilities"):
+        dataclasses.replace(view, target_logits=view.target_probs)
+    with pytest.raises(AttackInputError, match="target_probs: not probabilities"):
+        dataclasses.replace(view, target_probs=view.target_logits)

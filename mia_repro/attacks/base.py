@@ -160,6 +160,11 @@ def _need_array(name: str, a, ndim: int, shape: tuple | None = None, kind: str =
     return arr
 
 
+def _rows_are_probabilities(a: np.ndarray) -> bool:
+    """Whether every value lies in [0, 1] and every row sums to 1 (within 1e-3)."""
+    return bool(a.min() >= 0 and a.max() <= 1 and np.allclose(a.sum(axis=-1), 1, atol=1e-3))
+
+
 @dataclass(repr=False)
 class AttackerView:
     """What the attacker has at one size; holds no membership label of a target record.
@@ -215,7 +220,13 @@ class AttackerView:
     def __post_init__(self):
         """Every array checked once, at the boundary: shapes agree, values finite, classes in range."""
         n, c = _need_array("target_logits", self.target_logits, 2).shape
-        _need_array("target_probs", self.target_probs, 2, (n, c))
+        probs = _need_array("target_probs", self.target_probs, 2, (n, c))
+        if n and _rows_are_probabilities(np.asarray(self.target_logits)):
+            raise AttackInputError("target_logits: these look like probabilities (all in [0, 1], rows summing to 1); "
+                                   "give the pre-softmax outputs (mia_repro.own accepts probs= and converts them)")
+        if n and not _rows_are_probabilities(probs):
+            raise AttackInputError("target_probs: not probabilities (values in [0, 1], rows summing to 1); "
+                                   "logits belong in target_logits")
         true = _need_array("true_class", self.true_class, 1, (n,), kind="i")
         if n and (true.min() < 0 or true.max() >= c):
             raise AttackInputError(f"true_class: classes must lie in 0..{c - 1}, got {true.min()}..{true.max()}")
