@@ -218,6 +218,8 @@ def view_from_models(target, target_records, shadows: Sequence, x: np.ndarray, y
     if outputs not in ("logits", "probs"):
         raise OwnInputError(f"outputs: 'logits' or 'probs', got {outputs!r}")
     x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y) or y.ndim != 1:
+        raise OwnInputError(f"x, y: one label per record, got {len(x)} records and labels of shape {y.shape}")
     idx_t = _indices("target_records", target_records, len(y))
 
     def query(model, idx):
@@ -245,6 +247,10 @@ def view_from_models(target, target_records, shadows: Sequence, x: np.ndarray, y
     extra = {}
     if population is not None:
         idx_p = _indices("population", population, len(y))
+        inside = len(np.intersect1d(idx_p, idx_t))
+        if inside:
+            raise OwnInputError(f"population: {inside} of the target's records; the population must come from "
+                                f"outside them (e.g. the shadows' records)")
         extra = dict(reference_logits=np.stack([as_logits(f"reference {j}", **query(item[0], idx_t))
                                                 for j, item in enumerate(shadows)]),
                      population_logits=np.stack([as_logits(f"population {j}", **query(item[0], idx_p))
@@ -319,12 +325,17 @@ def run_attacks(view: AttackerView, member, attacks: Sequence[str] | None = None
     if not isinstance(view, AttackerView):
         raise OwnInputError(f"view: expected an AttackerView (view_from_models / view_from_arrays), "
                             f"got {type(view).__name__}")
-    member, _ = check_member_score(member, np.zeros(len(np.asarray(member))), "member")
+    try:
+        member, _ = check_member_score(member, np.zeros(len(np.asarray(member))), "member")
+    except ValueError as exc:
+        raise OwnInputError(str(exc)) from None
     if len(member) != len(view):
         raise OwnInputError(f"member: {len(member)} flags for the view's {len(view)} target records")
     if member.all() or not member.any():
         raise OwnInputError("member: the evaluation needs members and non-members among the target's records")
-    names = list(ATTACKS) if attacks is None else list(attacks)
+    if cfg is not None and not isinstance(cfg, AttackConfig):
+        raise OwnInputError(f"cfg: an AttackConfig (the SVMs' settings), got {type(cfg).__name__}")
+    names = list(ATTACKS) if attacks is None else [attacks] if isinstance(attacks, str) else list(attacks)
     unknown = [a for a in names if a not in ATTACKS]
     if unknown:
         raise OwnInputError(f"attacks: unknown {unknown}; choose from {list(ATTACKS)}")

@@ -125,3 +125,23 @@ def test_a_view_from_keras_models_refuses_a_shadow_that_saw_the_target_and_attac
     with pytest.raises(OwnInputError, match="look like probabilities \\(a softmax output layer\\); pass outputs=.probs."):
         view_from_models(softmax, recs[0], shadows, x, y)
     assert view_from_models(softmax, recs[0], [(softmax, recs[1], member)], x, y, outputs="probs").shadows
+
+
+def test_more_new_user_mistakes_are_named(stage1):
+    from mia_repro.config import get_config
+    from mia_repro.own import view_from_models
+
+    so, labels = stage1
+    view = view_from_arrays(**_arrays(so, labels))
+    assert list(run_attacks(view, so.target.member, "loss_threshold", bootstrap=0).blocks) == ["loss_threshold"]
+    with pytest.raises(OwnInputError, match="cfg: an AttackConfig"):
+        run_attacks(view, so.target.member, ["shokri_svm"], cfg=get_config("smoke"))
+    with pytest.raises(OwnInputError, match="member: expected booleans or 0/1"):
+        run_attacks(view, np.flatnonzero(so.target.member).tolist() + [0] * 80)
+    x, y = np.zeros((50, 4), np.float32), np.zeros(50, np.int64)
+    with pytest.raises(OwnInputError, match="target_records: expected a non-empty 1-D array of integer"):
+        view_from_models(None, np.ones(50, bool), [], x, y)
+    with pytest.raises(OwnInputError, match="x, y: one label per record"):
+        view_from_models(None, np.arange(10), [], x, y[:40])
+    with pytest.raises(OwnInputError, match="population: 5 of the target's records"):
+        view_from_models(None, np.arange(10), [], x, y, population=np.arange(5, 30))
