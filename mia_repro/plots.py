@@ -432,8 +432,8 @@ def attacks_tpr_vs_size(result: dict, path: Path | str | None = None, footer: st
             y = np.array([b[key] for b in blocks])
             ci = np.array([b.get(f"{key}_ci95", [v, v]) for b, v in zip(blocks, y)])
             shift = 1 + 0.025 * (i - len(names) / 2)  # spread the error bars sideways
-            ax.errorbar(np.array(sizes) * shift, y, yerr=[y - ci[:, 0], ci[:, 1] - y], marker="o", ms=3, capsize=2,
-                        color=f"C{i % 10}", lw=1, label=attack_label(name))
+            ax.errorbar(np.array(sizes) * shift, y, yerr=[y - ci[:, 0], ci[:, 1] - y], marker="o" if i < 10 else "s",
+                        ms=3, capsize=2, color=f"C{i % 10}", ls="-" if i < 10 else "--", lw=1, label=attack_label(name))
         ax.axhline(level, color="k", ls=":", lw=1, label="random guess (TPR = FPR)")
         _size_axis(ax, sizes)  # y stays linear: a TPR of 0 must stay visible
         ax.set_ylim(bottom=0)
