@@ -140,13 +140,16 @@ def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
     lines = ["| n | defense | strength | train / test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
              "| LiRA TPR@0.1%FPR aware / unaware | RMIA TPR@0.1%FPR aware / unaware |",
              "|---|---|---|---|---|---|---|---|"]
+    def pair(a: dict | None, u: dict | None, key: str, digits: int) -> str:
+        return " / ".join(f"{r[key]:.{digits}f}" if r else "—" for r in (a, u))
+
     for k in keys:
-        a, u = svm[(*k, "aware")], svm[(*k, "unaware")]
-        cells = [f"{a['target_train_acc']:.3f} / {a['target_test_acc']:.3f}",
-                 f"{a['precision']:.3f} / {u['precision']:.3f}", f"{a['auc']:.3f} / {u['auc']:.3f}"]
+        a, u = svm.get((*k, "aware")), svm.get((*k, "unaware"))
+        first = a or u
+        cells = [f"{first['target_train_acc']:.3f} / {first['target_test_acc']:.3f}",
+                 pair(a, u, "precision", 3), pair(a, u, "auc", 3)]
         for name in ("lira_offline", "rmia_offline"):
-            cells.append(f"{cmp[(*k, 'aware', name)]['tpr_at_0.1pct_fpr']:.4f} / "
-                         f"{cmp[(*k, 'unaware', name)]['tpr_at_0.1pct_fpr']:.4f}")
+            cells.append(pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), "tpr_at_0.1pct_fpr", 4))
         lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

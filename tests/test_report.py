@@ -224,3 +224,13 @@ def test_a_notebook_that_stops_midway_never_looks_complete(tmp_path, real_data):
     failed = nbformat.read(out / NOTEBOOKS[0].replace(".ipynb", ".failed.ipynb"), as_version=4)
     assert failed.cells[-1].execution_count is None  # the cell after the failure is not marked as run
     assert not list(out.glob(".*.running.ipynb"))
+
+
+def test_mitigation_attacks_table_shows_a_dash_where_a_scenario_did_not_run():
+    def rec(scenario, auc):
+        return {"size": 5000, "defense": "l2", "strength": 0.001, "scenario": scenario, "target_train_acc": 0.8,
+                "target_test_acc": 0.5, "precision": 0.6, "auc": auc}
+    meta = {"attack_comparison": [{"size": 5000, "defense": "l2", "strength": 0.001, "scenario": "unaware",
+                                   "attack": a, "tpr_at_0.1pct_fpr": 0.0123} for a in ("lira_offline", "rmia_offline")]}
+    md = report.markdown_mitigation_attacks([rec("unaware", 0.7)], meta).splitlines()
+    assert md[2] == "| 5,000 | l2 | 0.001 | 0.800 / 0.500 | — / 0.600 | — / 0.700 | — / 0.0123 | — / 0.0123 |"
