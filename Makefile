@@ -14,7 +14,7 @@ ONLY_ARG = $(if $(ONLY),--only $(ONLY))
 # module fixtures are built once). 2 matches the CI machine's cores; TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
 
-.PHONY: install data test reproduce stage1 stage2 mitigation bench notebooks
+.PHONY: install data test reproduce stage1 stage2 mitigation bench notebooks mutation
 
 install: $(STAMP)
 
@@ -43,3 +43,10 @@ stage1 stage2 mitigation: install data
 
 bench: install data
 	$(PY) -m mia_repro.bench $(BENCH_ARGS)
+
+# Mutation testing of the attacks and the metrics against their fast tests (not part of `make test`):
+# mutmut (requirements-dev.txt), configured in pyproject.toml; prints the score per file.
+mutation: install
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(VENV)/bin/mutmut run --max-children 2 > /dev/null || true
+	$(PY) tests/mutation_report.py

@@ -274,3 +274,26 @@ def test_the_view_refuses_softmax_as_logits_and_logits_as_probabilities():
         dataclasses.replace(view, target_logits=view.target_probs)
     with pytest.raises(AttackInputError, match="target_probs: not probabilities"):
         dataclasses.replace(view, target_probs=view.target_logits)
+
+
+def test_lira_with_one_two_and_many_out_references_and_in_references_masked_out():
+    """Four records, four references; OUT masks give records 1, 2, 4 and 3 OUT references (the others are IN and
+    must be ignored). A record with fewer than two OUT references uses the pooled standard deviation."""
+    ref_phi = np.array([[1.0, 0.0, 5.0, 2.0],
+                        [9.0, 2.0, 6.0, 4.0],
+                        [9.0, 9.0, 7.0, 9.0],
+                        [9.0, 9.0, 8.0, 0.0]])
+    out = np.array([[1, 1, 1, 1],
+                    [0, 1, 1, 1],
+                    [0, 0, 1, 0],
+                    [0, 0, 1, 1]], bool)
+    target_phi = np.array([3.0, 4.0, 9.0, 5.0])
+    p = ReferenceProblem(_two_class(target_phi), np.zeros(4, np.int64), _two_class(ref_phi), out,
+                         None, None, None, None)
+    # per record over OUT entries: means 1, 1, 6.5, 2; ddof-1 sds: -, sqrt(2), sqrt(5/3), 2
+    # pooled: squared residuals 0 | 1 + 1 | 2.25 + .25 + .25 + 2.25 | 0 + 4 + 4 = 15 over 10 - 4 = 6 dof
+    pooled = np.sqrt(15 / 6)
+    want = [(3 - 1) / pooled, (4 - 1) / np.sqrt(2), (9 - 6.5) / np.sqrt(5 / 3), (5 - 2) / 2]
+    np.testing.assert_allclose(LiRAOffline().problem_score(p), want, rtol=1e-9)
+    np.testing.assert_allclose(LiRAOfflineGlobal().problem_score(p), [2 / pooled, 3 / pooled, 2.5 / pooled, 3 / pooled],
+                               rtol=1e-9)

@@ -126,3 +126,36 @@ def test_metrics_accept_0_1_members_and_boolean_decisions():
     ints = attack_metrics(MEMBER.astype(int), np.arange(8.0), MEMBER)
     assert ints == attack_metrics(MEMBER, np.arange(8.0), MEMBER.astype(int))
     assert tpr_at_fpr(MEMBER, np.arange(8.0), 0.0) == tpr_at_fpr(MEMBER, np.arange(8.0), 0)
+
+
+def test_unbalanced_counts_and_low_fpr_operating_points_by_hand():
+    """30 members at 995.5, 996.5, ..., 1024.5; 1,000 non-members at 0, 1, ..., 999 (4 of them above the lowest
+    member). Decisions: score > 1000."""
+    member = np.r_[np.ones(30, bool), np.zeros(1000, bool)]
+    score = np.r_[995.5 + np.arange(30), np.arange(1000.0)]
+    pred = (score > 1000).astype(int)  # members 5..29: 25 of them; no non-member
+    m = attack_metrics(member, score, pred)
+    assert (m["n_members"], m["n_nonmembers"]) == (30, 1000)
+    assert m["fp_allowed"] == {"tpr_at_1pct_fpr": 10, "tpr_at_0.1pct_fpr": 1, "tpr_at_0pct_fpr": 0}
+    assert m["tpr_at_1pct_fpr"] == 1.0  # 4 false positives <= 10
+    assert m["tpr_at_0.1pct_fpr"] == pytest.approx(27 / 30)  # one false positive (999): members >= 998.5
+    assert m["tpr_at_0pct_fpr"] == pytest.approx(26 / 30)  # none: members >= 999.5
+    assert (m["precision"], m["recall"]) == (1.0, pytest.approx(25 / 30))
+    assert m["accuracy"] == pytest.approx(1025 / 1030)
+    assert m["balanced_accuracy"] == pytest.approx((25 / 30 + 1) / 2)
+    assert m["advantage_at_decision"] == pytest.approx(25 / 30)
+    assert m["advantage_max"] == pytest.approx(1 - 4 / 1000)  # all members at FPR 4/1000
+    assert m["auc"] == pytest.approx(1 - (4 + 3 + 2 + 1) / 30_000)  # pairs ranked wrong: 999>995.5.. etc.
+
+
+def test_bootstrap_interval_is_the_2_5_and_97_5_percentiles_of_its_draws():
+    member = np.r_[np.ones(30, bool), np.zeros(1000, bool)]
+    score = np.r_[995.5 + np.arange(30), np.arange(1000.0)]
+    ci = bootstrap_tpr_intervals(member, score, n_boot=50, seed=3)
+    rng = np.random.default_rng(3)
+    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
+    draws = []
+    for _ in range(50):
+        idx = np.r_[rng.choice(pos, 30), rng.choice(neg, 1000)]
+        draws.append(tpr_at_fpr(member[idx], score[idx], 0.001))
+    assert ci["tpr_at_0.1pct_fpr"] == [pytest.approx(np.percentile(draws, 2.5)), pytest.approx(np.percentile(draws, 97.5))]
