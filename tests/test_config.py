@@ -98,3 +98,11 @@ def test_another_config_never_writes_over_the_profiles_results():
     assert get_config("quick", sizes=(2500,), epochs=2).seeds_dir != quick.output_dir / "seeds"
     mine = get_config("quick", results_dir="/tmp/mine", epochs=1)
     assert str(mine.output_dir) == "/tmp/mine" and str(mine.stage1_root) == "/tmp/mine/stage1"
+
+
+@pytest.mark.parametrize("field, value", [("fixed_C", 0.0), ("fixed_gamma", -0.1), ("fixed_C", "1"), ("fixed_gamma", True)])
+def test_the_fixed_svms_hyperparameters_must_be_positive_numbers(field, value):
+    from mia_repro.config import AttackConfig
+
+    with pytest.raises(ConfigError, match=f"^attack.{field}: expected a positive number"):
+        get_config("smoke", attack=AttackConfig(**{field: value}))

@@ -145,3 +145,11 @@ def test_more_new_user_mistakes_are_named(stage1):
         view_from_models(None, np.arange(10), [], x, y[:40])
     with pytest.raises(OwnInputError, match="population: 5 of the target's records"):
         view_from_models(None, np.arange(10), [], x, y, population=np.arange(5, 30))
+
+
+def test_outputs_must_name_logits_or_probs():
+    from mia_repro.own import view_from_models
+
+    with pytest.raises(OwnInputError, match="outputs: 'logits' or 'probs', got 'softmax'"):
+        view_from_models(None, np.arange(10), [], np.zeros((50, 4), np.float32), np.zeros(50, np.int64),
+                         outputs="softmax")
