@@ -147,6 +147,18 @@ def load_json(path: str | os.PathLike, key: str | None = None, check: Callable[[
     return _checked(path, obj, check)
 
 
+def cached_json(path: str | os.PathLike, key: str, check: Callable[[Any], None] | None = None, log=print) -> Any:
+    """A stage's cached JSON entry, or None when it is absent or does not verify (:func:`load_json` with ``key``
+    and ``check``; the reason is logged by path, and the caller recomputes)."""
+    if not Path(path).exists():
+        return None
+    try:
+        return load_json(path, key=key, check=check)
+    except CacheEntryError as exc:
+        log(f"  cache entry not usable: {exc}; recomputing")
+        return None
+
+
 def save_pickle(path: str | os.PathLike, obj: Any, key: str) -> Path:
     """Atomically pickle ``obj`` to ``path`` with its sidecar (only this package's own objects go here)."""
     return _sealed(atomic_write(path, lambda fh: pickle.dump(obj, fh)), key)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .attacks import ATTACKS, AttackerView, ShokriSVM
+from .attacks import ATTACKS, AttackerView, ShokriSVM, new_attack
 from .cache import CacheEntryError, copy_file, load_json, load_npz, save_json, save_npz
 from .config import ExperimentConfig, config_key, to_dict
 from .metrics import attack_metrics, metrics_by_class, score_ties
@@ -43,15 +43,9 @@ COMPARE_VERSION = 2  # bump when an attack's code changes what it computes
 SCORE_FIELDS = ("member", "true_class", "score", "pred")
 
 
-def make_attack(name: str, cfg: ExperimentConfig):
-    """One unfitted instance of attack ``name``; the SVM variants take ``cfg.attack`` and ``cfg.seed``."""
-    cls = ATTACKS[name]
-    return cls(cfg=cfg.attack, seed=cfg.seed) if issubclass(cls, ShokriSVM) else cls()
-
-
 def build_attacks(cfg: ExperimentConfig, so: SizeOutputs) -> dict:
     """One unfitted instance of every attack; the tuned Shokri SVM carries Stage II's fitted SVMs."""
-    out = {name: make_attack(name, cfg) for name in ATTACKS}
+    out = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS}
     out[ShokriSVM.name].svm = load_attack(cfg, so)
     return out
 
@@ -62,14 +56,21 @@ def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log
 
 
 def evaluate_attacks(attacks: dict, so: SizeOutputs, labels: np.ndarray, seed: int, log=print) -> tuple[dict, dict]:
-    """Fit each of ``attacks`` on the attacker's view of ``so`` (its shadows are the reference models),
-    score the target's records; returns ``(blocks, {attack: score arrays})``.
+    """:func:`evaluate_view` on the attacker's view of ``so`` (its shadows are the reference models) against
+    its target's membership."""
+    return evaluate_view(attacks, AttackerView.from_stage1(so, labels), so.target.member, seed, log=log)
+
+
+def evaluate_view(attacks: dict, view: AttackerView, member: np.ndarray, seed: int, bootstrap: int = BOOTSTRAP,
+                  log=print) -> tuple[dict, dict]:
+    """Fit each of ``attacks`` on ``view``, score the target's records and judge them against ``member`` bool
+    (N,); returns ``(blocks, {attack: score arrays})`` (the blocks of ``attacks.json``; the arrays ``member``,
+    ``true_class``, ``score``, ``pred``).
 
     The target's membership labels are used only here, to evaluate, after
     each attack has produced its scores and decisions from the view.
     """
-    view = AttackerView.from_stage1(so, labels)
-    member = so.target.member.astype(bool)
+    member = np.asarray(member, dtype=bool)
     blocks, arrays = {}, {}
     for name, attack in attacks.items():
         t0 = time.perf_counter()
@@ -78,11 +79,11 @@ def evaluate_attacks(attacks: dict, so: SizeOutputs, labels: np.ndarray, seed: i
         seconds = time.perf_counter() - t0
         blocks[name] = {"label": attack.label, "paper": attack.paper, "threshold": float(attack.threshold),
                         "seconds": seconds, "info": attack.info,
-                        **attack_metrics(member, score, pred, bootstrap=BOOTSTRAP, seed=seed),
+                        **attack_metrics(member, score, pred, bootstrap=bootstrap, seed=seed),
                         "ties": score_ties(member, score),
-                        "per_class": metrics_by_class(member, so.target.true_class, score, pred,
+                        "per_class": metrics_by_class(member, view.true_class, score, pred,
                                                       view.target_logits.shape[1])}
-        arrays[name] = {"member": member, "true_class": so.target.true_class,
+        arrays[name] = {"member": member, "true_class": view.true_class,
                         "score": np.asarray(score, np.float64), "pred": np.asarray(pred, np.int64)}
         b = blocks[name]
         log(f"    {name:22s} AUC {b['auc']:.3f}  TPR@1%FPR {b['tpr_at_1pct_fpr']:.4f}  "

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .attacks import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
-from .cache import CacheEntryError, load_json, save_json
+from .cache import cached_json, load_json, save_json
 from .config import ExperimentConfig, config_key, to_dict
 from .defenses import output_defense
 from .metrics import attack_metrics
@@ -54,10 +54,10 @@ def compared_attacks(cfg: ExperimentConfig, size: int, target: ModelOutputs, sha
     """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``target``
     (``size`` members), with ``shadows`` as the attacker's reference models; per attack the metrics of
     :data:`COMPARED_METRICS`."""
-    from .attacks import ATTACKS, ShokriSVM
-    from .compare import evaluate_attacks, make_attack
+    from .attacks import ATTACKS, ShokriSVM, new_attack
+    from .compare import evaluate_attacks
 
-    attacks = {name: make_attack(name, cfg) for name in ATTACKS if name != ShokriSVM.name}
+    attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
     blocks, _ = evaluate_attacks(attacks, SizeOutputs(size, target, list(shadows)), labels, cfg.seed,
                                  log=lambda *_: None)
     return {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}
@@ -181,17 +181,6 @@ def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float)
     return check
 
 
-def _cached_rows(path, key: str, check, log) -> list | None:
-    """A setting's cached rows, or None (absent, or not verified: reported by path, recomputed)."""
-    if not path.exists():
-        return None
-    try:
-        return load_json(path, key=key, check=check)
-    except CacheEntryError as exc:
-        log(f"  cache entry not usable: {exc}; recomputing")
-        return None
-
-
 def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str):
     """``(path, key)`` of one setting's cached rows; the key hashes everything they depend on."""
     key = config_key(MITIGATION_VERSION, cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
@@ -215,7 +204,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     entries = {(size, d, s): _setting_entry(cfg, size, d, s, stage1[size].fingerprint())
                for size in cfg.mitigation.sizes for d, s in grid}
     checks = {k: _check_rows(cfg, *k) for k in entries}
-    cached = {k: _cached_rows(path, key, checks[k], log) for k, (path, key) in entries.items()}
+    cached = {k: cached_json(path, key, checks[k], log) for k, (path, key) in entries.items()}
     requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
     data = None  # every worker (and this process, if it must) loads CIFAR-10 itself
     if requests:  # every model the missing settings need, in one pass of the executor, cached per model

@@ -29,10 +29,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .attacks import ATTACKS, AttackerView, ShokriSVM
+from .attacks import ATTACKS, AttackerView, new_attack
 from .attacks.base import AttackInputError, PopulationSimulation, _rows_are_probabilities, log_softmax
 from .config import AttackConfig
-from .metrics import attack_metrics, check_member_score, score_ties
+from .metrics import check_member_score
 
 #: attacks that need the reference part of the view (shadows' outputs on the target's records, a population)
 REFERENCE_ATTACKS = ("calibrated_loss", "lira_offline", "lira_offline_global", "rmia_offline")
@@ -70,7 +70,7 @@ def as_logits(name: str, logits=None, probs=None) -> np.ndarray:
             raise OwnInputError(f"{name} logits: these look like probabilities (all in [0, 1], rows summing to 1); "
                                 f"pass them as probs=, or give the pre-softmax outputs")
         return a.astype(np.float64)
-    if a.min() < 0 or a.max() > 1 or not np.allclose(a.sum(axis=1), 1, atol=1e-3):
+    if not _rows_are_probabilities(a):
         raise OwnInputError(f"{name} probs: not probabilities (values in [0, 1], rows summing to 1); "
                             f"pre-softmax outputs go in logits=")
     return np.log(np.maximum(a.astype(np.float64), np.finfo(np.float64).tiny))
@@ -282,7 +282,7 @@ def _interval(block: dict, key: str) -> str:
 @dataclass(repr=False)
 class AttackResults:
     """What :func:`run_attacks` returns: per attack ``blocks`` (metrics, as in ``attacks.json``) and
-    ``scores`` (``member`` bool, ``score`` float64, ``pred`` int per target record), and ``skipped``
+    ``scores`` (``member`` bool, ``true_class`` int, ``score`` float64, ``pred`` int per target record), and ``skipped``
     (attack -> why it did not run)."""
 
     blocks: dict
@@ -347,14 +347,8 @@ def run_attacks(view: AttackerView, member, attacks: Sequence[str] | None = None
     if attacks is not None and skipped:
         a = next(iter(skipped))
         raise OwnInputError(f"{a}: {skipped[a]} -- give it, or leave {a} out of attacks")
-    blocks, scores = {}, {}
-    for name in (a for a in names if a not in skipped):
-        cls = ATTACKS[name]
-        attack = cls(cfg=cfg or AttackConfig(), seed=seed) if issubclass(cls, ShokriSVM) else cls()
-        attack.fit(view)
-        score, pred = np.asarray(attack.score(view), np.float64), np.asarray(attack.predict(view), np.int64)
-        blocks[name] = {"label": attack.label, "paper": attack.paper, "threshold": float(attack.threshold),
-                        "info": attack.info, **attack_metrics(member, score, pred, bootstrap=bootstrap, seed=seed),
-                        "ties": score_ties(member, score)}
-        scores[name] = {"member": member, "score": score, "pred": pred}
+    from .compare import evaluate_view
+
+    attacks = {name: new_attack(name, cfg, seed) for name in names if name not in skipped}
+    blocks, scores = evaluate_view(attacks, view, member, seed, bootstrap=bootstrap, log=lambda *_: None)
     return AttackResults(blocks, scores, skipped)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .attacks import attack_dataset, check_disjoint, fit_attack
-from .cache import CacheEntryError, load_json, save_json
+from .cache import cached_json, load_json, save_json
 from .config import ExperimentConfig, config_key
 from .metrics import attack_metrics, metrics_by_class
 from .stage1 import SizeOutputs
@@ -66,12 +66,7 @@ def run_svm_sensitivity(cfg: ExperimentConfig, stage1: dict[int, SizeOutputs], m
     for size, so in stage1.items():
         key = config_key(SENSITIVITY_VERSION, PAIRS, cfg.attack, cfg.seed, cfg.n_shadows, size, so.fingerprint())
         path = cfg.output_dir / "svm_sensitivity" / f"n{size}-{key}.json"
-        rows = None
-        if path.exists():
-            try:
-                rows = load_json(path, key=key, check=_check_rows)
-            except CacheEntryError as exc:
-                log(f"  cache entry not usable: {exc}; recomputing")
+        rows = cached_json(path, key, _check_rows, log)
         if rows is None:
             rows = sensitivity_rows(cfg, so)
             save_json(path, rows, key=key)

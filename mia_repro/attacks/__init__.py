@@ -28,6 +28,15 @@ ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThresh
                                       EntropyThreshold, CalibratedLoss,
                                       LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
 
-__all__ = ["ATTACKS", "AttackData", "AttackerView", "AttackInputError", "MembershipAttack", "attack_dataset", "PerClassAttack",
+
+
+def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
+    """One unfitted instance of attack ``name`` of :data:`ATTACKS`; the SVM variants take ``cfg``
+    (:class:`~mia_repro.config.AttackConfig`; None: its defaults) and ``seed``."""
+    cls = ATTACKS[name]
+    return cls(cfg=cfg, seed=seed) if issubclass(cls, ShokriSVM) else cls()
+
+
+__all__ = ["ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "MembershipAttack", "attack_dataset", "PerClassAttack",
            "ThresholdAttack", "check_disjoint", "fit_attack", "fit_class_attack", "stratified_subsample",
            "true_class_confidence"] + [c.__name__ for c in ATTACKS.values()]
