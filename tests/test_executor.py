@@ -224,3 +224,18 @@ def test_cpu_vector_isa_reads_the_widest_flag():
     assert cpu_vector_isa("flags : fpu sse2\n") == "sse"
     assert cpu_vector_isa("processor : 0\n") == "unknown"
     assert cpu_vector_isa() in ("avx512", "avx2", "avx", "sse", "unknown")
+
+
+def test_the_loky_processes_start_with_the_resource_tracker_warning_filtered(monkeypatch):
+    import subprocess
+    import sys
+
+    from mia_repro.training import executor
+
+    monkeypatch.setenv("PYTHONWARNINGS", "default")
+    executor._quiet_tracker()
+    executor._quiet_tracker()  # once only
+    assert os.environ["PYTHONWARNINGS"] == "default,ignore:resource_tracker:UserWarning"
+    warn = "import warnings; warnings.warn('resource_tracker: /tmp/joblib_x: FileNotFoundError()'); warnings.warn('other')"
+    err = subprocess.run([sys.executable, "-c", warn], capture_output=True, text=True).stderr
+    assert "resource_tracker" not in err and "UserWarning: other" in err  # only the tracker's warning is dropped

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -50,6 +51,18 @@ from typing import Any, Callable, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from .threads import ThreadsError, apply_threads, effective_cpus
+
+
+#: loky's resource tracker, a process of its own that writes to the console, warns ("resource_tracker: ...")
+#: when Ctrl-C left it a temporary folder already removed; its processes start with this warning filter
+TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_tracker() -> None:
+    """Add :data:`TRACKER_WARNINGS` to ``PYTHONWARNINGS``, which the worker and tracker processes inherit."""
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if TRACKER_WARNINGS not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(w for w in (current, TRACKER_WARNINGS) if w)
 
 
 class TrainingFailed(RuntimeError):
@@ -229,6 +242,7 @@ def _run_loky(fn, units, args, execution, finished, name, bar, write) -> None:
                     yield delayed(_guarded)(fn, i, units[i], args, execution.threads_per_model)
 
             bar.set_postfix(running=min(n_jobs, len(batch)))
+            _quiet_tracker()
             try:
                 # pre_dispatch=n_jobs: a task is handed out only when a worker is free, so "dispatched and
                 # not finished" is exactly what the workers are running when one of them dies
