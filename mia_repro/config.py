@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,43 @@ SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-
 
 class ConfigError(ValueError):
     """A configuration that cannot run (unknown profile, bad field); the message names the field."""
+
+
+DP_OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class DPConfig:
+    """DP-SGD (Abadi et al., CCS 2016) for the CNN: each step samples every member with probability
+    q = batch_size / n (Poisson), clips each example's gradient to L2 norm ``clip_norm``, adds Gaussian
+    noise of standard deviation ``noise_multiplier * clip_norm`` to their sum and divides by the expected
+    batch size; ``optimizer`` ("adam" or "sgd", at the model's learning rate) applies the result.
+
+    Give ``target_epsilon`` (σ is then calibrated with ``dp-accounting``'s RDP accountant for the
+    schedule, :func:`mia_repro.privacy.schedule_for`) or ``noise_multiplier``, not both; ``delta`` is the δ
+    of (ε, δ)-DP.  Validated when made (:class:`ConfigError` naming the field).
+    """
+
+    target_epsilon: float | None = None
+    noise_multiplier: float | None = None
+    clip_norm: float = 1.0
+    delta: float = 1e-5
+    optimizer: str = "adam"
+
+    def __post_init__(self):
+        _need((self.target_epsilon is None) != (self.noise_multiplier is None), "dp",
+              "give exactly one of target_epsilon and noise_multiplier", (self.target_epsilon, self.noise_multiplier))
+        if self.target_epsilon is not None:
+            _need(_is_number(self.target_epsilon) and 0 < self.target_epsilon < math.inf, "dp.target_epsilon",
+                  "expected a positive finite number", self.target_epsilon)
+        if self.noise_multiplier is not None:
+            _need(_is_number(self.noise_multiplier) and 0 <= self.noise_multiplier < math.inf, "dp.noise_multiplier",
+                  "expected a number >= 0", self.noise_multiplier)
+        _need(_is_number(self.clip_norm) and self.clip_norm > 0, "dp.clip_norm", "expected a positive number (inf: no "
+              "clipping)", self.clip_norm)
+        _need(_is_number(self.delta) and 0 < self.delta < 1, "dp.delta", "expected a number in (0, 1)", self.delta)
+        _need(self.optimizer in DP_OPTIMIZERS, "dp.optimizer", f"expected one of {', '.join(DP_OPTIMIZERS)}",
+              self.optimizer)
 
 
 @dataclass(frozen=True)
@@ -55,6 +93,9 @@ class ModelConfig:
     scale_inputs: bool = True
     l2: float = 0.0
     dropout: float = 0.0
+    #: DP-SGD instead of ordinary training (None: ordinary).  Left out of cache keys while None, so the keys
+    #: of every model trained before DP existed are unchanged.
+    dp: DPConfig | None = field(default=None, metadata={"key_omit_if": None})
 
 
 @dataclass(frozen=True)
@@ -102,6 +143,14 @@ class MitigationConfig:
     aware_sizes: tuple[int, ...] = (2500, 5000, 10000, 15000)
     aware_defenses: tuple[str, ...] = ("l2", "dropout")
     aware_shadows: int = 10
+    #: DP-SGD targets (defense "dp", strength = target ε; :class:`DPConfig` of ``dp_clip_norm``, ``dp_delta``,
+    #: ``dp_optimizer``), retrained at every size in ``sizes``; with ``dp_aware`` the aware attacker's shadows
+    #: at ``aware_sizes`` are trained with the same DP-SGD settings
+    dp_epsilons: tuple[float, ...] = ()
+    dp_clip_norm: float = 1.0
+    dp_delta: float = 1e-5
+    dp_optimizer: str = "adam"
+    dp_aware: bool = True
 
 
 @dataclass(frozen=True)
@@ -329,6 +378,10 @@ def validate(cfg: "ExperimentConfig") -> None:
     _need(_is_number(m.l2) and m.l2 >= 0, "model.l2", "expected a number >= 0", m.l2)
     _need(_is_number(m.dropout) and 0 <= m.dropout < 1, "model.dropout", "expected a number in [0, 1)", m.dropout)
     _need(_is_int(m.num_classes) and m.num_classes >= 2, "model.num_classes", "expected an integer >= 2", m.num_classes)
+    _need(m.dp is None or isinstance(m.dp, DPConfig), "model.dp", "expected a DPConfig or None", m.dp)
+    if m.dp is not None:
+        _need(m.l2 == 0 and m.dropout == 0, "model.dp", "DP-SGD trains the plain CNN: set l2 and dropout to 0",
+              (m.l2, m.dropout))
     _positive_ints("model.conv_filters", m.conv_filters)
     _positive_ints("model.conv_kernels", m.conv_kernels)
     a = cfg.attack
@@ -351,6 +404,12 @@ def validate(cfg: "ExperimentConfig") -> None:
     _need(all(k <= m.num_classes for k in mi.topk), "mitigation.topk", f"every k must be at most {m.num_classes}", mi.topk)
     if mi.temperatures:
         _positive_numbers("mitigation.temperatures", mi.temperatures)
+    _need(isinstance(mi.dp_epsilons, tuple) and all(_is_number(e) and 0 < e < math.inf for e in mi.dp_epsilons),
+          "mitigation.dp_epsilons", "expected a tuple of positive finite numbers", mi.dp_epsilons)
+    _need(isinstance(mi.dp_aware, bool), "mitigation.dp_aware", "expected True or False", mi.dp_aware)
+    if mi.dp_epsilons:  # the DPConfig each setting will use, validated now rather than mid-sweep
+        DPConfig(target_epsilon=mi.dp_epsilons[0], clip_norm=mi.dp_clip_norm, delta=mi.dp_delta,
+                 optimizer=mi.dp_optimizer)
     _need(_is_int(mi.aware_shadows) and 1 <= mi.aware_shadows <= cfg.n_shadows, "mitigation.aware_shadows",
           f"expected an integer in 1..n_shadows ({cfg.n_shadows})", mi.aware_shadows)
     o = cfg.outputs
@@ -366,8 +425,18 @@ def validate(cfg: "ExperimentConfig") -> None:
 
 
 def _plain(value: Any):
-    """A field's value as plain JSON-able data (a nested config as its dict), for comparing and hashing."""
-    return to_dict(value) if dataclasses.is_dataclass(value) else json.loads(json.dumps(value, default=str))
+    """A field's value as plain JSON-able data (a nested config as its dict, less the fields cache keys
+    omit), for comparing and hashing."""
+    return json.loads(json.dumps(_keyed(value), default=str))
+
+
+def _keyed(obj: Any) -> Any:
+    """``obj`` with every dataclass as a dict of the fields cache keys hold (see :func:`_key_omits`)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _keyed(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not _key_omits(obj, f)}
+    if isinstance(obj, (list, tuple)):
+        return [_keyed(o) for o in obj]
+    return obj
 
 
 def config_key(*parts: Any) -> str:
@@ -376,16 +445,14 @@ def config_key(*parts: Any) -> str:
     >>> config_key(ModelConfig(), 2500) == config_key(ModelConfig(), 2500)
     True
     """
-
-    def plain(obj: Any) -> Any:
-        if dataclasses.is_dataclass(obj):
-            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        if isinstance(obj, (list, tuple)):
-            return [plain(o) for o in obj]
-        return obj
-
-    text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
+    text = json.dumps([_keyed(p) for p in parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _key_omits(obj: Any, f: dataclasses.Field) -> bool:
+    """Whether field ``f`` of ``obj`` is left out of cache keys: it has ``key_omit_if`` metadata and that value
+    (a field added later, at its default, keeps older keys valid)."""
+    return "key_omit_if" in f.metadata and getattr(obj, f.name) == f.metadata["key_omit_if"]
 
 
 def to_dict(cfg: Any) -> dict:
@@ -410,13 +477,14 @@ _SMOKE = ExperimentConfig(
         temperatures=(5.0,),
         aware_sizes=(200,),
         aware_shadows=2,
+        dp_epsilons=(8.0,),
     ),
 )
 
 _QUICK = ExperimentConfig(
     profile="quick",
     model=ModelConfig(epochs=10),
-    mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5),
+    mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5, dp_epsilons=(1.0, 2.0, 4.0, 8.0)),
 )
 
 # 100-epoch models give nearly one-hot outputs: on the default grid every class's best point was the

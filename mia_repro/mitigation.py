@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from .attacks import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
 from .cache import cached_json, load_json, save_json
-from .config import ExperimentConfig, config_key, to_dict
+from .config import DPConfig, ExperimentConfig, config_key, to_dict
+from .audit import epsilon_lower_bound
 from .defenses import output_defense
 from .metrics import attack_metrics
 from .splits import make_splits
@@ -37,7 +38,11 @@ from .report import run_meta
 RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "target_test_acc",
                "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
                "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
-TRAINING_DEFENSES = ("l2", "dropout")
+TRAINING_DEFENSES = ("l2", "dropout", "dp")
+#: what a DP row adds to :data:`RECORD_KEYS`: the schedule and both ε of the target (:mod:`mia_repro.privacy`),
+#: and the audit (:mod:`mia_repro.audit`): the best lower bound on ε over every attack and threshold
+DP_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "sampling_rate", "steps", "clip_norm",
+           "epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
 MITIGATION_VERSION = 3  # 2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
 #                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
 #                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
@@ -50,17 +55,25 @@ def _compared(defense: str) -> bool:
     return defense == "none" or defense in TRAINING_DEFENSES
 
 
-def compared_attacks(cfg: ExperimentConfig, size: int, target: ModelOutputs, shadows: list, labels: np.ndarray) -> dict:
+def compared_attacks(cfg: ExperimentConfig, size: int, target: ModelOutputs, shadows: list, labels: np.ndarray,
+                     delta: float | None = None) -> dict:
     """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``target``
     (``size`` members), with ``shadows`` as the attacker's reference models; per attack the metrics of
-    :data:`COMPARED_METRICS`."""
+    :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) the audit's ``epsilon_lower_bound`` and the
+    threshold that gave it (:func:`mia_repro.audit.epsilon_lower_bound`)."""
     from .attacks import ATTACKS, ShokriSVM, new_attack
     from .compare import evaluate_attacks
 
     attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
-    blocks, _ = evaluate_attacks(attacks, SizeOutputs(size, target, list(shadows)), labels, cfg.seed,
-                                 log=lambda *_: None)
-    return {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}
+    blocks, arrays = evaluate_attacks(attacks, SizeOutputs(size, target, list(shadows)), labels, cfg.seed,
+                                      log=lambda *_: None)
+    out = {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}
+    if delta is not None:
+        for name, a in arrays.items():
+            bound = epsilon_lower_bound(a["member"], a["score"], delta)
+            out[name].update(epsilon_lower_bound=bound["epsilon_lower_bound"],
+                             epsilon_lower_bound_threshold=bound["threshold"])
+    return out
 
 
 def _accuracy(probs: np.ndarray, out: ModelOutputs) -> tuple[float, float]:
@@ -69,7 +82,9 @@ def _accuracy(probs: np.ndarray, out: ModelOutputs) -> tuple[float, float]:
 
 
 def _record(defense, strength, size, scenario, target: ModelOutputs, test: AttackData, attack) -> dict:
-    """One result row for the attack ``attack`` (SVM or threshold) on ``test``."""
+    """One result row for the attack ``attack`` (SVM or threshold) on ``test``; a DP target's row also holds
+    ``_audit``, this attack's :func:`~mia_repro.audit.epsilon_lower_bound` (folded into :data:`DP_KEYS` by
+    :func:`_dp_fields`)."""
     check_disjoint(attack, test)
     # the SVM's per-class scores are pooled on one (calibrated) scale, as in Stage II
     score = attack.calibrated_score(test) if hasattr(attack, "calibrated_score") else attack.score(test)
@@ -78,7 +93,24 @@ def _record(defense, strength, size, scenario, target: ModelOutputs, test: Attac
     row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
            "target_train_acc": train_acc, "target_test_acc": test_acc}
     row.update({k: m.get(k) for k in RECORD_KEYS if k not in row})
+    if defense == "dp":
+        row["_audit"] = epsilon_lower_bound(test.member, score, target.dp["delta"])
     return row
+
+
+def _dp_fields(target: ModelOutputs, svm_row: dict, threshold_row: dict, compared: dict) -> dict:
+    """The :data:`DP_KEYS` of one DP scenario: the target's schedule (both ε) and the largest audit bound over
+    the SVM, the threshold baseline and every compared attack, with the attack and threshold behind it."""
+    dp = target.dp
+    bounds = [(svm_row.pop("_audit"), "shokri_svm"), (threshold_row.pop("_audit"), "confidence_threshold_baseline")]
+    bounds += [({"epsilon_lower_bound": m["epsilon_lower_bound"], "threshold": m["epsilon_lower_bound_threshold"]}, name)
+               for name, m in compared.items()]
+    best, name = max(bounds, key=lambda b: b[0]["epsilon_lower_bound"])
+    return {"epsilon": dp["epsilon"], "epsilon_pld": dp["epsilon_pld"], "delta": dp["delta"],
+            "noise_multiplier": dp["noise_multiplier"], "sampling_rate": dp["sampling_rate"], "steps": dp["steps"],
+            "clip_norm": dp["clip_norm"], "epsilon_lower_bound": best["epsilon_lower_bound"],
+            "epsilon_lower_bound_attack": name if best["epsilon_lower_bound"] > 0 else None,
+            "epsilon_lower_bound_threshold": best["threshold"]}
 
 
 def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
@@ -90,6 +122,7 @@ def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
     out += [("topk", k) for k in m.topk]
     out += [("rounding", d) for d in m.rounding_decimals]
     out += [("temperature", t) for t in m.temperatures]
+    out += [("dp", e) for e in m.dp_epsilons]
     return out
 
 
@@ -114,9 +147,10 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     elif defense != "none":
         transform = output_defense(defense, strength)
     test = attack_dataset([target], transform)
+    delta = target.dp["delta"] if defense == "dp" else None
     rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
              _record(defense, strength, size, "unaware", target, test, unaware_threshold),
-             compared_attacks(cfg, size, target, base.shadows, labels) if compare else None)]
+             compared_attacks(cfg, size, target, base.shadows, labels, delta) if compare else None)]
     if not _aware(cfg, size, defense):
         return rows
     if defense == "none":
@@ -133,14 +167,23 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
         threshold = ThresholdAttack.fit(train)
     rows.append(("aware", _record(defense, strength, size, "aware", target, test, svm),
                  _record(defense, strength, size, "aware", target, test, threshold),
-                 (rows[0][3] if defense == "none" else compared_attacks(cfg, size, target, shadows, labels)) if compare else None))
+                 (rows[0][3] if defense == "none" else compared_attacks(cfg, size, target, shadows, labels, delta))
+                 if compare else None))
+    if defense == "dp":
+        for _, svm_row, threshold_row, compared in rows:
+            dp = _dp_fields(target, svm_row, threshold_row, compared)
+            svm_row.update(dp)
+            threshold_row.update(dp)
     return rows
 
 
 def _aware(cfg: ExperimentConfig, size: int, defense: str) -> bool:
     """Whether the aware attacker is evaluated for ``defense`` at ``size`` (always for output-side ones)."""
+    m = cfg.mitigation
+    if defense == "dp":
+        return m.dp_aware and size in m.aware_sizes
     return defense == "none" or defense not in TRAINING_DEFENSES or (
-        size in cfg.mitigation.aware_sizes and defense in cfg.mitigation.aware_defenses)
+        size in m.aware_sizes and defense in m.aware_defenses)
 
 
 def training_requests(cfg: ExperimentConfig, todo: list[tuple[int, str, float]]) -> list[TrainRequest]:
@@ -158,7 +201,17 @@ def training_requests(cfg: ExperimentConfig, todo: list[tuple[int, str, float]])
 
 
 def _model_cfg(cfg: ExperimentConfig, defense: str, strength: float):
+    """The model config of a training defense: L2 or dropout at ``strength``, or DP-SGD at target ε ``strength``."""
+    if defense == "dp":
+        m = cfg.mitigation
+        return dataclasses.replace(cfg.model, dp=DPConfig(target_epsilon=float(strength), clip_norm=m.dp_clip_norm,
+                                                          delta=m.dp_delta, optimizer=m.dp_optimizer))
     return dataclasses.replace(cfg.model, **{defense: float(strength)})
+
+
+def record_keys(defense: str) -> tuple[str, ...]:
+    """The keys of a row of ``defense``, in order: :data:`RECORD_KEYS`, and :data:`DP_KEYS` for "dp"."""
+    return RECORD_KEYS + DP_KEYS if defense == "dp" else RECORD_KEYS
 
 
 def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float):
@@ -173,7 +226,7 @@ def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float)
         for r in rows:
             for part in ("svm", "threshold"):
                 rec = r[part]
-                if tuple(rec) != RECORD_KEYS or (rec["defense"], rec["strength"], rec["size"], rec["scenario"]) != (
+                if tuple(rec) != record_keys(defense) or (rec["defense"], rec["strength"], rec["size"], rec["scenario"]) != (
                         defense, float(strength), size, r["scenario"]):
                     raise ValueError(f"{part} record of another setting or incomplete")
             if compared != isinstance(r["attacks"], dict) or (compared and not r["attacks"]):
@@ -185,7 +238,8 @@ def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: flo
     """``(path, key)`` of one setting's cached rows; the key hashes everything they depend on."""
     key = config_key(MITIGATION_VERSION, cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
                      cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, n_records(cfg), size, defense, strength,
-                     fingerprint, cfg.outputs)
+                     fingerprint, cfg.outputs,
+                     *([_model_cfg(cfg, defense, strength), cfg.mitigation.dp_aware] if defense == "dp" else []))
     return cfg.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json", key
 
 
@@ -198,7 +252,8 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
     stage1 = load_stage1(cfg)
     grid = settings(cfg)
     log(f"Mitigation [{cfg.profile}]: sizes {list(cfg.mitigation.sizes)}, {len(grid)} settings, "
-        f"aware retraining at sizes {list(cfg.mitigation.aware_sizes)} for {list(cfg.mitigation.aware_defenses)} "
+        f"aware retraining at sizes {list(cfg.mitigation.aware_sizes)} for "
+        f"{list(cfg.mitigation.aware_defenses) + (['dp'] if cfg.mitigation.dp_aware and cfg.mitigation.dp_epsilons else [])} "
         f"with {cfg.mitigation.aware_shadows} shadows")
     svm_rows, thr_rows, compared_rows = [], [], []
     entries = {(size, d, s): _setting_entry(cfg, size, d, s, stage1[size].fingerprint())

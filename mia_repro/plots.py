@@ -222,6 +222,7 @@ DEFENSE_LABELS = {
     "topk": "top-k (k)",
     "rounding": "rounding (decimals)",
     "temperature": "temperature T",
+    "dp": "DP-SGD target ε",
 }
 
 
@@ -329,8 +330,115 @@ MITIGATION_FIGURES = {
 
 
 def mitigation_figures(records: list[dict], meta: dict, out_dir: Path, close: bool = True) -> dict[str, plt.Figure]:
-    """Draw every mitigation figure into ``out_dir``; returns {file name: figure}."""
-    return draw_all(MITIGATION_FIGURES, (records, meta), out_dir, close)
+    """Draw every mitigation figure into ``out_dir`` (the DP-SGD ones when the sweep has DP settings);
+    returns {file name: figure}."""
+    figures = dict(MITIGATION_FIGURES)
+    if _rows(records, defense="dp"):
+        figures.update(DP_FIGURES)
+    return draw_all(figures, (records, meta), out_dir, close)
+
+
+def _dp_points(records: list[dict], size: int, scenario: str, attack: str | None = None, meta: dict | None = None
+               ) -> list[dict]:
+    """The DP rows of one size and scenario by target ε (the SVM's rows, or ``attack``'s compared rows)."""
+    rows = records if attack is None else [r for r in meta.get("attack_comparison", []) if r["attack"] == attack]
+    return sorted(_rows(rows, defense="dp", size=size, scenario=scenario), key=lambda r: r["strength"])
+
+
+def _no_dp(records: list[dict], size: int, scenario: str, attack: str | None = None, meta: dict | None = None):
+    rows = records if attack is None else [r for r in meta.get("attack_comparison", []) if r["attack"] == attack]
+    hit = _rows(rows, defense="none", size=size, scenario=scenario)
+    return hit[0] if hit else None
+
+
+def dp_accuracy(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
+    """Target train (members) and test (non-members) accuracy vs the DP-SGD target ε, per size; the
+    undefended model as horizontal lines."""
+    sizes = sorted({r["size"] for r in _rows(records, defense="dp")})
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for i, size in enumerate(sizes):
+        pts = _dp_points(records, size, "unaware")
+        eps = [r["strength"] for r in pts]
+        ax.plot(eps, [r["target_test_acc"] for r in pts], "o-", color=f"C{i}", label=f"n = {size:,}: test (non-members)")
+        ax.plot(eps, [r["target_train_acc"] for r in pts], "s--", color=f"C{i}", alpha=0.6, label=f"n = {size:,}: train")
+        base = _no_dp(records, size, "unaware")
+        if base:
+            ax.axhline(base["target_test_acc"], color=f"C{i}", ls=":", lw=1.2, label=f"n = {size:,}: no DP, test")
+    ax.axhline(0.1, color="k", ls=":", lw=0.8, label="chance (0.1)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("DP-SGD target ε (δ = 1e-5; RDP accountant)")
+    ax.set_ylabel("target accuracy")
+    ax.set_title("What DP-SGD costs in accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _finish(fig, meta, path, footer)
+
+
+DP_ATTACKS = ("shokri_svm", "lira_offline", "rmia_offline")
+
+
+def dp_attacks(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
+    """AUC and TPR at 0.1% FPR of the Shokri SVM, LiRA and RMIA vs the DP-SGD target ε (solid: aware
+    attacker, DP shadows; dashed: unaware, plain shadows), at the first DP size; the undefended target at the
+    right edge ("no DP")."""
+    size = min(r["size"] for r in _rows(records, defense="dp"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for col, metric in enumerate(("auc", "tpr_at_0.1pct_fpr")):
+        ax = axes[col]
+        for j, attack in enumerate(DP_ATTACKS):
+            name = None if attack == "shokri_svm" else attack
+            for scenario, ls in (("aware", "-"), ("unaware", "--")):
+                pts = _dp_points(records, size, scenario, name, meta)
+                if not pts:
+                    continue
+                xs = [r["strength"] for r in pts]
+                ys = [r[metric] for r in pts]
+                base = _no_dp(records, size, scenario, name, meta)
+                if base:
+                    xs, ys = xs + [2 * max(xs)], ys + [base[metric]]
+                ax.plot(xs, ys, ls=ls, marker="o", color=f"C{j}", label=f"{attack_label(attack)}, {scenario}")
+        ticks = sorted({r["strength"] for r in _rows(records, defense="dp", size=size)})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ticks + [2 * max(ticks)], [f"{t:g}" for t in ticks] + ["no DP"])
+        if metric == "auc":
+            ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
+            ax.set_ylabel("attack ROC AUC (positive = member)")
+        else:
+            ax.axhline(0.001, color="k", ls=":", lw=1, label="random guess (0.001)")
+            ax.set_yscale("log")
+            ax.set_ylabel("TPR at 0.1% FPR")
+        ax.set_xlabel("DP-SGD target ε")
+        ax.set_title(f"{'AUC' if metric == 'auc' else 'TPR at 0.1% FPR'} vs ε, n = {size:,}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _finish(fig, meta, path, footer)
+
+
+def dp_audit(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
+    """The accountant's ε (RDP; PLD beside it) vs the empirical lower bound the attacks prove (the best over
+    every attack and threshold, Clopper-Pearson 95%), per size and scenario; the diagonal is a tight audit."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    dp = _rows(records, defense="dp")
+    top = max(r["epsilon"] for r in dp)
+    ax.plot([0, top * 1.1], [0, top * 1.1], "k:", lw=1, label="lower bound = ε (a tight audit)")
+    for i, size in enumerate(sorted({r["size"] for r in dp})):
+        for scenario, mk in (("aware", "o"), ("unaware", "s")):
+            pts = _dp_points(records, size, scenario)
+            if not pts:
+                continue
+            ax.plot([r["epsilon"] for r in pts], [r["epsilon_lower_bound"] for r in pts], marker=mk, ls="-",
+                    color=f"C{i}", label=f"n = {size:,}, {scenario}: vs RDP ε")
+            ax.plot([r["epsilon_pld"] for r in pts], [r["epsilon_lower_bound"] for r in pts], marker=mk, ls="none",
+                    mfc="none", color=f"C{i}", label=f"n = {size:,}, {scenario}: vs PLD ε")
+    ax.set_xlabel("accountant's ε (δ = 1e-5)")
+    ax.set_ylabel("empirical lower bound on ε (best attack and threshold)")
+    ax.set_title("Privacy audit: what the attacks prove vs the guarantee")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _finish(fig, meta, path, footer)
+
+
+DP_FIGURES = {"fig_dp_accuracy.png": dp_accuracy, "fig_dp_attacks.png": dp_attacks, "fig_dp_audit.png": dp_audit}
 
 
 def stage1_accuracy(stage1: dict, meta: dict, path: Path | str | None = None, footer: str | None = None):

@@ -92,7 +92,7 @@ def per_class_table(summary: dict, size: int | str) -> pd.DataFrame:
 
 
 #: Rows of the mitigation tables: undefended first, then training-time, then output-side defenses.
-DEFENSE_ORDER = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature"])}
+DEFENSE_ORDER = {d: i for i, d in enumerate(["none", "l2", "dropout", "topk", "rounding", "temperature", "dp"])}
 
 
 def mitigation_table(records: list[dict], threshold_records: list[dict] | None = None) -> pd.DataFrame:
@@ -151,6 +151,53 @@ def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
         for name in ("lira_offline", "rmia_offline"):
             cells.append(pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), "tpr_at_0.1pct_fpr", 4))
         lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_dp(records: list[dict], meta: dict) -> str:
+    """The README's DP-SGD table: per size and target ε (and the undefended model), the accountant's ε (RDP /
+    PLD), σ, target test accuracy, the SVM's precision and AUC, the best TPR at 0.1% FPR over every attack
+    and the empirical lower bound on ε (best attack and threshold), each "aware / unaware"."""
+    cmp = meta.get("attack_comparison", [])
+
+    def row_of(size, defense, strength, scenario):
+        hit = [r for r in records if (r["size"], r["defense"], r["strength"], r["scenario"]) == (size, defense, strength, scenario)]
+        return hit[0] if hit else None
+
+    def best_tpr(size, defense, strength, scenario) -> str:
+        cands = [(r["tpr_at_0.1pct_fpr"], r["attack"]) for r in cmp
+                 if (r["size"], r["defense"], r["strength"], r["scenario"]) == (size, defense, strength, scenario)]
+        svm = row_of(size, defense, strength, scenario)
+        if svm:
+            cands.append((svm["tpr_at_0.1pct_fpr"], "shokri_svm"))
+        if not cands:
+            return "—"
+        tpr, name = max(cands)
+        return f"{tpr:.4f} ({name})"
+
+    lines = ["| n | target ε | ε RDP / PLD | σ | test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
+             "| best TPR@0.1%FPR aware; unaware | ε lower bound aware; unaware |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    sizes = sorted({r["size"] for r in records if r["defense"] == "dp"})
+    for size in sizes:
+        settings = sorted({r["strength"] for r in records if r["size"] == size and r["defense"] == "dp"})
+        for defense, strength in [("dp", e) for e in settings] + [("none", 0.0)]:
+            a, u = row_of(size, defense, strength, "aware"), row_of(size, defense, strength, "unaware")
+            first = a or u
+            if first is None:
+                continue
+            pair = lambda key, d: " / ".join(f"{r[key]:.{d}f}" if r else "—" for r in (a, u))
+            if defense == "dp":
+                head = [f"{strength:g}", f"{first['epsilon']:.2f} / {first['epsilon_pld']:.2f}",
+                        f"{first['noise_multiplier']:.3f}"]
+                bound = "; ".join(f"{r['epsilon_lower_bound']:.2f} ({r['epsilon_lower_bound_attack'] or 'none'})"
+                                  if r else "—" for r in (a, u))
+            else:
+                head, bound = ["no DP", "∞", "0"], "—"
+            cells = head + [f"{first['target_test_acc']:.3f}", pair("precision", 3), pair("auc", 3),
+                            "; ".join(best_tpr(size, defense, strength, sc) if r else "—"
+                                      for sc, r in (("aware", a), ("unaware", u))), bound]
+            lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -78,6 +78,12 @@ class ModelOutputs:
     spec: dict = field(default_factory=dict)
     trained_on: dict = field(default_factory=dict)
 
+    @property
+    def dp(self) -> dict | None:
+        """A DP-SGD model's schedule and guarantee (σ, q, steps, C, δ, ε of the RDP and PLD accountants, as
+        :class:`mia_repro.privacy.Schedule`), recorded in its file; None for an ordinary model."""
+        return self.trained_on.get("dp")
+
     def __repr__(self) -> str:
         c = np.shape(self.probs)[1] if np.ndim(self.probs) == 2 else "?"
         extras = [f"{k} {np.shape(getattr(self, k))}" for k in ("pop_logits", "ref_logits", "aug_labels")
@@ -408,7 +414,8 @@ def train_or_load_many(
             units, request_of = [], {}
             for r_i, req in enumerate(requests):
                 jobs = [j for i, j in todo if i == r_i]
-                for group in task_units(jobs, trainer) if jobs else []:
+                # DP-SGD trains one model per unit (its own loop), whatever the trainer
+                for group in task_units(jobs, "sequential" if req.model_cfg.dp else trainer) if jobs else []:
                     units.append(ModelTask(
                         tuple(group), req.model_cfg, tuple(specs[(r_i, j.name)] for j in group), trainer,
                         cfg.steps_per_execution, cfg.deterministic, verbose,

@@ -71,7 +71,7 @@ def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
         attack=AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=40, fit_samples=60, n_jobs=1),
         mitigation=MitigationConfig(
             sizes=(30,), l2_strengths=(0.0, 1e-3), dropout_rates=(0.0, 0.5), topk=(1,), rounding_decimals=(1,),
-            temperatures=(5.0,), aware_sizes=(30,), aware_shadows=2,
+            temperatures=(5.0,), aware_sizes=(30,), aware_shadows=2, dp_epsilons=(8.0,),
         ),
         outputs=OutputsConfig(population_size=40, augmentations=("hflip", "shift:1:0")),
     )

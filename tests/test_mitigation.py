@@ -2,10 +2,12 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
+
 import pytest
 
 from mia_repro import mitigation as mit
-from mia_repro.mitigation import RECORD_KEYS, run_mitigation, settings
+from mia_repro.mitigation import DP_KEYS, RECORD_KEYS, record_keys, run_mitigation, settings
 from mia_repro.stage1 import Stage1Error, run_stage1
 from mia_repro.stage2 import run_stage2
 
@@ -37,12 +39,13 @@ def test_mitigation_records_have_exactly_the_contract_keys(swept):
     cfg, rows = swept
     on_disk = json.loads((cfg.output_dir / "mitigation.json").read_text())
     assert on_disk == json.loads(json.dumps(rows))
-    assert all(tuple(r) == RECORD_KEYS for r in on_disk)
+    assert all(tuple(r) == (RECORD_KEYS + DP_KEYS if r["defense"] == "dp" else RECORD_KEYS) for r in on_disk)
+    assert record_keys("l2") == RECORD_KEYS
     seen = {(r["defense"], r["strength"], r["scenario"]) for r in on_disk}
     for defense, strength in settings(cfg):
         assert (defense, float(strength), "unaware") in seen
         assert (defense, float(strength), "aware") in seen  # size 30 is in aware_sizes
-    assert {r["defense"] for r in on_disk} == {"none", "l2", "dropout", "topk", "rounding", "temperature"}
+    assert {r["defense"] for r in on_disk} == {"none", "l2", "dropout", "topk", "rounding", "temperature", "dp"}
     meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
     assert meta["profile"] == "test" and len(meta["threshold_baseline"]) == len(on_disk)
     for name in mit.__dict__.get("MITIGATION_FIGURES", {}) or ("fig_privacy_utility.png",):
@@ -62,7 +65,7 @@ def test_regularized_models_are_trained_and_cached(mitigated, monkeypatch):
     files = {p.name.split("-")[0] for p in (cfg.output_dir / "stage1" / "n30").glob("*.npz")}
     assert files == {"target", "shadow_00", "shadow_01"}
     n_models = len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz")))
-    assert n_models == 3 * 3  # plain + l2 + dropout, each target and 2 aware shadows
+    assert n_models == 4 * 3  # plain + l2 + dropout + dp, each target and 2 aware shadows
 
     def boom(*a, **k):
         raise AssertionError("a cached setting was evaluated again")
@@ -98,7 +101,7 @@ def test_todays_attacks_run_on_the_trained_defenses_with_each_scenarios_referenc
     names = set(ATTACKS) - {"shokri_svm"}
     by = {(r["defense"], r["strength"], r["scenario"], r["attack"]): r for r in compared}
     # L2 / dropout / undefended, both attackers, every attack but the SVM; no output-side defense
-    want = {(d, float(s), sc, a) for d, s in settings(cfg) if d in ("none", "l2", "dropout")
+    want = {(d, float(s), sc, a) for d, s in settings(cfg) if d in ("none", "l2", "dropout", "dp")
             for sc in ("unaware", "aware") for a in names}
     assert set(by) == want and len(compared) == len(want)
     for r in compared:
@@ -120,9 +123,37 @@ def test_the_trained_defense_tables_show_both_attackers(swept):
     meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
     table = report.mitigation_attacks_table(meta)
     assert list(table[["defense", "strength"]].itertuples(index=False, name=None)) == [
-        ("none", 0.0), ("l2", 0.001), ("dropout", 0.5)]
+        ("none", 0.0), ("l2", 0.001), ("dropout", 0.5), ("dp", 8.0)]
     assert {"lira_offline TPR@0.1% (aware)", "rmia_offline AUC (unaware)"} <= set(table.columns)
     md = report.markdown_mitigation_attacks(rows, meta).splitlines()
-    assert len(md) == 2 + 3 and md[3].startswith("| 30 | l2 | 0.001 | ")
+    assert len(md) == 2 + 4 and md[3].startswith("| 30 | l2 | 0.001 | ")
     l2 = {r["scenario"]: r for r in rows if r["defense"] == "l2"}
     assert f"{l2['aware']['auc']:.3f} / {l2['unaware']['auc']:.3f}" in md[3]
+
+
+def test_dp_rows_record_the_schedule_both_epsilons_and_the_audit(swept):
+    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+    from mia_repro.stage1 import ModelOutputs
+
+    cfg, rows = swept
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    dp = [r for r in rows if r["defense"] == "dp"]
+    assert [(r["strength"], r["scenario"]) for r in dp] == [(8.0, "unaware"), (8.0, "aware")]
+    for r in dp:
+        # what the row records recomputes with dp-accounting
+        sched = (r["noise_multiplier"], r["sampling_rate"], r["steps"], r["delta"])
+        assert r["epsilon"] == epsilon_rdp(*sched) and r["epsilon_pld"] == epsilon_pld(*sched)
+        assert r["epsilon"] == pytest.approx(8.0, abs=0.01) and r["clip_norm"] == 1.0 and r["delta"] == 1e-5
+        assert r["sampling_rate"] == 16 / 30 and r["steps"] == 2  # batch 16 of 30 members, 1 epoch
+        # the audit: the largest bound over the SVM, the baseline and every compared attack
+        compared = [c for c in meta["attack_comparison"] if c["defense"] == "dp" and c["scenario"] == r["scenario"]]
+        thr = [t for t in meta["threshold_baseline"] if t["defense"] == "dp" and t["scenario"] == r["scenario"]][0]
+        assert thr["epsilon_lower_bound"] == r["epsilon_lower_bound"]
+        assert r["epsilon_lower_bound"] >= max(c["epsilon_lower_bound"] for c in compared)
+        assert 0 <= r["epsilon_lower_bound"] < r["epsilon"]  # 30 members cannot prove much
+    # the unaware attacker's reference models are the plain shadows, the aware one's the DP shadows
+    files = sorted((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
+    dp_files = [f for f in files if "dp-sgd" in str(np.load(f, allow_pickle=False)["trainer"])]
+    assert len(dp_files) == 3
+    recorded = json.loads(str(np.load(dp_files[0])["trained_on"]))["dp"]
+    assert recorded["epsilon"] == dp[0]["epsilon"] and recorded["noise_multiplier"] == dp[0]["noise_multiplier"]

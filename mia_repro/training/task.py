@@ -77,7 +77,11 @@ def run_task(task: ModelTask, data: "DataRef | tuple[np.ndarray, np.ndarray]") -
 
     x, y = resolve_data(data)
     set_deterministic(task.deterministic)
-    if task.trainer == "stacked":
+    if task.model_cfg.dp is not None:  # DP-SGD: its own loop, one model at a time, whatever the trainer
+        from .dp_sgd import train_dp
+
+        results = [train_dp(j, task.model_cfg, x, y, verbose=task.verbose) for j in task.jobs]
+    elif task.trainer == "stacked":
         from .stacked import train_stacked
 
         results = train_stacked(list(task.jobs), task.model_cfg, x, y, verbose=task.verbose,
