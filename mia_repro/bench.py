@@ -4,6 +4,7 @@
     python -m mia_repro.bench --k 11 --n 15000 --batch-size 32 --epochs 2
     python -m mia_repro.bench --determinism --k 2 --n 2500 --epochs 2   # cost of deterministic kernels
     python -m mia_repro.bench --steps-per-execution 1 32 128 --k 1 --n 5000 --epochs 2   # sequential trainer
+    python -m mia_repro.bench --dp --batch-size 32   # one DP-SGD step vs one ordinary step
 
 Prints the backend and device, seconds per model-epoch of each trainer
 (wall time of the whole training, model building and compilation included,
@@ -115,6 +116,47 @@ def run_spe_bench(values, k: int, n: int, batch_size: int, epochs: int, seed: in
     return out
 
 
+def run_dp_bench(batch_size: int, steps: int = 100, rounds: int = 3, seed: int = 0) -> dict:
+    """One DP-SGD step (per-example gradients, clipping to C = 1, noise sigma = 1, Adam) against one ordinary
+    Keras step (``train_on_batch``, Adam) of the paper's CNN on the same batch of ``batch_size`` CIFAR-10
+    images, in one process: after a warm-up of each, ``rounds`` x (``steps`` ordinary, ``steps`` DP), so that
+    a drift of the machine's speed during the run favours neither; ms per step and their ratio."""
+    from .data import to_model_input
+    from .determinism import set_deterministic
+    from .models import build_cnn
+    from .quiet import keras
+    from .training import machine_info
+    from .training.dp_sgd import DPStep, logits_model
+
+    x, y, source = _data(batch_size, seed)
+    xb, yb = to_model_input(x[:batch_size], True), np.asarray(y[:batch_size], np.int32)
+    cfg = ModelConfig()
+    out = {**machine_info(), "data": source, "batch_size": batch_size, "steps": steps, "rounds": rounds,
+           "determinism": set_deterministic(True)}
+    plain = logits_model(build_cnn(cfg, seed=seed))
+    plain.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    dp = DPStep(logits_model(build_cnn(cfg, seed=seed)), keras.optimizers.Adam(cfg.learning_rate), 1.0, 1.0, batch_size)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):  # warm-up: tracing and first-use costs hit neither side
+        plain.train_on_batch(xb, yb)
+        dp(xb, yb, rng)
+    times = {"ordinary": 0.0, "dp": 0.0}
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps):
+            plain.train_on_batch(xb, yb)
+        times["ordinary"] += time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(steps):
+            dp(xb, yb, rng)
+        times["dp"] += time.perf_counter() - start
+    for k, v in times.items():
+        out[f"{k}_ms_per_step"] = 1e3 * v / (steps * rounds)
+    out["ratio_dp_over_ordinary"] = out["dp_ms_per_step"] / out["ordinary_ms_per_step"]
+    return out
+
+
 def _one_setting(workers: int, threads: int, k: int, n: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
     """In a fresh process: K models through the executor with ``workers`` x ``threads``, after a warm-up
     (one 1-epoch model per worker: process start, backend import, threads applied) that is not timed."""
@@ -185,6 +227,8 @@ def main(argv=None) -> int:
                    help="instead: the executor with each of these worker counts (x each --threads-per-model)")
     p.add_argument("--threads-per-model", type=int, nargs="+", default=[2], metavar="T",
                    help="with --workers: threads per model to try (default 2)")
+    p.add_argument("--dp", action="store_true", help="instead: one DP-SGD step vs one ordinary step, same batch")
+    p.add_argument("--dp-steps", type=int, default=100, help="with --dp: steps per side and round (default 100)")
     p.add_argument("--one-setting", type=int, nargs=2, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one_setting:
@@ -217,6 +261,18 @@ def main(argv=None) -> int:
         for v in r["values"]:
             print(f"  steps_per_execution {v:4d}: {r[f'spe{v}_s_per_model_epoch']:.3f} s per model-epoch, "
                   f"ratio to {first}: {r[f'spe{v}_ratio_to_spe{first}']:.2f}x, same weights: {r[f'spe{v}_same_weights']}")
+        return _emit(r, a.json)
+    if a.dp:
+        from .training.jobs import cpu_vector_isa
+
+        if a.dp_steps < 1:
+            p.error("--dp-steps: expected an integer >= 1")
+        r = run_dp_bench(a.batch_size, a.dp_steps)
+        print(f"backend {r['backend']} on {r['device']} ({r['device_name']}, {cpu_vector_isa()}) | data: "
+              f"{r['data']} | paper CNN, batch {r['batch_size']}, {r['rounds']} x {r['steps']} steps each, interleaved")
+        print(f"  ordinary step (train_on_batch): {r['ordinary_ms_per_step']:.1f} ms")
+        print(f"  DP-SGD step (per-example clip + noise): {r['dp_ms_per_step']:.1f} ms")
+        print(f"  ratio DP-SGD/ordinary: {r['ratio_dp_over_ordinary']:.2f}x")
         return _emit(r, a.json)
     if a.determinism:
         r = run_determinism_bench(a.k, a.n, a.batch_size, a.epochs)

@@ -179,6 +179,8 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
              "| best TPR@0.1%FPR aware; unaware | ε lower bound aware; unaware |",
              "|---|---|---|---|---|---|---|---|---|"]
     sizes = sorted({r["size"] for r in records if r["defense"] == "dp"})
+    if not sizes:
+        return "No DP-SGD settings in this sweep (`mitigation.dp_epsilons` is empty)."
     for size in sizes:
         settings = sorted({r["strength"] for r in records if r["size"] == size and r["defense"] == "dp"})
         for defense, strength in [("dp", e) for e in settings] + [("none", 0.0)]:

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,17 @@ def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
     assert bench.main(["--k", "2", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
     assert "ratio sequential/stacked" in out and "per model-epoch" in out
+
+
+def test_bench_times_a_dp_step_against_an_ordinary_one(capsys):
+    from mia_repro import bench
+
+    assert bench.main(["--dp", "--batch-size", "4", "--dp-steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio DP-SGD/ordinary" in out and "ms" in out
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["ratio_dp_over_ordinary"] == pytest.approx(r["dp_ms_per_step"] / r["ordinary_ms_per_step"])
+    assert (r["batch_size"], r["steps"], r["rounds"]) == (4, 2, 3)
 
 
 def test_markdown_results_has_one_row_per_size():
