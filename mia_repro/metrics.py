@@ -65,8 +65,7 @@ def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float
     if member.all() or not member.any():
         return float("nan")
     fpr, tpr, _ = skm.roc_curve(member, score)
-    ok = fpr <= fpr_level
-    return float(tpr[ok].max()) if ok.any() else 0.0
+    return float(tpr[fpr <= fpr_level].max())  # roc_curve starts at (0, 0): some point always qualifies
 
 
 def max_advantage(member: np.ndarray, score: np.ndarray) -> float:
@@ -95,8 +94,7 @@ def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int =
         idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
         fpr, tpr, _ = skm.roc_curve(labels, score[idx])
         for k, level in levels.items():
-            ok = fpr <= level
-            draws[k].append(tpr[ok].max() if ok.any() else 0.0)
+            draws[k].append(tpr[fpr <= level].max())  # the curve's first point (0, 0) always qualifies
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()}
 
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from mia_repro.metrics import attack_metrics, bootstrap_tpr_intervals, max_advantage, metrics_by_class, tpr_at_fpr
+from mia_repro.metrics import (attack_metrics, bootstrap_tpr_intervals, max_advantage, metrics_by_class, score_ties,
+                               tpr_at_fpr)
 
 MEMBER = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
 
@@ -159,3 +160,75 @@ def test_bootstrap_interval_is_the_2_5_and_97_5_percentiles_of_its_draws():
         idx = np.r_[rng.choice(pos, 30), rng.choice(neg, 1000)]
         draws.append(tpr_at_fpr(member[idx], score[idx], 0.001))
     assert ci["tpr_at_0.1pct_fpr"] == [pytest.approx(np.percentile(draws, 2.5)), pytest.approx(np.percentile(draws, 97.5))]
+
+
+def test_one_class_paths_are_nan_without_warnings():
+    """All members (or none): TPR / FPR of the absent class, AUC, TPR@FPR and the advantages are NaN, and
+    nothing is computed on an empty slice (warnings are errors here)."""
+    import warnings
+
+    for member in (np.ones(6, bool), np.zeros(6, bool)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            m = attack_metrics(member, np.arange(6.0), np.r_[np.ones(3, int), np.zeros(3, int)], bootstrap=20)
+            assert np.isnan(m["auc"]) and np.isnan(m["advantage_max"]) and np.isnan(m["balanced_accuracy"])
+            assert all(np.isnan(m[k]) for k in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "tpr_at_0pct_fpr"))
+            assert not any(k.endswith("_ci95") for k in m)  # no bootstrap on one class
+            assert np.isnan(max_advantage(member, np.arange(6.0))) and np.isnan(tpr_at_fpr(member, np.arange(6.0), 0.01))
+        # the present class's rate is still computed: half of the 6 records are called members
+        assert m["advantage_at_decision"] != m["advantage_at_decision"]  # NaN: one rate is undefined
+        assert (m["n_members"], m["n_nonmembers"]) == ((6, 0) if member.all() else (0, 6))
+        assert m["fp_allowed"] == {"tpr_at_1pct_fpr": 0, "tpr_at_0.1pct_fpr": 0, "tpr_at_0pct_fpr": 0}
+
+
+def test_no_member_called_gives_zero_precision_and_recall_without_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = attack_metrics(MEMBER, np.arange(8.0), np.zeros(8, int))
+    assert (m["precision"], m["recall"], m["advantage_at_decision"]) == (0.0, 0.0, 0.0)
+
+
+def test_fp_allowed_is_the_floor_of_level_times_non_members():
+    """At exactly 1,000 non-members 1% allows 10 and 0.1% allows 1 (level x n is whole: no rounding down to 9
+    or 0); at 1,999, 19 and 1; at 99, 0 and 0."""
+    for n_neg, want in ((1000, (10, 1, 0)), (1999, (19, 1, 0)), (99, (0, 0, 0)), (100, (1, 0, 0))):
+        member = np.r_[np.ones(5, bool), np.zeros(n_neg, bool)]
+        m = attack_metrics(member, np.arange(n_neg + 5.0), member.astype(int))
+        assert tuple(m["fp_allowed"].values()) == want and m["n_nonmembers"] == n_neg and m["n_members"] == 5
+
+
+def test_exact_messages_of_the_metric_checks():
+    from mia_repro.metrics import MetricInputError, check_fpr_level, check_member_score
+
+    cases = [
+        (lambda: attack_metrics(MEMBER, np.arange(8.0), np.ones(7, int)),
+         "member, score, pred must be 1-D of one length, got (8,), (8,), (7,)"),
+        (lambda: attack_metrics(MEMBER, np.arange(8.0), np.array([0, 1] * 4, dtype=object)),
+         "pred: expected the attack's 0/1 decisions (predict), got other values -- scores belong in score"),
+        (lambda: check_member_score(MEMBER[:, None], np.arange(8.0)),
+         "member and score must be 1-D of one length, got shapes (8, 1) and (8,)"),
+        (lambda: check_member_score(MEMBER, np.arange(8.0)[:, None]),
+         "member and score must be 1-D of one length, got shapes (8,) and (8, 1)"),
+        (lambda: check_member_score(np.array([0, 1] * 4, dtype=object), np.arange(8.0)),
+         "member: expected booleans or 0/1 (1 = member)"),
+        (lambda: check_member_score(MEMBER, np.arange(8.0) + 1j), "score: expected numbers, got complex128"),
+        (lambda: check_member_score(MEMBER, np.r_[np.inf, np.nan, np.arange(6.0)]),
+         "score: 2 non-finite values (NaN or inf)"),
+        (lambda: check_fpr_level(False), "fpr_level: a false-positive rate in [0, 1) (0.01 for 1%), got False"),
+        (lambda: check_fpr_level(True), "fpr_level: a false-positive rate in [0, 1) (0.01 for 1%), got True"),
+        (lambda: check_fpr_level("0.01"), "fpr_level: a false-positive rate in [0, 1) (0.01 for 1%), got '0.01'"),
+    ]
+    for call, message in cases:
+        with pytest.raises(MetricInputError) as err:
+            call()
+        assert str(err.value) == message
+    assert check_member_score(MEMBER.astype(int), np.arange(8, dtype=np.int32))[1].dtype == np.float64
+    assert check_fpr_level(np.float32(0.5)) == 0.5 and check_fpr_level(0) == 0.0
+
+
+def test_score_ties_of_nothing_and_of_distinct_scores():
+    zero = {"tied_records": 0, "tied_members": 0, "tied_nonmembers": 0, "mixed_records": 0, "largest_group": 0}
+    assert score_ties(np.array([], bool), np.array([])) == zero
+    assert score_ties(MEMBER, np.arange(8.0)) == {**zero, "largest_group": 1}

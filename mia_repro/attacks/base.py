@@ -145,9 +145,11 @@ class AttackInputError(ValueError):
 def _need_array(name: str, a, ndim: int, shape: tuple | None = None, kind: str = "f") -> np.ndarray:
     """``a`` as an array of ``ndim`` dimensions (``shape``: None entries free) of kind float ("f", finite) or
     integer ("i"); :class:`AttackInputError` naming ``name`` otherwise."""
+    if kind not in ("f", "i"):
+        raise ValueError(f"kind: 'f' (floats) or 'i' (integers), got {kind!r}")
     arr = np.asarray(a)
     if arr.ndim != ndim or (shape is not None and any(w is not None and w != g for w, g in zip(shape, arr.shape))):
-        want = "(" + ", ".join("?" if w is None else str(w) for w in (shape or (None,) * ndim)) + ")"
+        want = "(" + ", ".join("?" if w is None else str(w) for w in (shape or (None,) * ndim)) + ("," if ndim == 1 else "") + ")"
         raise AttackInputError(f"{name}: expected shape {want}, got {arr.shape}")
     if kind == "f":
         if not np.issubdtype(arr.dtype, np.floating):

@@ -1,0 +1,142 @@
+"""The attacks' input contract: every check of AttackerView, with the exact message a user reads.
+
+A view of 12 target records x 10 classes, 3 shadows, a population of 8 and 2 augmentations; each case breaks
+one field and pins the whole message (the field named first, what was expected, what came), so a check that
+stops firing, fires on the wrong field or loses its advice fails here.
+"""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fakes import fake_stage1
+from mia_repro.attacks import ATTACKS, AttackerView, AttackInputError
+from mia_repro.attacks.base import PopulationSimulation, _need_array, balanced_threshold
+
+
+@pytest.fixture(scope="module")
+def view():
+    so, labels = fake_stage1(n=6, n_shadows=3, pool=60, population=8, n_aug=2)
+    return AttackerView.from_stage1(so, labels)
+
+
+def broken(v, case):
+    """The change of one field that each case makes."""
+    n, c = v.target_logits.shape
+    sim = v.simulation
+    first = np.arange(n) == 0
+    return {
+        "logits_1d": dict(target_logits=v.target_logits[:, 0]),
+        "logits_nan": dict(target_logits=np.where(first[:, None], np.nan, v.target_logits).astype(np.float32)),
+        "logits_int": dict(target_logits=np.round(v.target_logits * 10).astype(np.int64)),
+        "probs_shape": dict(target_probs=np.hstack([v.target_probs, v.target_probs[:, :1]])),
+        "logits_are_probs": dict(target_logits=v.target_probs),
+        "probs_are_logits": dict(target_probs=v.target_logits),
+        "true_shape": dict(true_class=v.true_class[:-1]),
+        "true_float": dict(true_class=v.true_class.astype(float)),
+        "true_range": dict(true_class=np.where(first, c, v.true_class)),
+        "true_negative": dict(true_class=np.where(first, -1, v.true_class)),
+        "aug_shape": dict(target_aug_labels=v.target_aug_labels[:, :-1]),
+        "aug_float": dict(target_aug_labels=v.target_aug_labels.astype(float)),
+        "no_shadows": dict(shadows=[]),
+        "partial_refs": dict(ref_logits=None),
+        "pop_shape": dict(target_pop_logits=v.target_pop_logits[:, :-1]),
+        "ref_shape": dict(ref_logits=v.ref_logits[:, :-1]),
+        "pop_true_shape": dict(pop_true_class=v.pop_true_class[:-1]),
+        "pop_true_float": dict(pop_true_class=v.pop_true_class.astype(float)),
+        "sim_logits_shape": dict(simulation=PopulationSimulation(sim.logits[:, :-1], sim.member, sim.true_class)),
+        "sim_member_shape": dict(simulation=PopulationSimulation(sim.logits, sim.member[:-1], sim.true_class)),
+        "sim_member_float": dict(simulation=PopulationSimulation(sim.logits, sim.member.astype(float), sim.true_class)),
+    }[case]
+
+
+CASES = [
+    ("logits_1d", "target_logits: expected shape (?, ?), got (12,)"),
+    ("logits_nan", "target_logits: 10 non-finite values (NaN or inf); the model's outputs are unusable"),
+    ("logits_int", "target_logits: expected floats, got int64"),
+    ("probs_shape", "target_probs: expected shape (12, 10), got (12, 11)"),
+    ("logits_are_probs", "target_logits: these look like probabilities (all in [0, 1], rows summing to 1); give the "
+                         "pre-softmax outputs (mia_repro.own accepts probs= and converts them)"),
+    ("probs_are_logits", "target_probs: not probabilities (values in [0, 1], rows summing to 1); logits belong in "
+                         "target_logits"),
+    ("true_shape", "true_class: expected shape (12,), got (11,)"),
+    ("true_float", "true_class: expected integers, got float64"),
+    ("true_range", "true_class: classes must lie in 0..9, got 0..10"),
+    ("true_negative", "true_class: classes must lie in 0..9, got -1..9"),
+    ("aug_shape", "target_aug_labels: expected shape (?, 12), got (2, 11)"),
+    ("aug_float", "target_aug_labels: expected integers, got float64"),
+    ("no_shadows", "shadows: the attacker needs at least one shadow model"),
+    ("partial_refs", "ref_logits: the reference part of the view is all or nothing (given: target_pop_logits, "
+                     "pop_true_class, simulation)"),
+    ("pop_shape", "target_pop_logits: expected shape (?, 10), got (8, 9)"),
+    ("ref_shape", "ref_logits: expected shape (3, 12, 10), got (3, 11, 10)"),
+    ("pop_true_shape", "pop_true_class: expected shape (8,), got (7,)"),
+    ("pop_true_float", "pop_true_class: expected integers, got float64"),
+    ("sim_logits_shape", "simulation.logits: expected shape (3, 8, 10), got (3, 7, 10)"),
+    ("sim_member_shape", "simulation.member: expected shape (3, 8), got (2, 8)"),
+    ("sim_member_float", "simulation.member: expected integers, got float64"),
+]
+
+
+@pytest.mark.parametrize("case, message", CASES, ids=[c for c, _ in CASES])
+def test_each_check_of_the_view_names_its_field_and_says_what_it_expected(view, case, message):
+    with pytest.raises(AttackInputError) as err:
+        dataclasses.replace(view, **broken(view, case))
+    assert str(err.value) == message
+
+
+def test_the_unbroken_view_and_its_defaults(view):
+    assert dataclasses.replace(view) is not view  # every check passes on the view as built
+    bare = dataclasses.replace(view, target_aug_labels=None)
+    assert bare.target_aug_labels.shape == (0, 12) and bare.target_aug_labels.dtype == np.int64
+    for probs in (np.full((12, 10), 0.1), np.eye(10)[np.arange(12) % 10]):  # rows of exactly 0 and 1 are probs
+        with pytest.raises(AttackInputError, match="^target_logits: these look like probabilities"):
+            dataclasses.replace(view, target_logits=probs.astype(np.float32))
+    # rows summing to 1 within 1e-3 are probabilities; 2e-3 off, or any value above 1 or below 0, is not
+    near = np.full((12, 10), 0.1)
+    near[:, 0] += 0.0009
+    dataclasses.replace(view, target_probs=near.astype(np.float32))
+    over = np.zeros((12, 10))
+    over[:, 0] = 1.0005  # sums to 1 within 1e-3, but a value above 1
+    for bad in (np.full((12, 10), 0.1002), np.where(np.arange(10) == 0, 1.5, -0.5 / 9) * np.ones((12, 1)), over):
+        with pytest.raises(AttackInputError, match="^target_probs: not probabilities"):
+            dataclasses.replace(view, target_probs=bad)
+    # logits that are all positive, or whose rows sum to 1, are still logits (only both together look like probs)
+    z = view.target_logits.astype(np.float64)
+    dataclasses.replace(view, target_logits=(z - z.min() + 0.5).astype(np.float32))
+    dataclasses.replace(view, target_logits=(z - z.mean(axis=1, keepdims=True) + 0.1).astype(np.float32))
+
+
+def test_without_references_the_reference_attacks_say_what_they_need(view):
+    plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
+    assert not plain.has_references and view.has_references
+    for name in ("lira_offline", "rmia_offline", "calibrated_loss"):
+        with pytest.raises(AttackInputError) as err:
+            ATTACKS[name]().fit(plain)
+        assert str(err.value) == (f"{name}: a reference-model attack needs the shadows' logits on the target's records "
+                                  "and a population sample (mia_repro.own: population=...; or Stage I)")
+
+
+def test_target_records_are_the_views_target_with_placeholder_membership(view):
+    from mia_repro.attacks.base import cross_entropy
+
+    d = view.target_records()
+    assert d.features.dtype == np.float32 and np.array_equal(d.features, view.target_probs.astype(np.float32))
+    assert d.member.dtype == bool and not d.member.any() and len(d.member) == 12
+    assert list(d.source) == ["target"] * 12
+    np.testing.assert_array_equal(d.log_true, -cross_entropy(view.target_logits, view.true_class))
+
+
+def test_need_array_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind: 'f' .* or 'i'"):
+        _need_array("x", np.zeros(3), 1, kind="I")
+    assert _need_array("x", np.array([True, False]), 1, kind="i").dtype == bool
+
+
+def test_balanced_threshold_needs_both_kinds_and_says_so():
+    for member in (np.ones(4, bool), np.zeros(4, bool), [1, 1, 1, 1]):
+        with pytest.raises(ValueError) as err:
+            balanced_threshold(member, np.arange(4.0))
+        assert str(err.value) == "choosing a threshold needs members and non-members in the attacker's data"
+    # 0/1 integers are labels: members 2 and 3 (scores 2, 3) are separated at t = 2
+    assert balanced_threshold(np.array([0, 0, 1, 1]), np.arange(4.0)) == 2.0
