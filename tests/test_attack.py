@@ -234,3 +234,46 @@ def test_tuned_fit_records_the_beyond_edge_measurement_only_when_asked_and_on_th
     assert plain.beyond is None
     assert measured.edge_hit and measured.beyond is not None and measured.beyond["points"]
     assert (measured.C, measured.gamma) == (plain.C, plain.gamma)
+
+
+def _confidence_data(member_logp, nonmember_logp):
+    """AttackData whose records have the given log p_y (members first), one source."""
+    from mia_repro.attacks import AttackData
+
+    logp = np.r_[member_logp, nonmember_logp].astype(np.float64)
+    member = np.r_[np.ones(len(member_logp), bool), np.zeros(len(nonmember_logp), bool)]
+    n = len(logp)
+    probs = np.full((n, 2), 0.5, np.float32)
+    return AttackData(probs, np.zeros(n, np.int64), member, np.full(n, "shadow_00"), logp)
+
+
+def test_threshold_baseline_maximizes_accuracy_weighted_by_the_class_counts():
+    """3 members (log p_y -0.1, -3.0, -3.5) and 5 non-members (-0.15, -1, -2, -4, -5).  Records right at each
+    threshold t (member iff log p_y >= t): t = -0.1 -> 1 + 5 = 6, -0.15 -> 5, -3.5 -> 3 + 2 = 5, inf -> 5;
+    so t = -0.1.  (Weighting both classes by the member count would pick -3.5.)"""
+    thr = ThresholdAttack.fit(_confidence_data([-0.1, -3.0, -3.5], [-0.15, -1, -2, -4, -5]))
+    assert thr.threshold == -0.1 and thr.trained_on == frozenset({"shadow_00"})
+    test = _confidence_data([-0.05, -0.1], [-0.11, -7])
+    np.testing.assert_array_equal(thr.predict(test), [1, 1, 0, 0])
+    np.testing.assert_array_equal(thr.score(test), [-0.05, -0.1, -0.11, -7])
+
+
+def test_threshold_baseline_that_calls_nobody_sits_at_log_one():
+    """One member below every non-member: the most accurate rule calls nobody a member (roc_curve's threshold
+    +inf), kept finite as log p_y >= 0, i.e. only a record given probability exactly 1."""
+    thr = ThresholdAttack.fit(_confidence_data([-3.0], [-0.5, -1, -2]))
+    assert thr.threshold == 0.0
+    np.testing.assert_array_equal(thr.predict(_confidence_data([0.0, -1e-12], [-0.5])), [1, 0, 0])
+
+
+def test_threshold_baseline_reads_probabilities_when_no_logits_are_exposed():
+    """Without ``log_true`` the score is the log of the exposed p_y, and a probability of 0 scores LOG_ZERO."""
+    from mia_repro.attacks import AttackData
+    from mia_repro.attacks.threshold import LOG_ZERO, true_class_confidence
+
+    probs = np.array([[0.25, 0.75], [1.0, 0.0], [0.5, 0.5]], np.float32)
+    data = AttackData(probs, np.array([1, 1, 0]), np.array([True, False, False]), np.full(3, "s"), None)
+    got = true_class_confidence(data)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, [np.log(0.75), LOG_ZERO, np.log(0.5)])
+    assert LOG_ZERO == np.log(np.finfo(np.float64).tiny)

@@ -172,8 +172,30 @@ def test_label_only_on_hand_made_labels():
     wrong = (y + 1) % 10
     view.target_logits = np.eye(10, dtype=np.float32)[np.r_[y[:4], wrong[4:]]]
     view.target_aug_labels = np.stack([np.r_[y[:2], wrong[2:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
-    np.testing.assert_array_equal(GapAttack().fit(view).score(view), [1, 1, 1, 1, 0, 0, 0, 0])
-    np.testing.assert_array_equal(AugmentationAttack().fit(view).score(view), [3, 2, 1, 1, 0, 0, 0, 0])
+    gap = GapAttack().fit(view)
+    np.testing.assert_array_equal(gap.score(view), [1, 1, 1, 1, 0, 0, 0, 0])
+    assert gap.threshold == 1.0 and gap.score(view).dtype == np.float64
+    np.testing.assert_array_equal(gap.predict(view), [1, 1, 1, 1, 0, 0, 0, 0])  # correct => member
+    aug = AugmentationAttack().fit(view)
+    np.testing.assert_array_equal(aug.score(view), [3, 2, 1, 1, 0, 0, 0, 0])
+    assert aug.info == {"queries": 3} and aug.score(view).dtype == np.float64  # the record and its 2 augmentations
+    np.testing.assert_array_equal(aug.predict(view), (aug.score(view) >= aug.threshold).astype(int))
+
+
+def test_augmentation_threshold_is_learnt_on_the_shadows_own_augmented_queries():
+    """Two shadows of 4 records (2 members each) whose counts are known: members answer 3 and 2 of 3 queries
+    correctly, non-members 1 and 0; the balanced threshold between them is 2, so the target's records with
+    2 or more correct answers are called members."""
+    so, labels = fake_stage1(n=2, n_shadows=2, pool=40, population=10, n_aug=2)
+    view = AttackerView.from_stage1(so, labels)
+    for s in view.shadows:
+        y = s.true_class
+        wrong = (y + 1) % 10
+        s.logits = np.eye(10, dtype=np.float32)[np.r_[y[:2], wrong[2:]]] * 5  # members right, non-members wrong
+        s.aug_labels = np.stack([np.r_[y[:2], wrong[2:3], y[3:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
+        # counts: member 0: 1+1+1 = 3, member 1: 1+1+0 = 2, non-member 2: 0+0+0 = 0, non-member 3: 0+1+0 = 1
+    aug = AugmentationAttack().fit(view)
+    assert aug.threshold == 2.0
 
 
 def _view(n_shadows=3, **damage):

@@ -155,6 +155,8 @@ def test_readme_tables_are_the_committed_results():
     records = json.loads((QUICK / "mitigation.json").read_text())
     meta = json.loads((QUICK / "mitigation_meta.json").read_text())
     wanted += report.markdown_mitigation_attacks(records, meta).splitlines()[2:]
+    wanted += report.markdown_mitigation(records, meta["threshold_baseline"]).splitlines()[2:]
+    wanted += report.markdown_dp(records, meta).splitlines()[2:]
     if (PAPER / "mitigation.json").exists():
         records = json.loads((PAPER / "mitigation.json").read_text())
         meta = json.loads((PAPER / "mitigation_meta.json").read_text())
@@ -181,3 +183,23 @@ def test_paper_mitigation_ran_the_issues_grid_with_both_attackers():
                            and r["attack"] == attack for r in meta["attack_comparison"])
     assert {r["defense"] for r in records} == {"none", "l2", "dropout", "topk", "rounding", "temperature"}
     assert get_config("paper").mitigation.sizes == (2500,)  # the profile says what ran
+
+
+def test_committed_dp_rows_recompute_with_dp_accounting_and_carry_the_audit():
+    """Every DP row of the committed quick sweep: both ε recompute from the recorded schedule with
+    dp-accounting, the RDP ε meets its target within 0.01, the audit's bound is a number below the guarantee
+    and names its attack; one row per target ε, size and scenario."""
+    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+
+    records = json.loads((QUICK / "mitigation.json").read_text())
+    dp = [r for r in records if r["defense"] == "dp"]
+    assert {(r["size"], r["strength"], r["scenario"]) for r in dp} == (
+        {(n, e, "unaware") for n in (2500, 5000) for e in (1.0, 2.0, 4.0, 8.0)} | {(2500, e, "aware") for e in (1.0, 2.0, 4.0, 8.0)})
+    for r in dp:
+        sched = (r["noise_multiplier"], r["sampling_rate"], r["steps"], r["delta"])
+        assert r["epsilon"] == pytest.approx(epsilon_rdp(*sched), rel=1e-9)
+        assert r["epsilon_pld"] == pytest.approx(epsilon_pld(*sched), rel=1e-9)
+        assert r["strength"] - 0.01 <= r["epsilon"] <= r["strength"] and r["epsilon_pld"] < r["epsilon"]
+        assert r["sampling_rate"] == 32 / r["size"] and r["steps"] == 10 * -(-r["size"] // 32) and r["clip_norm"] == 1.0
+        assert 0 <= r["epsilon_lower_bound"] < r["epsilon"]
+        assert (r["epsilon_lower_bound_attack"] is None) == (r["epsilon_lower_bound"] == 0)
