@@ -140,3 +140,166 @@ def test_balanced_threshold_needs_both_kinds_and_says_so():
         assert str(err.value) == "choosing a threshold needs members and non-members in the attacker's data"
     # 0/1 integers are labels: members 2 and 3 (scores 2, 3) are separated at t = 2
     assert balanced_threshold(np.array([0, 0, 1, 1]), np.arange(4.0)) == 2.0
+
+
+def test_a_new_attack_class_gets_the_fit_check_when_it_is_made(view):
+    """Users subclass MembershipAttack for attacks of their own: the class made here (at test time, so the
+    wrapping in ``__init_subclass__`` runs under test) refuses score / predict before fit with scikit-learn's
+    NotFittedError naming it, works after fit, and a subclass that overrides nothing is not wrapped twice."""
+    from sklearn.exceptions import NotFittedError
+
+    from mia_repro.attacks.base import MembershipAttack
+
+    @dataclasses.dataclass
+    class Mine(MembershipAttack):
+        name: str = "mine"
+
+        def fit(self, v):
+            self.threshold = 0.5
+            return self
+
+        def score(self, v):
+            return np.linspace(0, 1, len(v))
+
+    for method in ("score", "predict"):
+        with pytest.raises(NotFittedError) as err:
+            getattr(Mine(), method)(view)
+        assert str(err.value) == f"mine is not fitted: call fit(view) on the attacker's data before {method}()"
+    fitted = Mine().fit(view)
+    np.testing.assert_array_equal(fitted.predict(view), (np.linspace(0, 1, 12) >= 0.5).astype(int))
+    assert Mine.score._checks_fit is True and Mine.score.__name__ == "score"
+
+    class Same(Mine):  # inherits the wrapped score: not wrapped again
+        pass
+
+    assert Same.score is Mine.score and "score" not in Same.__dict__
+
+    class Unnamed(MembershipAttack):
+        def score(self, v):
+            return np.zeros(len(v))
+
+    with pytest.raises(NotFittedError, match=r"^Unnamed is not fitted"):
+        Unnamed().score(view)
+
+
+def test_attack_dataset_stacks_models_and_keeps_log_p_only_from_untransformed_logits():
+    import dataclasses as dc
+
+    from fakes import fake_outputs
+    from mia_repro.attacks import attack_dataset
+    from mia_repro.attacks.base import cross_entropy
+
+    a, b = fake_outputs("shadow_00", 3, seed=1), fake_outputs("shadow_01", 2, seed=2)
+    d = attack_dataset([a, b])
+    assert d.features.dtype == np.float32 and d.features.shape == (10, 10)
+    np.testing.assert_array_equal(d.features, np.r_[a.probs, b.probs])
+    np.testing.assert_array_equal(d.true_class, np.r_[a.true_class, b.true_class])
+    np.testing.assert_array_equal(d.member, np.r_[a.member, b.member])
+    assert list(d.source) == ["shadow_00"] * 6 + ["shadow_01"] * 4
+    np.testing.assert_array_equal(d.log_true, np.r_[-cross_entropy(a.logits, a.true_class),
+                                                    -cross_entropy(b.logits, b.true_class)])
+    # an output-side defense transforms what the models expose: its probabilities, and no logits
+    half = attack_dataset([a, b], transform=lambda p: np.asarray(p, np.float64) / 2)
+    assert half.log_true is None and half.features.dtype == np.float32
+    np.testing.assert_allclose(half.features, np.r_[a.probs, b.probs] / 2)
+    # a model without logits (probabilities only): no log p_y for any record
+    assert attack_dataset([a, dc.replace(b, logits=None)]).log_true is None
+    # one class's records, every array cut alike
+    c = int(d.true_class[0])
+    sub = d.of_class(c)
+    sel = d.true_class == c
+    for name in ("features", "true_class", "member", "source", "log_true"):
+        np.testing.assert_array_equal(getattr(sub, name), getattr(d, name)[sel])
+    assert half.of_class(c).log_true is None
+
+
+def test_masked_mean_std_by_hand():
+    """Per record (column): the mean and sample standard deviation (ddof 1) of the entries its mask keeps;
+    one kept entry: std 0 (divisor max(count - 1, 1)); none: mean 0, std 0, count 0."""
+    from mia_repro.attacks.base import masked_mean_std
+
+    values = np.array([[1.0, 2.0, 5.0, 7.0], [3.0, 4.0, 9.0, 1.0], [5.0, 100.0, 1.0, 2.0]])
+    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0]], bool)
+    mean, std, count = masked_mean_std(values, mask)
+    np.testing.assert_array_equal(count, [3, 2, 1, 0])
+    np.testing.assert_allclose(mean, [3.0, 3.0, 5.0, 0.0])
+    np.testing.assert_allclose(std, [2.0, np.sqrt(2.0), 0.0, 0.0])  # [1,3,5]: var 4; [2,4]: var 2 (ddof 1)
+    assert np.isfinite(std).all() and mean.dtype == np.float64
+
+
+def test_the_simulation_and_the_target_problem_carry_the_right_out_masks(view):
+    from mia_repro.attacks.base import simulated_problems, target_problem
+
+    sim = view.simulation
+    logits, member, ref, ref_out = sim.as_target(1)
+    np.testing.assert_array_equal(logits, sim.logits[1])
+    np.testing.assert_array_equal(member, sim.member[1])
+    np.testing.assert_array_equal(ref, sim.logits[[0, 2]])
+    np.testing.assert_array_equal(ref_out, ~sim.member[[0, 2]])  # OUT = the reference did not train on it
+    t = target_problem(view)
+    assert t.ref_out.dtype == bool and t.ref_out.all() and t.ref_out.shape == (3, 12)  # shadows never saw target records
+    np.testing.assert_array_equal(t.pop_ref_out, ~sim.member)
+    np.testing.assert_array_equal(t.pop_ref_logits, sim.logits)
+    probs = simulated_problems(view)
+    assert len(probs) == 3
+    for j, (problem, m) in enumerate(probs):
+        keep = (~sim.member[[k for k in range(3) if k != j]]).any(axis=0)  # records with >= 1 OUT reference
+        np.testing.assert_array_equal(m, sim.member[j][keep])
+        np.testing.assert_array_equal(problem.logits, sim.logits[j][keep])
+        np.testing.assert_array_equal(problem.ref_out, ~sim.member[[k for k in range(3) if k != j]][:, keep])
+
+
+def test_two_shadows_are_enough_for_the_simulation_and_one_is_not(view):
+    from mia_repro.attacks import LiRAOffline
+    from mia_repro.attacks.base import simulated_problems
+
+    two = dataclasses.replace(view, shadows=view.shadows[:2], ref_logits=view.ref_logits[:2],
+                              simulation=PopulationSimulation(view.simulation.logits[:2], view.simulation.member[:2],
+                                                              view.simulation.true_class))
+    assert len(simulated_problems(two)) == 2
+    lira = LiRAOffline().fit(two)
+    assert lira.info["simulated_records"] == sum(len(m) for _, m in simulated_problems(two))
+    assert lira.info["simulated_members"] == sum(int(m.sum()) for _, m in simulated_problems(two))
+    one = dataclasses.replace(two, shadows=view.shadows[:1], ref_logits=view.ref_logits[:1],
+                              simulation=PopulationSimulation(view.simulation.logits[:1], view.simulation.member[:1],
+                                                              view.simulation.true_class))
+    with pytest.raises(AttackInputError) as err:
+        simulated_problems(one)
+    assert str(err.value) == ("shadows: the population simulation of a reference-model attack needs at least 2 shadow "
+                              "models (one as target, the others as its references), got 1")
+
+
+def test_reference_attacks_fitted_with_references_refuse_to_score_a_view_without(view):
+    from mia_repro.attacks.base import target_problem
+
+    plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
+    need = ("a reference-model attack needs the shadows' logits on the target's records and a population sample "
+            "(mia_repro.own: population=...; or Stage I)")
+    for name in ("lira_offline", "rmia_offline", "calibrated_loss"):
+        fitted = ATTACKS[name]().fit(view)
+        with pytest.raises(AttackInputError) as err:
+            fitted.score(plain)
+        assert str(err.value) == f"{name}: {need}"
+    for fn in (target_problem,):
+        with pytest.raises(AttackInputError) as err:
+            fn(plain)
+        assert str(err.value) == f"a reference-model attack: {need}"
+
+
+def test_signals_are_float64_on_float32_logits_and_work_on_stacked_models():
+    from mia_repro.attacks.base import cross_entropy, log_softmax, logit_confidence
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 3, (2, 5, 4)).astype(np.float32)  # 2 models x 5 records x 4 classes
+    y = rng.integers(0, 4, 5)
+    ls = log_softmax(z)
+    assert ls.dtype == np.float64
+    np.testing.assert_allclose(np.exp(ls).sum(axis=-1), 1.0, rtol=1e-12)  # normalized over classes, per model
+    z64 = z.astype(np.float64)
+    np.testing.assert_allclose(ls, z64 - np.log(np.exp(z64).sum(axis=-1, keepdims=True)), rtol=1e-12)
+    phi = logit_confidence(z, y)
+    assert phi.dtype == np.float64 and phi.shape == (2, 5)
+    p = np.exp(ls)
+    py = np.take_along_axis(p, np.broadcast_to(y[None, :, None], (2, 5, 1)), axis=-1)[..., 0]
+    np.testing.assert_allclose(phi, np.log(py) - np.log1p(-py), rtol=1e-9)
+    np.testing.assert_allclose(cross_entropy(z[0], y), -np.log(py[0]), rtol=1e-9)
