@@ -139,11 +139,10 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     unaware_svm, unaware_threshold = unaware
     splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
     transform = None
-    target, shadows = base.target, base.shadows
+    target = base.target
     if defense in TRAINING_DEFENSES:  # trained beforehand by run_mitigation (one executor pass): loaded here
-        model_cfg = _model_cfg(cfg, defense, strength)
-        target = train_or_load(cfg, size, size_jobs(splits, cfg.seed, 0), model_cfg, data=data, verbose=verbose,
-                               desc=f"{defense}={strength} target n={size}")[0]
+        target = train_or_load(cfg, size, size_jobs(splits, cfg.seed, 0), _model_cfg(cfg, defense, strength),
+                               data=data, verbose=verbose, desc=f"{defense}={strength} target n={size}")[0]
     elif defense != "none":
         transform = output_defense(defense, strength)
     test = attack_dataset([target], transform)
@@ -151,30 +150,41 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
              _record(defense, strength, size, "unaware", target, test, unaware_threshold),
              compared_attacks(cfg, size, target, base.shadows, labels, delta) if compare else None)]
-    if not _aware(cfg, size, defense):
-        return rows
-    if defense == "none":
-        svm, threshold = unaware_svm, unaware_threshold
-    else:
-        if defense in TRAINING_DEFENSES:
-            jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
-            shadows = train_or_load(cfg, size, jobs, model_cfg, data=data, verbose=verbose,
-                                    desc=f"{defense}={strength} shadows n={size}")
-        else:
-            shadows = shadows[: cfg.mitigation.aware_shadows]
-        train = attack_dataset(shadows, transform)
-        svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes)
-        threshold = ThresholdAttack.fit(train)
-    rows.append(("aware", _record(defense, strength, size, "aware", target, test, svm),
-                 _record(defense, strength, size, "aware", target, test, threshold),
-                 (rows[0][3] if defense == "none" else compared_attacks(cfg, size, target, shadows, labels, delta))
-                 if compare else None))
+    if _aware(cfg, size, defense):
+        rows.append(_aware_row(cfg, size, defense, strength, target, test, transform, base, data, verbose, labels,
+                               unaware, rows[0][3], delta))
     if defense == "dp":
         for _, svm_row, threshold_row, compared in rows:
             dp = _dp_fields(target, svm_row, threshold_row, compared)
             svm_row.update(dp)
             threshold_row.update(dp)
     return rows
+
+
+def _aware_row(cfg, size, defense, strength, target, test, transform, base, data, verbose, labels, unaware,
+               unaware_compared, delta) -> tuple[str, dict, dict, dict | None]:
+    """The aware attacker's ``(scenario, svm_row, threshold_row, compared)`` for one setting: shadows trained
+    with the target's training defense (or the Stage I shadows' outputs passed through its output-side
+    defense, ``transform``); for no defense, the unaware attacker's own rows."""
+    unaware_svm, unaware_threshold = unaware
+    shadows = base.shadows
+    if defense == "none":
+        svm, threshold = unaware_svm, unaware_threshold
+    else:
+        if defense in TRAINING_DEFENSES:
+            splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
+            jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
+            shadows = train_or_load(cfg, size, jobs, _model_cfg(cfg, defense, strength), data=data, verbose=verbose,
+                                    desc=f"{defense}={strength} shadows n={size}")
+        else:
+            shadows = shadows[: cfg.mitigation.aware_shadows]
+        train = attack_dataset(shadows, transform)
+        svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes)
+        threshold = ThresholdAttack.fit(train)
+    return ("aware", _record(defense, strength, size, "aware", target, test, svm),
+            _record(defense, strength, size, "aware", target, test, threshold),
+            (unaware_compared if defense == "none" else compared_attacks(cfg, size, target, shadows, labels, delta))
+            if _compared(defense) else None)
 
 
 def _aware(cfg: ExperimentConfig, size: int, defense: str) -> bool:

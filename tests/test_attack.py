@@ -277,3 +277,31 @@ def test_threshold_baseline_reads_probabilities_when_no_logits_are_exposed():
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, [np.log(0.75), LOG_ZERO, np.log(0.5)])
     assert LOG_ZERO == np.log(np.finfo(np.float64).tiny)
+
+
+def test_stratified_subsample_rounds_by_the_largest_remainder_without_repeats():
+    """Labels 50 / 30 / 20 of 100, 41 wanted: quotas 20.5, 12.3, 8.2 -> floors 20, 12, 8 and the one left over
+    to the largest remainder (label 0): 21, 12, 8, each drawn without replacement, returned sorted."""
+    y = np.r_[np.zeros(50, int), np.ones(30, int), np.full(20, 2)]
+    idx = stratified_subsample(y, 41, seed=0)
+    assert len(idx) == 41 and len(np.unique(idx)) == 41 and np.all(np.diff(idx) > 0)
+    assert np.bincount(y[idx]).tolist() == [21, 12, 8]
+    # 10 of 3 / 3 / 4: quotas 3 x 0.3 = 0.9, 0.9, 1.2 -> floors 0, 0, 1; two left, to labels 0 and 1
+    y2 = np.r_[np.zeros(3, int), np.ones(3, int), np.full(4, 2)]
+    assert np.bincount(y2[stratified_subsample(y2, 3, seed=0)], minlength=3).tolist() == [1, 1, 1]
+    np.testing.assert_array_equal(stratified_subsample(y, 100, seed=5), np.arange(100))  # all: in order
+    np.testing.assert_array_equal(stratified_subsample(y, None, seed=5), np.arange(100))
+
+
+def test_grid_edges_and_folds():
+    from mia_repro.attacks.shokri import _folds, _on_edge, _steps_beyond
+
+    assert _on_edge(10.0, (1.0, 10.0)) and _on_edge(1.0, (1.0, 10.0)) and not _on_edge(5.0, (1.0, 5.0, 10.0))
+    assert not _on_edge(1.0, (1.0,))  # a one-point grid has no edge to step past
+    assert _steps_beyond(10.0, (1.0, 10.0)) == [100.0] and _steps_beyond(1.0, (1.0, 10.0)) == [0.1]
+    assert _steps_beyond(1.0, (1.0,)) == []
+    assert _steps_beyond(100.0, (1.0, 10.0, 100.0)) == [1000.0] and _steps_beyond(1.0, (1.0, 10.0, 100.0)) == [0.1]
+    y = np.r_[np.zeros(10, int), np.ones(4, int)]
+    assert _folds(y, AttackConfig(cv_folds=2), 0).n_splits == 2
+    assert _folds(y, AttackConfig(cv_folds=5), 0).n_splits == 4  # the smaller class has 4 records
+    assert _folds(np.r_[np.zeros(10, int), np.ones(1, int)], AttackConfig(cv_folds=5), 0).n_splits == 2  # never < 2

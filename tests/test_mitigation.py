@@ -157,3 +157,16 @@ def test_dp_rows_record_the_schedule_both_epsilons_and_the_audit(swept):
     assert len(dp_files) == 3
     recorded = json.loads(str(np.load(dp_files[0])["trained_on"]))["dp"]
     assert recorded["epsilon"] == dp[0]["epsilon"] and recorded["noise_multiplier"] == dp[0]["noise_multiplier"]
+
+
+def test_dp_without_the_aware_attacker_still_records_schedule_and_audit(mitigated):
+    """dp_aware off (as at quick's n = 5,000, outside aware_sizes): one unaware row per target epsilon, with
+    every DP key; the DP target is the cached one (nothing retrained)."""
+    cfg, _ = mitigated
+    cfg = dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_aware=False))
+    before = len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz")))
+    rows = run_mitigation(cfg, log=quiet, figures=False)
+    dp = [r for r in rows if r["defense"] == "dp"]
+    assert [r["scenario"] for r in dp] == ["unaware"] and tuple(dp[0]) == RECORD_KEYS + DP_KEYS
+    assert "_audit" not in dp[0] and dp[0]["epsilon"] == pytest.approx(8.0, abs=0.01)
+    assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == before
