@@ -405,8 +405,9 @@ def dp_attacks(records: list[dict], meta: dict, path: Path | str | None = None, 
             ax.set_ylabel("attack ROC AUC (positive = member)")
         else:
             ax.axhline(0.001, color="k", ls=":", lw=1, label="random guess (0.001)")
-            ax.set_yscale("log")
-            ax.set_ylabel("TPR at 0.1% FPR")
+            ax.set_yscale("symlog", linthresh=1e-3)  # linear below 0.001, where a TPR of 0 must show
+            ax.set_ylim(bottom=0)
+            ax.set_ylabel("TPR at 0.1% FPR (symlog)")
         ax.set_xlabel("DP-SGD target ε")
         ax.set_title(f"{'AUC' if metric == 'auc' else 'TPR at 0.1% FPR'} vs ε, n = {size:,}")
         ax.grid(alpha=0.3)
