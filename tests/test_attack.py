@@ -305,3 +305,36 @@ def test_grid_edges_and_folds():
     assert _folds(y, AttackConfig(cv_folds=2), 0).n_splits == 2
     assert _folds(y, AttackConfig(cv_folds=5), 0).n_splits == 4  # the smaller class has 4 records
     assert _folds(np.r_[np.zeros(10, int), np.ones(1, int)], AttackConfig(cv_folds=5), 0).n_splits == 2  # never < 2
+
+
+def test_a_class_with_one_label_gets_a_constant_attack():
+    """Shadow records of one class that are all members (or all non-members): no SVM, no search; decision +1
+    (or -1) and membership probability 1 (or 0) for every record, and calibration leaves it alone."""
+    import math
+
+    x = np.random.default_rng(0).normal(size=(5, 10)).astype(np.float32)
+    for label, decision in ((True, 1.0), (False, -1.0)):
+        a = fit_class_attack(x, np.full(5, label), CFG, seed=0)
+        assert a.model is None and a.constant == int(label) and a.edge_hit is False and a.beyond is None
+        assert math.isnan(a.C) and math.isnan(a.gamma) and math.isnan(a.cv_accuracy)
+        np.testing.assert_array_equal(a.decision_function(x[:3]), [decision] * 3)
+        a.calibrate(x, np.r_[np.ones(2, bool), np.zeros(3, bool)])  # mixed labels, but no model to calibrate
+        assert a.calibrator is None
+        np.testing.assert_array_equal(a.probability(x[:3]), [float(label)] * 3)
+    one = fit_class_attack(x[:1], np.array([True]), CFG, seed=0)  # a single record
+    assert one.constant == 1
+
+
+def test_an_uncalibrated_class_model_says_one_half():
+    from mia_repro.attacks.shokri import ClassAttack
+
+    x = np.random.default_rng(1).normal(size=(40, 3))
+    y = x[:, 0] > 0
+    a = fit_class_attack(x, y, CFG, seed=0, fixed=(1.0, 0.1))
+    assert a.calibrator is None and (a.C, a.gamma) == (1.0, 0.1)
+    np.testing.assert_array_equal(a.probability(x[:4]), [0.5] * 4)  # before calibrate: no information
+    a.calibrate(x, y)
+    p = a.probability(x)
+    assert p.shape == (40,) and ((p > 0.5) == (a.decision_function(x) > 0)).mean() > 0.9
+    assert ClassAttack(None, 0.0, 0.0, 0.0, False).probability(x[:2]).tolist() == [0.5, 0.5]
+    assert ClassAttack(None, 0.0, 0.0, 0.0, False).decision_function(x[:2]).tolist() == [-1.0, -1.0]

@@ -319,3 +319,19 @@ def test_lira_with_one_two_and_many_out_references_and_in_references_masked_out(
     np.testing.assert_allclose(LiRAOffline().problem_score(p), want, rtol=1e-9)
     np.testing.assert_allclose(LiRAOfflineGlobal().problem_score(p), [2 / pooled, 3 / pooled, 2.5 / pooled, 3 / pooled],
                                rtol=1e-9)
+
+
+def test_class_thresholds_by_hand_with_one_label_and_absent_classes():
+    """Metric (smaller = member) of 3 members and 6 non-members in classes 0-2 and none in class 3:
+    class 0: members 0.1, 0.2, non-members 0.9, 1.0 -> threshold on -metric -0.2; class 1: member 0.5,
+    non-members 0.4, 0.7 -> -0.5; class 2: non-members only (0.05, 0.15) and class 3 (absent) take the pooled
+    threshold: on all records TPR - FPR is 1/3 - 1/6, 2/3 - 2/6 and 1 - 3/6 at -0.1, -0.2, -0.5 -> -0.5."""
+    from mia_repro.attacks.metric import class_thresholds
+
+    metric = np.array([0.1, 0.2, 0.9, 1.0, 0.5, 0.4, 0.7, 0.05, 0.15])
+    true_class = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
+    member = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0], bool)
+    taus = class_thresholds(metric, true_class, member, 4)
+    np.testing.assert_array_equal(taus, [-0.2, -0.5, -0.5, -0.5])
+    members_only = class_thresholds(metric, np.where(np.arange(9) < 2, 3, true_class), member, 4)
+    assert members_only[3] == -0.5  # class 3: the two members only -> pooled
