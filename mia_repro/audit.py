@@ -16,8 +16,6 @@ per-threshold 95% bound, not a simultaneous one.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.stats import beta
 
@@ -35,18 +33,17 @@ def clopper_pearson(k: np.ndarray, n: int, confidence: float = 0.95) -> tuple[np
     if not 0 < confidence < 1:
         raise MetricInputError(f"confidence must be in (0, 1), got {confidence}")
     alpha = 1 - confidence
-    with np.errstate(invalid="ignore"):
-        lower = np.where(k > 0, beta.ppf(alpha / 2, k, n - k + 1), 0.0)
-        upper = np.where(k < n, beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    lower = np.where(k > 0, beta.ppf(alpha / 2, k, n - k + 1), 0.0)  # beta.ppf is NaN, silently, at k = 0 / n
+    upper = np.where(k < n, beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
     return lower, upper
 
 
 def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """ln(num / den) where num > 0 and den > 0 (+inf where den = 0 < num); -inf where num ≤ 0."""
+    """ln(num / den) where num > 0, -inf where num ≤ 0; ``den`` > 0 always here (a Clopper–Pearson upper bound
+    of an FPR, or 1 minus a lower bound of a TPR, is positive for any count)."""
     out = np.full(num.shape, -np.inf)
     ok = num > 0
-    with np.errstate(divide="ignore"):
-        out[ok] = np.log(num[ok]) - np.log(den[ok])
+    out[ok] = np.log(num[ok]) - np.log(den[ok])
     return out
 
 
@@ -62,7 +59,7 @@ def epsilon_lower_bound(member, score, delta: float, confidence: float = 0.95) -
     if not 0 <= delta < 1:
         raise MetricInputError(f"delta must be in [0, 1), got {delta}")
     n_pos, n_neg = int(member.sum()), int((~member).sum())
-    order = np.argsort(-score, kind="stable")
+    order = np.argsort(-score)  # the order within a group of equal scores does not matter: counts are read at its end
     s, m = score[order], member[order]
     last = np.r_[s[1:] != s[:-1], True]  # the last record of each group of equal scores: thresholds t = s
     tp = np.cumsum(m)[last]
@@ -77,6 +74,6 @@ def epsilon_lower_bound(member, score, delta: float, confidence: float = 0.95) -
     if not best > 0:
         return {"epsilon_lower_bound": 0.0, "threshold": None, "direction": None, "tpr_lower": None,
                 "fpr_upper": None, "n_members": n_pos, "n_nonmembers": n_neg}
-    return {"epsilon_lower_bound": best if math.isfinite(best) else math.inf, "threshold": float(s[last][i]),
+    return {"epsilon_lower_bound": best, "threshold": float(s[last][i]),  # finite: both denominators are > 0
             "direction": "tpr/fpr" if forward[i] >= backward[i] else "tnr/fnr",
             "tpr_lower": float(tpr_lo[i]), "fpr_upper": float(fpr_hi[i]), "n_members": n_pos, "n_nonmembers": n_neg}

@@ -338,3 +338,71 @@ def test_an_uncalibrated_class_model_says_one_half():
     assert p.shape == (40,) and ((p > 0.5) == (a.decision_function(x) > 0)).mean() > 0.9
     assert ClassAttack(None, 0.0, 0.0, 0.0, False).probability(x[:2]).tolist() == [0.5, 0.5]
     assert ClassAttack(None, 0.0, 0.0, 0.0, False).decision_function(x[:2]).tolist() == [-1.0, -1.0]
+
+
+def _noisy(n=240, seed=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    return x, (x[:, 0] + rng.normal(0, 1.0, n)) > 0  # noisy labels: C and gamma change the CV accuracy
+
+
+def test_cv_beyond_edge_points_are_the_svms_they_name_and_a_plateau_is_reported():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.svm import SVC
+
+    from mia_repro.attacks.shokri import cv_beyond_edge
+
+    x, y = _noisy()
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    grid = AttackConfig(C_grid=(0.01, 0.1), gamma_grid=(1.0, 10.0), n_jobs=1)
+    out = cv_beyond_edge(x, y, cv, grid, 0.1, 10.0, 0.99)  # both on the upper edge: C 1.0 and gamma 100
+    for p in out["points"]:
+        want = cross_val_score(SVC(C=p["C"], gamma=p["gamma"]), x, y, cv=cv).mean()
+        assert p["cv_accuracy"] == want
+    accs = {(round(p["C"], 9), p["gamma"]): p["cv_accuracy"] for p in out["points"]}
+    assert len(set(accs.values())) > 1  # the points differ: a point computed at another C would show
+    assert out["plateaued"] is True and out["gain"] < 0  # nothing beyond beats 0.99
+
+
+def test_fit_class_attack_searches_on_its_subsample_and_fits_on_the_other():
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.svm import SVC
+
+    from mia_repro.attacks.shokri import _folds
+
+    x, y = _noisy(400)
+    cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.5,), cv_folds=3, cv_samples=150, fit_samples=200, n_jobs=1)
+    a = fit_class_attack(x, y, cfg, seed=4, beyond_edge=True)
+    assert a.edge_hit  # C on a two-point grid is always on its edge (gamma's one-point grid has none)
+    cv_idx = stratified_subsample(y.astype(int), 150, 4)
+    folds = _folds(y.astype(int)[cv_idx], cfg, 4)
+    search = GridSearchCV(SVC(), {"C": [1.0, 10.0], "gamma": [0.5]}, cv=folds).fit(x[cv_idx], y.astype(int)[cv_idx])
+    assert (a.C, a.gamma, a.cv_accuracy) == (search.best_params_["C"], 0.5, search.best_score_)
+    for p in a.beyond["points"]:  # measured on the search's own records and folds
+        assert p["cv_accuracy"] == cross_val_score(SVC(C=p["C"], gamma=p["gamma"]), x[cv_idx], y.astype(int)[cv_idx],
+                                                   cv=folds).mean()
+    fit_idx = stratified_subsample(y.astype(int), 200, 5)  # the final fit: seed + 1, fit_samples records
+    assert a.model.shape_fit_ == (200, 3)
+    ref = SVC(C=a.C, gamma=a.gamma).fit(x[fit_idx], y.astype(int)[fit_idx])
+    np.testing.assert_array_equal(a.decision_function(x), ref.decision_function(x))
+
+
+def test_fit_attack_passes_progress_and_leaves_the_beyond_edge_off_by_default():
+    so = fake_size(60, n_shadows=2, seed=2)
+    train = attack_dataset(so.shadows)
+    cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=60, fit_samples=80, n_jobs=1)
+    seen = []
+    a = fit_attack(train, cfg, 3, progress=lambda it: (seen.append(1) or list(it)))
+    b = fit_attack(train, cfg, 3)
+    assert seen == [1] and all(c.beyond is None for c in a.classes)
+    assert [(c.C, c.gamma) for c in a.classes] == [(c.C, c.gamma) for c in b.classes]
+    test = attack_dataset([so.target])
+    np.testing.assert_array_equal(a.score(test), b.score(test))
+    pred = a.predict(test)
+    assert pred.dtype.kind == "i" and np.array_equal(pred, (a.score(test) > 0).astype(int))
+
+
+def test_threshold_baseline_decisions_are_integers():
+    thr = ThresholdAttack.fit(_confidence_data([-0.1, -3.0, -3.5], [-0.15, -1, -2, -4, -5]))
+    pred = thr.predict(_confidence_data([-0.05], [-7]))
+    assert pred.dtype.kind == "i" and pred.tolist() == [1, 0]

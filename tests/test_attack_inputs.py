@@ -303,3 +303,84 @@ def test_signals_are_float64_on_float32_logits_and_work_on_stacked_models():
     py = np.take_along_axis(p, np.broadcast_to(y[None, :, None], (2, 5, 1)), axis=-1)[..., 0]
     np.testing.assert_allclose(phi, np.log(py) - np.log1p(-py), rtol=1e-9)
     np.testing.assert_allclose(cross_entropy(z[0], y), -np.log(py[0]), rtol=1e-9)
+
+
+def test_from_stage1_keeps_the_targets_augmented_labels_and_name():
+    from fakes import fake_stage1 as fs
+
+    so, labels = fs(n=6, n_shadows=3, pool=60, population=8, n_aug=2)
+    so = dataclasses.replace(so, target=dataclasses.replace(so.target, name="victim"))
+    v = AttackerView.from_stage1(so, labels)
+    assert v.target_name == "victim" and set(v.target_records().source) == {"victim"}
+    np.testing.assert_array_equal(v.target_aug_labels, so.target.aug_labels)
+
+
+def test_two_missing_reference_parts_are_both_named(view):
+    with pytest.raises(AttackInputError) as err:
+        dataclasses.replace(view, ref_logits=None, simulation=None)
+    assert str(err.value) == ("ref_logits, simulation: the reference part of the view is all or nothing "
+                              "(given: target_pop_logits, pop_true_class)")
+
+
+def test_simulated_problems_without_references_say_what_they_need(view):
+    from mia_repro.attacks.base import simulated_problems
+
+    plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
+    with pytest.raises(AttackInputError) as err:
+        simulated_problems(plain)
+    assert str(err.value).startswith("a reference-model attack: a reference-model attack needs the shadows' logits")
+
+
+def test_attack_dataset_of_outputs_without_a_logits_attribute():
+    from types import SimpleNamespace
+
+    from mia_repro.attacks import attack_dataset
+
+    o = SimpleNamespace(name="m", probs=np.full((2, 10), 0.1, np.float32), true_class=np.array([0, 1]),
+                        member=np.array([True, False]))
+    assert attack_dataset([o]).log_true is None
+
+
+def test_predict_of_a_subclass_is_checked_and_a_reassigned_method_is_not_wrapped_twice(view):
+    from sklearn.exceptions import NotFittedError
+
+    from mia_repro.attacks.base import MembershipAttack
+
+    class Own(MembershipAttack):
+        name: str = "own"
+
+        def fit(self, v):
+            self.threshold = 0.0
+            return self
+
+        def score(self, v):
+            return np.zeros(len(v))
+
+        def predict(self, v):
+            return np.ones(len(v), int)
+
+    with pytest.raises(NotFittedError, match=r"^Own is not fitted: call fit\(view\) on the attacker's data before predict\(\)$"):
+        Own().predict(view)
+    assert Own().fit(view).predict(view).tolist() == [1] * 12
+
+    class Again(Own):
+        score = Own.score  # already checked: kept as it is
+
+    assert Again.__dict__["score"] is Own.__dict__["score"]
+
+
+def test_shokri_svm_fits_with_its_seed_and_num_classes_and_decides_at_zero():
+    from fakes import fake_stage1 as fs
+    from mia_repro.attacks import ShokriSVM, ShokriSVMFixed, attack_dataset, fit_attack
+    from mia_repro.config import AttackConfig
+
+    so, labels = fs(n=40, n_shadows=2, pool=300, population=30, classes=3)
+    v = AttackerView.from_stage1(so, labels)
+    cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=30, fit_samples=40, n_jobs=1)
+    svm = ShokriSVM(cfg=cfg, seed=5).fit(v)
+    ref = fit_attack(attack_dataset(v.shadows), cfg, 5, 3)
+    assert len(svm.svm.classes) == 3 and svm.threshold == 0.0
+    np.testing.assert_array_equal(svm.score(v), ref.calibrated_score(v.target_records()))
+    fixed = ShokriSVMFixed(cfg=cfg, seed=5).fit(v)
+    assert fixed.threshold == 0.0 and (fixed.info["C"], fixed.info["gamma"]) == (cfg.fixed_C, cfg.fixed_gamma)
+    assert len(fixed.svm.classes) == 3

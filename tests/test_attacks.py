@@ -335,3 +335,69 @@ def test_class_thresholds_by_hand_with_one_label_and_absent_classes():
     np.testing.assert_array_equal(taus, [-0.2, -0.5, -0.5, -0.5])
     members_only = class_thresholds(metric, np.where(np.arange(9) < 2, 3, true_class), member, 4)
     assert members_only[3] == -0.5  # class 3: the two members only -> pooled
+
+
+def test_lira_pooled_std_divides_by_entries_minus_records():
+    from mia_repro.attacks.lira import pooled_std
+
+    # one record, two OUT values 1 and 3 around their mean 2: sum of squares 2 over 2 - 1 = 1 degree of freedom
+    assert pooled_std(np.array([[1.0], [3.0]]), np.ones((2, 1), bool), np.array([2.0])) == pytest.approx(np.sqrt(2.0))
+    # two records (3 + 2 kept entries): sum of squares (1 + 0 + 1) + (4 + 4) = 10 over 5 - 2 = 3
+    values = np.array([[1.0, 0.0], [2.0, 4.0], [3.0, 100.0], [9.0, 2.0]])
+    mask = np.array([[1, 1], [1, 0], [1, 0], [0, 1]], bool)
+    got = pooled_std(values, mask, np.array([2.0, 2.0]))
+    assert got == pytest.approx(np.sqrt((1 + 0 + 1 + 4 + 0) / 3))
+
+
+def _rmia_problem(pop_logits_true, ref_pop_true, x_true=5.0, ref_x_true=0.0):
+    """A ReferenceProblem with one target record and the given population (true-class logits; 2 classes)."""
+    from mia_repro.attacks.base import ReferenceProblem
+
+    two = lambda t: np.stack([np.asarray(t, float), np.zeros_like(np.asarray(t, float))], axis=-1)
+    P = len(pop_logits_true)
+    return ReferenceProblem(logits=two([x_true]), true_class=np.array([0]), ref_logits=two([[ref_x_true]]),
+                            ref_out=np.ones((1, 1), bool), pop_logits=two(pop_logits_true), pop_true_class=np.zeros(P, int),
+                            pop_ref_logits=two([ref_pop_true]), pop_ref_out=np.ones((1, P), bool))
+
+
+def test_rmia_with_one_population_record_and_a_reference_at_probability_zero():
+    import warnings
+
+    from mia_repro.attacks.rmia import rmia_score
+
+    # the target record's ratio beats the single population record's: fraction 1/1, plus a tie-break below 1/2
+    s = rmia_score(_rmia_problem([0.0], [0.0]), a=0.3, gamma=1.0)
+    assert 1.0 <= s[0] < 1.5
+    # a = 1 and the reference gives the true class probability 0 (logit -1000): Pr(x) = 0, ratio +inf, first,
+    # without a divide-by-zero warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = rmia_score(_rmia_problem([0.0, 1.0], [0.0, 0.0], ref_x_true=-1000.0), a=1.0, gamma=1.0)
+    assert s[0] == pytest.approx(1.0 + 1.0 / 3)  # fraction 2/2, tie-break (1/2 + 1/2) / 3
+
+
+def test_rmia_records_what_it_chose_and_on_how_many_records():
+    from mia_repro.attacks.base import simulated_problems
+
+    so, labels = fake_stage1(n=20, n_shadows=3, pool=200, population=30)
+    view = AttackerView.from_stage1(so, labels)
+    attack = RMIAOffline().fit(view)
+    n = sum(len(m) for _, m in simulated_problems(view))
+    assert attack.info["simulated_records"] == n and set(attack.info) == {"simulated_auc", "a", "gamma",
+                                                                           "simulated_records"}
+
+
+def test_modified_entropy_in_float64_for_float32_logits_and_rows_with_a_confident_wrong_class():
+    """Two rows where a wrong class has p >= 1/2 (the branch that uses logsumexp over each row): the result
+    is the direct formula's, row by row, in float64 whatever the input dtype."""
+    z = np.array([[0.0, 3.0, -1.0], [2.0, -2.0, 0.5], [10.0, 0.0, 0.0]], np.float32)
+    y = np.array([0, 1, 0])
+    p = np.exp(z.astype(np.float64))
+    p /= p.sum(1, keepdims=True)
+    want = []
+    for row, c in zip(p, y):
+        terms = sum(-row[i] * np.log(1 - row[i]) for i in range(3) if i != c)
+        want.append(terms - (1 - row[c]) * np.log(row[c]))
+    got = modified_entropy(z, y)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-12)

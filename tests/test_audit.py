@@ -101,3 +101,36 @@ def test_bad_inputs_are_named():
         epsilon_lower_bound(member, np.array([np.nan, 1, 2, 3, 4, 5.0]), delta=0.0)
     with pytest.raises(MetricInputError):
         epsilon_lower_bound(np.ones(6, bool), np.arange(6.0), delta=0.0)
+
+
+def test_clopper_pearson_edges_and_exact_messages():
+    lo, hi = clopper_pearson(np.array([0, 1]), 1)  # a single trial is enough
+    np.testing.assert_allclose(lo, [0.0, 0.025]) and np.testing.assert_allclose(hi, [0.975, 1.0])
+    lo, _ = clopper_pearson(np.array([1]), 10)
+    assert lo[0] == pytest.approx(1 - 0.975 ** 0.1, rel=1e-9)  # one success: (alpha/2)-quantile of Beta(1, 10)
+    for kwargs, message in ((dict(k=np.array([0]), n=0), "need at least one trial, got n=0"),
+                            (dict(k=np.array([4]), n=3), "successes must lie in 0..3"),
+                            (dict(k=np.array([1]), n=3, confidence=0.0), "confidence must be in (0, 1), got 0.0")):
+        with pytest.raises(MetricInputError) as err:
+            clopper_pearson(**kwargs)
+        assert str(err.value) == message
+
+
+def test_the_bound_uses_the_confidence_it_is_given_and_says_which_direction():
+    member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+    score = np.r_[np.arange(200) + 150.0, np.arange(200.0)]  # 50 non-members above the lowest member
+    r95, r80 = epsilon_lower_bound(member, score, 0.0), epsilon_lower_bound(member, score, 0.0, confidence=0.8)
+    assert r80["epsilon_lower_bound"] > r95["epsilon_lower_bound"] > 0  # a narrower interval proves more
+    # the best point: all members at t = 150, 50 of 200 non-members: 1 - FPR against 1 - TPR = 0 wins
+    assert r95["direction"] == "tnr/fnr" and r95["threshold"] == 150.0
+    one_sided = epsilon_lower_bound(np.r_[np.ones(50, bool), np.zeros(1000, bool)],
+                                    np.r_[np.full(50, 9.0), np.arange(1000.0) / 1000], 0.0)
+    assert one_sided["direction"] == "tpr/fpr" and one_sided["threshold"] == 9.0  # 50 of 50 above every non-member
+    p_hi = 1 - 0.025 ** (1 / 1000)
+    assert one_sided["epsilon_lower_bound"] == pytest.approx(np.log(0.025 ** (1 / 50) / p_hi), rel=1e-9)
+
+
+def test_no_bound_is_one_exact_record():
+    r = epsilon_lower_bound(np.r_[np.ones(2, bool), np.zeros(2, bool)], np.array([3.0, 2.0, 1.0, 0.0]), delta=1e-5)
+    assert r == {"epsilon_lower_bound": 0.0, "threshold": None, "direction": None, "tpr_lower": None,
+                 "fpr_upper": None, "n_members": 2, "n_nonmembers": 2}

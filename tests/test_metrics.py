@@ -232,3 +232,38 @@ def test_score_ties_of_nothing_and_of_distinct_scores():
     zero = {"tied_records": 0, "tied_members": 0, "tied_nonmembers": 0, "mixed_records": 0, "largest_group": 0}
     assert score_ties(np.array([], bool), np.array([])) == zero
     assert score_ties(MEMBER, np.arange(8.0)) == {**zero, "largest_group": 1}
+
+
+def test_attack_metrics_defaults_seed_zero_and_recall_zero_without_members():
+    member = np.r_[np.ones(40, bool), np.zeros(60, bool)]
+    score = np.random.default_rng(0).normal(size=100) + member
+    pred = (score > 0.5).astype(int)
+    assert attack_metrics(member, score, pred, bootstrap=30) == attack_metrics(member, score, pred, bootstrap=30, seed=0)
+    assert attack_metrics(member, score, pred, bootstrap=30) != attack_metrics(member, score, pred, bootstrap=30, seed=1)
+    none = attack_metrics(np.zeros(6, bool), np.arange(6.0), np.ones(6, int))
+    assert (none["recall"], none["precision"]) == (0.0, 0.0)
+
+
+def test_metrics_by_class_has_ten_classes_unless_told():
+    member = np.r_[np.ones(4, bool), np.zeros(4, bool)]
+    per = metrics_by_class(member, np.array([0, 1, 0, 1, 0, 1, 0, 1]), np.arange(8.0), member.astype(int))
+    assert all(len(v) == 10 for v in per.values())
+    assert np.isnan(per["auc"][2]) and per["precision"][0] == 1.0
+
+
+def test_bootstrap_percentiles_on_a_spread_out_distribution():
+    """300 members against 1,000 non-members with overlapping scores: the TPR at 1% FPR varies from resample
+    to resample, so the 2.5th and 97.5th percentiles of 80 draws are distinct interpolations."""
+    rng = np.random.default_rng(7)
+    member = np.r_[np.ones(300, bool), np.zeros(1000, bool)]
+    score = rng.normal(size=1300) + 1.5 * member
+    ci = bootstrap_tpr_intervals(member, score, n_boot=80, seed=2)
+    rng = np.random.default_rng(2)
+    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
+    draws = []
+    for _ in range(80):
+        idx = np.r_[rng.choice(pos, 300), rng.choice(neg, 1000)]
+        draws.append(tpr_at_fpr(member[idx], score[idx], 0.01))
+    want = [np.percentile(draws, 2.5), np.percentile(draws, 97.5)]
+    assert ci["tpr_at_1pct_fpr"] == [pytest.approx(w, abs=1e-12) for w in want]
+    assert np.percentile(draws, 98.5) != want[1] and np.percentile(draws, 3.5) != want[0]  # the case can tell
