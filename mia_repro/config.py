@@ -64,6 +64,8 @@ class DPConfig:
                   "expected a number >= 0", self.noise_multiplier)
         _need(_is_number(self.clip_norm) and self.clip_norm > 0, "dp.clip_norm", "expected a positive number (inf: no "
               "clipping)", self.clip_norm)
+        _need(math.isfinite(self.clip_norm) or self.noise_multiplier == 0, "dp.clip_norm",
+              "inf (no clipping) only with noise_multiplier 0: the noise's standard deviation is sigma x C", self.clip_norm)
         _need(_is_number(self.delta) and 0 < self.delta < 1, "dp.delta", "expected a number in (0, 1)", self.delta)
         _need(self.optimizer in DP_OPTIMIZERS, "dp.optimizer", f"expected one of {', '.join(DP_OPTIMIZERS)}",
               self.optimizer)
@@ -408,8 +410,11 @@ def validate(cfg: "ExperimentConfig") -> None:
           "mitigation.dp_epsilons", "expected a tuple of positive finite numbers", mi.dp_epsilons)
     _need(isinstance(mi.dp_aware, bool), "mitigation.dp_aware", "expected True or False", mi.dp_aware)
     if mi.dp_epsilons:  # the DPConfig each setting will use, validated now rather than mid-sweep
-        DPConfig(target_epsilon=mi.dp_epsilons[0], clip_norm=mi.dp_clip_norm, delta=mi.dp_delta,
-                 optimizer=mi.dp_optimizer)
+        try:
+            DPConfig(target_epsilon=mi.dp_epsilons[0], clip_norm=mi.dp_clip_norm, delta=mi.dp_delta,
+                     optimizer=mi.dp_optimizer)
+        except ConfigError as exc:  # named as the mitigation field the user set
+            raise ConfigError("mitigation." + str(exc).replace("dp.", "dp_", 1)) from None
     _need(_is_int(mi.aware_shadows) and 1 <= mi.aware_shadows <= cfg.n_shadows, "mitigation.aware_shadows",
           f"expected an integer in 1..n_shadows ({cfg.n_shadows})", mi.aware_shadows)
     o = cfg.outputs

@@ -47,11 +47,18 @@ def test_dp_config_validates_when_made():
             DPConfig(target_epsilon=1.0, delta=delta)
     with pytest.raises(ConfigError, match="dp.optimizer"):
         DPConfig(target_epsilon=1.0, optimizer="rmsprop")
+    with pytest.raises(ConfigError, match="^dp.clip_norm: inf .no clipping. only with noise_multiplier 0"):
+        DPConfig(target_epsilon=1.0, clip_norm=math.inf)
+    assert DPConfig(noise_multiplier=0.0, clip_norm=math.inf).clip_norm == math.inf
     cfg = get_config("smoke")
     with pytest.raises(ConfigError, match="model.dp"):
         dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, l2=1e-3, dp=DPConfig(target_epsilon=1.0)))
     with pytest.raises(ConfigError, match="mitigation.dp_epsilons"):
         dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_epsilons=(0.0,)))
+    with pytest.raises(ConfigError, match="^mitigation.dp_clip_norm: expected a positive number"):
+        dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_clip_norm=-1.0))
+    with pytest.raises(ConfigError, match="^mitigation.dp_delta: "):
+        dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_delta=2.0))
 
 
 def test_dp_is_part_of_the_cache_key_and_absent_dp_keeps_old_keys():

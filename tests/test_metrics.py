@@ -149,16 +149,22 @@ def test_unbalanced_counts_and_low_fpr_operating_points_by_hand():
     assert m["auc"] == pytest.approx(1 - (4 + 3 + 2 + 1) / 30_000)  # pairs ranked wrong: 999>995.5.. etc.
 
 
+def _bootstrap_draws(member, score, n_boot, seed, level):
+    """The bootstrap's draws recomputed here: members and non-members resampled apart, TPR at ``level``."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
+    draws = []
+    for _ in range(n_boot):
+        idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
+        draws.append(tpr_at_fpr(member[idx], score[idx], level))
+    return draws
+
+
 def test_bootstrap_interval_is_the_2_5_and_97_5_percentiles_of_its_draws():
     member = np.r_[np.ones(30, bool), np.zeros(1000, bool)]
     score = np.r_[995.5 + np.arange(30), np.arange(1000.0)]
     ci = bootstrap_tpr_intervals(member, score, n_boot=50, seed=3)
-    rng = np.random.default_rng(3)
-    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
-    draws = []
-    for _ in range(50):
-        idx = np.r_[rng.choice(pos, 30), rng.choice(neg, 1000)]
-        draws.append(tpr_at_fpr(member[idx], score[idx], 0.001))
+    draws = _bootstrap_draws(member, score, 50, 3, 0.001)
     assert ci["tpr_at_0.1pct_fpr"] == [pytest.approx(np.percentile(draws, 2.5)), pytest.approx(np.percentile(draws, 97.5))]
 
 
@@ -258,12 +264,7 @@ def test_bootstrap_percentiles_on_a_spread_out_distribution():
     member = np.r_[np.ones(300, bool), np.zeros(1000, bool)]
     score = rng.normal(size=1300) + 1.5 * member
     ci = bootstrap_tpr_intervals(member, score, n_boot=80, seed=2)
-    rng = np.random.default_rng(2)
-    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
-    draws = []
-    for _ in range(80):
-        idx = np.r_[rng.choice(pos, 300), rng.choice(neg, 1000)]
-        draws.append(tpr_at_fpr(member[idx], score[idx], 0.01))
+    draws = _bootstrap_draws(member, score, 80, 2, 0.01)
     want = [np.percentile(draws, 2.5), np.percentile(draws, 97.5)]
     assert ci["tpr_at_1pct_fpr"] == [pytest.approx(w, abs=1e-12) for w in want]
     assert np.percentile(draws, 98.5) != want[1] and np.percentile(draws, 3.5) != want[0]  # the case can tell
