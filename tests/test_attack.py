@@ -406,3 +406,11 @@ def test_threshold_baseline_decisions_are_integers():
     thr = ThresholdAttack.fit(_confidence_data([-0.1, -3.0, -3.5], [-0.15, -1, -2, -4, -5]))
     pred = thr.predict(_confidence_data([-0.05], [-7]))
     assert pred.dtype.kind == "i" and pred.tolist() == [1, 0]
+
+
+def test_fit_attack_measures_beyond_the_edge_when_asked():
+    so = fake_size(60, n_shadows=2, seed=2)
+    cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.5,), cv_folds=2, cv_samples=60, fit_samples=80, n_jobs=1)
+    a = fit_attack(attack_dataset(so.shadows), cfg, 3, beyond_edge=True)
+    fitted = [c for c in a.classes if c.model is not None]
+    assert fitted and all(c.edge_hit and c.beyond and c.beyond["points"] for c in fitted)  # C's 2-point grid: an edge

@@ -401,3 +401,38 @@ def test_modified_entropy_in_float64_for_float32_logits_and_rows_with_a_confiden
     got = modified_entropy(z, y)
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_modified_entropy_of_saturated_rows_without_warnings():
+    import warnings
+
+    z = np.array([[1000.0, 0.0, 0.0], [0.0, 1000.0, 0.0], [-1000.0, 1000.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = modified_entropy(z, np.array([0, 0, 2]))
+    assert m[0] == 0.0 and m[1] == pytest.approx(1000.0 * 2, rel=1e-3) and np.isfinite(m).all()
+
+
+def test_new_attack_builds_each_attack_and_names_the_unknown():
+    from mia_repro.attacks import ShokriSVMFixed, new_attack
+
+    cfg = AttackConfig(C_grid=(1.0,), gamma_grid=(1.0,))
+    svm = new_attack("shokri_svm_fixed", cfg, 7)
+    assert isinstance(svm, ShokriSVMFixed) and (svm.cfg, svm.seed) == (cfg, 7)
+    assert type(new_attack("lira_offline")) is LiRAOffline and new_attack("lira_offline").threshold != 0.0
+    assert [type(new_attack(n)).name for n in ATTACKS] == list(ATTACKS)
+    with pytest.raises(ValueError) as err:
+        new_attack("lira")
+    assert str(err.value) == "unknown attack 'lira'; choose one of " + ", ".join(ATTACKS)
+
+
+def test_the_views_repr_names_what_it_holds():
+    import dataclasses
+
+    so, labels = fake_stage1(n=6, n_shadows=3, pool=60, population=8, n_aug=2)
+    view = AttackerView.from_stage1(so, labels)
+    assert repr(view) == ("AttackerView(target 'target': 12 records x 10 classes, 3 shadows (36 records), "
+                          "references (3, 12, 10), population 8, 2 augmentations)")
+    plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
+    assert repr(plain) == ("AttackerView(target 'target': 12 records x 10 classes, 3 shadows (36 records), "
+                           "no references, 2 augmentations)")

@@ -134,3 +134,24 @@ def test_no_bound_is_one_exact_record():
     r = epsilon_lower_bound(np.r_[np.ones(2, bool), np.zeros(2, bool)], np.array([3.0, 2.0, 1.0, 0.0]), delta=1e-5)
     assert r == {"epsilon_lower_bound": 0.0, "threshold": None, "direction": None, "tpr_lower": None,
                  "fpr_upper": None, "n_members": 2, "n_nonmembers": 2}
+
+
+def test_the_bound_at_another_confidence_is_its_own_clopper_pearson_value():
+    """50 members above 1,000 non-members at 80% confidence: ln(lower of 50/50 / upper of 0/1000), each end at
+    90% (two-sided 80%)."""
+    member = np.r_[np.ones(50, bool), np.zeros(1000, bool)]
+    r = epsilon_lower_bound(member, np.r_[np.full(50, 9.0), np.arange(1000.0) / 1000], 0.0, confidence=0.8)
+    assert r["epsilon_lower_bound"] == pytest.approx(np.log(0.1 ** (1 / 50) / (1 - 0.1 ** (1 / 1000))), rel=1e-9)
+
+
+def test_no_warning_where_no_member_is_caught_yet():
+    """The top-scored record is a non-member: at that threshold TPR = 0 and the ratio's numerator is 0 (the
+    bound there is -inf, skipped), without a log-of-zero warning."""
+    import warnings
+
+    member = np.r_[np.ones(20, bool), np.zeros(20, bool)]
+    score = np.r_[np.arange(20.0), np.arange(20.0) + 0.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = epsilon_lower_bound(member, score, delta=0.0)
+    assert r["epsilon_lower_bound"] == 0.0

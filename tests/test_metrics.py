@@ -268,3 +268,13 @@ def test_bootstrap_percentiles_on_a_spread_out_distribution():
     want = [np.percentile(draws, 2.5), np.percentile(draws, 97.5)]
     assert ci["tpr_at_1pct_fpr"] == [pytest.approx(w, abs=1e-12) for w in want]
     assert np.percentile(draws, 98.5) != want[1] and np.percentile(draws, 3.5) != want[0]  # the case can tell
+
+
+def test_bootstrap_and_metrics_defaults():
+    """200 resamples and seed 0 unless told; attack_metrics bootstraps only when asked."""
+    rng = np.random.default_rng(7)
+    member = np.r_[np.ones(300, bool), np.zeros(1000, bool)]
+    score = rng.normal(size=1300) + 1.5 * member
+    assert bootstrap_tpr_intervals(member, score) == bootstrap_tpr_intervals(member, score, n_boot=200, seed=0)
+    assert bootstrap_tpr_intervals(member, score) != bootstrap_tpr_intervals(member, score, n_boot=201, seed=0)
+    assert not any(k.endswith("_ci95") for k in attack_metrics(member, score, (score > 1).astype(int)))

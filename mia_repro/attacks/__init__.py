@@ -33,6 +33,8 @@ ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThresh
 def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
     """One unfitted instance of attack ``name`` of :data:`ATTACKS`; the SVM variants take ``cfg``
     (:class:`~mia_repro.config.AttackConfig`; None: its defaults) and ``seed``."""
+    if name not in ATTACKS:
+        raise ValueError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
     cls = ATTACKS[name]
     return cls(cfg=cfg, seed=seed) if issubclass(cls, ShokriSVM) else cls()
 

@@ -109,11 +109,6 @@ def logit_confidence(logits: np.ndarray, true_class: np.ndarray) -> np.ndarray:
     return _true(z, y) - logsumexp(others, axis=-1)
 
 
-def true_probability(logits: np.ndarray, true_class: np.ndarray) -> np.ndarray:
-    """float64 (..., N): ``p_y``, the softmax probability of the true class."""
-    return np.exp(-cross_entropy(logits, true_class))
-
-
 # ---------------------------------------------------------------- the attacker's view
 
 @dataclass

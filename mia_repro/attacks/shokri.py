@@ -270,10 +270,10 @@ class ShokriSVMFixed(ShokriSVM):
     paper: str = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM at fixed C and gamma)"
 
     def fit(self, view: AttackerView) -> "ShokriSVMFixed":
+        cfg = self.cfg or AttackConfig()
         if self.svm is None:
-            cfg = self.cfg or AttackConfig()
             self.svm = fit_attack(attack_dataset(view.shadows), cfg, self.seed, view.target_probs.shape[1],
                                   fixed=(cfg.fixed_C, cfg.fixed_gamma))
         self.threshold = 0.0
-        self.info = {**self.info, "C": self.svm.classes[0].C, "gamma": self.svm.classes[0].gamma}
+        self.info = {**self.info, "C": float(cfg.fixed_C), "gamma": float(cfg.fixed_gamma)}  # every class's pair
         return self
