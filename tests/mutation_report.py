@@ -39,11 +39,12 @@ def main(argv: list[str]) -> int:
     eq = equivalents()
     print("| file | mutants | killed | survived | of them listed equivalent | other | killed % | killed or equivalent % |")
     print("|---|---|---|---|---|---|---|---|")
-    survivors = []
+    survivors, alive_all = [], set()
     for meta in metas:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         status = Counter(STATUS.get(c, f"exit {c}") for c in codes.values())
         alive = [k for k, c in codes.items() if c == 0]
+        alive_all.update(alive)
         listed = sum(k in eq for k in alive)
         survivors += [k for k in alive if k not in eq]
         n, killed = len(codes), status["killed"]
@@ -51,9 +52,14 @@ def main(argv: list[str]) -> int:
         name = str(meta.relative_to(ROOT / "mutants"))[: -len(".meta")]
         print(f"| {name} | {n} | {killed} | {status['survived']} | {listed} | {other} | {100 * killed / max(n, 1):.1f} "
               f"| {100 * (killed + listed) / max(n, 1):.1f} |")
+    stale = sorted(set(eq) - alive_all)
+    print(f"\n{len(survivors)} survivors not listed as equivalent; {len(stale)} listed names no longer survive "
+          f"(killed, or renumbered by a code change: update tests/mutation_equivalents.txt)")
     if "--survivors" in argv:
         print("\nsurvivors not listed as equivalent (`mutmut show <name>` shows the change):")
         print("\n".join(survivors))
+        print("\nlisted but no longer surviving:")
+        print("\n".join(stale))
     return 0
 
 

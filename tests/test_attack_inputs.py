@@ -384,3 +384,6 @@ def test_shokri_svm_fits_with_its_seed_and_num_classes_and_decides_at_zero():
     fixed = ShokriSVMFixed(cfg=cfg, seed=5).fit(v)
     assert fixed.threshold == 0.0 and (fixed.info["C"], fixed.info["gamma"]) == (cfg.fixed_C, cfg.fixed_gamma)
     assert len(fixed.svm.classes) == 3
+    import math
+    for c in fixed.svm.classes:  # no search: every class at the configured pair, no CV accuracy
+        assert (c.C, c.gamma) == (cfg.fixed_C, cfg.fixed_gamma) and math.isnan(c.cv_accuracy)

@@ -421,6 +421,7 @@ def test_new_attack_builds_each_attack_and_names_the_unknown():
     assert isinstance(svm, ShokriSVMFixed) and (svm.cfg, svm.seed) == (cfg, 7)
     assert type(new_attack("lira_offline")) is LiRAOffline and new_attack("lira_offline").threshold != 0.0
     assert [type(new_attack(n)).name for n in ATTACKS] == list(ATTACKS)
+    assert new_attack("shokri_svm").seed == 0 and new_attack("shokri_svm").cfg is None
     with pytest.raises(ValueError) as err:
         new_attack("lira")
     assert str(err.value) == "unknown attack 'lira'; choose one of " + ", ".join(ATTACKS)
