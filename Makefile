@@ -48,5 +48,6 @@ bench: install data
 # mutmut (requirements-dev.txt), configured in pyproject.toml; prints the score per file.
 mutation: install
 	$(PY) -m pip install -q -r requirements-dev.txt
+	rm -rf mutants  # a fresh run: mutmut reuses old results for unchanged code even when the tests changed
 	$(VENV)/bin/mutmut run --max-children 2 > /dev/null || true
 	$(PY) tests/mutation_report.py
