@@ -1,4 +1,4 @@
-"""Mitigation stage: regularized targets and output-side defenses, two attacker scenarios.
+"""Mitigation stage: regularized and DP-SGD targets and output-side defenses, two attacker scenarios.
 
 For each size in ``cfg.mitigation.sizes`` and each defense setting:
 
@@ -9,11 +9,13 @@ For each size in ``cfg.mitigation.sizes`` and each defense setting:
   same regularization (or their outputs pass through the same output-side
   defense) and new attack models are fit.
 
-L2 / dropout targets (and aware shadows) go through the cached training path
+L2 / dropout / DP-SGD targets (and aware shadows) go through the cached training path
 of Stage I.  Writes ``results/<profile>/mitigation.json`` (SVM attack; one
 record per (defense, strength, size, scenario) with exactly the keys of
-:data:`RECORD_KEYS`), ``mitigation_meta.json`` (provenance, settings, and the
-same records for the threshold baseline) and the mitigation figures.
+:func:`record_keys`: :data:`RECORD_KEYS`, plus :data:`DP_KEYS` for a DP-SGD
+target — its schedule, both ε and the audit's lower bound on ε),
+``mitigation_meta.json`` (provenance, settings, the same records for the
+threshold baseline, every compared attack per setting) and the mitigation figures.
 """
 from __future__ import annotations
 
