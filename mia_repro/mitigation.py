@@ -153,8 +153,8 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
              _record(defense, strength, size, "unaware", target, test, unaware_threshold),
              compared_attacks(cfg, size, target, base.shadows, labels, delta) if compare else None)]
     if _aware(cfg, size, defense):
-        rows.append(_aware_row(cfg, size, defense, strength, target, test, transform, base, data, verbose, labels,
-                               unaware, rows[0][3], delta))
+        rows.append(_aware_row(cfg, size, defense, strength, target, test, transform, base, splits, data, verbose,
+                               labels, unaware, rows[0][3], delta))
     if defense == "dp":
         for _, svm_row, threshold_row, compared in rows:
             dp = _dp_fields(target, svm_row, threshold_row, compared)
@@ -163,7 +163,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     return rows
 
 
-def _aware_row(cfg, size, defense, strength, target, test, transform, base, data, verbose, labels, unaware,
+def _aware_row(cfg, size, defense, strength, target, test, transform, base, splits, data, verbose, labels, unaware,
                unaware_compared, delta) -> tuple[str, dict, dict, dict | None]:
     """The aware attacker's ``(scenario, svm_row, threshold_row, compared)`` for one setting: shadows trained
     with the target's training defense (or the Stage I shadows' outputs passed through its output-side
@@ -174,7 +174,6 @@ def _aware_row(cfg, size, defense, strength, target, test, transform, base, data
         svm, threshold = unaware_svm, unaware_threshold
     else:
         if defense in TRAINING_DEFENSES:
-            splits = make_splits(n_records(cfg), size, cfg.n_shadows, cfg.seed)
             jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
             shadows = train_or_load(cfg, size, jobs, _model_cfg(cfg, defense, strength), data=data, verbose=verbose,
                                     desc=f"{defense}={strength} shadows n={size}")
