@@ -41,10 +41,11 @@ RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "t
                "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
                "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
 TRAINING_DEFENSES = ("l2", "dropout", "dp")
+#: the fields of a DP model's recorded schedule (:class:`mia_repro.privacy.Schedule`) that its rows copy
+SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "sampling_rate", "steps", "clip_norm")
 #: what a DP row adds to :data:`RECORD_KEYS`: the schedule and both ε of the target (:mod:`mia_repro.privacy`),
 #: and the audit (:mod:`mia_repro.audit`): the best lower bound on ε over every attack and threshold
-DP_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "sampling_rate", "steps", "clip_norm",
-           "epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
+DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
 MITIGATION_VERSION = 3  # 2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
 #                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
 #                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
@@ -108,9 +109,7 @@ def _dp_fields(target: ModelOutputs, svm_row: dict, threshold_row: dict, compare
     bounds += [({"epsilon_lower_bound": m["epsilon_lower_bound"], "threshold": m["epsilon_lower_bound_threshold"]}, name)
                for name, m in compared.items()]
     best, name = max(bounds, key=lambda b: b[0]["epsilon_lower_bound"])
-    return {"epsilon": dp["epsilon"], "epsilon_pld": dp["epsilon_pld"], "delta": dp["delta"],
-            "noise_multiplier": dp["noise_multiplier"], "sampling_rate": dp["sampling_rate"], "steps": dp["steps"],
-            "clip_norm": dp["clip_norm"], "epsilon_lower_bound": best["epsilon_lower_bound"],
+    return {**{k: dp[k] for k in SCHEDULE_KEYS}, "epsilon_lower_bound": best["epsilon_lower_bound"],
             "epsilon_lower_bound_attack": name if best["epsilon_lower_bound"] > 0 else None,
             "epsilon_lower_bound_threshold": best["threshold"]}
 

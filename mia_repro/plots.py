@@ -338,16 +338,21 @@ def mitigation_figures(records: list[dict], meta: dict, out_dir: Path, close: bo
     return draw_all(figures, (records, meta), out_dir, close)
 
 
+def _attack_rows(records: list[dict], attack: str | None, meta: dict | None) -> list[dict]:
+    """The SVM's rows (``attack`` None) or ``attack``'s rows of the compared attacks in ``meta``."""
+    return records if attack is None else [r for r in meta.get("attack_comparison", []) if r["attack"] == attack]
+
+
 def _dp_points(records: list[dict], size: int, scenario: str, attack: str | None = None, meta: dict | None = None
                ) -> list[dict]:
     """The DP rows of one size and scenario by target ε (the SVM's rows, or ``attack``'s compared rows)."""
-    rows = records if attack is None else [r for r in meta.get("attack_comparison", []) if r["attack"] == attack]
-    return sorted(_rows(rows, defense="dp", size=size, scenario=scenario), key=lambda r: r["strength"])
+    return sorted(_rows(_attack_rows(records, attack, meta), defense="dp", size=size, scenario=scenario),
+                  key=lambda r: r["strength"])
 
 
 def _no_dp(records: list[dict], size: int, scenario: str, attack: str | None = None, meta: dict | None = None):
-    rows = records if attack is None else [r for r in meta.get("attack_comparison", []) if r["attack"] == attack]
-    hit = _rows(rows, defense="none", size=size, scenario=scenario)
+    """The undefended row of one size and scenario (the SVM's, or ``attack``'s), None if absent."""
+    hit = _rows(_attack_rows(records, attack, meta), defense="none", size=size, scenario=scenario)
     return hit[0] if hit else None
 
 

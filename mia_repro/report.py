@@ -130,6 +130,11 @@ def mitigation_attacks_table(meta: dict, attacks: tuple[str, ...] = ("lira_offli
     return wide.sort_values(["size", "_o", "strength"])[cols].reset_index(drop=True)
 
 
+def _pair(a: dict | None, u: dict | None, key: str, digits: int) -> str:
+    """``key`` of the aware and the unaware row as "aware / unaware" ("—" for a row that was not run)."""
+    return " / ".join(f"{r[key]:.{digits}f}" if r else "—" for r in (a, u))
+
+
 def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
     """The README's table of the trained defenses: test accuracy, the SVM's precision / AUC and LiRA's and RMIA's
     TPR at 0.1% FPR, each "aware / unaware"."""
@@ -140,16 +145,13 @@ def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
     lines = ["| n | defense | strength | train / test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
              "| LiRA TPR@0.1%FPR aware / unaware | RMIA TPR@0.1%FPR aware / unaware |",
              "|---|---|---|---|---|---|---|---|"]
-    def pair(a: dict | None, u: dict | None, key: str, digits: int) -> str:
-        return " / ".join(f"{r[key]:.{digits}f}" if r else "—" for r in (a, u))
-
     for k in keys:
         a, u = svm.get((*k, "aware")), svm.get((*k, "unaware"))
         first = a or u
         cells = [f"{first['target_train_acc']:.3f} / {first['target_test_acc']:.3f}",
-                 pair(a, u, "precision", 3), pair(a, u, "auc", 3)]
+                 _pair(a, u, "precision", 3), _pair(a, u, "auc", 3)]
         for name in ("lira_offline", "rmia_offline"):
-            cells.append(pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), "tpr_at_0.1pct_fpr", 4))
+            cells.append(_pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), "tpr_at_0.1pct_fpr", 4))
         lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -188,7 +190,6 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
             first = a or u
             if first is None:
                 continue
-            pair = lambda key, d: " / ".join(f"{r[key]:.{d}f}" if r else "—" for r in (a, u))
             if defense == "dp":
                 head = [f"{strength:g}", f"{first['epsilon']:.2f} / {first['epsilon_pld']:.2f}",
                         f"{first['noise_multiplier']:.3f}"]
@@ -196,7 +197,7 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
                                   if r else "—" for r in (a, u))
             else:
                 head, bound = ["no DP", "∞", "0"], "—"
-            cells = head + [f"{first['target_test_acc']:.3f}", pair("precision", 3), pair("auc", 3),
+            cells = head + [f"{first['target_test_acc']:.3f}", _pair(a, u, "precision", 3), _pair(a, u, "auc", 3),
                             "; ".join(best_tpr(size, defense, strength, sc) if r else "—"
                                       for sc, r in (("aware", a), ("unaware", u))), bound]
             lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
