@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from .errors import MiaReproInputError
 
 SIDECAR = ".digest.json"
 
 
-class CacheEntryError(ValueError):
+class CacheEntryError(MiaReproInputError):
     """A cache file that cannot be used (unreadable, no or another key, content changed, wrong shape);
     the message names the path.  The stage that reads it recomputes the entry."""
 

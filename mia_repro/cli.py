@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .config import PROFILES, ConfigError, get_config
-from .data import DatasetCorruptError, DatasetNotFoundError, InputError
+from .errors import MiaReproError
 
 STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "all")
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (ConfigError, DatasetNotFoundError, DatasetCorruptError, InputError) as exc:
+    except MiaReproError as exc:  # every error the package raises on purpose: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -185,13 +185,4 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: every model and attack finished so far is cached; rerun the same command to resume",
               file=sys.stderr)
         return 130
-    except Exception as exc:  # Stage1Error and friends: one clear line, no traceback
-        from .stage1 import Stage1Error
-        from .training.executor import TrainingFailed
-        from .training.threads import ThreadsError
-
-        if isinstance(exc, (Stage1Error, TrainingFailed, ThreadsError)):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from .errors import MiaReproInputError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_WORKERS = 1024
@@ -28,7 +29,7 @@ MAX_SEED = 2**32 - 1  # what numpy's and every backend's seeding accepts
 SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
 
-class ConfigError(ValueError):
+class ConfigError(MiaReproInputError):
     """A configuration that cannot run (unknown profile, bad field); the message names the field."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import PROJECT_ROOT
+from .errors import MiaReproError, MiaReproInputError
 
 BATCH_DIR = "cifar-10-batches-py"
 BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -21,15 +22,15 @@ CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "
 MATERIALIZE_HINT = "python ../shared/data/cifar10/materialize.py data/"
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(MiaReproError, FileNotFoundError):
     """CIFAR-10 was found nowhere; the message says where we looked and what to do."""
 
 
-class DatasetCorruptError(ValueError):
+class DatasetCorruptError(MiaReproInputError):
     """A CIFAR-10 file is damaged or its pixels are not the official ones; the message names the file or check."""
 
 
-class InputError(ValueError):
+class InputError(MiaReproInputError):
     """Arrays passed to a library function have the wrong dtype, range or shape; the message says what to pass."""
 
 

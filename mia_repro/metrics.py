@@ -19,14 +19,16 @@ positives are allowed, ``fp_allowed``) and, when asked, a seeded bootstrap
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn import metrics as skm
+from .errors import MiaReproInputError
 
 FPR_LEVELS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
 
 
-class MetricInputError(ValueError):
+class MetricInputError(MiaReproInputError):
     """Arrays or levels given to a metric are not what it needs; the message names the argument."""
 
 
@@ -98,16 +100,84 @@ def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int =
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()}
 
 
+@dataclass(frozen=True)
+class TPRAtFPR:
+    """The true-positive rate at one false-positive level: ``level`` (0.01 = 1%), ``tpr``, the false
+    positives allowed among the non-members (``fp_allowed`` = floor(level x n_nonmembers)) and, when
+    bootstrapped, the 95% interval ``ci95`` (lo, hi)."""
+
+    level: float
+    tpr: float
+    fp_allowed: int
+    ci95: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class AttackMetrics:
+    """Every number the reports use for one attack on one set of records (:func:`attack_metrics`).
+
+    ``tpr_at`` maps each key of :data:`FPR_LEVELS` to its :class:`TPRAtFPR`; ``threshold`` is the attack's
+    (one number, or one per class) where the caller gives it.  :meth:`to_dict` is the layout of every
+    stage's JSON (the TPRs as ``tpr_at_<level>_fpr`` keys, ``fp_allowed`` per level, ``<key>_ci95``);
+    the record also reads like that dict (``m["auc"]``, ``m.get(...)``, ``{**m}``).
+    """
+
+    precision: float
+    recall: float
+    accuracy: float
+    balanced_accuracy: float
+    auc: float
+    advantage_at_decision: float
+    advantage_max: float
+    n_members: int
+    n_nonmembers: int
+    tpr_at: dict[str, TPRAtFPR]
+    threshold: float | list[float] | None = None
+
+    def tpr(self, fpr_level: float) -> float:
+        """The TPR at ``fpr_level`` (one of :data:`FPR_LEVELS`' rates)."""
+        for t in self.tpr_at.values():
+            if t.level == fpr_level:
+                return t.tpr
+        raise MetricInputError(f"fpr_level: one of {sorted(FPR_LEVELS.values())}, got {fpr_level!r}")
+
+    def to_dict(self) -> dict:
+        """The JSON layout (without ``threshold``, which the stages place first in their blocks)."""
+        out = {"precision": self.precision, "recall": self.recall, "accuracy": self.accuracy,
+               "balanced_accuracy": self.balanced_accuracy, "auc": self.auc}
+        out.update({key: t.tpr for key, t in self.tpr_at.items()})
+        out.update(advantage_at_decision=self.advantage_at_decision, advantage_max=self.advantage_max,
+                   n_members=self.n_members, n_nonmembers=self.n_nonmembers,
+                   fp_allowed={key: t.fp_allowed for key, t in self.tpr_at.items()})
+        out.update({f"{key}_ci95": list(t.ci95) for key, t in self.tpr_at.items() if t.ci95 is not None})
+        return out
+
+    # read like the dict of to_dict(): every stage's code and the JSON share one spelling
+    def __getitem__(self, key: str):
+        return self.to_dict()[key]
+
+    def get(self, key: str, default=None):
+        return self.to_dict().get(key, default)
+
+    def keys(self):
+        return self.to_dict().keys()
+
+    def __iter__(self):
+        return iter(self.to_dict())
+
+    def __contains__(self, key) -> bool:
+        return key in self.to_dict()
+
+
 def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, bootstrap: int = 0,
-                   seed: int = 0) -> dict:
-    """Every number the reports use, for one attack on one set of records.
+                   seed: int = 0, threshold=None) -> AttackMetrics:
+    """Every number the reports use, for one attack on one set of records (:class:`AttackMetrics`).
 
     ``member`` bool (N,) ground truth (positive = member); ``score`` float (N,)
-    attack score; ``pred`` int 0/1 (N,) attack decision.  Returns precision,
-    recall, accuracy, balanced_accuracy, auc, the TPRs at 1%, 0.1% and 0% FPR,
-    advantage_at_decision, advantage_max, n_members, n_nonmembers and, per FPR
-    level, ``fp_allowed``; with ``bootstrap`` > 0 resamples also
-    ``<tpr key>_ci95``.  AUC and TPR@FPR are NaN when only one class occurs.
+    attack score; ``pred`` int 0/1 (N,) attack decision; ``threshold`` the attack's (recorded as given).
+    Precision, recall, accuracy, balanced accuracy, AUC, the TPRs at 1%, 0.1% and 0% FPR with the false
+    positives allowed at each level and, with ``bootstrap`` > 0 resamples, their 95% intervals, both
+    advantages and the counts.  AUC and TPR@FPR are NaN when only one class occurs.
     """
     member, score = check_member_score(member, score)
     pred = np.asarray(pred)
@@ -122,24 +192,22 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     tpr = float(pred[member].mean()) if member.any() else float("nan")
     fpr = float(pred[~member].mean()) if (~member).any() else float("nan")
     n_neg = int((~member).sum())
-    out = {
-        "precision": float(skm.precision_score(member, pred, zero_division=0)),
-        "recall": float(skm.recall_score(member, pred, zero_division=0)),
-        "accuracy": float(skm.accuracy_score(member, pred)),
-        "balanced_accuracy": (tpr + 1 - fpr) / 2,
-        "auc": float(skm.roc_auc_score(member, score)) if both else float("nan"),
-    }
-    for key, level in FPR_LEVELS.items():
-        out[key] = tpr_at_fpr(member, score, level)
-    out["advantage_at_decision"] = tpr - fpr
-    out["advantage_max"] = max_advantage(member, score)
-    out["n_members"] = int(member.sum())
-    out["n_nonmembers"] = n_neg
-    out["fp_allowed"] = {key: int(math.floor(level * n_neg + 1e-9)) for key, level in FPR_LEVELS.items()}
-    if bootstrap and both:
-        for key, ci in bootstrap_tpr_intervals(member, score, bootstrap, seed).items():
-            out[f"{key}_ci95"] = ci
-    return out
+    intervals = bootstrap_tpr_intervals(member, score, bootstrap, seed) if bootstrap and both else {}
+    return AttackMetrics(
+        precision=float(skm.precision_score(member, pred, zero_division=0)),
+        recall=float(skm.recall_score(member, pred, zero_division=0)),
+        accuracy=float(skm.accuracy_score(member, pred)),
+        balanced_accuracy=(tpr + 1 - fpr) / 2,
+        auc=float(skm.roc_auc_score(member, score)) if both else float("nan"),
+        advantage_at_decision=tpr - fpr,
+        advantage_max=max_advantage(member, score),
+        n_members=int(member.sum()),
+        n_nonmembers=n_neg,
+        tpr_at={key: TPRAtFPR(level, tpr_at_fpr(member, score, level), int(math.floor(level * n_neg + 1e-9)),
+                              tuple(intervals[key]) if key in intervals else None)
+                for key, level in FPR_LEVELS.items()},
+        threshold=threshold,
+    )
 
 
 def score_ties(member: np.ndarray, score: np.ndarray) -> dict:

@@ -25,16 +25,16 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .attacks import AttackData, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
+from .attacks import ATTACKS, AttackerView, ConfidenceThreshold, ShokriSVM, new_attack
 from .cache import cached_json, load_json, save_json
 from .config import DPConfig, ExperimentConfig, config_key, to_dict
 from .audit import epsilon_lower_bound
 from .defenses import output_defense
-from .metrics import attack_metrics
 from .splits import make_splits
 from .stage1 import (ModelOutputs, SizeOutputs, Stage1Error, TrainRequest, load_data, load_stage1, n_records, size_jobs,
                      train_or_load, train_or_load_many)
-from .stage2 import BOOTSTRAP, load_attack, versions
+from .evaluation import evaluate_attack, evaluate_view
+from .stage2 import load_attack, versions
 from .report import run_meta
 
 RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "target_test_acc",
@@ -46,7 +46,8 @@ SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "samplin
 #: what a DP row adds to :data:`RECORD_KEYS`: the schedule and both ε of the target (:mod:`mia_repro.privacy`),
 #: and the audit (:mod:`mia_repro.audit`): the best lower bound on ε over every attack and threshold
 DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
-MITIGATION_VERSION = 3  # 2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
+MITIGATION_VERSION = 4  # 4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
+#                          2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
 #                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
 #                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
 COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95",
@@ -58,46 +59,36 @@ def _compared(defense: str) -> bool:
     return defense == "none" or defense in TRAINING_DEFENSES
 
 
-def compared_attacks(cfg: ExperimentConfig, size: int, target: ModelOutputs, shadows: list, labels: np.ndarray,
-                     delta: float | None = None) -> dict:
-    """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``target``
-    (``size`` members), with ``shadows`` as the attacker's reference models; per attack the metrics of
-    :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) the audit's ``epsilon_lower_bound`` and the
+def compared_attacks(cfg: ExperimentConfig, view: AttackerView, member: np.ndarray, delta: float | None = None) -> dict:
+    """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``view``'s
+    target, its shadows the attacker's reference models, judged against ``member``; per attack the metrics
+    of :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) the audit's ``epsilon_lower_bound`` and the
     threshold that gave it (:func:`mia_repro.audit.epsilon_lower_bound`)."""
-    from .attacks import ATTACKS, ShokriSVM, new_attack
-    from .compare import evaluate_attacks
-
     attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
-    blocks, arrays = evaluate_attacks(attacks, SizeOutputs(size, target, list(shadows)), labels, cfg.seed,
-                                      log=lambda *_: None)
-    out = {name: {k: b.get(k) for k in COMPARED_METRICS} for name, b in blocks.items()}
+    results = evaluate_view(attacks, view, member, cfg.seed, log=lambda *_: None)
+    out = {name: {k: r.metrics.get(k) if k != "ties" else r.ties for k in COMPARED_METRICS}
+           for name, r in results.items()}
     if delta is not None:
-        for name, a in arrays.items():
-            bound = epsilon_lower_bound(a["member"], a["score"], delta)
+        for name, r in results.items():
+            bound = epsilon_lower_bound(r.scores["member"], r.scores["score"], delta)
             out[name].update(epsilon_lower_bound=bound["epsilon_lower_bound"],
                              epsilon_lower_bound_threshold=bound["threshold"])
     return out
 
 
-def _accuracy(probs: np.ndarray, out: ModelOutputs) -> tuple[float, float]:
-    correct = probs.argmax(axis=1) == out.true_class
-    return float(correct[out.member].mean()), float(correct[~out.member].mean())
-
-
-def _record(defense, strength, size, scenario, target: ModelOutputs, test: AttackData, attack) -> dict:
-    """One result row for the attack ``attack`` (SVM or threshold) on ``test``; a DP target's row also holds
-    ``_audit``, this attack's :func:`~mia_repro.audit.epsilon_lower_bound` (folded into :data:`DP_KEYS` by
-    :func:`_dp_fields`)."""
-    check_disjoint(attack, test)
-    # the SVM's per-class scores are pooled on one (calibrated) scale, as in Stage II
-    score = attack.calibrated_score(test) if hasattr(attack, "calibrated_score") else attack.score(test)
-    m = attack_metrics(test.member, score, attack.predict(test), bootstrap=BOOTSTRAP, seed=0)
-    train_acc, test_acc = _accuracy(test.features, target)
+def _record(defense, strength, size, scenario, target: ModelOutputs, view: AttackerView, attack) -> dict:
+    """One result row for the fitted ``attack`` (SVM or threshold baseline) on ``view``'s target (the
+    defended one, through its output defense if any); a DP target's row also holds ``_audit``, this
+    attack's :func:`~mia_repro.audit.epsilon_lower_bound` (folded into :data:`DP_KEYS` by :func:`_dp_fields`)."""
+    result = evaluate_attack(attack, view, target.member, seed=0, fit=False)
+    m = result.metrics
+    correct = view.target_records().features.argmax(axis=1) == target.true_class
     row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
-           "target_train_acc": train_acc, "target_test_acc": test_acc}
+           "target_train_acc": float(correct[target.member].mean()),
+           "target_test_acc": float(correct[~target.member].mean())}
     row.update({k: m.get(k) for k in RECORD_KEYS if k not in row})
     if defense == "dp":
-        row["_audit"] = epsilon_lower_bound(test.member, score, target.dp["delta"])
+        row["_audit"] = epsilon_lower_bound(target.member, result.scores["score"], target.dp["delta"])
     return row
 
 
@@ -132,7 +123,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     """Rows ``(scenario, svm_row, threshold_row, compared)`` for one defense setting at one size.
 
     ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).  ``compared``:
-    :func:`compared_attacks` for L2 / dropout / no defense (with the scenario's shadows as reference
+    :func:`compared_attacks` for L2 / dropout / DP / no defense (with the scenario's shadows as reference
     models; ``labels`` are the pooled classes), None for output-side defenses, whose attacker sees only the
     post-processed probabilities, not the logits these attacks read.
     """
@@ -146,13 +137,14 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
                                data=data, verbose=verbose, desc=f"{defense}={strength} target n={size}")[0]
     elif defense != "none":
         transform = output_defense(defense, strength)
-    test = attack_dataset([target], transform)
+    view = AttackerView.from_stage1(SizeOutputs(size, target, list(base.shadows)), labels if compare else None,
+                                    output_defense=transform)
     delta = target.dp["delta"] if defense == "dp" else None
-    rows = [("unaware", _record(defense, strength, size, "unaware", target, test, unaware_svm),
-             _record(defense, strength, size, "unaware", target, test, unaware_threshold),
-             compared_attacks(cfg, size, target, base.shadows, labels, delta) if compare else None)]
+    rows = [("unaware", _record(defense, strength, size, "unaware", target, view, unaware_svm),
+             _record(defense, strength, size, "unaware", target, view, unaware_threshold),
+             compared_attacks(cfg, view, target.member, delta) if compare else None)]
     if _aware(cfg, size, defense):
-        rows.append(_aware_row(cfg, size, defense, strength, target, test, transform, base, splits, data, verbose,
+        rows.append(_aware_row(cfg, size, defense, strength, target, view, base, splits, data, verbose,
                                labels, unaware, rows[0][3], delta))
     if defense == "dp":
         for _, svm_row, threshold_row, compared in rows:
@@ -162,13 +154,13 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     return rows
 
 
-def _aware_row(cfg, size, defense, strength, target, test, transform, base, splits, data, verbose, labels, unaware,
+def _aware_row(cfg, size, defense, strength, target, unaware_view, base, splits, data, verbose, labels, unaware,
                unaware_compared, delta) -> tuple[str, dict, dict, dict | None]:
     """The aware attacker's ``(scenario, svm_row, threshold_row, compared)`` for one setting: shadows trained
     with the target's training defense (or the Stage I shadows' outputs passed through its output-side
-    defense, ``transform``); for no defense, the unaware attacker's own rows."""
+    defense, as ``unaware_view`` shows the target's); for no defense, the unaware attacker's own rows."""
     unaware_svm, unaware_threshold = unaware
-    shadows = base.shadows
+    view = unaware_view
     if defense == "none":
         svm, threshold = unaware_svm, unaware_threshold
     else:
@@ -177,13 +169,15 @@ def _aware_row(cfg, size, defense, strength, target, test, transform, base, spli
             shadows = train_or_load(cfg, size, jobs, _model_cfg(cfg, defense, strength), data=data, verbose=verbose,
                                     desc=f"{defense}={strength} shadows n={size}")
         else:
-            shadows = shadows[: cfg.mitigation.aware_shadows]
-        train = attack_dataset(shadows, transform)
-        svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes)
-        threshold = ThresholdAttack.fit(train)
-    return ("aware", _record(defense, strength, size, "aware", target, test, svm),
-            _record(defense, strength, size, "aware", target, test, threshold),
-            (unaware_compared if defense == "none" else compared_attacks(cfg, size, target, shadows, labels, delta))
+            shadows = base.shadows[: cfg.mitigation.aware_shadows]
+        view = AttackerView.from_stage1(SizeOutputs(size, target, list(shadows)),
+                                        labels if _compared(defense) else None,
+                                        output_defense=unaware_view.output_defense)
+        svm = ShokriSVM(cfg.attack, cfg.seed).fit(view)
+        threshold = ConfidenceThreshold().fit(view)
+    return ("aware", _record(defense, strength, size, "aware", target, view, svm),
+            _record(defense, strength, size, "aware", target, view, threshold),
+            (unaware_compared if defense == "none" else compared_attacks(cfg, view, target.member, delta))
             if _compared(defense) else None)
 
 
@@ -277,7 +271,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print, figures: 
                            desc=f"mitigation models ({cfg.execution.describe()})")
     labels = load_data(cfg)[1] if any(rows is None for rows in cached.values()) else None
     for size in cfg.mitigation.sizes:
-        unaware = (load_attack(cfg, stage1[size], log=log), ThresholdAttack.fit(attack_dataset(stage1[size].shadows)))
+        unaware = (load_attack(cfg, stage1[size], log=log), ConfidenceThreshold().fit(AttackerView.from_stage1(stage1[size])))
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
             path, key = entries[(size, defense, strength)]
             rows = cached[(size, defense, strength)]

@@ -10,11 +10,14 @@ Two ways to build the attacker's view (:class:`~mia_repro.attacks.AttackerView`)
 * :func:`view_from_arrays` -- the same from arrays: logits or probabilities (named for what they are:
   ``logits=`` vs ``probs=``), labels and, for shadows, membership.
 
-Then :func:`run_attacks` fits any set of attacks of :data:`mia_repro.attacks.ATTACKS` on the view and
-scores the target's records; evaluation alone uses the target's membership labels, which the view never
-holds.  It returns :class:`AttackResults`: ``summary()`` (a table: AUC, TPR at 1% / 0.1% FPR with
-bootstrap 95% intervals, precision, recall), ``scores`` (per attack ``member``, ``score``, ``pred``) and
-``plot_roc()``.
+Then :func:`~mia_repro.evaluation.run_attacks` fits attacks (names of :data:`mia_repro.attacks.ATTACKS`,
+configured instances, or a :class:`~mia_repro.attacks.MembershipAttack` subclass of one's own) on the view
+and scores the target's records; evaluation alone uses the target's membership labels, which the view
+never holds.  It returns :class:`~mia_repro.evaluation.AttackResults`: ``summary()`` (a table: AUC, TPR
+at 1% / 0.1% FPR with bootstrap 95% intervals, precision, recall), ``to_frame()``, per attack an
+:class:`~mia_repro.evaluation.AttackResult` (``results[name].scores``: ``member``, ``true_class``,
+``score``, ``pred``, ``threshold``), ``plot_roc()`` and ``save(path)`` / ``load(path)``.  Nothing here
+imports Keras but :func:`view_from_models`, which queries Keras models.
 
 Every array is checked at the boundary (:class:`OwnInputError`, naming the argument): shapes, dtypes,
 finite values, labels in range, probability rows in [0, 1] summing to 1, and "logits" that look like
@@ -27,21 +30,13 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
-from .attacks import ATTACKS, AttackerView, new_attack
-from .attacks.base import AttackInputError, PopulationSimulation, _rows_are_probabilities, log_softmax
-from .config import AttackConfig
-from .metrics import check_member_score
+from .attacks import AttackerView
+from .attacks.base import PopulationSimulation, _rows_are_probabilities, log_softmax
+from .evaluation import AttackResult, AttackResults, OwnInputError, run_attacks
 
-#: attacks that need the reference part of the view (shadows' outputs on the target's records, a population)
-REFERENCE_ATTACKS = ("calibrated_loss", "lira_offline", "lira_offline_global", "rmia_offline")
-#: attacks that need augmented queries (not available from one's own models here)
-AUGMENTATION_ATTACKS = ("label_only_augment",)
-
-
-class OwnInputError(AttackInputError):
-    """An array given for one's own model is not what the attacks need; the message names the argument."""
+__all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "as_logits", "run_attacks",
+           "view_from_arrays", "view_from_models"]
 
 
 def _looks_like_probs(a: np.ndarray) -> bool:
@@ -272,83 +267,3 @@ def _indices(name: str, idx, n_total: int) -> np.ndarray:
     if len(np.unique(a)) != len(a):
         raise OwnInputError(f"{name}: {len(a) - len(np.unique(a))} repeated indices")
     return a
-
-
-def _interval(block: dict, key: str) -> str:
-    lo_hi = block.get(f"{key}_ci95")
-    return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else "—"
-
-
-@dataclass(repr=False)
-class AttackResults:
-    """What :func:`run_attacks` returns: per attack ``blocks`` (metrics, as in ``attacks.json``) and
-    ``scores`` (``member`` bool, ``true_class`` int, ``score`` float64, ``pred`` int per target record), and ``skipped``
-    (attack -> why it did not run)."""
-
-    blocks: dict
-    scores: dict
-    skipped: dict = field(default_factory=dict)
-
-    def summary(self) -> pd.DataFrame:
-        """One row per attack: AUC, TPR at 1% and 0.1% FPR with bootstrap 95% intervals, precision and
-        recall of the attack's own decision, the counts behind them."""
-        rows = []
-        for name, b in self.blocks.items():
-            rows.append({"attack": name, "variant": b["label"], "AUC": b["auc"],
-                         "TPR@1%FPR": b["tpr_at_1pct_fpr"], "95% CI @1%": _interval(b, "tpr_at_1pct_fpr"),
-                         "TPR@0.1%FPR": b["tpr_at_0.1pct_fpr"], "95% CI @0.1%": _interval(b, "tpr_at_0.1pct_fpr"),
-                         "precision": b["precision"], "recall": b["recall"], "members": b["n_members"],
-                         "non-members": b["n_nonmembers"]})
-        return pd.DataFrame(rows).set_index("attack")
-
-    def plot_roc(self, path=None, footer: str | None = ""):
-        """Every attack's ROC on log-log axes (:func:`mia_repro.plots.roc`); saved to ``path`` when given."""
-        from .plots import roc
-
-        return roc({name: (s["member"], s["score"]) for name, s in self.scores.items()}, path, footer=footer,
-                   title="Membership inference on one's own model (log-log ROC)")
-
-    def __repr__(self) -> str:
-        aucs = ", ".join(f"{name} {b['auc']:.3f}" for name, b in self.blocks.items())
-        skipped = f"; skipped {sorted(self.skipped)}" if self.skipped else ""
-        return f"AttackResults({len(self.blocks)} attacks, AUC: {aucs}{skipped})"
-
-
-def run_attacks(view: AttackerView, member, attacks: Sequence[str] | None = None, cfg: AttackConfig | None = None,
-                seed: int = 0, bootstrap: int = 200) -> AttackResults:
-    """Fit each attack of ``attacks`` (names of :data:`mia_repro.attacks.ATTACKS`; None: every one the view
-    supports) on ``view``, score the target's records and evaluate against ``member`` bool (N,).
-
-    ``cfg``: the SVMs' settings (grid, subsamples; default :class:`~mia_repro.config.AttackConfig`);
-    ``seed``: the SVMs' subsampling and CV seed and the bootstrap's.  The attacks never see ``member``.
-    """
-    if not isinstance(view, AttackerView):
-        raise OwnInputError(f"view: expected an AttackerView (view_from_models / view_from_arrays), "
-                            f"got {type(view).__name__}")
-    try:
-        member, _ = check_member_score(member, np.zeros(len(np.asarray(member))), "member")
-    except ValueError as exc:
-        raise OwnInputError(str(exc)) from None
-    if len(member) != len(view):
-        raise OwnInputError(f"member: {len(member)} flags for the view's {len(view)} target records")
-    if member.all() or not member.any():
-        raise OwnInputError("member: the evaluation needs members and non-members among the target's records")
-    if cfg is not None and not isinstance(cfg, AttackConfig):
-        raise OwnInputError(f"cfg: an AttackConfig (the SVMs' settings), got {type(cfg).__name__}")
-    names = list(ATTACKS) if attacks is None else [attacks] if isinstance(attacks, str) else list(attacks)
-    unknown = [a for a in names if a not in ATTACKS]
-    if unknown:
-        raise OwnInputError(f"attacks: unknown {unknown}; choose from {list(ATTACKS)}")
-    skipped = {}
-    if not view.has_references:
-        skipped.update({a: "needs population= (reference outputs)" for a in names if a in REFERENCE_ATTACKS})
-    if not view.target_aug_labels.shape[0]:
-        skipped.update({a: "needs augmented queries" for a in names if a in AUGMENTATION_ATTACKS})
-    if attacks is not None and skipped:
-        a = next(iter(skipped))
-        raise OwnInputError(f"{a}: {skipped[a]} -- give it, or leave {a} out of attacks")
-    from .compare import evaluate_view
-
-    attacks = {name: new_attack(name, cfg, seed) for name in names if name not in skipped}
-    blocks, scores = evaluate_view(attacks, view, member, seed, bootstrap=bootstrap, log=lambda *_: None)
-    return AttackResults(blocks, scores, skipped)

@@ -28,6 +28,7 @@ from .inference import query_model
 from .splits import Splits, make_splits, population_sample
 from .report import run_meta
 from .training import TrainJob, TrainResult, choose_trainer
+from .errors import MiaReproError
 
 
 FORMAT = 2  # version of the per-model file; files without it (format 1: softmax only) are recomputed
@@ -256,7 +257,7 @@ def size_jobs(splits: Splits, seed: int, n_shadows: int | None = None, prefix: s
     return jobs
 
 
-class Stage1Error(RuntimeError):
+class Stage1Error(MiaReproError, RuntimeError):
     """Stage I outputs are missing for what a later stage needs."""
 
 

@@ -2,14 +2,19 @@
 
 Writes, under ``results/<profile>/``:
 
-* ``attack_scores_<n>.npz`` — one row per target record: ``member`` (bool),
-  ``true_class`` (int), ``score`` (float, SVM decision function), ``pred``
-  (0/1 int), ``calibrated_score`` (float, Platt-calibrated probability of
-  membership: one scale across classes, the headline ROC/AUC); plus
-  ``baseline_score`` / ``baseline_pred`` of the threshold baseline;
+* ``attack_scores_<n>.npz`` — one row per target record (:data:`SCORE_ARRAYS`):
+  ``member`` (bool), ``true_class`` (int64), ``score`` (float64, the
+  Platt-calibrated probability of membership: one scale across classes, the
+  headline ROC/AUC), ``threshold`` (float64, the record's class threshold),
+  ``pred`` (int64, ``score >= threshold``), ``decision_value`` (float64, the
+  class SVM's raw decision value); ``baseline_score`` / ``baseline_threshold``
+  / ``baseline_pred`` of the threshold baseline;
 * ``summary.json`` — the contract described in :func:`build_summary`;
 * the Stage II figures (:func:`mia_repro.plots.stage2_figures`).
 
+Both are :class:`~mia_repro.attacks.MembershipAttack` objects judged by
+:func:`~mia_repro.evaluation.evaluate_attack`; the comparison stage takes the
+SVM's result from here (:func:`svm_result`) instead of evaluating it again.
 Per size, ``stage2/n<size>-<key>.json`` marks a finished attack, ``.npz``
 keeps its score arrays and ``.pkl`` the fitted attack models (for the
 mitigation stage).  The key hashes the attack, model and split settings *and*
@@ -25,12 +30,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from .attacks import PerClassAttack, ThresholdAttack, attack_dataset, check_disjoint, fit_attack
+from .attacks import AttackerView, ConfidenceThreshold, PerClassSVMs, ShokriSVM
 from .cache import CacheEntryError, copy_file, load_json, load_npz, load_pickle, save_json, save_npz, save_pickle
 from .config import ExperimentConfig, config_key, to_dict
-from .metrics import attack_metrics, metrics_by_class, score_ties
+from .evaluation import BOOTSTRAP, SCORE_ARRAYS as EVAL_ARRAYS, AttackResult, evaluate_attack
+from .metrics import attack_metrics
 from .spread import spread_for
 from .stage1 import SizeOutputs, load_stage1, n_records, stage1_meta
 from .training import choose_trainer, machine_info
@@ -51,11 +56,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-BOOTSTRAP = 200  # resamples behind every TPR@FPR interval
-STAGE2_VERSION = 2  # 2: the baseline on log p_y from the logits, score ties, the CV one step beyond the grid's edge
+STAGE2_VERSION = 3  # 3: one estimator contract -- score = calibrated probability, per-class thresholds that give pred
 
 
-SCORE_ARRAYS = ("member", "true_class", "score", "pred", "calibrated_score", "baseline_score", "baseline_pred")
+#: the arrays of ``attack_scores_<n>.npz``: the SVM's (:data:`~mia_repro.evaluation.SCORE_ARRAYS`), its raw
+#: decision values, and the threshold baseline's score, decision and threshold per record
+SCORE_ARRAYS = EVAL_ARRAYS + ("decision_value", "baseline_score", "baseline_pred", "baseline_threshold")
 
 
 def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path | str]:
@@ -70,7 +76,8 @@ def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path | st
 
 def target_scores_check(so: SizeOutputs, fields: tuple[str, ...]):
     """The check of a cached score file (:func:`mia_repro.cache.load_npz`): exactly ``fields``, each with a row
-    per target record (2n), members where the target's are.  Stage II's and the comparison's score files."""
+    per target record (2n), members where the target's are, and every decision the score's comparison with
+    the recorded threshold.  Stage II's and the comparison's score files."""
     def check(arrays: dict) -> None:
         if set(arrays) != set(fields):
             raise ValueError(f"arrays {sorted(arrays)}, expected {sorted(fields)}")
@@ -78,6 +85,10 @@ def target_scores_check(so: SizeOutputs, fields: tuple[str, ...]):
             raise ValueError(f"not {len(so.target.member)} rows (the target's records)")
         if not np.array_equal(arrays["member"], so.target.member):
             raise ValueError("membership differs from the target's")
+        for prefix in ("", "baseline_"):
+            if f"{prefix}pred" in arrays and not np.array_equal(
+                    arrays[f"{prefix}pred"], arrays[f"{prefix}score"] >= arrays[f"{prefix}threshold"]):
+                raise ValueError(f"{prefix}pred is not {prefix}score >= {prefix}threshold")
     return check
 
 
@@ -86,94 +97,89 @@ def _check_block(block) -> None:
         raise ValueError("incomplete size block")
 
 
-def attack_block(member, true_class, score, pred, classes=None, calibrated=None, seed: int = 0) -> dict:
-    """The ``attack`` block of one size: overall metrics + ``per_class`` lists.
-
-    With ``calibrated`` (per-class scores put on one scale), the headline
-    ``auc`` and TPRs use it; ``auc_raw_pooled`` keeps the AUC of the raw pooled
-    ``score`` and ``auc_mean_per_class`` the mean of the per-class AUCs.
-    """
-    pooled = score if calibrated is None else calibrated
-    block = attack_metrics(member, pooled, pred, bootstrap=BOOTSTRAP, seed=seed)
-    block["ties"] = score_ties(member, pooled)
-    per_class = metrics_by_class(member, true_class, score, pred)
-    block["per_class"] = per_class
+def svm_block(result: AttackResult, svm: ShokriSVM, decision: np.ndarray) -> dict:
+    """The ``attack`` block of one size: the SVM's evaluation (:meth:`AttackResult.block`, the pooled
+    calibrated score) and how each class's SVM was chosen, the AUC of the raw pooled decision values, the
+    mean per-class AUC, and ``boundary_disagreements``: target records where ``score >= threshold`` and the
+    SVM's own sign (decision value > 0) differ (a calibrated probability rounded onto the boundary's)."""
+    member, pred = result.scores["member"], result.scores["pred"]
+    block = result.block()
+    per_class = block["per_class"]
     block["auc_mean_per_class"] = float(np.nanmean(per_class["auc"]))
-    if calibrated is not None:
-        block["auc_raw_pooled"] = attack_metrics(member, score, pred)["auc"]
-        block["pooled_score"] = "Platt-calibrated probability per class (fit on shadow records)"
-    if classes is not None:
-        block["per_class"]["C"] = [c.C for c in classes]
-        block["per_class"]["gamma"] = [c.gamma for c in classes]
-        block["per_class"]["cv_accuracy"] = [c.cv_accuracy for c in classes]
-        block["per_class"]["edge_hit"] = [bool(c.edge_hit) for c in classes]
-        block["per_class"]["cv_beyond_edge"] = [getattr(c, "beyond", None) for c in classes]
-        block["grid_edge_hits"] = int(sum(c.edge_hit for c in classes))
-        beyond = [b for b in block["per_class"]["cv_beyond_edge"] if b]
-        block["grid_edge_plateaued"] = int(sum(b["plateaued"] for b in beyond))
-        block["grid_edge_max_gain"] = max((b["gain"] for b in beyond), default=None)
+    block["auc_raw_pooled"] = attack_metrics(member, decision, pred).auc
+    block["pooled_score"] = "Platt-calibrated probability per class (fit on shadow records)"
+    block["boundary_disagreements"] = int(((decision > 0).astype(np.int64) != pred).sum())
+    classes = svm.svms_.classes
+    per_class["C"] = [c.C for c in classes]
+    per_class["gamma"] = [c.gamma for c in classes]
+    per_class["cv_accuracy"] = [c.cv_accuracy for c in classes]
+    per_class["edge_hit"] = [bool(c.edge_hit) for c in classes]
+    per_class["cv_beyond_edge"] = [c.beyond for c in classes]
+    block["grid_edge_hits"] = int(sum(c.edge_hit for c in classes))
+    beyond = [b for b in per_class["cv_beyond_edge"] if b]
+    block["grid_edge_plateaued"] = int(sum(b["plateaued"] for b in beyond))
+    block["grid_edge_max_gain"] = max((b["gain"] for b in beyond), default=None)
     return block
 
 
-def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True) -> tuple[dict, dict, PerClassAttack]:
-    """Fit the attacks of one size on its shadows and evaluate them on its target.
+BASELINE_NAME = "one global threshold on log p_y, from the logits in float64 (fit on shadow records)"
 
-    Returns ``(size_block, score_arrays, svm_attack)``; ``size_block`` holds
-    ``target``, ``shadows``, ``attack`` and ``baseline`` entries of
-    ``summary.json``.
+
+def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True) -> tuple[dict, dict, ShokriSVM]:
+    """Fit the tuned Shokri SVM and the threshold baseline of one size on its shadows and evaluate them on
+    its target (:func:`~mia_repro.evaluation.evaluate_attack`).
+
+    Returns ``(size_block, score_arrays, svm)``; ``size_block`` holds ``target``, ``shadows``, ``attack``
+    (:func:`svm_block`) and ``baseline`` entries of ``summary.json``.
     """
-    train = attack_dataset(so.shadows)
-    test = attack_dataset([so.target])
-    progress = (lambda it: tqdm(it, desc=f"attack n={so.size}", unit="class", leave=False)) if show_progress else None
-    svm = fit_attack(train, cfg.attack, cfg.seed, cfg.model.num_classes, progress=progress, beyond_edge=True)
-    check_disjoint(svm, test)
-    score, pred, calibrated = svm.score(test), svm.predict(test), svm.calibrated_score(test)
-    thr = ThresholdAttack.fit(train)
-    b_score, b_pred = thr.score(test), thr.predict(test)
+    view = AttackerView.from_stage1(so)
+    member = so.target.member
+    svm = ShokriSVM(cfg.attack, cfg.seed, beyond_edge=True, verbose=show_progress)
+    result = evaluate_attack(svm, view, member, seed=cfg.seed)
+    baseline = evaluate_attack(ConfidenceThreshold(), view, member, seed=cfg.seed)
+    decision = svm.decision_function(view)
     block = {
         "target": {"train_acc": so.target.train_acc, "test_acc": so.target.test_acc},
         "shadows": {
             "train_acc_mean": float(np.mean([s.train_acc for s in so.shadows])),
             "test_acc_mean": float(np.mean([s.test_acc for s in so.shadows])),
         },
-        "attack": attack_block(test.member, test.true_class, score, pred, svm.classes, calibrated, cfg.seed),
-        "baseline": {
-            "name": "one global threshold on log p_y, from the logits in float64 (fit on shadow records)",
-            "threshold": thr.threshold,
-            **attack_block(test.member, test.true_class, b_score, b_pred, seed=cfg.seed),
-        },
-        "n_attack_train": int(len(train)),
-        "n_attack_test": int(len(test)),
+        "attack": svm_block(result, svm, decision),
+        "baseline": {"name": BASELINE_NAME, **baseline.block()},
+        "n_attack_train": int(len(view.shadow_records())),
+        "n_attack_test": int(len(view)),
     }
-    arrays = {
-        "member": test.member.astype(bool),
-        "true_class": test.true_class.astype(np.int64),
-        "score": score.astype(np.float64),
-        "pred": pred.astype(np.int64),
-        "calibrated_score": calibrated.astype(np.float64),
-        "baseline_score": b_score,
-        "baseline_pred": b_pred.astype(np.int64),
-    }
+    arrays = {**result.arrays(), "decision_value": decision,
+              **{f"baseline_{k}": baseline.scores[k] for k in ("score", "pred", "threshold")}}
     return block, arrays, svm
 
 
-def load_attack(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> PerClassAttack:
-    """The fitted Stage II SVMs of one size; refit from the Stage I outputs and kept (``.pkl`` with its digest)
-    when absent (they are git-ignored) or not verified (reported by path)."""
+def svm_result(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> AttackResult:
+    """The tuned Shokri SVM's evaluation at one size as Stage II published it (its cached entry, computed
+    if absent): the comparison stage takes this result rather than evaluating the SVM again."""
+    block, arrays, _ = size_entry(cfg, so, log)
+    return AttackResult.from_block(ShokriSVM.name, block["attack"], arrays)
+
+
+def load_attack(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> ShokriSVM:
+    """The fitted Stage II SVMs of one size as a fitted :class:`~mia_repro.attacks.ShokriSVM`
+    (:meth:`~mia_repro.attacks.ShokriSVM.from_fitted`); refit from the Stage I outputs and kept (``.pkl``
+    with its digest) when absent (they are git-ignored) or not verified (reported by path)."""
     paths = _stage2_paths(cfg, so)
+    params = {"cfg": cfg.attack, "seed": cfg.seed, "beyond_edge": True}
     if paths["pkl"].exists():
         try:
-            return load_pickle(paths["pkl"], paths["key"], check=_is_attack)
+            return ShokriSVM.from_fitted(load_pickle(paths["pkl"], paths["key"], check=_is_attack), **params)
         except CacheEntryError as exc:
             log(f"  cache entry not usable: {exc}; refitting")
-    svm = fit_attack(attack_dataset(so.shadows), cfg.attack, cfg.seed, cfg.model.num_classes)
-    save_pickle(paths["pkl"], svm, paths["key"])
-    return svm
+    svm = ShokriSVM(cfg.attack, cfg.seed).fit(AttackerView.from_stage1(so))
+    save_pickle(paths["pkl"], svm.svms_, paths["key"])
+    return ShokriSVM.from_fitted(svm.svms_, **params)
 
 
 def _is_attack(obj) -> None:
-    if not isinstance(obj, PerClassAttack):
-        raise TypeError(f"a {type(obj).__name__}, not the per-class SVM attack")
+    if not isinstance(obj, PerClassSVMs):
+        raise TypeError(f"a {type(obj).__name__}, not the per-class SVMs")
 
 
 def _load_cached(paths: dict, so: SizeOutputs, log) -> tuple[dict, dict] | None:
@@ -187,6 +193,23 @@ def _load_cached(paths: dict, so: SizeOutputs, log) -> tuple[dict, dict] | None:
     except CacheEntryError as exc:
         log(f"  cache entry not usable: {exc}; refitting")
         return None
+
+
+def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict, dict, bool]:
+    """``(size_block, score_arrays, cached)`` of one size: the verified cache entry (``cached`` True), or
+    fitted now and cached (the fitted SVMs kept for the mitigation stage)."""
+    paths = _stage2_paths(cfg, so)
+    cached = _load_cached(paths, so, log)
+    if cached is not None:
+        return (*cached, True)
+    t0 = time.perf_counter()
+    block, arrays, svm = attack_size(cfg, so)
+    block["seconds"] = time.perf_counter() - t0
+    block["stage1_fingerprint"] = so.fingerprint()
+    save_npz(paths["scores"], key=paths["key"], **arrays)
+    save_pickle(paths["pkl"], svm.svms_, paths["key"])
+    save_json(paths["marker"], block, key=paths["key"])
+    return block, arrays, False
 
 
 def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict[int, SizeOutputs]) -> dict:
@@ -224,21 +247,9 @@ def run_stage2(cfg: ExperimentConfig, log=print, figures: bool = True) -> dict:
         f"records/class, fit on <= {cfg.attack.fit_samples}")
     blocks = {}
     for size, so in stage1.items():
-        t0 = time.perf_counter()
         paths = _stage2_paths(cfg, so)
-        cached = _load_cached(paths, so, log)
-        if cached is not None:
-            blocks[size], arrays = cached
-            how = "cached"
-        else:
-            block, arrays, svm = attack_size(cfg, so)
-            block["seconds"] = time.perf_counter() - t0
-            block["stage1_fingerprint"] = so.fingerprint()
-            save_npz(paths["scores"], key=paths["key"], **arrays)
-            save_pickle(paths["pkl"], svm, paths["key"])
-            save_json(paths["marker"], block, key=paths["key"])
-            blocks[size] = block
-            how = f"{block['seconds']:.0f}s"
+        blocks[size], _, cached = size_entry(cfg, so, log)
+        how = "cached" if cached else f"{blocks[size]['seconds']:.0f}s"
         copy_file(paths["scores"], paths["public"])  # of the verified entry, byte for byte: git stores one blob
         a, b = blocks[size]["attack"], blocks[size]["baseline"]
         log(f"  n={size} ({how}): SVM precision {a['precision']:.3f} recall {a['recall']:.3f} "

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from fakes import fake_outputs, fake_size
-from mia_repro.attacks import (ThresholdAttack, attack_dataset, check_disjoint, fit_attack, fit_class_attack,
-                              stratified_subsample)
+from mia_repro.attacks import (attack_dataset, check_disjoint, confidence_threshold, fit_class_attack,
+                              fit_per_class_svms as fit_attack, stratified_subsample, true_class_confidence)
 from mia_repro.config import AttackConfig
 
 CFG = AttackConfig(C_grid=(0.1, 1.0, 10.0), gamma_grid=(0.1, 1.0, 10.0), cv_folds=3, cv_samples=300, fit_samples=400, n_jobs=1)
@@ -19,8 +19,6 @@ def test_attack_training_uses_shadows_only_and_target_is_refused():
     leaky = fit_attack(attack_dataset(so.shadows + [so.target]), CFG, seed=0)
     with pytest.raises(ValueError, match="target"):
         check_disjoint(leaky, test)
-    with pytest.raises(ValueError):
-        check_disjoint(ThresholdAttack.fit(attack_dataset([so.target])), test)
 
 
 def test_per_class_svm_beats_chance_on_leaky_outputs():
@@ -28,7 +26,7 @@ def test_per_class_svm_beats_chance_on_leaky_outputs():
     attack = fit_attack(attack_dataset(so.shadows), CFG, seed=0)
     test = attack_dataset([so.target])
     assert len(attack.classes) == 10
-    acc = (attack.predict(test) == test.member).mean()
+    acc = ((attack.decision_function(test) > 0) == test.member).mean()
     assert acc > 0.75
 
 
@@ -65,10 +63,10 @@ def test_subsample_is_stratified_and_seeded():
 
 def test_threshold_baseline_learns_confidence_gap():
     shadow, target = fake_outputs("shadow_00", 500, 1, leak=3.0), fake_outputs("target", 500, 2, leak=3.0)
-    thr = ThresholdAttack.fit(attack_dataset([shadow]))
+    thr = confidence_threshold(attack_dataset([shadow]))
     test = attack_dataset([target])
-    assert thr.threshold < 0  # a log-probability
-    assert (thr.predict(test) == test.member).mean() > 0.7
+    assert thr < 0  # a log-probability
+    assert ((true_class_confidence(test) >= thr) == test.member).mean() > 0.7
 
 
 def test_threshold_baseline_on_log_p_from_logits_breaks_float32_ties_by_hand():
@@ -84,12 +82,12 @@ def test_threshold_baseline_on_log_p_from_logits_breaks_float32_ties_by_hand():
     log_true = -np.logaddexp(0.0, -gap)  # log p_y in float64
     member = np.array([False, False, True, True])
     data = AttackData(probs, np.zeros(4, np.int64), member, np.full(4, "shadow_00"), log_true)
-    thr = ThresholdAttack.fit(data)
-    assert thr.threshold == pytest.approx(log_true[2])  # the lowest member score: first point with TPR 1, FPR 0
-    np.testing.assert_array_equal(thr.predict(data), [0, 0, 1, 1])
+    thr = confidence_threshold(data)
+    assert thr == pytest.approx(log_true[2])  # the lowest member score: first point with TPR 1, FPR 0
+    np.testing.assert_array_equal(true_class_confidence(data) >= thr, [0, 0, 1, 1])
     # without logits (an output-side defense exposes probabilities only): the log of what is exposed, tied
     exposed = AttackData(probs, np.zeros(4, np.int64), member, np.full(4, "shadow_00"))
-    assert len(np.unique(ThresholdAttack.fit(exposed).score(exposed))) == 1
+    assert len(np.unique(true_class_confidence(exposed))) == 1
 
 
 def test_move_into_attacks_package_changed_no_number():
@@ -102,12 +100,13 @@ def test_move_into_attacks_package_changed_no_number():
     so = fake_size(200, n_shadows=3, seed=3, leak=1.5)
     train, test = attack_dataset(so.shadows), attack_dataset([so.target])
     svm = fit_attack(train, cfg, 7)
-    assert float(svm.score(test).sum()) == pytest.approx(-12.815356215173011, rel=1e-9)
-    assert int(svm.predict(test).sum()) == 172
+    assert float(svm.decision_function(test).sum()) == pytest.approx(-12.815356215173011, rel=1e-9)
+    assert int((svm.decision_function(test) > 0).sum()) == 172
     assert [(c.C, c.gamma) for c in svm.classes][:3] == [(1.0, 1.0), (10.0, 0.1), (1.0, 10.0)]
-    thr = ThresholdAttack.fit(train)
+    thr = confidence_threshold(train)
     # the threshold is now on log p_y from the logits: the log of the old golden p_y threshold, the same decisions
-    assert thr.threshold == pytest.approx(np.log(0.3271344006061554), rel=1e-6) and int(thr.predict(test).sum()) == 168
+    assert thr == pytest.approx(np.log(0.3271344006061554), rel=1e-6)
+    assert int((true_class_confidence(test) >= thr).sum()) == 168
 
 
 class _ScaledModel:
@@ -124,7 +123,7 @@ def _pooling_case(scales, offsets, n=4000, seed=0):
     """Per-class attacks with the given decision scales, calibrated on 'shadow' data, applied to 'target' data."""
     from sklearn.metrics import roc_auc_score
 
-    from mia_repro.attacks import AttackData, PerClassAttack
+    from mia_repro.attacks import AttackData, PerClassSVMs
     from mia_repro.attacks.shokri import ClassAttack
 
     rng = np.random.default_rng(seed)
@@ -140,9 +139,9 @@ def _pooling_case(scales, offsets, n=4000, seed=0):
     for c, attack in enumerate(classes):
         d = shadow.of_class(c)
         attack.calibrate(d.features, d.member)
-    attack = PerClassAttack(classes)
+    attack = PerClassSVMs(classes)
     target = records()
-    raw, calibrated = attack.score(target), attack.calibrated_score(target)
+    raw, calibrated = attack.decision_function(target), attack.probability(target)
     per_class = [roc_auc_score(target.member[target.true_class == c], raw[target.true_class == c])
                  for c in range(len(scales))]
     return roc_auc_score(target.member, raw), roc_auc_score(target.member, calibrated), per_class
@@ -177,9 +176,9 @@ def test_fixed_svm_runs_no_search_and_equals_the_tuned_svm_on_a_one_point_grid(m
     fixed = fit_attack(train, CFG, seed=4, fixed=(3.0, 0.5))  # CFG's grid is ignored
     assert [(c.C, c.gamma) for c in fixed.classes] == [(3.0, 0.5)] * 10
     assert all(np.isnan(c.cv_accuracy) and not c.edge_hit for c in fixed.classes)
-    np.testing.assert_array_equal(fixed.score(test), tuned.score(test))
-    np.testing.assert_array_equal(fixed.calibrated_score(test), tuned.calibrated_score(test))
-    np.testing.assert_array_equal(fixed.predict(test), tuned.predict(test))
+    np.testing.assert_array_equal(fixed.decision_function(test), tuned.decision_function(test))
+    np.testing.assert_array_equal(fixed.probability(test), tuned.probability(test))
+    np.testing.assert_array_equal(fixed.boundary_scores(), tuned.boundary_scores())
 
 
 def test_fixed_svm_attack_learns_from_shadows_only():
@@ -190,8 +189,8 @@ def test_fixed_svm_attack_learns_from_shadows_only():
     view = AttackerView.from_stage1(so, labels)
     cfg = AttackConfig(fixed_C=2.0, fixed_gamma=0.3, fit_samples=300, n_jobs=1)
     attack = ShokriSVMFixed(cfg=cfg, seed=1).fit(view)
-    assert attack.svm.trained_on == {s.name for s in so.shadows}
-    assert (attack.info["C"], attack.info["gamma"]) == (2.0, 0.3)
+    assert attack.svms_.trained_on == {s.name for s in so.shadows}
+    assert (attack.info_["C"], attack.info_["gamma"]) == (2.0, 0.3)
     # membership of the target's records cannot have mattered: flipping it changes nothing
     so.target.member[:] = ~so.target.member
     again = ShokriSVMFixed(cfg=cfg, seed=1).fit(AttackerView.from_stage1(so, labels))
@@ -251,19 +250,19 @@ def test_threshold_baseline_maximizes_accuracy_weighted_by_the_class_counts():
     """3 members (log p_y -0.1, -3.0, -3.5) and 5 non-members (-0.15, -1, -2, -4, -5).  Records right at each
     threshold t (member iff log p_y >= t): t = -0.1 -> 1 + 5 = 6, -0.15 -> 5, -3.5 -> 3 + 2 = 5, inf -> 5;
     so t = -0.1.  (Weighting both classes by the member count would pick -3.5.)"""
-    thr = ThresholdAttack.fit(_confidence_data([-0.1, -3.0, -3.5], [-0.15, -1, -2, -4, -5]))
-    assert thr.threshold == -0.1 and thr.trained_on == frozenset({"shadow_00"})
+    thr = confidence_threshold(_confidence_data([-0.1, -3.0, -3.5], [-0.15, -1, -2, -4, -5]))
+    assert thr == -0.1
     test = _confidence_data([-0.05, -0.1], [-0.11, -7])
-    np.testing.assert_array_equal(thr.predict(test), [1, 1, 0, 0])
-    np.testing.assert_array_equal(thr.score(test), [-0.05, -0.1, -0.11, -7])
+    np.testing.assert_array_equal(true_class_confidence(test) >= thr, [1, 1, 0, 0])
+    np.testing.assert_array_equal(true_class_confidence(test), [-0.05, -0.1, -0.11, -7])
 
 
 def test_threshold_baseline_that_calls_nobody_sits_at_log_one():
     """One member below every non-member: the most accurate rule calls nobody a member (roc_curve's threshold
     +inf), kept finite as log p_y >= 0, i.e. only a record given probability exactly 1."""
-    thr = ThresholdAttack.fit(_confidence_data([-3.0], [-0.5, -1, -2]))
-    assert thr.threshold == 0.0
-    np.testing.assert_array_equal(thr.predict(_confidence_data([0.0, -1e-12], [-0.5])), [1, 0, 0])
+    thr = confidence_threshold(_confidence_data([-3.0], [-0.5, -1, -2]))
+    assert thr == 0.0
+    np.testing.assert_array_equal(true_class_confidence(_confidence_data([0.0, -1e-12], [-0.5])) >= thr, [1, 0, 0])
 
 
 def test_threshold_baseline_reads_probabilities_when_no_logits_are_exposed():
@@ -397,15 +396,8 @@ def test_fit_attack_passes_progress_and_leaves_the_beyond_edge_off_by_default():
     assert seen == [1] and all(c.beyond is None for c in a.classes)
     assert [(c.C, c.gamma) for c in a.classes] == [(c.C, c.gamma) for c in b.classes]
     test = attack_dataset([so.target])
-    np.testing.assert_array_equal(a.score(test), b.score(test))
-    pred = a.predict(test)
-    assert pred.dtype.kind == "i" and np.array_equal(pred, (a.score(test) > 0).astype(int))
-
-
-def test_threshold_baseline_decisions_are_integers():
-    thr = ThresholdAttack.fit(_confidence_data([-0.1, -3.0, -3.5], [-0.15, -1, -2, -4, -5]))
-    pred = thr.predict(_confidence_data([-0.05], [-7]))
-    assert pred.dtype.kind == "i" and pred.tolist() == [1, 0]
+    np.testing.assert_array_equal(a.decision_function(test), b.decision_function(test))
+    np.testing.assert_array_equal(a.probability(test), b.probability(test))
 
 
 def test_fit_attack_measures_beyond_the_edge_when_asked():

@@ -150,12 +150,11 @@ def test_a_new_attack_class_gets_the_fit_check_when_it_is_made(view):
 
     from mia_repro.attacks.base import MembershipAttack
 
-    @dataclasses.dataclass
     class Mine(MembershipAttack):
-        name: str = "mine"
+        name = "mine"
 
         def fit(self, v):
-            self.threshold = 0.5
+            self.threshold_ = 0.5
             return self
 
         def score(self, v):
@@ -258,8 +257,8 @@ def test_two_shadows_are_enough_for_the_simulation_and_one_is_not(view):
                                                               view.simulation.true_class))
     assert len(simulated_problems(two)) == 2
     lira = LiRAOffline().fit(two)
-    assert lira.info["simulated_records"] == sum(len(m) for _, m in simulated_problems(two))
-    assert lira.info["simulated_members"] == sum(int(m.sum()) for _, m in simulated_problems(two))
+    assert lira.info_["simulated_records"] == sum(len(m) for _, m in simulated_problems(two))
+    assert lira.info_["simulated_members"] == sum(int(m.sum()) for _, m in simulated_problems(two))
     one = dataclasses.replace(two, shadows=view.shadows[:1], ref_logits=view.ref_logits[:1],
                               simulation=PopulationSimulation(view.simulation.logits[:1], view.simulation.member[:1],
                                                               view.simulation.true_class))
@@ -341,49 +340,52 @@ def test_attack_dataset_of_outputs_without_a_logits_attribute():
     assert attack_dataset([o]).log_true is None
 
 
-def test_predict_of_a_subclass_is_checked_and_a_reassigned_method_is_not_wrapped_twice(view):
-    from sklearn.exceptions import NotFittedError
-
+def test_a_subclass_may_not_override_predict_and_a_reassigned_method_is_not_wrapped_twice(view):
+    """predict is score >= threshold_ for every attack: a subclass that overrides it is refused when made."""
     from mia_repro.attacks.base import MembershipAttack
 
-    class Own(MembershipAttack):
-        name: str = "own"
+    with pytest.raises(TypeError, match=r"^Own: predict is score >= threshold_ for every attack"):
+        class Own(MembershipAttack):
+            def predict(self, v):
+                return np.ones(len(v), int)
+
+    class Zero(MembershipAttack):
+        name = "zero"
 
         def fit(self, v):
-            self.threshold = 0.0
+            self.threshold_ = 0.0
             return self
 
         def score(self, v):
             return np.zeros(len(v))
 
-        def predict(self, v):
-            return np.ones(len(v), int)
+    assert Zero().fit(view).predict(view).tolist() == [1] * 12
 
-    with pytest.raises(NotFittedError, match=r"^Own is not fitted: call fit\(view\) on the attacker's data before predict\(\)$"):
-        Own().predict(view)
-    assert Own().fit(view).predict(view).tolist() == [1] * 12
+    class Again(Zero):
+        score = Zero.score  # already checked: kept as it is
 
-    class Again(Own):
-        score = Own.score  # already checked: kept as it is
-
-    assert Again.__dict__["score"] is Own.__dict__["score"]
+    assert Again.__dict__["score"] is Zero.__dict__["score"]
 
 
-def test_shokri_svm_fits_with_its_seed_and_num_classes_and_decides_at_zero():
+def test_shokri_svm_fits_with_its_seed_and_num_classes_and_decides_at_each_class_boundary():
     from fakes import fake_stage1 as fs
-    from mia_repro.attacks import ShokriSVM, ShokriSVMFixed, attack_dataset, fit_attack
+    from mia_repro.attacks import ShokriSVM, ShokriSVMFixed, attack_dataset, fit_per_class_svms
     from mia_repro.config import AttackConfig
 
     so, labels = fs(n=40, n_shadows=2, pool=300, population=30, classes=3)
     v = AttackerView.from_stage1(so, labels)
     cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=30, fit_samples=40, n_jobs=1)
     svm = ShokriSVM(cfg=cfg, seed=5).fit(v)
-    ref = fit_attack(attack_dataset(v.shadows), cfg, 5, 3)
-    assert len(svm.svm.classes) == 3 and svm.threshold == 0.0
-    np.testing.assert_array_equal(svm.score(v), ref.calibrated_score(v.target_records()))
+    ref = fit_per_class_svms(attack_dataset(v.shadows), cfg, 5, 3)
+    assert len(svm.svms_.classes) == 3
+    np.testing.assert_array_equal(svm.threshold_, ref.boundary_scores())
+    np.testing.assert_array_equal(svm.score(v), ref.probability(v.target_records()))
+    # the class threshold is the calibrated probability at decision value 0: the SVM's own decision
+    decision = ref.decision_function(v.target_records())
+    np.testing.assert_array_equal(svm.predict(v), (decision > 0).astype(int))
     fixed = ShokriSVMFixed(cfg=cfg, seed=5).fit(v)
-    assert fixed.threshold == 0.0 and (fixed.info["C"], fixed.info["gamma"]) == (cfg.fixed_C, cfg.fixed_gamma)
-    assert len(fixed.svm.classes) == 3
+    assert (fixed.info_["C"], fixed.info_["gamma"]) == (cfg.fixed_C, cfg.fixed_gamma)
+    assert len(fixed.svms_.classes) == 3 and fixed.threshold_.shape == (3,)
     import math
-    for c in fixed.svm.classes:  # no search: every class at the configured pair, no CV accuracy
+    for c in fixed.svms_.classes:  # no search: every class at the configured pair, no CV accuracy
         assert (c.C, c.gamma) == (cfg.fixed_C, cfg.fixed_gamma) and math.isnan(c.cv_accuracy)

@@ -23,7 +23,7 @@ def run_all(so, labels):
     for name, cls in ATTACKS.items():
         attack = cls(cfg=FAST_SVM) if name.startswith("shokri_svm") else cls()
         attack.fit(view)
-        out[name] = (attack.score(view), attack.predict(view), attack.threshold)
+        out[name] = (attack.score(view), attack.predict(view), attack.threshold_)
     return out
 
 
@@ -69,7 +69,7 @@ def test_attacks_never_see_target_membership(leaky):
     for name, (score, pred, thr) in results.items():
         np.testing.assert_array_equal(again[name][0], score, err_msg=name)
         np.testing.assert_array_equal(again[name][1], pred, err_msg=name)
-        assert again[name][2] == thr
+        np.testing.assert_array_equal(again[name][2], thr, err_msg=name)
 
 
 def test_view_rejects_shadows_with_other_reference_records():
@@ -154,15 +154,16 @@ def test_rmia_chooses_gamma_and_a_on_the_simulation_and_records_every_simulated_
     so, labels = fake_stage1(n=60, n_shadows=4, pool=600, population=200)
     view = AttackerView.from_stage1(so, labels)
     attack = RMIAOffline(a_grid=(0.0, 0.5, 1.0), gamma_grid=(1.0, 2.0)).fit(view)
-    aucs = attack.info["simulated_auc"]
+    aucs = attack.info_["simulated_auc"]
     assert set(aucs) == {"gamma=1", "gamma=2"} and all(set(v) == {"a=0", "a=0.5", "a=1"} for v in aucs.values())
     best = max(v for g in aucs.values() for v in g.values())
-    assert aucs[f"gamma={attack.gamma:g}"][f"a={attack.a:g}"] == best
-    assert (attack.info["a"], attack.info["gamma"]) == (attack.a, attack.gamma)
+    assert aucs[f"gamma={attack.gamma_:g}"][f"a={attack.a_:g}"] == best
+    assert (attack.info_["a"], attack.info_["gamma"]) == (attack.a_, attack.gamma_)
+    assert (attack.a, attack.gamma) == (0.3, 1.0)  # fit leaves the parameters as given
     # the chosen pair is what scores: the same as an untuned attack fixed at it
-    fixed = RMIAOffline(a=attack.a, gamma=attack.gamma, tune=False).fit(view)
+    fixed = RMIAOffline(a=attack.a_, gamma=attack.gamma_, tune=False).fit(view)
     np.testing.assert_array_equal(fixed.score(view), attack.score(view))
-    assert fixed.threshold == attack.threshold
+    assert fixed.threshold_ == attack.threshold_
 
 
 def test_label_only_on_hand_made_labels():
@@ -174,12 +175,12 @@ def test_label_only_on_hand_made_labels():
     view.target_aug_labels = np.stack([np.r_[y[:2], wrong[2:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
     gap = GapAttack().fit(view)
     np.testing.assert_array_equal(gap.score(view), [1, 1, 1, 1, 0, 0, 0, 0])
-    assert gap.threshold == 1.0 and gap.score(view).dtype == np.float64
+    assert gap.threshold_ == 1.0 and gap.score(view).dtype == np.float64
     np.testing.assert_array_equal(gap.predict(view), [1, 1, 1, 1, 0, 0, 0, 0])  # correct => member
     aug = AugmentationAttack().fit(view)
     np.testing.assert_array_equal(aug.score(view), [3, 2, 1, 1, 0, 0, 0, 0])
-    assert aug.info == {"queries": 3} and aug.score(view).dtype == np.float64  # the record and its 2 augmentations
-    np.testing.assert_array_equal(aug.predict(view), (aug.score(view) >= aug.threshold).astype(int))
+    assert aug.info_ == {"queries": 3} and aug.score(view).dtype == np.float64  # the record and its 2 augmentations
+    np.testing.assert_array_equal(aug.predict(view), (aug.score(view) >= aug.threshold_).astype(int))
 
 
 def test_augmentation_threshold_is_learnt_on_the_shadows_own_augmented_queries():
@@ -195,7 +196,7 @@ def test_augmentation_threshold_is_learnt_on_the_shadows_own_augmented_queries()
         s.aug_labels = np.stack([np.r_[y[:2], wrong[2:3], y[3:]], np.r_[y[:1], wrong[1:]]]).astype(np.int16)
         # counts: member 0: 1+1+1 = 3, member 1: 1+1+0 = 2, non-member 2: 0+0+0 = 0, non-member 3: 0+1+0 = 1
     aug = AugmentationAttack().fit(view)
-    assert aug.threshold == 2.0
+    assert aug.threshold_ == 2.0
 
 
 def _view(n_shadows=3, **damage):
@@ -250,9 +251,8 @@ def test_signals_stay_exact_where_float64_softmax_rounds_to_one():
 
 
 def test_global_loss_threshold_is_one_threshold_where_per_class_thresholds_differ_by_hand():
-    from types import SimpleNamespace
-
     from mia_repro.attacks import GlobalLossThreshold, LossThreshold
+    from mia_repro.own import view_from_arrays
 
     def logits_for(loss, y):  # 2 classes: the other logit set so that -log p_y = loss
         other = np.log(np.expm1(np.asarray(loss, float)))
@@ -263,16 +263,16 @@ def test_global_loss_threshold_is_one_threshold_where_per_class_thresholds_diffe
     loss = np.array([0.1, 0.2, 0.25, 0.3, 0.4, 1.0, 1.1, 1.2, 1.3])
     y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
     member = np.array([1, 1, 1, 0, 0, 1, 1, 0, 0], bool)
-    shadow = SimpleNamespace(logits=logits_for(loss, y), true_class=y, member=member)
-    view = SimpleNamespace(shadows=[shadow], target_logits=logits_for(loss, y), true_class=y)
+    view = view_from_arrays(y, [y], [member], target_logits=logits_for(loss, y), shadow_logits=[logits_for(loss, y)])
+    shadow = view.shadows[0]
     np.testing.assert_allclose(cross_entropy(shadow.logits, y), loss, rtol=1e-12)
     g = GlobalLossThreshold().fit(view)
     # -loss >= t: t = -0.25 gives TPR 3/5, FPR 0 (0.6); t = -1.1 gives TPR 1, FPR 1/2 (0.5): the first wins
-    assert g.threshold == pytest.approx(-0.25)
+    assert g.threshold_ == pytest.approx(-0.25)
     np.testing.assert_array_equal(g.predict(view), [1, 1, 1, 0, 0, 0, 0, 0, 0])
     # per class: class 0 at -0.25, class 1 at -1.1 -> every record right
-    pc = LossThreshold().fit(SimpleNamespace(shadows=[shadow], target_logits=view.target_logits))
-    np.testing.assert_allclose(pc.taus, [-0.25, -1.1])
+    pc = LossThreshold().fit(view)
+    np.testing.assert_allclose(pc.taus_, [-0.25, -1.1])
     np.testing.assert_array_equal(pc.predict(view), member.astype(int))
     assert g.label.endswith("(global, Yeom)") and pc.label.endswith("(per-class)")
 
@@ -383,7 +383,7 @@ def test_rmia_records_what_it_chose_and_on_how_many_records():
     view = AttackerView.from_stage1(so, labels)
     attack = RMIAOffline().fit(view)
     n = sum(len(m) for _, m in simulated_problems(view))
-    assert attack.info["simulated_records"] == n and set(attack.info) == {"simulated_auc", "a", "gamma",
+    assert attack.info_["simulated_records"] == n and set(attack.info_) == {"simulated_auc", "a", "gamma",
                                                                            "simulated_records"}
 
 
@@ -419,7 +419,7 @@ def test_new_attack_builds_each_attack_and_names_the_unknown():
     cfg = AttackConfig(C_grid=(1.0,), gamma_grid=(1.0,))
     svm = new_attack("shokri_svm_fixed", cfg, 7)
     assert isinstance(svm, ShokriSVMFixed) and (svm.cfg, svm.seed) == (cfg, 7)
-    assert type(new_attack("lira_offline")) is LiRAOffline and new_attack("lira_offline").threshold != 0.0
+    assert type(new_attack("lira_offline")) is LiRAOffline and not hasattr(new_attack("lira_offline"), "threshold_")
     assert [type(new_attack(n)).name for n in ATTACKS] == list(ATTACKS)
     assert new_attack("shokri_svm").seed == 0 and new_attack("shokri_svm").cfg is None
     with pytest.raises(ValueError) as err:

@@ -53,8 +53,15 @@ def test_summary_numbers_recompute_from_score_files(stage2_run):
         assert a["precision"] == pytest.approx(skm.precision_score(m, p))
         assert a["recall"] == pytest.approx(skm.recall_score(m, p))
         assert a["accuracy"] == pytest.approx(skm.accuracy_score(m, p))
-        assert a["auc"] == pytest.approx(skm.roc_auc_score(m, s["calibrated_score"]))
-        assert a["auc_raw_pooled"] == pytest.approx(skm.roc_auc_score(m, s["score"]))
+        assert a["auc"] == pytest.approx(skm.roc_auc_score(m, s["score"]))
+        assert a["auc_raw_pooled"] == pytest.approx(skm.roc_auc_score(m, s["decision_value"]))
+        # the published thresholds give the published decisions: one per class, and the baseline's one
+        np.testing.assert_array_equal(p, s["score"] >= s["threshold"])
+        np.testing.assert_array_equal(s["threshold"], np.asarray(a["threshold"])[s["true_class"]])
+        assert a["threshold_kind"] == "per-class" and len(a["threshold"]) == 10
+        np.testing.assert_array_equal(s["baseline_pred"], s["baseline_score"] >= block["baseline"]["threshold"])
+        np.testing.assert_array_equal(s["baseline_threshold"], block["baseline"]["threshold"])
+        assert a["boundary_disagreements"] == int(((s["decision_value"] > 0) != p).sum())
         for c in range(10):
             sel = s["true_class"] == c
             assert a["per_class"]["precision"][c] == pytest.approx(skm.precision_score(m[sel], p[sel], zero_division=0))
@@ -87,7 +94,7 @@ def test_reused_folder_never_pairs_a_summary_with_other_scores(tiny_config, monk
         summary = run_stage2(cfg, log=lambda *_: None, figures=False)
         s = load_npz(cfg.output_dir / "attack_scores_150.npz")
         on_disk = json.loads((cfg.output_dir / "summary.json").read_text())["sizes"]["150"]["attack"]["auc"]
-        assert on_disk == summary["sizes"]["150"]["attack"]["auc"] == pytest.approx(skm.roc_auc_score(s["member"], s["calibrated_score"]))
+        assert on_disk == summary["sizes"]["150"]["attack"]["auc"] == pytest.approx(skm.roc_auc_score(s["member"], s["score"]))
         aucs.append(on_disk)
     assert aucs[0] == aucs[2] != aucs[1]
 

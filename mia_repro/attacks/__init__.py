@@ -15,14 +15,15 @@
 ``label_only_augment`` Choquette-Choo et al. 2021: correct answers on augmentations
 =====================  ==========================================================
 """
-from .base import AttackData, AttackerView, AttackInputError, MembershipAttack, attack_dataset
+from .base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack, PopulationSimulation,
+                   attack_dataset)
 from .calibrated_loss import CalibratedLoss
 from .label_only import AugmentationAttack, GapAttack
 from .lira import LiRAOffline, LiRAOfflineGlobal
 from .metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
 from .rmia import RMIAOffline
-from .shokri import PerClassAttack, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_attack, fit_class_attack, stratified_subsample
-from .threshold import ConfidenceThreshold, ThresholdAttack, true_class_confidence
+from .shokri import PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
+from .threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
 
 ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThreshold, GlobalLossThreshold, LossThreshold,
                                       EntropyThreshold, CalibratedLoss,
@@ -34,11 +35,12 @@ def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
     """One unfitted instance of attack ``name`` of :data:`ATTACKS`; the SVM variants take ``cfg``
     (:class:`~mia_repro.config.AttackConfig`; None: its defaults) and ``seed``."""
     if name not in ATTACKS:
-        raise ValueError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
+        raise AttackInputError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
     cls = ATTACKS[name]
     return cls(cfg=cfg, seed=seed) if issubclass(cls, ShokriSVM) else cls()
 
 
-__all__ = ["ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "MembershipAttack", "attack_dataset", "PerClassAttack",
-           "ThresholdAttack", "check_disjoint", "fit_attack", "fit_class_attack", "stratified_subsample",
+__all__ = ["ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "AttackNotFittedError",
+           "MembershipAttack", "PopulationSimulation", "attack_dataset", "PerClassSVMs", "check_disjoint",
+           "confidence_threshold", "fit_class_attack", "fit_per_class_svms", "stratified_subsample",
            "true_class_confidence"] + [c.__name__ for c in ATTACKS.values()]

@@ -19,13 +19,16 @@ shadows that did not train on a record are its OUT references.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 from scipy.special import logsumexp
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_curve
+
+from ..errors import MiaReproError, MiaReproInputError
 
 
 @dataclass
@@ -132,7 +135,7 @@ class PopulationSimulation:
         return self.logits[j], self.member[j], self.logits[others], ~self.member[others]
 
 
-class AttackInputError(ValueError):
+class AttackInputError(MiaReproInputError):
     """Arrays given to an attack are not what it needs (shape, dtype, non-finite values, too few shadows);
     the message names the argument."""
 
@@ -176,8 +179,11 @@ class AttackerView:
     (:class:`PopulationSimulation`).  The reference part (``ref_logits``,
     ``target_pop_logits``, ``pop_true_class``, ``simulation``) is optional:
     without it the reference-model attacks say what they need
-    (:meth:`require_references`); the others run.  Build one from Stage I
-    (:meth:`from_stage1`) or from one's own models or arrays (:mod:`mia_repro.own`).
+    (:meth:`require_references`); the others run.  ``output_defense`` (optional): a function
+    float (N, C) -> float32 (N, C) applied to every prediction vector the models expose (an output-side
+    defense, :mod:`mia_repro.defenses`); such a view hides the logits, so only the attacks on exposed
+    probabilities run (``needs_logits`` False).  Build one from Stage I (:meth:`from_stage1`) or from one's
+    own models or arrays (:mod:`mia_repro.own`).
     """
 
     target_logits: np.ndarray
@@ -190,14 +196,20 @@ class AttackerView:
     pop_true_class: np.ndarray | None = None
     simulation: PopulationSimulation | None = None
     target_name: str = "target"
+    output_defense: Callable[[np.ndarray], np.ndarray] | None = None
 
     @classmethod
-    def from_stage1(cls, size_outputs, labels: np.ndarray) -> "AttackerView":
-        """Build the view from Stage I's ``SizeOutputs``; ``labels`` int (N_total,) the pooled dataset's classes.
+    def from_stage1(cls, size_outputs, labels: np.ndarray | None = None, output_defense=None) -> "AttackerView":
+        """Build the view from Stage I's ``SizeOutputs``; ``labels`` int (N_total,) the pooled dataset's classes
+        (the population records'; None: a view without the reference part).
 
         The target's ``member`` array is deliberately not copied.
         """
         t, shadows = size_outputs.target, size_outputs.shadows
+        if labels is None:
+            return cls(target_logits=t.logits, target_probs=t.probs, true_class=t.true_class,
+                       target_aug_labels=t.aug_labels, shadows=list(shadows), target_name=t.name,
+                       output_defense=output_defense)
         pop = t.pop_indices
         for s in shadows:
             if not np.array_equal(s.pop_indices, pop) or not np.array_equal(s.ref_indices, t.indices):
@@ -209,7 +221,7 @@ class AttackerView:
             target_pop_logits=t.pop_logits, shadows=list(shadows), ref_logits=np.stack([s.ref_logits for s in shadows]),
             pop_true_class=pop_true,
             simulation=PopulationSimulation(np.stack([s.pop_logits for s in shadows]), pop_member, pop_true),
-            target_name=t.name,
+            target_name=t.name, output_defense=output_defense,
         )
 
     REFERENCE_PARTS = ("ref_logits", "target_pop_logits", "pop_true_class", "simulation")
@@ -262,16 +274,31 @@ class AttackerView:
                if self.has_references else "no references")
         return (f"AttackerView(target {self.target_name!r}: {n} records x {c} classes, {len(self.shadows)} shadows "
                 f"({sum(len(s.member) for s in self.shadows)} records), {ref}, "
-                f"{np.shape(self.target_aug_labels)[0]} augmentations)")
+                f"{np.shape(self.target_aug_labels)[0]} augmentations"
+                + (", output defense" if self.output_defense is not None else "") + ")")
 
     def __len__(self) -> int:
         return len(self.true_class)
 
+    @property
+    def num_classes(self) -> int:
+        return int(np.shape(self.target_logits)[1])
+
     def target_records(self) -> AttackData:
-        """The target's records as :class:`AttackData`, membership unknown (all False placeholders)."""
+        """The target's records as :class:`AttackData` (what it exposes: its probabilities, through the
+        output defense if any; ``log_true`` from its logits where they are exposed), membership unknown
+        (all False placeholders)."""
         n = len(self)
+        if self.output_defense is not None:
+            return AttackData(np.asarray(self.output_defense(self.target_probs), np.float32), self.true_class,
+                              np.zeros(n, bool), np.full(n, self.target_name))
         return AttackData(self.target_probs.astype(np.float32), self.true_class, np.zeros(n, bool),
                           np.full(n, self.target_name), -cross_entropy(self.target_logits, self.true_class))
+
+    def shadow_records(self) -> AttackData:
+        """The shadows' own records with their membership (:func:`attack_dataset`, through the output
+        defense if any): what the attacks on one model's outputs learn from."""
+        return attack_dataset(self.shadows, self.output_defense)
 
 
 # ---------------------------------------------------------------- thresholds and the interface
@@ -290,54 +317,143 @@ def balanced_threshold(member: np.ndarray, score: np.ndarray) -> float:
     return float(thr[best]) if np.isfinite(thr[best]) else float(np.max(score))
 
 
-class AttackNotFittedError(NotFittedError):
+class AttackNotFittedError(NotFittedError, MiaReproError):
     """``score`` / ``predict`` called before ``fit`` (scikit-learn's :class:`~sklearn.exceptions.NotFittedError`)."""
 
 
-def _requires_fit(method):
-    @functools.wraps(method)
-    def checked(self, *args, **kwargs):
-        if not np.isfinite(self.threshold):
-            raise AttackNotFittedError(f"{self.name or type(self).__name__} is not fitted: call fit(view) on the "
-                                       f"attacker's data before {method.__name__}()")
-        return method(self, *args, **kwargs)
+def _learned_attributes(obj) -> list[str]:
+    """What ``fit`` set on ``obj``: public attributes ending in ``_`` (scikit-learn's convention)."""
+    return [k for k in vars(obj) if k.endswith("_") and not k.startswith("_")]
+
+
+def _checked_fit(fit):
+    """``fit`` as every attack runs it: the view checked, every learned attribute of an earlier fit removed
+    first, ``threshold_`` checked after (a finite scalar, or one per class), ``info_`` always set."""
+    @functools.wraps(fit)
+    def checked(self, view, *args, **kwargs):
+        depth = self.__dict__.get("_fit_depth", 0)
+        if depth == 0:  # the outermost fit (a subclass's fit may call its parent's)
+            self.check_view(view)
+            for k in _learned_attributes(self):
+                delattr(self, k)
+        self._fit_depth = depth + 1
+        try:
+            fit(self, view, *args, **kwargs)
+        finally:
+            self._fit_depth = depth
+        if depth == 0:
+            _check_threshold(self, view)
+            if not hasattr(self, "info_"):
+                self.info_ = {}
+        return self
+    checked._checks_fit = True
     return checked
 
 
-@dataclass
-class MembershipAttack:
-    """Base class: subclasses set ``name`` / ``paper`` and implement :meth:`fit` and :meth:`score`.
+def _check_threshold(attack, view: "AttackerView") -> None:
+    name = attack.name or type(attack).__name__
+    if not hasattr(attack, "threshold_"):
+        raise TypeError(f"{name}.fit set no threshold_ (the decision is score >= threshold_)")
+    t = np.asarray(attack.threshold_, dtype=np.float64)
+    c = view.num_classes
+    if t.shape not in ((), (c,)) or not np.isfinite(t).all():
+        raise TypeError(f"{name}.fit: threshold_ must be one finite number or one per class ({c}), got {t!r}")
 
-    ``fit(view)`` learns from the attacker's data and sets ``threshold``;
-    ``score(view)`` returns float64 (N,) for the target's records (larger =
-    more member); ``predict(view)`` is ``score >= threshold`` as int (N,).
-    Both raise :class:`AttackNotFittedError` before ``fit`` (every subclass's
-    ``score`` / ``predict`` is wrapped when the class is made).
+
+def _checked_score(score):
+    """``score`` as every attack runs it: fitted, the view checked, float64 (N,) finite out."""
+    @functools.wraps(score)
+    def checked(self, view, *args, **kwargs):
+        self.check_fitted(score.__name__)
+        self.check_view(view)
+        out = np.asarray(score(self, view, *args, **kwargs), dtype=np.float64)
+        if out.shape != (len(view),) or not np.isfinite(out).all():
+            raise TypeError(f"{self.name or type(self).__name__}.{score.__name__} must return {len(view)} finite "
+                            f"numbers (one per target record), got shape {out.shape}")
+        return out
+    checked._checks_fit = True
+    return checked
+
+
+class MembershipAttack(BaseEstimator):
+    """Base class of every attack: a scikit-learn estimator on an :class:`AttackerView`.
+
+    * Constructor arguments are the attack's parameters and nothing else (``get_params`` / ``set_params`` /
+      :func:`sklearn.base.clone` work; ``repr`` shows the parameters).
+    * :meth:`fit` learns from the attacker's data only and returns ``self``; what it learns ends in ``_``
+      (``threshold_``, ``info_``, ...), does not exist before ``fit`` and is replaced by every ``fit``.
+    * :meth:`score` returns float64 (N,) for the target's records (larger = more member);
+      :meth:`predict` is ``score >= threshold_`` as int (N,), where ``threshold_`` is one number or one per
+      true class (:meth:`thresholds`).  Both raise :class:`AttackNotFittedError` before ``fit``.
+    * ``name`` / ``label`` / ``paper`` and what the attack needs (``needs_references``,
+      ``needs_augmentations``, ``needs_logits``) are class attributes.
+
+    A subclass implements ``fit(view)`` (setting ``threshold_``) and ``score(view)``; both are wrapped when
+    the class is made (the checks above).  It may not override ``predict``.
     """
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
+    paper: ClassVar[str] = ""
+    #: needs the shadows' outputs on the target's records and a population sample (the view's reference part)
+    needs_references: ClassVar[bool] = False
+    #: needs the target's answers on augmented queries (``target_aug_labels``)
+    needs_augmentations: ClassVar[bool] = False
+    #: reads the target's logits (refused where the view exposes post-processed probabilities only)
+    needs_logits: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        for name in ("score", "predict"):
-            if name in cls.__dict__ and not getattr(cls.__dict__[name], "_checks_fit", False):
-                wrapped = _requires_fit(cls.__dict__[name])
-                wrapped._checks_fit = True
-                setattr(cls, name, wrapped)
+        if "predict" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: predict is score >= threshold_ for every attack; set threshold_ "
+                            f"(one number, or one per class) in fit instead of overriding predict")
+        for method, wrap in (("fit", _checked_fit), ("score", _checked_score)):
+            f = cls.__dict__.get(method)
+            if f is not None and not getattr(f, "_checks_fit", False):
+                setattr(cls, method, wrap(f))
 
-    name: str = ""
-    label: str = ""  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
-    paper: str = ""
-    threshold: float = float("nan")
-    info: dict = field(default_factory=dict)
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "threshold_")
 
-    def fit(self, view: AttackerView) -> "MembershipAttack":  # pragma: no cover - interface
+    def check_fitted(self, method: str = "score") -> None:
+        """Raise :class:`AttackNotFittedError` naming the attack unless it is fitted."""
+        if not self.__sklearn_is_fitted__():
+            raise AttackNotFittedError(f"{self.name or type(self).__name__} is not fitted: call fit(view) on the "
+                                       f"attacker's data before {method}()")
+
+    def check_view(self, view: "AttackerView") -> None:
+        """Raise :class:`AttackInputError` unless ``view`` is an :class:`AttackerView` with what this attack
+        needs (its class attributes ``needs_*``)."""
+        name = self.name or type(self).__name__
+        if not isinstance(view, AttackerView):
+            raise AttackInputError(f"{name}: expected an AttackerView (mia_repro.own.view_from_arrays / "
+                                   f"view_from_models, or AttackerView.from_stage1), got {type(view).__name__}")
+        if self.needs_references:
+            view.require_references(name)
+        if self.needs_augmentations and not view.target_aug_labels.shape[0]:
+            raise AttackInputError(f"{name}: needs the target's answers on augmented queries (target_aug_labels)")
+        if self.needs_logits and view.output_defense is not None:
+            raise AttackInputError(f"{name}: reads the target's logits, which this view hides (it exposes "
+                                   f"post-processed probabilities only)")
+
+    def fit(self, view: "AttackerView") -> "MembershipAttack":  # pragma: no cover - interface
         raise NotImplementedError
 
-    def score(self, view: AttackerView) -> np.ndarray:  # pragma: no cover - interface
+    def score(self, view: "AttackerView") -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
-    @_requires_fit
-    def predict(self, view: AttackerView) -> np.ndarray:
-        return (self.score(view) >= self.threshold).astype(int)
+    def thresholds(self, view: "AttackerView") -> np.ndarray:
+        """float64 (N,): the threshold each target record's score is compared with (``threshold_``, or its
+        true class's entry where ``threshold_`` holds one per class)."""
+        self.check_fitted("thresholds")
+        t = np.asarray(self.threshold_, dtype=np.float64)
+        return np.full(len(view), float(t)) if t.ndim == 0 else t[np.asarray(view.true_class)]
+
+    def predict(self, view: "AttackerView") -> np.ndarray:
+        """int64 (N,): 1 = member, i.e. ``score(view) >= thresholds(view)``."""
+        self.check_fitted("predict")
+        score = self.score(view)
+        return (score >= self.thresholds(view)).astype(np.int64)
 
 
 @dataclass
@@ -401,23 +517,22 @@ def simulate(view: AttackerView, score_fn: Callable[[ReferenceProblem], np.ndarr
     return np.concatenate([s for s, _ in pairs]), np.concatenate([m for _, m in pairs])
 
 
-@dataclass
 class ReferenceAttack(MembershipAttack):
     """A reference-model attack: subclasses define :meth:`problem_score`; the threshold maximizes
     balanced accuracy on the population simulation (:func:`simulate`)."""
+
+    needs_references = True
 
     def problem_score(self, problem: ReferenceProblem) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
     def fit(self, view: AttackerView) -> "ReferenceAttack":
-        view.require_references(self.name)
         score, member = simulate(view, self.problem_score)
-        self.threshold = balanced_threshold(member, score)
-        self.info = {**self.info, "simulated_records": int(len(member)), "simulated_members": int(member.sum())}
+        self.threshold_ = balanced_threshold(member, score)
+        self.info_ = {"simulated_records": int(len(member)), "simulated_members": int(member.sum())}
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:
-        view.require_references(self.name)
         return self.problem_score(target_problem(view))
 
 

@@ -9,18 +9,15 @@ calibrated loss is small; the score is its negative.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .base import ReferenceAttack, ReferenceProblem, cross_entropy, masked_mean_std
 
 
-@dataclass
 class CalibratedLoss(ReferenceAttack):
-    name: str = "calibrated_loss"
-    label: str = "calibrated loss"
-    paper: str = "Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)"
+    name = "calibrated_loss"
+    label = "calibrated loss"
+    paper = "Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)"
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
         ref_mean, _, _ = masked_mean_std(cross_entropy(p.ref_logits, p.true_class), p.ref_out)

@@ -12,8 +12,6 @@ The attacker sees only predicted labels.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .base import AttackerView, MembershipAttack, balanced_threshold
@@ -25,31 +23,30 @@ def correct_count(logits: np.ndarray, aug_labels: np.ndarray, true_class: np.nda
     return (np.asarray(logits).argmax(axis=1) == y).astype(int) + (np.asarray(aug_labels) == y[None]).sum(axis=0)
 
 
-@dataclass
 class GapAttack(MembershipAttack):
-    name: str = "label_only_gap"
-    label: str = "label-only gap"
-    paper: str = "Choquette-Choo et al., ICML 2021, gap attack (correct => member; Yeom et al. 2018)"
+    name = "label_only_gap"
+    label = "label-only gap"
+    paper = "Choquette-Choo et al., ICML 2021, gap attack (correct => member; Yeom et al. 2018)"
 
     def fit(self, view: AttackerView) -> "GapAttack":
-        self.threshold = 1.0  # fixed by the rule; nothing to learn
+        self.threshold_ = 1.0  # fixed by the rule; nothing to learn
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:
         return (view.target_logits.argmax(axis=1) == view.true_class).astype(np.float64)
 
 
-@dataclass
 class AugmentationAttack(MembershipAttack):
-    name: str = "label_only_augment"
-    label: str = "label-only augment"
-    paper: str = "Choquette-Choo et al., ICML 2021, data-augmentation attack (Sec. 4.2), threshold on the correct count"
+    name = "label_only_augment"
+    label = "label-only augment"
+    paper = "Choquette-Choo et al., ICML 2021, data-augmentation attack (Sec. 4.2), threshold on the correct count"
+    needs_augmentations = True
 
     def fit(self, view: AttackerView) -> "AugmentationAttack":
         count = np.concatenate([correct_count(s.logits, s.aug_labels, s.true_class) for s in view.shadows])
         member = np.concatenate([s.member for s in view.shadows])
-        self.threshold = balanced_threshold(member, count)
-        self.info = {"queries": int(view.target_aug_labels.shape[0]) + 1}
+        self.threshold_ = balanced_threshold(member, count)
+        self.info_ = {"queries": int(view.target_aug_labels.shape[0]) + 1}
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:

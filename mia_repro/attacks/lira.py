@@ -27,8 +27,6 @@ that gap, not a bug.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .base import ReferenceAttack, ReferenceProblem, logit_confidence, masked_mean_std
@@ -41,12 +39,15 @@ def pooled_std(values: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> float:
     return float(np.sqrt((((values - mean) ** 2) * w).sum() / dof))
 
 
-@dataclass
 class LiRAOffline(ReferenceAttack):
-    name: str = "lira_offline"
-    label: str = "LiRA offline (one-sided)"
-    paper: str = "Carlini et al., S&P 2022, Alg. 1 offline (per-record Gaussian of OUT logit-scaled confidences, one-sided)"
-    global_variance: bool = False
+    """``global_variance``: one ``sigma_out`` for every record (see the module docstring)."""
+
+    name = "lira_offline"
+    label = "LiRA offline (one-sided)"
+    paper = "Carlini et al., S&P 2022, Alg. 1 offline (per-record Gaussian of OUT logit-scaled confidences, one-sided)"
+
+    def __init__(self, global_variance: bool = False):
+        self.global_variance = global_variance
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
         phi_ref = logit_confidence(p.ref_logits, p.true_class)
@@ -59,9 +60,10 @@ class LiRAOffline(ReferenceAttack):
         return (logit_confidence(p.logits, p.true_class) - mu) / np.maximum(sigma, 1e-8)
 
 
-@dataclass
 class LiRAOfflineGlobal(LiRAOffline):
-    name: str = "lira_offline_global"
-    label: str = "LiRA offline (one-sided, global var.)"
-    paper: str = "Carlini et al., S&P 2022, Alg. 1 offline with a global (fixed) variance"
-    global_variance: bool = True
+    name = "lira_offline_global"
+    label = "LiRA offline (one-sided, global var.)"
+    paper = "Carlini et al., S&P 2022, Alg. 1 offline with a global (fixed) variance"
+
+    def __init__(self, global_variance: bool = True):
+        self.global_variance = global_variance

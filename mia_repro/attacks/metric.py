@@ -24,8 +24,6 @@ the per-class variant reaches TPR@1%FPR 0.12 where the global one reaches
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.special import logsumexp
 
@@ -67,11 +65,10 @@ def class_thresholds(metric: np.ndarray, true_class: np.ndarray, member: np.ndar
     return out
 
 
-@dataclass
 class _ClassThresholdAttack(MembershipAttack):
-    """Shared fit/score: ``metric(logits, true_class)`` (smaller = member), per-class thresholds."""
-
-    taus: np.ndarray | None = None
+    """Shared fit/score: ``metric(logits, true_class)`` (smaller = member), per-class thresholds ``taus_``
+    float64 (C,) learnt on the shadow records; the score ``taus_[y] - metric`` is compared with
+    ``threshold_`` = 0."""
 
     def metric(self, logits: np.ndarray, true_class: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -80,46 +77,43 @@ class _ClassThresholdAttack(MembershipAttack):
         m = np.concatenate([self.metric(s.logits, s.true_class) for s in view.shadows])
         y = np.concatenate([s.true_class for s in view.shadows])
         member = np.concatenate([s.member for s in view.shadows])
-        self.taus = class_thresholds(m, y, member, view.target_logits.shape[1])
-        self.threshold = 0.0
+        self.taus_ = class_thresholds(m, y, member, view.num_classes)
+        self.threshold_ = 0.0
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:
-        return -self.metric(view.target_logits, view.true_class) - self.taus[view.true_class]
+        return -self.metric(view.target_logits, view.true_class) - self.taus_[view.true_class]
 
 
-@dataclass
 class LossThreshold(_ClassThresholdAttack):
-    name: str = "loss_threshold"
-    label: str = "loss thr. (per-class)"
-    paper: str = "Song & Mittal, USENIX Sec 2021, Eq. 3 (cross-entropy loss, class thresholds; Yeom et al. 2018)"
+    name = "loss_threshold"
+    label = "loss thr. (per-class)"
+    paper = "Song & Mittal, USENIX Sec 2021, Eq. 3 (cross-entropy loss, class thresholds; Yeom et al. 2018)"
 
     def metric(self, logits, true_class):
         return cross_entropy(logits, true_class)
 
 
-@dataclass
 class EntropyThreshold(_ClassThresholdAttack):
-    name: str = "mentropy_threshold"
-    label: str = "m-entropy thr. (per-class)"
-    paper: str = "Song & Mittal, USENIX Sec 2021, Eq. 5 (modified entropy, class thresholds)"
+    name = "mentropy_threshold"
+    label = "m-entropy thr. (per-class)"
+    paper = "Song & Mittal, USENIX Sec 2021, Eq. 5 (modified entropy, class thresholds)"
 
     def metric(self, logits, true_class):
         return modified_entropy(logits, true_class)
 
 
-@dataclass
 class GlobalLossThreshold(MembershipAttack):
-    """Yeom et al.'s loss attack: member iff ``-loss >= threshold``, one threshold for every class."""
+    """Yeom et al.'s loss attack: member iff ``-loss >= threshold_``, one threshold for every class."""
 
-    name: str = "loss_threshold_global"
-    label: str = "loss thr. (global, Yeom)"
-    paper: str = ("Yeom et al., CSF 2018, Sec. 3.2 (loss below one global threshold; here chosen on shadow records "
-                  "for balanced accuracy)")
+    name = "loss_threshold_global"
+    label = "loss thr. (global, Yeom)"
+    paper = ("Yeom et al., CSF 2018, Sec. 3.2 (loss below one global threshold; here chosen on shadow records "
+             "for balanced accuracy)")
 
     def fit(self, view: AttackerView) -> "GlobalLossThreshold":
         score = np.concatenate([-cross_entropy(s.logits, s.true_class) for s in view.shadows])
-        self.threshold = balanced_threshold(np.concatenate([s.member for s in view.shadows]), score)
+        self.threshold_ = balanced_threshold(np.concatenate([s.member for s in view.shadows]), score)
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:

@@ -43,12 +43,10 @@ like every reference attack's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .base import (ReferenceAttack, ReferenceProblem, balanced_threshold, cross_entropy, masked_mean_std,
+from .base import (AttackInputError, ReferenceAttack, ReferenceProblem, balanced_threshold, cross_entropy, masked_mean_std,
                    simulated_problems, simulate)
 
 
@@ -77,19 +75,42 @@ def rmia_score(p: ReferenceProblem, a: float, gamma: float) -> np.ndarray:
     return rmia_scores(p, a, (gamma,))[gamma]
 
 
-@dataclass
 class RMIAOffline(ReferenceAttack):
-    name: str = "rmia_offline"
-    label: str = "RMIA offline"
-    paper: str = "Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline (Pr(x) = ((1+a) mean_OUT + 1 - a) / 2)"
-    a: float = 0.3
-    gamma: float = 1.0
-    a_grid: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-    gamma_grid: tuple = (1.0, 2.0, 4.0)
-    tune: bool = True
+    """Parameters: ``a`` / ``gamma`` (used as given when ``tune`` is False), the grids searched when ``tune``
+    is True.  Learned: ``a_``, ``gamma_`` (the pair used), ``threshold_``, ``info_`` (with ``tune``, every
+    simulated AUC)."""
+
+    name = "rmia_offline"
+    label = "RMIA offline"
+    paper = "Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline (Pr(x) = ((1+a) mean_OUT + 1 - a) / 2)"
+
+    def __init__(self, a: float = 0.3, gamma: float = 1.0,
+                 a_grid: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                 gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True):
+        self.a = a
+        self.gamma = gamma
+        self.a_grid = a_grid
+        self.gamma_grid = gamma_grid
+        self.tune = tune
+
+    def _check_params(self) -> None:
+        """:class:`AttackInputError` unless ``a`` (and every ``a_grid`` entry) lies in [0, 1] and ``gamma``
+        (and every ``gamma_grid`` entry) is >= 1, the grids non-empty."""
+        def number_in(v, low, high) -> bool:
+            return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating)) and low <= v <= high
+
+        for what, value, low, high in (("a", self.a, 0, 1), ("gamma", self.gamma, 1, np.inf)):
+            if not number_in(value, low, high):
+                raise AttackInputError(f"{self.name}: {what} must be a number in [{low}, {high}], got {value!r}")
+        for what, grid, low, high in (("a_grid", self.a_grid, 0, 1), ("gamma_grid", self.gamma_grid, 1, np.inf)):
+            if not len(grid) or not all(number_in(v, low, high) for v in grid):
+                raise AttackInputError(f"{self.name}: {what} must be a non-empty sequence of numbers in "
+                                       f"[{low}, {high}], got {grid!r}")
 
     def fit(self, view) -> "RMIAOffline":
-        view.require_references(self.name)
+        self._check_params()
+        info = {}
+        a, gamma = float(self.a), float(self.gamma)
         if self.tune:
             problems = simulated_problems(view)
             member = np.concatenate([m for _, m in problems])
@@ -99,13 +120,14 @@ class RMIAOffline(ReferenceAttack):
                 for g in self.gamma_grid:
                     aucs[(a, g)] = float(roc_auc_score(member, np.concatenate([s[g] for s in per_problem])))
             order = [(a, g) for g in self.gamma_grid for a in self.a_grid]  # gamma-major: an AUC tie keeps gamma 1
-            self.a, self.gamma = max(order, key=lambda k: aucs[k])
-            self.info = {"simulated_auc": {f"gamma={g:g}": {f"a={a:g}": aucs[(a, g)] for a in self.a_grid}
-                                           for g in self.gamma_grid}}
+            a, gamma = max(order, key=lambda k: aucs[k])
+            info = {"simulated_auc": {f"gamma={g:g}": {f"a={a:g}": aucs[(a, g)] for a in self.a_grid}
+                                      for g in self.gamma_grid}}
+        self.a_, self.gamma_ = a, gamma
         score, member = simulate(view, self.problem_score)
-        self.threshold = balanced_threshold(member, score)
-        self.info = {**self.info, "a": self.a, "gamma": self.gamma, "simulated_records": int(len(member))}
+        self.threshold_ = balanced_threshold(member, score)
+        self.info_ = {**info, "a": self.a_, "gamma": self.gamma_, "simulated_records": int(len(member))}
         return self
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
-        return rmia_score(p, self.a, self.gamma)
+        return rmia_score(p, self.a_, self.gamma_)

@@ -41,7 +41,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.svm import SVC
 
 from ..config import AttackConfig
-from .base import AttackData, AttackerView, MembershipAttack, attack_dataset
+from .base import AttackData, AttackerView, AttackInputError, MembershipAttack
 
 
 def stratified_subsample(y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:
@@ -83,6 +83,14 @@ class ClassAttack:
         if self.model is not None and y.min() != y.max():
             d = self.decision_function(features).reshape(-1, 1)
             self.calibrator = LogisticRegression(C=1e6).fit(d, y)
+
+    def boundary_score(self) -> float:
+        """The calibrated probability at the SVM's boundary (decision value 0): the class's threshold on
+        :meth:`probability`.  Where no model was fit (one label) the probability is that label, 1 or 0, and
+        the threshold 1 keeps the label's decision; an uncalibrated model's constant 1/2 gets 1/2."""
+        if self.calibrator is None:
+            return 1.0 if self.model is None else 0.5
+        return float(self.calibrator.predict_proba(np.zeros((1, 1)))[0, 1])
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """float64 (N,) calibrated probability of membership (the constant label where no model was fit)."""
@@ -170,13 +178,9 @@ def _on_edge(value: float, grid: Sequence[float]) -> bool:
 
 
 @dataclass
-class PerClassAttack:
-    """Shokri's attack: one :class:`ClassAttack` per true class.
-
-    ``score`` is the class model's decision function (> 0 means member);
-    scores of different classes are on different scales, which
-    ``calibrated_score`` puts on one (probability of membership).
-    """
+class PerClassSVMs:
+    """What :class:`ShokriSVM` learns: one :class:`ClassAttack` per true class, and the names of the
+    models whose records it was fit on (``trained_on``, checked against the attacked model's)."""
 
     classes: list[ClassAttack]
     trained_on: frozenset = field(default_factory=frozenset)
@@ -190,25 +194,24 @@ class PerClassAttack:
                 out[sel] = getattr(attack, method)(data.features[sel])
         return out
 
-    def score(self, data: AttackData) -> np.ndarray:
-        """float64 (N,) decision values, member if > 0."""
+    def decision_function(self, data: AttackData) -> np.ndarray:
+        """float64 (N,) each class SVM's decision value (> 0: its side of members); one scale per class."""
         return self._per_class(data, "decision_function")
 
-    def predict(self, data: AttackData) -> np.ndarray:
-        """int (N,) 1 = member."""
-        return (self.score(data) > 0).astype(int)
-
-    def calibrated_score(self, data: AttackData) -> np.ndarray:
+    def probability(self, data: AttackData) -> np.ndarray:
         """float64 (N,) Platt-calibrated probability of membership, comparable across classes."""
         return self._per_class(data, "probability")
 
+    def boundary_scores(self) -> np.ndarray:
+        """float64 (C,): per class, the calibrated probability at the SVM's boundary (decision value 0)."""
+        return np.array([c.boundary_score() for c in self.classes], dtype=np.float64)
 
-def fit_attack(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int = 10, progress=None,
-               fixed: tuple[float, float] | None = None, beyond_edge: bool = False) -> PerClassAttack:
-    """Fit one SVM per class on shadow records ``train`` (:func:`fit_class_attack`'s ``fixed`` / ``beyond_edge``).
 
-    ``progress``: optional callable taking an iterable (e.g. ``tqdm``).
-    """
+def fit_per_class_svms(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int = 10, progress=None,
+                       fixed: tuple[float, float] | None = None, beyond_edge: bool = False) -> PerClassSVMs:
+    """Fit one SVM per class on shadow records ``train`` (:func:`fit_class_attack`'s ``fixed`` / ``beyond_edge``),
+    each Platt-calibrated on its class's records.  ``progress``: optional callable taking an iterable
+    (e.g. ``tqdm``)."""
     classes = range(num_classes)
     if progress is not None:
         classes = progress(classes)
@@ -218,62 +221,136 @@ def fit_attack(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int
         attack = fit_class_attack(d.features, d.member, cfg, seed + 1000 * c, fixed=fixed, beyond_edge=beyond_edge)
         attack.calibrate(d.features, d.member)
         fitted.append(attack)
-    return PerClassAttack(fitted, frozenset(np.unique(train.source).tolist()))
+    return PerClassSVMs(fitted, frozenset(np.unique(train.source).tolist()))
 
 
-def check_disjoint(attack: PerClassAttack, test: AttackData) -> None:
+def check_disjoint(svms: PerClassSVMs, test: AttackData) -> None:
     """Raise if any model whose records are attacked also fed attack training."""
-    overlap = attack.trained_on & set(np.unique(test.source).tolist())
+    overlap = svms.trained_on & set(np.unique(test.source).tolist())
     if overlap:
-        raise ValueError(f"attack models were trained on records of the attacked model(s) {sorted(overlap)}")
+        raise AttackInputError(f"attack models were trained on records of the attacked model(s) {sorted(overlap)}")
 
 
-@dataclass
+def _check_config(name: str, cfg) -> AttackConfig:
+    if cfg is None:
+        return AttackConfig()
+    if not isinstance(cfg, AttackConfig):
+        raise AttackInputError(f"{name}: cfg must be an AttackConfig (the SVMs' grid and subsamples) or None, "
+                               f"got {type(cfg).__name__}")
+    return cfg
+
+
+def _check_seed(name: str, seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise AttackInputError(f"{name}: seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 class ShokriSVM(MembershipAttack):
-    """The per-class SVM attack behind the common interface.
+    """Shokri's per-class SVMs, C and gamma tuned per class by CV (``cfg``: :class:`AttackConfig`, None: its
+    defaults; ``seed``: the subsamples' and folds'; ``beyond_edge``: measure the CV one grid step past an
+    edge optimum, recorded per class; ``verbose``: a progress bar over the classes).
 
-    ``score`` is the calibrated probability of membership (one scale for all
-    classes); the decision is the SVM's own (decision value > 0), i.e. the
-    class model's boundary, as in Stage II.  ``svm`` may be given already fit
-    (Stage II's), else :meth:`fit` fits it with ``cfg``.
+    ``score`` is the Platt-calibrated probability of membership (one scale for all classes) and
+    ``threshold_`` holds one threshold per class: the calibrated probability at that class SVM's boundary
+    (decision value 0, :meth:`PerClassSVMs.boundary_scores`).  Platt scaling is increasing in the decision
+    value wherever its slope is positive, so ``score >= threshold_[y]`` is the SVM's own decision, up to
+    records whose calibrated probability rounds onto the boundary's.  Learned: ``svms_``
+    (:class:`PerClassSVMs`), ``threshold_`` float64 (C,), ``info_``.  Stage II's fitted SVMs are reused
+    by :meth:`from_fitted`, never by a ``fit`` that skips fitting.
     """
 
-    name: str = "shokri_svm"
-    label: str = "Shokri SVM (tuned)"
-    paper: str = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM, C and gamma by 5-fold CV)"
-    cfg: AttackConfig | None = None
-    seed: int = 0
-    svm: PerClassAttack | None = None
+    name = "shokri_svm"
+    label = "Shokri SVM (tuned)"
+    paper = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM, C and gamma by 5-fold CV)"
+    needs_logits = False  # it reads the exposed prediction vectors
+
+    def __init__(self, cfg: AttackConfig | None = None, seed: int = 0, beyond_edge: bool = False,
+                 verbose: bool = False):
+        self.cfg = cfg
+        self.seed = seed
+        self.beyond_edge = beyond_edge
+        self.verbose = verbose
+
+    def _fit_options(self, cfg: AttackConfig) -> dict:
+        """``fit_per_class_svms``' ``fixed`` and ``beyond_edge`` for this variant."""
+        return {"fixed": None, "beyond_edge": bool(self.beyond_edge)}
+
+    def _info(self, cfg: AttackConfig) -> dict:
+        return {}
 
     def fit(self, view: AttackerView) -> "ShokriSVM":
-        if self.svm is None:
-            self.svm = fit_attack(attack_dataset(view.shadows), self.cfg or AttackConfig(), self.seed,
-                                  view.target_probs.shape[1])
-        self.threshold = 0.0
+        cfg = _check_config(self.name, self.cfg)
+        seed = _check_seed(self.name, self.seed)
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            progress = lambda it: tqdm(it, desc=f"{self.name} ({view.target_name})", unit="class", leave=False)  # noqa: E731
+        svms = fit_per_class_svms(view.shadow_records(), cfg, seed, view.num_classes, progress=progress,
+                                  **self._fit_options(cfg))
+        self._set_fitted(svms, cfg)
         return self
+
+    def _set_fitted(self, svms: PerClassSVMs, cfg: AttackConfig) -> None:
+        self.svms_ = svms
+        self.threshold_ = svms.boundary_scores()
+        self.info_ = self._info(cfg)
+
+    @classmethod
+    def from_fitted(cls, svms: PerClassSVMs, **params) -> "ShokriSVM":
+        """A fitted attack from SVMs fitted before (Stage II's, loaded from its cache), with ``params`` the
+        constructor's (those they were fitted with)."""
+        if not isinstance(svms, PerClassSVMs):
+            raise AttackInputError(f"svms: the per-class SVMs of a fitted ShokriSVM (PerClassSVMs), "
+                                   f"got {type(svms).__name__}")
+        attack = cls(**params)
+        attack._set_fitted(svms, _check_config(cls.name, attack.cfg))
+        return attack
+
+    def _target(self, view: AttackerView) -> AttackData:
+        data = view.target_records()
+        check_disjoint(self.svms_, data)
+        return data
 
     def score(self, view: AttackerView) -> np.ndarray:
-        data = view.target_records()
-        check_disjoint(self.svm, data)
-        return self.svm.calibrated_score(data)
+        return self.svms_.probability(self._target(view))
 
-    def predict(self, view: AttackerView) -> np.ndarray:
-        return self.svm.predict(view.target_records())
+    def decision_function(self, view: AttackerView) -> np.ndarray:
+        """float64 (N,): each target record's class SVM decision value (a per-class scale; > 0: the SVM's
+        member side)."""
+        self.check_fitted("decision_function")
+        self.check_view(view)
+        return self.svms_.decision_function(self._target(view))
 
 
-@dataclass
 class ShokriSVMFixed(ShokriSVM):
-    """Shokri's per-class SVMs with fixed ``cfg.fixed_C`` / ``cfg.fixed_gamma`` for every class: no search."""
+    """Shokri's per-class SVMs at one fixed (C, gamma) for every class: no search.  ``C`` / ``gamma``
+    (None: ``cfg.fixed_C`` / ``cfg.fixed_gamma``)."""
 
-    name: str = "shokri_svm_fixed"
-    label: str = "Shokri SVM (fixed C, gamma)"
-    paper: str = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM at fixed C and gamma)"
+    name = "shokri_svm_fixed"
+    label = "Shokri SVM (fixed C, gamma)"
+    paper = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM at fixed C and gamma)"
 
-    def fit(self, view: AttackerView) -> "ShokriSVMFixed":
-        cfg = self.cfg or AttackConfig()
-        if self.svm is None:
-            self.svm = fit_attack(attack_dataset(view.shadows), cfg, self.seed, view.target_probs.shape[1],
-                                  fixed=(cfg.fixed_C, cfg.fixed_gamma))
-        self.threshold = 0.0
-        self.info = {**self.info, "C": float(cfg.fixed_C), "gamma": float(cfg.fixed_gamma)}  # every class's pair
-        return self
+    def __init__(self, cfg: AttackConfig | None = None, seed: int = 0, C: float | None = None,
+                 gamma: float | None = None, verbose: bool = False):
+        self.cfg = cfg
+        self.seed = seed
+        self.C = C
+        self.gamma = gamma
+        self.verbose = verbose
+
+    def _pair(self, cfg: AttackConfig) -> tuple[float, float]:
+        pair = (cfg.fixed_C if self.C is None else self.C, cfg.fixed_gamma if self.gamma is None else self.gamma)
+        for what, v in zip(("C", "gamma"), pair):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not (
+                    np.isfinite(v) and v > 0):
+                raise AttackInputError(f"{self.name}: {what} must be a positive number, got {v!r}")
+        return float(pair[0]), float(pair[1])
+
+    def _fit_options(self, cfg: AttackConfig) -> dict:
+        return {"fixed": self._pair(cfg), "beyond_edge": False}
+
+    def _info(self, cfg: AttackConfig) -> dict:
+        C, gamma = self._pair(cfg)
+        return {"C": C, "gamma": gamma}  # every class's pair

@@ -14,12 +14,10 @@ probabilities are exposed (an output-side defense), it is their logarithm.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from .base import AttackData, AttackerView, MembershipAttack, attack_dataset
+from .base import AttackData, AttackerView, MembershipAttack
 
 #: the log-probability given to a probability of exactly 0 (finite, below any real one)
 LOG_ZERO = float(np.log(np.finfo(np.float64).tiny))
@@ -37,39 +35,29 @@ def true_class_confidence(data: AttackData) -> np.ndarray:
     return np.log(np.maximum(p, np.finfo(np.float64).tiny))
 
 
-@dataclass
-class ThresholdAttack:
-    """Baseline: member iff ``log p_y`` >= ``threshold`` (fit on shadow records, accuracy-maximizing)."""
-
-    threshold: float
-    trained_on: frozenset = field(default_factory=frozenset)
-
-    @classmethod
-    def fit(cls, train: AttackData) -> "ThresholdAttack":
-        score = true_class_confidence(train)
-        fpr, tpr, thr = roc_curve(train.member, score)
-        pos, neg = train.member.sum(), (~train.member).sum()
-        acc = (tpr * pos + (1 - fpr) * neg) / (pos + neg)
-        best = int(np.argmax(acc))
-        return cls(float(min(thr[best], 0.0)), frozenset(np.unique(train.source).tolist()))
-
-    def score(self, data: AttackData) -> np.ndarray:
-        return true_class_confidence(data)
-
-    def predict(self, data: AttackData) -> np.ndarray:
-        return (self.score(data) >= self.threshold).astype(int)
+def confidence_threshold(train: AttackData) -> float:
+    """The threshold on ``log p_y`` (:func:`true_class_confidence`) that maximizes accuracy on labelled
+    records ``train`` (the shadows'), at most 0 (``log 1``)."""
+    score = true_class_confidence(train)
+    fpr, tpr, thr = roc_curve(train.member, score)
+    pos, neg = train.member.sum(), (~train.member).sum()
+    acc = (tpr * pos + (1 - fpr) * neg) / (pos + neg)
+    best = int(np.argmax(acc))
+    return float(min(thr[best], 0.0))
 
 
-@dataclass
 class ConfidenceThreshold(MembershipAttack):
-    """:class:`ThresholdAttack` behind the common interface (score = ``log p_y`` of the target, from its logits)."""
+    """Baseline: member iff the target's ``log p_y`` (from its logits; from its exposed probabilities under
+    an output defense) >= ``threshold_``, one global threshold fit on the shadow records
+    (:func:`confidence_threshold`)."""
 
-    name: str = "confidence_threshold"
-    label: str = "confidence thr. (global)"
-    paper: str = "baseline: one global threshold on log p_y fit on shadow records (Yeom et al. 2018; Song & Mittal 2021)"
+    name = "confidence_threshold"
+    label = "confidence thr. (global)"
+    paper = "baseline: one global threshold on log p_y fit on shadow records (Yeom et al. 2018; Song & Mittal 2021)"
+    needs_logits = False  # log p_y of the exposed probabilities where the logits are hidden
 
     def fit(self, view: AttackerView) -> "ConfidenceThreshold":
-        self.threshold = ThresholdAttack.fit(attack_dataset(view.shadows)).threshold
+        self.threshold_ = confidence_threshold(view.shadow_records())
         return self
 
     def score(self, view: AttackerView) -> np.ndarray:

@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from .threads import ThreadsError, apply_threads, effective_cpus
+from ..errors import MiaReproError
 
 
 #: loky's resource tracker, a process of its own that writes to the console, warns ("resource_tracker: ...")
@@ -65,7 +66,7 @@ def _quiet_tracker() -> None:
         os.environ["PYTHONWARNINGS"] = ",".join(w for w in (current, TRACKER_WARNINGS) if w)
 
 
-class TrainingFailed(RuntimeError):
+class TrainingFailed(MiaReproError, RuntimeError):
     """Some units did not finish (an error in the worker, or a worker lost twice); the message names each."""
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 
 from ..quiet import keras
+from ..errors import MiaReproError
 
 
-class ThreadsError(RuntimeError):
+class ThreadsError(MiaReproError, RuntimeError):
     """The backend already runs with another thread count in this process (``current``; the message says
     what to do).  The executor then trains in a worker process of its own instead."""
 
