@@ -5,6 +5,7 @@
     python -m mia_repro.bench --determinism --k 2 --n 2500 --epochs 2   # cost of deterministic kernels
     python -m mia_repro.bench --steps-per-execution 1 32 128 --k 1 --n 5000 --epochs 2   # sequential trainer
     python -m mia_repro.bench --dp --batch-size 32   # one DP-SGD step vs one ordinary step
+    python -m mia_repro.bench --numpy-path   # the own-model API on numpy arrays, with and without Keras loaded
 
 Prints the backend and device, seconds per model-epoch of each trainer
 (wall time of the whole training, model building and compilation included,
@@ -201,6 +202,62 @@ def run_executor_bench(workers: list[int], threads: list[int], k: int, n: int, b
             "baseline": f"workers {base['workers']}, threads {base['threads_per_model']}"}
 
 
+#: The own-model API on numpy arrays in a fresh interpreter: view_from_arrays, run_attacks (every attack the
+#: arrays serve) and the ROC figure; prints one JSON line with the seconds and whether Keras / TensorFlow were
+#: loaded.  ``{preload}`` runs first (the bench's second case imports the Keras pipeline there).
+NUMPY_PATH = """
+import json, os, sys, tempfile, time
+t0 = time.perf_counter()
+{preload}
+import numpy as np
+from mia_repro.own import view_from_arrays, run_attacks
+rng = np.random.default_rng(0)
+n, c, k, p = 400, 10, 4, 300
+def logits(m):
+    return rng.normal(size=(m, c)) * 3
+y = rng.integers(0, c, n)
+member = np.arange(n) < n // 2
+view = view_from_arrays(y, [rng.integers(0, c, 200) for _ in range(k)], [np.arange(200) < 100 for _ in range(k)],
+                        target_logits=logits(n), shadow_logits=[logits(200) for _ in range(k)],
+                        reference_logits=np.stack([logits(n) for _ in range(k)]),
+                        population_labels=rng.integers(0, c, p), population_member=rng.random((k, p)) < 0.5,
+                        population_logits=np.stack([logits(p) for _ in range(k)]), target_population_logits=logits(p))
+from mia_repro.attacks import ATTACKS
+names = [a for a in ATTACKS if not ATTACKS[a].needs_augmentations]
+res = run_attacks(view, member, names, bootstrap=20)
+res.plot_roc(os.path.join(tempfile.mkdtemp(), "roc.png"))
+print(json.dumps({{"seconds": time.perf_counter() - t0, "attacks": len(res.results),
+                  "keras": "keras" in sys.modules, "tensorflow": "tensorflow" in sys.modules}}))
+"""
+
+
+def run_numpy_path(preload: str = "") -> dict:
+    """:data:`NUMPY_PATH` in a fresh interpreter (after ``preload``); its JSON line as a dict."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", NUMPY_PATH.format(preload=preload)], capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"the numpy path failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_numpy_path_bench(rounds: int = 2) -> dict:
+    """The numpy path as it is, and after importing the Keras pipeline (``mia_repro.stage1``: what
+    ``run_attacks`` imported while it lived beside the stages), alternating, each in a fresh interpreter."""
+    runs = {"numpy_only": [], "with_keras_pipeline": []}
+    for _ in range(rounds):
+        runs["numpy_only"].append(run_numpy_path())
+        runs["with_keras_pipeline"].append(run_numpy_path("import mia_repro.stage1"))
+    r = {"machine": platform.processor() or platform.machine(), "rounds": rounds}
+    for name, rs in runs.items():
+        r[f"{name}_seconds"] = float(np.median([x["seconds"] for x in rs]))
+        r[f"{name}_keras_loaded"] = any(x["keras"] or x["tensorflow"] for x in rs)
+    r["ratio_with_keras_over_numpy_only"] = r["with_keras_pipeline_seconds"] / r["numpy_only_seconds"]
+    return r
+
+
 def _emit(r: dict, json_path: str | None) -> int:
     """Write the measurements to ``json_path`` (when given) and print them as one JSON line."""
     if json_path:
@@ -229,6 +286,8 @@ def main(argv=None) -> int:
                    help="with --workers: threads per model to try (default 2)")
     p.add_argument("--dp", action="store_true", help="instead: one DP-SGD step vs one ordinary step, same batch")
     p.add_argument("--dp-steps", type=int, default=100, help="with --dp: steps per side and round (default 100)")
+    p.add_argument("--numpy-path", action="store_true",
+                   help="instead: the own-model API on numpy arrays, as it is and with the Keras pipeline imported")
     p.add_argument("--one-setting", type=int, nargs=2, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one_setting:
@@ -273,6 +332,16 @@ def main(argv=None) -> int:
         print(f"  ordinary step (train_on_batch): {r['ordinary_ms_per_step']:.1f} ms")
         print(f"  DP-SGD step (per-example clip + noise): {r['dp_ms_per_step']:.1f} ms")
         print(f"  ratio DP-SGD/ordinary: {r['ratio_dp_over_ordinary']:.2f}x")
+        return _emit(r, a.json)
+    if a.numpy_path:
+        r = run_numpy_path_bench()
+        print(f"the own-model API on numpy arrays (view_from_arrays, run_attacks with 11 attacks, plot_roc), fresh "
+              f"interpreter, median of {r['rounds']}:")
+        print(f"  as it is:                        {r['numpy_only_seconds']:.1f} s (Keras or TensorFlow loaded: "
+              f"{r['numpy_only_keras_loaded']})")
+        print(f"  with the Keras pipeline imported: {r['with_keras_pipeline_seconds']:.1f} s (loaded: "
+              f"{r['with_keras_pipeline_keras_loaded']})")
+        print(f"  ratio: {r['ratio_with_keras_over_numpy_only']:.2f}x")
         return _emit(r, a.json)
     if a.determinism:
         r = run_determinism_bench(a.k, a.n, a.batch_size, a.epochs)

@@ -203,3 +203,41 @@ def test_committed_dp_rows_recompute_with_dp_accounting_and_carry_the_audit():
         assert r["sampling_rate"] == 32 / r["size"] and r["steps"] == 10 * -(-r["size"] // 32) and r["clip_norm"] == 1.0
         assert 0 <= r["epsilon_lower_bound"] < r["epsilon"]
         assert (r["epsilon_lower_bound_attack"] is None) == (r["epsilon_lower_bound"] == 0)
+
+
+@pytest.mark.parametrize("folder", [QUICK, PAPER], ids=["quick", "paper"])
+def test_every_published_threshold_gives_the_published_decisions_from_the_published_scores(folder):
+    """In every committed score file ``pred == (score >= threshold)``, and the threshold the JSON publishes
+    (one number, or one per class indexed by the record's true class) is the file's threshold."""
+    import numpy as np
+
+    from mia_repro.attacks import ATTACKS
+
+    if not (folder / "attacks.json").exists():
+        pytest.skip(f"no committed {folder / 'attacks.json'}")
+    summary = json.loads((folder / "summary.json").read_text())
+    result = json.loads((folder / "attacks.json").read_text())
+
+    def check(s, prefix, published, what):
+        score, pred, thr = s[f"{prefix}score"], s[f"{prefix}pred"], s[f"{prefix}threshold"]
+        np.testing.assert_array_equal(pred, (score >= thr).astype(pred.dtype), err_msg=what)
+        t = np.asarray(published, np.float64)
+        np.testing.assert_array_equal(thr, t if t.ndim == 0 else t[s["true_class"]], err_msg=what)
+        return int(pred.sum())
+
+    for n, blocks in result["sizes"].items():
+        for name in ATTACKS:
+            with np.load(folder / "attack_scores" / f"{name}_{n}.npz") as s:
+                called = check(s, "", blocks[name]["threshold"], f"{name} n={n}")
+                assert called == round(blocks[name]["recall"] * blocks[name]["n_members"]
+                                       + (1 - 2 * blocks[name]["balanced_accuracy"] + blocks[name]["recall"])
+                                       * blocks[name]["n_nonmembers"]), (name, n)  # TPR·P + FPR·N records called
+    for n, block in summary["sizes"].items():
+        with np.load(folder / f"attack_scores_{n}.npz") as s:
+            check(s, "", block["attack"]["threshold"], f"summary SVM n={n}")
+            check(s, "baseline_", block["baseline"]["threshold"], f"summary baseline n={n}")
+        # the SVM is evaluated once: attacks.json's shokri_svm block is summary.json's
+        for key in ("threshold", "auc", "tpr_at_0.1pct_fpr", "precision", "recall", "per_class"):
+            want = block["attack"][key] if key != "per_class" else {
+                k: block["attack"]["per_class"][k] for k in result["sizes"][n]["shokri_svm"]["per_class"]}
+            assert result["sizes"][n]["shokri_svm"][key] == want, (n, key)

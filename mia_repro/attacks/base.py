@@ -340,11 +340,15 @@ def _checked_fit(fit):
         try:
             fit(self, view, *args, **kwargs)
         finally:
-            self._fit_depth = depth
+            if depth:
+                self._fit_depth = depth
+            else:
+                del self._fit_depth
         if depth == 0:
             _check_threshold(self, view)
             if not hasattr(self, "info_"):
                 self.info_ = {}
+            self.n_classes_ = view.num_classes
         return self
     checked._checks_fit = True
     return checked
@@ -366,6 +370,7 @@ def _checked_score(score):
     def checked(self, view, *args, **kwargs):
         self.check_fitted(score.__name__)
         self.check_view(view)
+        self.check_classes(view)
         out = np.asarray(score(self, view, *args, **kwargs), dtype=np.float64)
         if out.shape != (len(view),) or not np.isfinite(out).all():
             raise TypeError(f"{self.name or type(self).__name__}.{score.__name__} must return {len(view)} finite "
@@ -381,7 +386,8 @@ class MembershipAttack(BaseEstimator):
     * Constructor arguments are the attack's parameters and nothing else (``get_params`` / ``set_params`` /
       :func:`sklearn.base.clone` work; ``repr`` shows the parameters).
     * :meth:`fit` learns from the attacker's data only and returns ``self``; what it learns ends in ``_``
-      (``threshold_``, ``info_``, ...), does not exist before ``fit`` and is replaced by every ``fit``.
+      (``threshold_``, ``info_``, ``n_classes_``, ...), does not exist before ``fit`` and is replaced by
+      every ``fit``.
     * :meth:`score` returns float64 (N,) for the target's records (larger = more member);
       :meth:`predict` is ``score >= threshold_`` as int (N,), where ``threshold_`` is one number or one per
       true class (:meth:`thresholds`).  Both raise :class:`AttackNotFittedError` before ``fit``.
@@ -420,6 +426,14 @@ class MembershipAttack(BaseEstimator):
         if not self.__sklearn_is_fitted__():
             raise AttackNotFittedError(f"{self.name or type(self).__name__} is not fitted: call fit(view) on the "
                                        f"attacker's data before {method}()")
+
+    def check_classes(self, view: "AttackerView") -> None:
+        """Raise :class:`AttackInputError` unless ``view`` has as many classes as the view it was fit on
+        (``n_classes_``, like scikit-learn's ``n_features_in_``)."""
+        fitted = getattr(self, "n_classes_", None)
+        if fitted is not None and view.num_classes != fitted:
+            raise AttackInputError(f"{self.name or type(self).__name__}: fit on outputs of {fitted} classes, "
+                                   f"this view has {view.num_classes}")
 
     def check_view(self, view: "AttackerView") -> None:
         """Raise :class:`AttackInputError` unless ``view`` is an :class:`AttackerView` with what this attack

@@ -9,10 +9,13 @@ used SVMs).  Attack *training* data come only from the shadows.
 
 Pooling per-class scores: each class model's SVM decision value lives on its
 own scale, so a pooled ROC of raw decision values mixes scales.
-:meth:`PerClassAttack.calibrated_score` maps each class's decision value to a
+:meth:`PerClassSVMs.probability` maps each class's decision value to a
 probability of membership with a one-dimensional logistic regression (Platt
 scaling) fitted on that class's shadow records -- attacker data only -- and
-the pooled ROC/AUC uses it.
+the attack's score, its pooled ROC/AUC, is that probability.  The decision
+stays each SVM's own boundary: the class's threshold is the calibrated
+probability at decision value 0, so ``score >= threshold_[y]`` reproduces it
+from the published score and threshold.
 
 Two variants behind the common interface: :class:`ShokriSVM` (``shokri_svm``,
 C and gamma tuned per class, the headline) and :class:`ShokriSVMFixed`
@@ -20,7 +23,9 @@ C and gamma tuned per class, the headline) and :class:`ShokriSVMFixed`
 ``fixed_gamma``, by default scikit-learn's ``SVC`` defaults of 2017, C = 1 and
 gamma = 1 / n_features = 0.1 on the 10-class softmax vectors, i.e. what a
 reader of the paper would have run without tuning).  Both see the same shadow
-records, the same fit subsample and decide the same way.
+records, the same fit subsample and decide the same way.  The decision values
+themselves are :meth:`ShokriSVM.decision_function` (Stage II publishes them
+and the AUC of their raw pooling beside the calibrated one).
 
 **The grid's edge.**  On 100-epoch targets the softmax vectors sit within about
 1e-4 of one-hot and the tuned optimum lies on the grid's upper edge for most
@@ -296,6 +301,7 @@ class ShokriSVM(MembershipAttack):
         self.svms_ = svms
         self.threshold_ = svms.boundary_scores()
         self.info_ = self._info(cfg)
+        self.n_classes_ = len(svms.classes)
 
     @classmethod
     def from_fitted(cls, svms: PerClassSVMs, **params) -> "ShokriSVM":
@@ -321,6 +327,7 @@ class ShokriSVM(MembershipAttack):
         member side)."""
         self.check_fitted("decision_function")
         self.check_view(view)
+        self.check_classes(view)
         return self.svms_.decision_function(self._target(view))
 
 
