@@ -249,6 +249,14 @@ def test_a_subclass_that_sets_no_threshold_or_a_bad_one_is_told_at_fit(views):
 
     with pytest.raises(TypeError, match=r"threshold_ must be one finite number or one per class \(10\)"):
         WrongLength().fit(views[0])
+    from mia_repro.attacks import RMIAOffline
+
+    rmia = RMIAOffline(a_grid=(0.0,), gamma_grid=(1.0,)).fit(views[0])
+    with pytest.raises(AttackInputError, match="gamma must be a number"):
+        rmia.set_params(tune=False, gamma=0.5).fit(views[0])
+    assert not learned(rmia)  # the failed refit left nothing of the earlier fit behind
+    with pytest.raises(NotFittedError):
+        rmia.score(views[0])
 
     class ShortScore(NoThreshold):
         name = "short_score"

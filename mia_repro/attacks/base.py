@@ -328,7 +328,8 @@ def _learned_attributes(obj) -> list[str]:
 
 def _checked_fit(fit):
     """``fit`` as every attack runs it: the view checked, every learned attribute of an earlier fit removed
-    first, ``threshold_`` checked after (a finite scalar, or one per class), ``info_`` always set."""
+    first, ``threshold_`` checked after (a finite scalar, or one per class), ``info_`` always set; a fit that
+    raises leaves nothing learned behind."""
     @functools.wraps(fit)
     def checked(self, view, *args, **kwargs):
         depth = self.__dict__.get("_fit_depth", 0)
@@ -339,13 +340,19 @@ def _checked_fit(fit):
         self._fit_depth = depth + 1
         try:
             fit(self, view, *args, **kwargs)
+            if depth == 0:
+                _check_threshold(self, view)
+        except BaseException:
+            if depth == 0:  # a fit that failed leaves the attack unfitted, not half-fitted
+                for k in _learned_attributes(self):
+                    delattr(self, k)
+            raise
         finally:
             if depth:
                 self._fit_depth = depth
             else:
                 del self._fit_depth
         if depth == 0:
-            _check_threshold(self, view)
             if not hasattr(self, "info_"):
                 self.info_ = {}
             self.n_classes_ = view.num_classes
