@@ -40,7 +40,8 @@ from .stage1 import SizeOutputs, load_data, load_stage1, stage1_meta
 from .stage2 import STAGE2_VERSION, svm_result, target_scores_check, versions
 from .training import machine_info
 
-COMPARE_VERSION = 3  # 3: one estimator contract (thresholds that give the decisions, the SVM's result from Stage II)
+COMPARE_VERSION = 4  # 3: one estimator contract (thresholds that give the decisions, the SVM's result from Stage II);
+#                     4: the Shokri SVMs score by calibrated log-odds
 
 
 def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log=print) -> dict[str, AttackResult]:

@@ -62,7 +62,8 @@ def published_threshold(attack: MembershipAttack):
 
 @dataclass(repr=False)
 class AttackResult:
-    """One attack judged on one target: what it is (``name``, ``label``, ``paper``, ``params``), what it
+    """One attack judged on one target: what it is (``name``, ``label``, ``paper``, ``params``: the
+    constructor's, but ``verbose``, which changes no result), what it
     chose on the attacker's data (``threshold``: a float or one per class, ``info``), the fit-and-score
     ``seconds``, its per-record ``scores`` (:data:`SCORE_ARRAYS`), ``metrics`` (:class:`AttackMetrics`),
     the ``ties`` in its scores and its ``per_class`` metrics."""
@@ -131,7 +132,8 @@ def evaluate_attack(attack: MembershipAttack, view: AttackerView, member, seed: 
     threshold = published_threshold(attack)
     return AttackResult(
         name=attack.name or type(attack).__name__, label=attack.label or type(attack).__name__,
-        paper=attack.paper, params=jsonable(attack.get_params(deep=False)), threshold=threshold,
+        paper=attack.paper, params=jsonable({k: v for k, v in attack.get_params(deep=False).items() if k != "verbose"}),
+        threshold=threshold,
         info=jsonable(attack.info_), seconds=seconds,
         scores={"member": member, "true_class": np.asarray(view.true_class, np.int64), "score": score,
                 "pred": pred, "threshold": thresholds},

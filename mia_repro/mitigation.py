@@ -46,7 +46,8 @@ SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "samplin
 #: what a DP row adds to :data:`RECORD_KEYS`: the schedule and both ε of the target (:mod:`mia_repro.privacy`),
 #: and the audit (:mod:`mia_repro.audit`): the best lower bound on ε over every attack and threshold
 DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
-MITIGATION_VERSION = 4  # 4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
+MITIGATION_VERSION = 5  # 4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
+#                         5: the SVMs score by calibrated log-odds;
 #                          2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
 #                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
 #                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks

@@ -4,7 +4,7 @@ Writes, under ``results/<profile>/``:
 
 * ``attack_scores_<n>.npz`` — one row per target record (:data:`SCORE_ARRAYS`):
   ``member`` (bool), ``true_class`` (int64), ``score`` (float64, the
-  Platt-calibrated probability of membership: one scale across classes, the
+  Platt-calibrated log-odds of membership: one scale across classes, the
   headline ROC/AUC), ``threshold`` (float64, the record's class threshold),
   ``pred`` (int64, ``score >= threshold``), ``decision_value`` (float64, the
   class SVM's raw decision value); ``baseline_score`` / ``baseline_threshold``
@@ -56,7 +56,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-STAGE2_VERSION = 3  # 3: one estimator contract -- score = calibrated probability, per-class thresholds that give pred
+STAGE2_VERSION = 4  # 3: one estimator contract, per-class thresholds that give pred; 4: score = calibrated log-odds
+#: what the fitted SVMs (the ``.pkl``) depend on beyond the config: unchanged by how they are scored
+SVM_FIT_VERSION = 3
 
 
 #: the arrays of ``attack_scores_<n>.npz``: the SVM's (:data:`~mia_repro.evaluation.SCORE_ARRAYS`), its raw
@@ -69,8 +71,11 @@ def _stage2_paths(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Path | st
     ``public`` copy of the scores."""
     key = config_key(STAGE2_VERSION, cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), so.size,
                      so.fingerprint())
+    fit_key = config_key(SVM_FIT_VERSION, cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, n_records(cfg), so.size,
+                         so.fingerprint())
     base = cfg.output_dir / "stage2" / f"n{so.size}-{key}"
-    return {"marker": base.with_suffix(".json"), "pkl": base.with_suffix(".pkl"), "scores": base.with_suffix(".npz"),
+    return {"marker": base.with_suffix(".json"), "scores": base.with_suffix(".npz"),
+            "pkl": cfg.output_dir / "stage2" / f"n{so.size}-{fit_key}.pkl", "fit_key": fit_key,
             "public": cfg.output_dir / f"attack_scores_{so.size}.npz", "key": key}
 
 
@@ -101,13 +106,13 @@ def svm_block(result: AttackResult, svm: ShokriSVM, decision: np.ndarray) -> dic
     """The ``attack`` block of one size: the SVM's evaluation (:meth:`AttackResult.block`, the pooled
     calibrated score) and how each class's SVM was chosen, the AUC of the raw pooled decision values, the
     mean per-class AUC, and ``boundary_disagreements``: target records where ``score >= threshold`` and the
-    SVM's own sign (decision value > 0) differ (a calibrated probability rounded onto the boundary's)."""
+    SVM's own sign (decision value > 0) differ (a calibrated log-odds rounded onto the boundary's)."""
     member, pred = result.scores["member"], result.scores["pred"]
     block = result.block()
     per_class = block["per_class"]
     block["auc_mean_per_class"] = float(np.nanmean(per_class["auc"]))
     block["auc_raw_pooled"] = attack_metrics(member, decision, pred).auc
-    block["pooled_score"] = "Platt-calibrated probability per class (fit on shadow records)"
+    block["pooled_score"] = "Platt-calibrated log-odds of membership per class (fit on shadow records)"
     block["boundary_disagreements"] = int(((decision > 0).astype(np.int64) != pred).sum())
     classes = svm.svms_.classes
     per_class["C"] = [c.C for c in classes]
@@ -125,17 +130,19 @@ def svm_block(result: AttackResult, svm: ShokriSVM, decision: np.ndarray) -> dic
 BASELINE_NAME = "one global threshold on log p_y, from the logits in float64 (fit on shadow records)"
 
 
-def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True) -> tuple[dict, dict, ShokriSVM]:
-    """Fit the tuned Shokri SVM and the threshold baseline of one size on its shadows and evaluate them on
-    its target (:func:`~mia_repro.evaluation.evaluate_attack`).
+def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True,
+                fitted: ShokriSVM | None = None) -> tuple[dict, dict, ShokriSVM]:
+    """Fit the tuned Shokri SVM (or take ``fitted``, the same SVMs fitted before: :func:`load_attack`) and the
+    threshold baseline of one size on its shadows and evaluate them on its target
+    (:func:`~mia_repro.evaluation.evaluate_attack`).
 
     Returns ``(size_block, score_arrays, svm)``; ``size_block`` holds ``target``, ``shadows``, ``attack``
     (:func:`svm_block`) and ``baseline`` entries of ``summary.json``.
     """
     view = AttackerView.from_stage1(so)
     member = so.target.member
-    svm = ShokriSVM(cfg.attack, cfg.seed, beyond_edge=True, verbose=show_progress)
-    result = evaluate_attack(svm, view, member, seed=cfg.seed)
+    svm = fitted or ShokriSVM(cfg.attack, cfg.seed, beyond_edge=True, verbose=show_progress)
+    result = evaluate_attack(svm, view, member, seed=cfg.seed, fit=fitted is None)
     baseline = evaluate_attack(ConfidenceThreshold(), view, member, seed=cfg.seed)
     decision = svm.decision_function(view)
     block = {
@@ -169,12 +176,12 @@ def load_attack(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> ShokriSVM:
     params = {"cfg": cfg.attack, "seed": cfg.seed, "beyond_edge": True}
     if paths["pkl"].exists():
         try:
-            return ShokriSVM.from_fitted(load_pickle(paths["pkl"], paths["key"], check=_is_attack), **params)
+            return ShokriSVM.from_fitted(load_pickle(paths["pkl"], paths["fit_key"], check=_is_attack), **params)
         except CacheEntryError as exc:
             log(f"  cache entry not usable: {exc}; refitting")
-    svm = ShokriSVM(cfg.attack, cfg.seed).fit(AttackerView.from_stage1(so))
-    save_pickle(paths["pkl"], svm.svms_, paths["key"])
-    return ShokriSVM.from_fitted(svm.svms_, **params)
+    svm = ShokriSVM(**params).fit(AttackerView.from_stage1(so))  # as Stage II fits them (beyond_edge recorded)
+    save_pickle(paths["pkl"], svm.svms_, paths["fit_key"])
+    return svm
 
 
 def _is_attack(obj) -> None:
@@ -203,11 +210,13 @@ def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict,
     if cached is not None:
         return (*cached, True)
     t0 = time.perf_counter()
-    block, arrays, svm = attack_size(cfg, so)
+    fitted = load_attack(cfg, so, log) if paths["pkl"].exists() else None  # SVMs fitted before: scored anew
+    block, arrays, svm = attack_size(cfg, so, fitted=fitted)
     block["seconds"] = time.perf_counter() - t0
     block["stage1_fingerprint"] = so.fingerprint()
     save_npz(paths["scores"], key=paths["key"], **arrays)
-    save_pickle(paths["pkl"], svm.svms_, paths["key"])
+    if fitted is None:
+        save_pickle(paths["pkl"], svm.svms_, paths["fit_key"])
     save_json(paths["marker"], block, key=paths["key"])
     return block, arrays, False
 

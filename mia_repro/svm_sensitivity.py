@@ -24,7 +24,7 @@ from .config import ExperimentConfig, config_key
 from .evaluation import evaluate_attack
 from .stage1 import SizeOutputs
 
-SENSITIVITY_VERSION = 2  # 2: the fixed SVM's decision is its calibrated score >= its class threshold
+SENSITIVITY_VERSION = 3  # 3: the fixed SVM scores by calibrated log-odds, its decision log-odds >= its class threshold
 #: (C, gamma) pairs: C in {0.1, 1, 10} x gamma in {0.01, 0.1, 1}, around the fixed variant's default (1, 0.1),
 #: and one step beyond the upper corner, (100, 10): the tuned SVM's optimum lies far up that diagonal
 PAIRS = tuple((C, g) for C in (0.1, 1.0, 10.0) for g in (0.01, 0.1, 1.0)) + ((100.0, 10.0),)

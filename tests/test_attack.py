@@ -406,3 +406,29 @@ def test_fit_attack_measures_beyond_the_edge_when_asked():
     a = fit_attack(attack_dataset(so.shadows), cfg, 3, beyond_edge=True)
     fitted = [c for c in a.classes if c.model is not None]
     assert fitted and all(c.edge_hit and c.beyond and c.beyond["points"] for c in fitted)  # C's 2-point grid: an edge
+
+
+def test_the_svm_score_is_calibrated_log_odds_that_never_tie_where_the_probability_saturates():
+    """Platt slopes of thousands (as on 100-epoch targets) round the calibrated probability of every record
+    below the boundary to exactly 0, the boundary's own included: the log-odds keep them apart, and the class
+    threshold (Platt's intercept, the log-odds at decision value 0) gives the SVM's own decision."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mia_repro.attacks.shokri import CONSTANT_LOG_ODDS, ClassAttack
+
+    attack = ClassAttack(_ScaledModel(1.0, 0.0), 1.0, 1.0, 0.5, False)
+    attack.calibrator = LogisticRegression()
+    attack.calibrator.classes_ = np.array([0, 1])
+    attack.calibrator.coef_, attack.calibrator.intercept_ = np.array([[3000.0]]), np.array([-2990.0])
+    x = np.array([[-2.0], [-0.5], [-1e-3], [0.0], [1e-3], [0.999], [1.5]])
+    p = attack.probability(x)
+    assert (p[:5] == 0.0).all()  # saturated: five different decision values, one probability
+    z = attack.log_odds(x)
+    np.testing.assert_allclose(z, 3000.0 * x[:, 0] - 2990.0)
+    assert len(np.unique(z)) == 7 and attack.boundary_score() == -2990.0
+    np.testing.assert_array_equal(z >= attack.boundary_score(), x[:, 0] >= 0)
+    # a class with one label: the label, far beyond any calibrated log-odds, threshold 0
+    for label in (True, False):
+        const = fit_class_attack(np.zeros((3, 2), np.float32), np.full(3, label), CFG, seed=0)
+        want = CONSTANT_LOG_ODDS if label else -CONSTANT_LOG_ODDS
+        assert const.log_odds(x).tolist() == [want] * 7 and const.boundary_score() == 0.0

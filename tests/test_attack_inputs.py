@@ -379,7 +379,9 @@ def test_shokri_svm_fits_with_its_seed_and_num_classes_and_decides_at_each_class
     ref = fit_per_class_svms(attack_dataset(v.shadows), cfg, 5, 3)
     assert len(svm.svms_.classes) == 3
     np.testing.assert_array_equal(svm.threshold_, ref.boundary_scores())
-    np.testing.assert_array_equal(svm.score(v), ref.probability(v.target_records()))
+    np.testing.assert_array_equal(svm.score(v), ref.log_odds(v.target_records()))
+    p = ref.probability(v.target_records())  # the score is the calibrated probability's logit
+    np.testing.assert_allclose(svm.score(v), np.log(p) - np.log1p(-p), rtol=1e-9, atol=1e-9)
     # the class threshold is the calibrated probability at decision value 0: the SVM's own decision
     decision = ref.decision_function(v.target_records())
     np.testing.assert_array_equal(svm.predict(v), (decision > 0).astype(int))

@@ -9,13 +9,17 @@ used SVMs).  Attack *training* data come only from the shadows.
 
 Pooling per-class scores: each class model's SVM decision value lives on its
 own scale, so a pooled ROC of raw decision values mixes scales.
-:meth:`PerClassSVMs.probability` maps each class's decision value to a
-probability of membership with a one-dimensional logistic regression (Platt
+:meth:`PerClassSVMs.log_odds` maps each class's decision value to the
+log-odds of membership of a one-dimensional logistic regression (Platt
 scaling) fitted on that class's shadow records -- attacker data only -- and
-the attack's score, its pooled ROC/AUC, is that probability.  The decision
-stays each SVM's own boundary: the class's threshold is the calibrated
-probability at decision value 0, so ``score >= threshold_[y]`` reproduces it
-from the published score and threshold.
+the attack's score, its pooled ROC/AUC, is that calibrated log-odds.  It is
+computed without the sigmoid: on 100-epoch targets Platt's slopes reach
+thousands and the calibrated *probability* rounds to exactly 0 or 1 for
+thousands of records (ties that mixed members and non-members, and that put
+the SVM's boundary itself at probability 0).  The decision stays each SVM's
+own boundary: the class's threshold is the calibrated log-odds at decision
+value 0 (Platt's intercept), so ``score >= threshold_[y]`` reproduces it from
+the published score and threshold.
 
 Two variants behind the common interface: :class:`ShokriSVM` (``shokri_svm``,
 C and gamma tuned per class, the headline) and :class:`ShokriSVMFixed`
@@ -64,6 +68,10 @@ def stratified_subsample(y: np.ndarray, max_n: int | None, seed: int) -> np.ndar
     return np.sort(np.concatenate(picks))
 
 
+#: the log-odds given to every record of a class whose shadow records held one label only (no model fit)
+CONSTANT_LOG_ODDS = 1e6
+
+
 @dataclass
 class ClassAttack:
     """One class's fitted SVM and how its hyper-parameters were chosen."""
@@ -89,13 +97,23 @@ class ClassAttack:
             d = self.decision_function(features).reshape(-1, 1)
             self.calibrator = LogisticRegression(C=1e6).fit(d, y)
 
-    def boundary_score(self) -> float:
-        """The calibrated probability at the SVM's boundary (decision value 0): the class's threshold on
-        :meth:`probability`.  Where no model was fit (one label) the probability is that label, 1 or 0, and
-        the threshold 1 keeps the label's decision; an uncalibrated model's constant 1/2 gets 1/2."""
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """float64 (N,) the Platt-calibrated log-odds of membership, ``A * decision + B``: the logit of
+        :meth:`probability`, computed without the sigmoid, so it never saturates (on 100-epoch targets the
+        slopes reach thousands and the probability rounds to exactly 0 or 1 for many records).  Where no model
+        was fit it is +-:data:`CONSTANT_LOG_ODDS` (the label); an uncalibrated model's is 0."""
         if self.calibrator is None:
-            return 1.0 if self.model is None else 0.5
-        return float(self.calibrator.predict_proba(np.zeros((1, 1)))[0, 1])
+            if self.model is None and self.constant is not None:
+                return np.full(len(features), CONSTANT_LOG_ODDS if self.constant else -CONSTANT_LOG_ODDS)
+            return np.zeros(len(features))
+        return self.calibrator.decision_function(self.decision_function(features).reshape(-1, 1)).astype(np.float64)
+
+    def boundary_score(self) -> float:
+        """The calibrated log-odds at the SVM's boundary (decision value 0), Platt's intercept: the class's
+        threshold on :meth:`log_odds` (0 where no model was fit, or none was calibrated)."""
+        if self.calibrator is None:
+            return 0.0
+        return float(self.calibrator.decision_function(np.zeros((1, 1)))[0])
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """float64 (N,) calibrated probability of membership (the constant label where no model was fit)."""
@@ -207,8 +225,13 @@ class PerClassSVMs:
         """float64 (N,) Platt-calibrated probability of membership, comparable across classes."""
         return self._per_class(data, "probability")
 
+    def log_odds(self, data: AttackData) -> np.ndarray:
+        """float64 (N,) Platt-calibrated log-odds of membership (:meth:`ClassAttack.log_odds`), comparable
+        across classes and never saturated: the attack's score."""
+        return self._per_class(data, "log_odds")
+
     def boundary_scores(self) -> np.ndarray:
-        """float64 (C,): per class, the calibrated probability at the SVM's boundary (decision value 0)."""
+        """float64 (C,): per class, the calibrated log-odds at the SVM's boundary (decision value 0)."""
         return np.array([c.boundary_score() for c in self.classes], dtype=np.float64)
 
 
@@ -256,11 +279,12 @@ class ShokriSVM(MembershipAttack):
     defaults; ``seed``: the subsamples' and folds'; ``beyond_edge``: measure the CV one grid step past an
     edge optimum, recorded per class; ``verbose``: a progress bar over the classes).
 
-    ``score`` is the Platt-calibrated probability of membership (one scale for all classes) and
-    ``threshold_`` holds one threshold per class: the calibrated probability at that class SVM's boundary
-    (decision value 0, :meth:`PerClassSVMs.boundary_scores`).  Platt scaling is increasing in the decision
-    value wherever its slope is positive, so ``score >= threshold_[y]`` is the SVM's own decision, up to
-    records whose calibrated probability rounds onto the boundary's.  Learned: ``svms_``
+    ``score`` is the Platt-calibrated log-odds of membership (one scale for all classes; the logit of the
+    calibrated probability, computed without the sigmoid so that it never rounds to a tie) and
+    ``threshold_`` holds one threshold per class: the calibrated log-odds at that class SVM's boundary
+    (decision value 0: Platt's intercept, :meth:`PerClassSVMs.boundary_scores`).  Platt's slope is positive,
+    so ``score >= threshold_[y]`` is the SVM's own decision (Stage II counts any record where rounding
+    makes them differ: ``boundary_disagreements``).  Learned: ``svms_``
     (:class:`PerClassSVMs`), ``threshold_`` float64 (C,), ``info_``.  Stage II's fitted SVMs are reused
     by :meth:`from_fitted`, never by a ``fit`` that skips fitting.
     """
@@ -320,7 +344,7 @@ class ShokriSVM(MembershipAttack):
         return data
 
     def score(self, view: AttackerView) -> np.ndarray:
-        return self.svms_.probability(self._target(view))
+        return self.svms_.log_odds(self._target(view))
 
     def decision_function(self, view: AttackerView) -> np.ndarray:
         """float64 (N,): each target record's class SVM decision value (a per-class scale; > 0: the SVM's
