@@ -159,7 +159,7 @@ def test_another_sizes_entry_under_this_ones_name_and_a_cut_score_file(run):
 
 def test_damaged_stage2_entries_are_refit_reported_and_rewritten(run, complete):
     scores = entry(run.output_dir / "stage2", "n30-*.npz")
-    pkl = scores.with_suffix(".pkl")
+    pkl = entry(run.output_dir / "stage2", "n30-*.pkl")  # keyed by what the fit depends on, not by the scoring
     scores.write_bytes(scores.read_bytes()[:100])
     pkl.write_bytes(pkl.read_bytes()[:50])  # truncated attack models
     lines = []
