@@ -27,8 +27,11 @@ $(STAMP): requirements.txt pyproject.toml
 data: install
 	$(PY) -m mia_repro data
 
+# Tests marked serial (a Ctrl-C sent to a training run) run afterwards, alone: beside another test file's
+# load they are timing-sensitive.
 test: install data
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(PY) -m pytest -q -m serial
 
 # The main job: set up, find the data, run the four notebooks in order (papermill).
 reproduce: install data

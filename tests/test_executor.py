@@ -158,6 +158,7 @@ def _processes_with(tag: str) -> list[int]:
 
 
 @pytest.mark.integration
+@pytest.mark.serial  # beside another test file under xdist the run once exited 0 after Ctrl-C: not understood yet
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the worker processes through /proc")
 def test_ctrl_c_stops_the_workers_keeps_finished_models_and_the_same_command_resumes(tmp_path, real_data):
     args = ["stage1", "--profile", "smoke", "--epochs", "25", "--workers", "2", "--threads-per-model", "1",
