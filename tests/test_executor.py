@@ -11,9 +11,21 @@ import pytest
 
 from mia_repro.config import ConfigError, get_config
 from mia_repro.training import Execution, TrainingFailed, run_units
+from mia_repro.training.threads import ThreadsError, apply_threads
+
+def _this_process() -> Execution:
+    """One worker that is this process: with the thread count this process's backend can still compute with
+    (another test file in the same pytest worker may have started TensorFlow with its default count; asking
+    for 1 then falls back to a worker process, which is tested on its own below)."""
+    try:
+        apply_threads(1)
+        return Execution(workers=1, threads_per_model=1)
+    except ThreadsError as exc:
+        return Execution(workers=1, threads_per_model=exc.current)
+
 
 ENGINES = {
-    "this process": Execution(workers=1, threads_per_model=1),
+    "this process": None,  # made when a test runs (see _this_process)
     "loky": Execution(workers=2, threads_per_model=1),
     "dask local": Execution(workers=2, scheduler="local", threads_per_model=1),
 }
@@ -42,7 +54,8 @@ def run(engine, units, marker_dir, kills=0):
     got, lines = {}, []
     error = None
     try:
-        run_units(square_or_fail, units, (str(marker_dir),), ENGINES[engine], lambda u, r: got.__setitem__(u, r),
+        execution = ENGINES[engine] or _this_process()
+        run_units(square_or_fail, units, (str(marker_dir),), execution, lambda u, r: got.__setitem__(u, r),
                   name=lambda u: f"unit {u}", log=lines.append)
     except TrainingFailed as exc:
         error = str(exc)
@@ -200,7 +213,7 @@ def test_a_backend_already_running_other_threads_trains_in_a_worker_process_inst
 
     monkeypatch.setattr(executor, "apply_threads", started_with_other_threads)  # (in this process only)
     got, lines = {}, []
-    run_units(pid_and_interval, [1, 2, 3], (), ENGINES["this process"], lambda u, r: got.__setitem__(u, r),
+    run_units(pid_and_interval, [1, 2, 3], (), Execution(workers=1, threads_per_model=1), lambda u, r: got.__setitem__(u, r),
               log=lines.append)
     assert set(got) == {1, 2, 3} and os.getpid() not in {pid for pid, _, _ in got.values()}
     spans = sorted((start, end) for _, start, end in got.values())
