@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import beta
 
-from .metrics import MetricInputError, check_member_score
+from mia_repro.metrics import MetricInputError, check_member_score
 
 
 def clopper_pearson(k: np.ndarray, n: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -22,11 +22,11 @@ import time
 
 import numpy as np
 
-from .config import ModelConfig
+from mia_repro.models.config import ModelConfig
 
 
 def _data(n_needed: int, seed: int):
-    from .data import DatasetNotFoundError, load_cifar10
+    from mia_repro.data.cifar10 import DatasetNotFoundError, load_cifar10
 
     try:
         x, y = load_cifar10(download=False)
@@ -39,7 +39,7 @@ def _data(n_needed: int, seed: int):
 
 def _setup(k: int, n: int, batch_size: int, epochs: int, seed: int):
     """``(x, y, data source, K jobs of n members and n non-members, ModelConfig)`` shared by both benchmarks."""
-    from .training import TrainJob
+    from mia_repro.training import TrainJob
 
     x, y, source = _data(4 * n, seed)
     rng = np.random.default_rng(seed)
@@ -52,10 +52,10 @@ def _setup(k: int, n: int, batch_size: int, epochs: int, seed: int):
 
 def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which=("sequential", "stacked")) -> dict:
     """Time both trainers on the same K jobs; returns a dict of the measurements."""
-    from .quiet import keras
+    from mia_repro.quiet import keras
 
-    from .training.stacked import train_stacked
-    from .training import backend_info, train_sequential
+    from mia_repro.training.stacked import train_stacked
+    from mia_repro.training import backend_info, train_sequential
 
     x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
     out = {**backend_info(), "keras": keras.__version__, "python": platform.python_version(), "data": source,
@@ -75,8 +75,8 @@ def run_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0, which
 
 def run_determinism_bench(k: int, n: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
     """Time the sequential trainer on the same K jobs with deterministic kernels off, then on (one process)."""
-    from .determinism import set_deterministic
-    from .training import backend_info, train_sequential
+    from mia_repro.determinism import set_deterministic
+    from mia_repro.training import backend_info, train_sequential
 
     x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
     out = {**backend_info(), "data": source, "k": k, "n": n, "batch_size": batch_size, "epochs": epochs}
@@ -96,8 +96,8 @@ def run_spe_bench(values, k: int, n: int, batch_size: int, epochs: int, seed: in
     then in reverse, so that a drift of the machine's speed during the run does not favour one of them;
     each value's figure is the mean of its two runs.  Also checks that every value gives the same
     weights as the first (it should: the steps are the same, only the calls into the backend differ)."""
-    from .determinism import set_deterministic
-    from .training import backend_info, train_sequential
+    from mia_repro.determinism import set_deterministic
+    from mia_repro.training import backend_info, train_sequential
 
     x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
     out = {**backend_info(), "data": source, "k": k, "n": n, "batch_size": batch_size, "epochs": epochs,
@@ -122,12 +122,12 @@ def run_dp_bench(batch_size: int, steps: int = 100, rounds: int = 3, seed: int =
     Keras step (``train_on_batch``, Adam) of the paper's CNN on the same batch of ``batch_size`` CIFAR-10
     images, in one process: after a warm-up of each, ``rounds`` x (``steps`` ordinary, ``steps`` DP), so that
     a drift of the machine's speed during the run favours neither; ms per step and their ratio."""
-    from .data import to_model_input
-    from .determinism import set_deterministic
-    from .models import build_cnn
-    from .quiet import keras
-    from .training import machine_info
-    from .training.dp_sgd import DPStep, logits_model
+    from mia_repro.data.cifar10 import to_model_input
+    from mia_repro.determinism import set_deterministic
+    from mia_repro.models.cnn import build_cnn
+    from mia_repro.quiet import keras
+    from mia_repro.training import machine_info
+    from mia_repro.training.dp_sgd import DPStep, logits_model
 
     x, y, source = _data(batch_size, seed)
     xb, yb = to_model_input(x[:batch_size], True), np.asarray(y[:batch_size], np.int32)
@@ -163,8 +163,8 @@ def _one_setting(workers: int, threads: int, k: int, n: int, batch_size: int, ep
     (one 1-epoch model per worker: process start, backend import, threads applied) that is not timed."""
     import hashlib
 
-    from .determinism import set_deterministic
-    from .training import Execution, train_models
+    from mia_repro.determinism import set_deterministic
+    from mia_repro.training import Execution, train_models
 
     x, y, source, jobs, cfg = _setup(k, n, batch_size, epochs, seed)
     execution = Execution(workers=workers, threads_per_model=threads)
@@ -184,7 +184,7 @@ def run_executor_bench(workers: list[int], threads: list[int], k: int, n: int, b
     import subprocess
     import sys
 
-    from .training import machine_info
+    from mia_repro.training import machine_info
 
     rows = []
     for w in workers:
@@ -225,7 +225,8 @@ view = view_from_arrays(y, [rng.integers(0, c, 200) for _ in range(k)], [np.aran
 from mia_repro.attacks import ATTACKS
 names = [a for a in ATTACKS if not ATTACKS[a].needs_augmentations]
 res = run_attacks(view, member, names, bootstrap=20)
-res.plot_roc(os.path.join(tempfile.mkdtemp(), "roc.png"))
+from mia_repro.reporting.plots import results_roc
+results_roc(res, os.path.join(tempfile.mkdtemp(), "roc.png"))
 print(json.dumps({{"seconds": time.perf_counter() - t0, "attacks": len(res.results),
                   "keras": "keras" in sys.modules, "tensorflow": "tensorflow" in sys.modules}}))
 """
@@ -244,12 +245,12 @@ def run_numpy_path(preload: str = "") -> dict:
 
 
 def run_numpy_path_bench(rounds: int = 2) -> dict:
-    """The numpy path as it is, and after importing the Keras pipeline (``mia_repro.stage1``: what
+    """The numpy path as it is, and after importing the Keras pipeline (``mia_repro.experiment.stage1``: what
     ``run_attacks`` imported while it lived beside the stages), alternating, each in a fresh interpreter."""
     runs = {"numpy_only": [], "with_keras_pipeline": []}
     for _ in range(rounds):
         runs["numpy_only"].append(run_numpy_path())
-        runs["with_keras_pipeline"].append(run_numpy_path("import mia_repro.stage1"))
+        runs["with_keras_pipeline"].append(run_numpy_path("import mia_repro.experiment.stage1"))
     r = {"machine": platform.processor() or platform.machine(), "rounds": rounds}
     for name, rs in runs.items():
         r[f"{name}_seconds"] = float(np.median([x["seconds"] for x in rs]))
@@ -261,7 +262,7 @@ def run_numpy_path_bench(rounds: int = 2) -> dict:
 def _emit(r: dict, json_path: str | None) -> int:
     """Write the measurements to ``json_path`` (when given) and print them as one JSON line."""
     if json_path:
-        from .cache import save_json
+        from mia_repro.cache import save_json
 
         save_json(json_path, r)
     print(json.dumps(r))
@@ -294,7 +295,7 @@ def main(argv=None) -> int:
         print(json.dumps(_one_setting(*a.one_setting, a.k, a.n, a.batch_size, a.epochs)))
         return 0
     if a.workers:
-        from .training.jobs import cpu_vector_isa
+        from mia_repro.training.jobs import cpu_vector_isa
 
         if min(a.workers) < 1 or min(a.threads_per_model) < 1:
             p.error("--workers / --threads-per-model: every value must be >= 1")
@@ -322,7 +323,7 @@ def main(argv=None) -> int:
                   f"ratio to {first}: {r[f'spe{v}_ratio_to_spe{first}']:.2f}x, same weights: {r[f'spe{v}_same_weights']}")
         return _emit(r, a.json)
     if a.dp:
-        from .training.jobs import cpu_vector_isa
+        from mia_repro.training.jobs import cpu_vector_isa
 
         if a.dp_steps < 1:
             p.error("--dp-steps: expected an integer >= 1")
@@ -335,7 +336,7 @@ def main(argv=None) -> int:
         return _emit(r, a.json)
     if a.numpy_path:
         r = run_numpy_path_bench()
-        print(f"the own-model API on numpy arrays (view_from_arrays, run_attacks with 11 attacks, plot_roc), fresh "
+        print(f"the own-model API on numpy arrays (view_from_arrays, run_attacks with 11 attacks, results_roc), fresh "
               f"interpreter, median of {r['rounds']}:")
         print(f"  as it is:                        {r['numpy_only_seconds']:.1f} s (Keras or TensorFlow loaded: "
               f"{r['numpy_only_keras_loaded']})")

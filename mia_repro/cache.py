@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from .errors import MiaReproInputError
+from mia_repro.errors import MiaReproInputError
 
 SIDECAR = ".digest.json"
 
@@ -146,18 +146,6 @@ def load_json(path: str | os.PathLike, key: str | None = None, check: Callable[[
     except ValueError as exc:
         raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return _checked(path, obj, check)
-
-
-def cached_json(path: str | os.PathLike, key: str, check: Callable[[Any], None] | None = None, log=print) -> Any:
-    """A stage's cached JSON entry, or None when it is absent or does not verify (:func:`load_json` with ``key``
-    and ``check``; the reason is logged by path, and the caller recomputes)."""
-    if not Path(path).exists():
-        return None
-    try:
-        return load_json(path, key=key, check=check)
-    except CacheEntryError as exc:
-        log(f"  cache entry not usable: {exc}; recomputing")
-        return None
 
 
 def save_pickle(path: str | os.PathLike, obj: Any, key: str) -> Path:

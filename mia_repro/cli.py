@@ -16,8 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import PROFILES, ConfigError, get_config
-from .errors import MiaReproError
+from mia_repro.experiment.profiles import PROFILES, get_config
+from mia_repro.errors import ConfigError
+from mia_repro.errors import MiaReproError
 
 STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "all")
 
@@ -106,7 +107,7 @@ def run(args) -> None:
     verbose = 2 if args.verbose else 0
     check_plan(args, cfg)
     if args.stage == "data":
-        from .data import ensure_dataset
+        from mia_repro.data.cifar10 import ensure_dataset
 
         print(ensure_dataset())
         return
@@ -115,28 +116,32 @@ def run(args) -> None:
     if changed and args.seeds is None:
         print(f"results go to {cfg.output_dir} (this config differs from profile {cfg.profile} in "
               f"{', '.join(changed)}; results/{cfg.profile}/ keeps the profile's own; Stage I models are shared "
-              f"through {cfg.stage1_root})")
+              f"through {cfg.layout.stage1_root})")
+    from mia_repro.reporting import figures
+
     if args.seeds is not None:
-        from .seeds import run_seeds
+        from mia_repro.experiment.seeds import run_seeds
 
         run_seeds(cfg, args.seeds, verbose=verbose)
+        figures.seed_runs(cfg, args.seeds)
         return
     if args.stage in ("stage1", "all"):
-        from .stage1 import run_stage1
+        from mia_repro.experiment.stage1 import run_stage1
 
-        run_stage1(cfg, verbose=verbose)
+        figures.stage1(cfg, run_stage1(cfg, verbose=verbose))
     if args.stage in ("stage2", "all"):
-        from .stage2 import run_stage2
+        from mia_repro.experiment.stage2 import run_stage2
 
-        run_stage2(cfg)
+        figures.stage2(cfg, run_stage2(cfg))
     if args.stage in ("compare", "all"):
-        from .compare import run_compare
+        from mia_repro.experiment.compare import run_compare
 
-        run_compare(cfg)
+        figures.compare(cfg, run_compare(cfg))
     if args.stage in ("mitigation", "all"):
-        from .mitigation import run_mitigation
+        from mia_repro.experiment.mitigation import run_mitigation
 
         run_mitigation(cfg, verbose=verbose)
+        figures.mitigation(cfg)
 
 
 def threading_main() -> bool:

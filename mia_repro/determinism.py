@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from .quiet import keras
+from mia_repro.quiet import keras
 
 
 def set_deterministic(on: bool = True) -> str:

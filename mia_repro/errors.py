@@ -12,3 +12,7 @@ class MiaReproError(Exception):
 
 class MiaReproInputError(MiaReproError, ValueError):
     """An argument, array, setting or file is not what the package needs; the message names it."""
+
+
+class ConfigError(MiaReproInputError):
+    """A configuration that cannot run (unknown profile, bad field); the message names the field."""

@@ -21,9 +21,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .attacks import ATTACKS, AttackerView, MembershipAttack, new_attack
-from .attacks.base import AttackInputError
-from .metrics import AttackMetrics, attack_metrics, check_member_score, metrics_by_class, score_ties
+from mia_repro.attacks import ATTACKS, AttackerView, MembershipAttack, new_attack
+from mia_repro.attacks.base import AttackInputError
+from mia_repro.metrics import AttackMetrics, attack_metrics, check_member_score, metrics_by_class, score_ties
 
 #: resamples behind every TPR@FPR interval of the stages' results
 BOOTSTRAP = 200
@@ -99,7 +99,7 @@ class AttackResult:
         """The result a :meth:`block` and its :meth:`arrays` were written from (metrics recomputed from the
         arrays would give the same numbers; here they are read back as published)."""
         tpr_at = {}
-        from .metrics import FPR_LEVELS, TPRAtFPR
+        from mia_repro.metrics import FPR_LEVELS, TPRAtFPR
 
         for key, level in FPR_LEVELS.items():
             ci = block.get(f"{key}_ci95")
@@ -198,7 +198,7 @@ class AttackResults:
     def save(self, path) -> tuple[Path, Path]:
         """Write ``<path>.json`` (blocks, skipped) and ``<path>.npz`` (``<attack>/<array>`` per record);
         returns both paths."""
-        from .cache import save_json, save_npz
+        from mia_repro.cache import save_json, save_npz
 
         base = Path(path)
         base = base.with_suffix("") if base.suffix in (".json", ".npz") else base
@@ -210,7 +210,7 @@ class AttackResults:
     @classmethod
     def load(cls, path) -> "AttackResults":
         """What :meth:`save` wrote (``path`` with or without ``.json`` / ``.npz``)."""
-        from .cache import load_json, load_npz
+        from mia_repro.cache import load_json, load_npz
 
         base = Path(path)
         base = base.with_suffix("") if base.suffix in (".json", ".npz") else base
@@ -220,13 +220,6 @@ class AttackResults:
                                                  {k: arrays[f"{name}/{k}"] for k in SCORE_ARRAYS})
                    for name in doc["attacks"]}
         return cls(results, doc.get("skipped", {}))
-
-    def plot_roc(self, path=None, footer: str | None = ""):
-        """Every attack's ROC on log-log axes (:func:`mia_repro.plots.roc`); saved to ``path`` when given."""
-        from .plots import roc
-
-        return roc({name: (s["member"], s["score"]) for name, s in self.scores.items()}, path, footer=footer,
-                   title="Membership inference on one's own model (log-log ROC)")
 
     def __repr__(self) -> str:
         aucs = ", ".join(f"{name} {r.metrics.auc:.3f}" for name, r in self.results.items())
@@ -297,7 +290,7 @@ def run_attacks(view: AttackerView, member, attacks: Sequence | str | Membership
     ``attacks``: None (every attack of :data:`mia_repro.attacks.ATTACKS` the view supports; a warning names
     those it cannot run), or names and :class:`~mia_repro.attacks.MembershipAttack` instances (a configured
     ``RMIAOffline(a_grid=...)`` or a subclass of one's own).  ``cfg``: the SVMs' settings for attacks given by
-    name (grid, subsamples; default :class:`~mia_repro.config.AttackConfig`); ``seed``: their subsampling
+    name (grid, subsamples; default :class:`~mia_repro.attacks.config.AttackConfig`); ``seed``: their subsampling
     and CV seed and the bootstrap's.  The attacks never see ``member``.
     """
     if not isinstance(view, AttackerView):
@@ -311,7 +304,7 @@ def run_attacks(view: AttackerView, member, attacks: Sequence | str | Membership
         raise OwnInputError(f"member: {len(member)} flags for the view's {len(view)} target records")
     if member.all() or not member.any():
         raise OwnInputError("member: the evaluation needs members and non-members among the target's records")
-    from .config import AttackConfig
+    from mia_repro.attacks.config import AttackConfig
 
     if cfg is not None and not isinstance(cfg, AttackConfig):
         raise OwnInputError(f"cfg: an AttackConfig (the SVMs' settings), got {type(cfg).__name__}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn import metrics as skm
-from .errors import MiaReproInputError
+from mia_repro.errors import MiaReproInputError
 
 FPR_LEVELS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
 

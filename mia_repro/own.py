@@ -16,7 +16,7 @@ and scores the target's records; evaluation alone uses the target's membership l
 never holds.  It returns :class:`~mia_repro.evaluation.AttackResults`: ``summary()`` (a table: AUC, TPR
 at 1% / 0.1% FPR with bootstrap 95% intervals, precision, recall), ``to_frame()``, per attack an
 :class:`~mia_repro.evaluation.AttackResult` (``results[name].scores``: ``member``, ``true_class``,
-``score``, ``pred``, ``threshold``), ``plot_roc()`` and ``save(path)`` / ``load(path)``.  Nothing here
+``score``, ``pred``, ``threshold``), ``save(path)``; :func:`mia_repro.reporting.plots.results_roc` draws their ROC / ``load(path)``.  Nothing here
 imports Keras but :func:`view_from_models`, which queries Keras models.
 
 Every array is checked at the boundary (:class:`OwnInputError`, naming the argument): shapes, dtypes,
@@ -31,9 +31,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .attacks import AttackerView
-from .attacks.base import PopulationSimulation, _rows_are_probabilities, log_softmax
-from .evaluation import AttackResult, AttackResults, OwnInputError, run_attacks
+from mia_repro.attacks import AttackerView
+from mia_repro.attacks.base import PopulationSimulation, _rows_are_probabilities, log_softmax
+from mia_repro.evaluation import AttackResult, AttackResults, OwnInputError, run_attacks
 
 __all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "as_logits", "run_attacks",
            "view_from_arrays", "view_from_models"]
@@ -208,7 +208,7 @@ def view_from_models(target, target_records, shadows: Sequence, x: np.ndarray, y
     the reference-model attacks.  ``outputs``: what the models return, "logits" (pre-softmax; the
     default) or "probs" (a softmax output layer).  No shadow may have trained on a target record.
     """
-    from .quiet import keras  # noqa: F401 - the backend's console noise filtered
+    from mia_repro.quiet import keras  # noqa: F401 - the backend's console noise filtered
 
     if outputs not in ("logits", "probs"):
         raise OwnInputError(f"outputs: 'logits' or 'probs', got {outputs!r}")

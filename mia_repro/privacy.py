@@ -86,7 +86,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def schedule_for(dp, n: int, batch_size: int, epochs: int) -> Schedule:
-    """The :class:`Schedule` of DP-SGD (``dp``: a :class:`~mia_repro.config.DPConfig`) on ``n`` members:
+    """The :class:`Schedule` of DP-SGD (``dp``: a :class:`~mia_repro.models.config.DPConfig`) on ``n`` members:
     q = batch_size / n, steps = epochs * ceil(n / batch_size); σ given or calibrated to ``dp.target_epsilon``."""
     q = batch_size / n
     steps = epochs * steps_per_epoch(n, batch_size)

@@ -19,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PROJECT_ROOT, ConfigError, get_config
-from .data import DatasetNotFoundError
+from mia_repro.paths import PROJECT_ROOT
+from mia_repro.errors import ConfigError
+from mia_repro.experiment.profiles import get_config
+from mia_repro.data.cifar10 import DatasetNotFoundError
 
 NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb",
              "04_beyond_shokri.ipynb", "05_your_own_model.ipynb")
@@ -85,11 +87,11 @@ def kernel_stderr_to(path: Path):
 
 
 def check_arguments(profile: str, out_dir, data_path, seed, only) -> tuple:
-    """``(config, notebook names)``, or :class:`ConfigError` / :class:`~mia_repro.data.DatasetNotFoundError`
+    """``(config, notebook names)``, or :class:`ConfigError` / :class:`~mia_repro.data.cifar10.DatasetNotFoundError`
     before any folder is made: the profile, seed and paths (as the stages check them), an ``--out`` that can
     hold results, the dataset, and ``--only``."""
-    from .cli import check_writable
-    from .data import named_batch_dir
+    from mia_repro.cli import check_writable
+    from mia_repro.data.cifar10 import named_batch_dir
 
     cfg = get_config(profile, results_dir=str(out_dir) if out_dir is not None else None, seed=seed,
                      data_path=data_path)
@@ -103,9 +105,11 @@ def summary_lines(out: Path) -> list[str]:
     """The closing summary: where the results went and, per size, the headline of the Shokri attack."""
     import json
 
+    from mia_repro.experiment.layout import Layout
+
     lines = [f"results in {out}"]
     try:
-        summary = json.loads((out / "summary.json").read_text())
+        summary = json.loads(Layout.at(out).summary.read_text())
         for n, block in summary["sizes"].items():
             a, t = block["attack"], block["target"]
             lines.append(f"  n={n}: target train/test acc {t['train_acc']:.3f}/{t['test_acc']:.3f}; Shokri SVM "

@@ -9,8 +9,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from mia_repro.config import AttackConfig, ExperimentConfig, MitigationConfig, ModelConfig, OutputsConfig
-from mia_repro.data import BATCH_FILES
+from mia_repro.attacks.config import AttackConfig
+from mia_repro.experiment.config import ExperimentConfig, MitigationConfig, OutputsConfig
+from mia_repro.models.config import ModelConfig
+from mia_repro.data.cifar10 import BATCH_FILES
 
 
 def synthetic_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +82,7 @@ def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
 @pytest.fixture(scope="session")
 def real_data():
     """The folder of the real CIFAR-10 (for tests that run the CLI on it); skips, with the reason, when absent."""
-    from mia_repro.data import candidate_dirs, find_batch_dir
+    from mia_repro.data.cifar10 import candidate_dirs, find_batch_dir
 
     folder = find_batch_dir()
     if folder is None:

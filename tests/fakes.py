@@ -1,7 +1,7 @@
 """Synthetic Stage I outputs: members get more confident true-class vectors."""
 import numpy as np
 
-from mia_repro.stage1 import ModelOutputs, SizeOutputs
+from mia_repro.experiment.outputs import ModelOutputs, SizeOutputs
 
 
 def fake_outputs(name: str, n: int, seed: int, leak: float = 2.0, classes: int = 10) -> ModelOutputs:

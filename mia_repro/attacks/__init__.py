@@ -15,15 +15,15 @@
 ``label_only_augment`` Choquette-Choo et al. 2021: correct answers on augmentations
 =====================  ==========================================================
 """
-from .base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack, PopulationSimulation,
+from mia_repro.attacks.base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack, PopulationSimulation,
                    attack_dataset)
-from .calibrated_loss import CalibratedLoss
-from .label_only import AugmentationAttack, GapAttack
-from .lira import LiRAOffline, LiRAOfflineGlobal
-from .metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
-from .rmia import RMIAOffline
-from .shokri import PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
-from .threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
+from mia_repro.attacks.calibrated_loss import CalibratedLoss
+from mia_repro.attacks.label_only import AugmentationAttack, GapAttack
+from mia_repro.attacks.lira import LiRAOffline, LiRAOfflineGlobal
+from mia_repro.attacks.metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
+from mia_repro.attacks.rmia import RMIAOffline
+from mia_repro.attacks.shokri import PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
+from mia_repro.attacks.threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
 
 ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThreshold, GlobalLossThreshold, LossThreshold,
                                       EntropyThreshold, CalibratedLoss,
@@ -33,7 +33,7 @@ ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThresh
 
 def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
     """One unfitted instance of attack ``name`` of :data:`ATTACKS`; the SVM variants take ``cfg``
-    (:class:`~mia_repro.config.AttackConfig`; None: its defaults) and ``seed``."""
+    (:class:`~mia_repro.attacks.config.AttackConfig`; None: its defaults) and ``seed``."""
     if name not in ATTACKS:
         raise AttackInputError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
     cls = ATTACKS[name]

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_curve
 
-from ..errors import MiaReproError, MiaReproInputError
+from mia_repro.errors import MiaReproError, MiaReproInputError
 
 
 @dataclass
@@ -58,7 +58,7 @@ class AttackData:
 
 
 def attack_dataset(outputs: Sequence, transform=None) -> AttackData:
-    """Stack the records of several models' :class:`~mia_repro.stage1.ModelOutputs`.
+    """Stack the records of several models' :class:`~mia_repro.experiment.outputs.ModelOutputs`.
 
     ``transform`` (optional) maps prediction vectors (N, C) -> (N, C), e.g. an
     output-side defense applied to what the models expose; without one,
@@ -172,7 +172,7 @@ class AttackerView:
     Target: ``target_logits`` float32 (N, C), ``target_probs`` float32 (N, C),
     ``true_class`` int64 (N,) (the attacker queries records it holds, labels
     included), ``target_aug_labels`` int (A, N) (A may be 0), ``target_pop_logits`` (P, C).
-    Shadows: ``shadows`` (their :class:`~mia_repro.stage1.ModelOutputs`, or
+    Shadows: ``shadows`` (their :class:`~mia_repro.experiment.outputs.ModelOutputs`, or
     :class:`~mia_repro.own.ShadowOutputs`: own records with membership),
     ``ref_logits`` float32 (K, N, C) their logits on the target's records (all
     OUT).  Population: ``pop_true_class`` int64 (P,) and ``simulation``

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ReferenceAttack, ReferenceProblem, cross_entropy, masked_mean_std
+from mia_repro.attacks.base import ReferenceAttack, ReferenceProblem, cross_entropy, masked_mean_std
 
 
 class CalibratedLoss(ReferenceAttack):

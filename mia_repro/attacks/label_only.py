@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import AttackerView, MembershipAttack, balanced_threshold
+from mia_repro.attacks.base import AttackerView, MembershipAttack, balanced_threshold
 
 
 def correct_count(logits: np.ndarray, aug_labels: np.ndarray, true_class: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ReferenceAttack, ReferenceProblem, logit_confidence, masked_mean_std
+from mia_repro.attacks.base import ReferenceAttack, ReferenceProblem, logit_confidence, masked_mean_std
 
 
 def pooled_std(values: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> float:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .base import AttackerView, MembershipAttack, balanced_threshold, cross_entropy, log_softmax
+from mia_repro.attacks.base import AttackerView, MembershipAttack, balanced_threshold, cross_entropy, log_softmax
 
 
 def modified_entropy(logits: np.ndarray, true_class: np.ndarray) -> np.ndarray:

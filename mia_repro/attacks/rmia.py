@@ -46,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .base import (AttackInputError, ReferenceAttack, ReferenceProblem, balanced_threshold, cross_entropy, masked_mean_std,
+from mia_repro.attacks.base import (AttackInputError, ReferenceAttack, ReferenceProblem, balanced_threshold, cross_entropy, masked_mean_std,
                    simulated_problems, simulate)
 
 

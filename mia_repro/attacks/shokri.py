@@ -49,8 +49,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.svm import SVC
 
-from ..config import AttackConfig
-from .base import AttackData, AttackerView, AttackInputError, MembershipAttack
+from mia_repro.attacks.config import AttackConfig
+from mia_repro.attacks.base import AttackData, AttackerView, AttackInputError, MembershipAttack
 
 
 def stratified_subsample(y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from .base import AttackData, AttackerView, MembershipAttack
+from mia_repro.attacks.base import AttackData, AttackerView, MembershipAttack
 
 #: the log-probability given to a probability of exactly 0 (finite, below any real one)
 LOG_ZERO = float(np.log(np.finfo(np.float64).tiny))

@@ -9,7 +9,7 @@
 * :mod:`.executor` — runs the units on local processes or a Dask cluster, results back as they finish.
 
 :func:`train_models` is the library entry point; Stage I and the mitigation stage go through the same
-executor with inference added (:func:`mia_repro.stage1.train_or_load_many`).
+executor with inference added (:func:`mia_repro.experiment.trained.train_or_load_many`).
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..config import ModelConfig
-from .executor import Execution, TrainingFailed, run_units
-from .jobs import (TrainJob, TrainResult, backend_info, check_training_inputs, choose_trainer,
+from mia_repro.models.config import ModelConfig
+from mia_repro.training.executor import Execution, TrainingFailed, run_units
+from mia_repro.training.jobs import (TrainJob, TrainResult, backend_info, check_training_inputs, choose_trainer,
                    default_steps_per_execution, machine_info)
-from .sequential import train_one, train_sequential
-from .task import DataRef, ModelTask, resolve_data, run_task
+from mia_repro.training.sequential import train_one, train_sequential
+from mia_repro.training.task import DataRef, ModelTask, resolve_data, run_task
 
 
 def task_units(jobs: Sequence[TrainJob], trainer: str) -> list[list[TrainJob]]:

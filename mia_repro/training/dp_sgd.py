@@ -14,13 +14,13 @@ import time
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..data import to_model_input
-from ..inference import predict_batched
-from ..models import build_cnn
-from ..privacy import Schedule, schedule_for
-from ..quiet import keras
-from .jobs import TrainJob, TrainResult
+from mia_repro.models.config import ModelConfig
+from mia_repro.data.cifar10 import to_model_input
+from mia_repro.models.inference import predict_batched
+from mia_repro.models.cnn import build_cnn
+from mia_repro.privacy import Schedule, schedule_for
+from mia_repro.quiet import keras
+from mia_repro.training.jobs import TrainJob, TrainResult
 
 
 def logits_model(model) -> "keras.Model":
@@ -40,7 +40,7 @@ class DPStep:
     divides by ``divisor`` and applies ``optimizer``; returns the per-example gradient norms (B,)."""
 
     def __init__(self, model, optimizer, clip_norm: float, noise_multiplier: float, divisor: float):
-        from .dp_grads import clipped_sum_fn
+        from mia_repro.training.dp_grads import clipped_sum_fn
 
         self.model, self.optimizer, self.divisor = model, optimizer, float(divisor)
         self.noise_std = float(noise_multiplier) * float(clip_norm) if noise_multiplier > 0 else 0.0

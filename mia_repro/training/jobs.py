@@ -13,11 +13,11 @@ import platform
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from ..quiet import keras
+from mia_repro.quiet import keras
 import numpy as np
 
-from ..config import ModelConfig
-from ..data import InputError
+from mia_repro.models.config import ModelConfig
+from mia_repro.data.cifar10 import InputError
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def default_steps_per_execution(trainer: str) -> int:
 
 
 def check_training_inputs(jobs: Sequence[TrainJob], cfg: ModelConfig, x: np.ndarray, y: np.ndarray) -> None:
-    """:class:`~mia_repro.data.InputError` unless ``x`` is uint8 (N, 32, 32, 3), ``y`` integer classes
+    """:class:`~mia_repro.data.cifar10.InputError` unless ``x`` is uint8 (N, 32, 32, 3), ``y`` integer classes
     (N,) in 0..num_classes-1, and every job's indices are in range with members and non-members disjoint."""
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != tuple(cfg.input_shape):

@@ -6,12 +6,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..data import to_model_input
-from ..inference import predict_batched
-from ..models import build_cnn
-from ..quiet import backend_noise_filtered, keras
-from .jobs import TrainJob, TrainResult, default_steps_per_execution
+from mia_repro.models.config import ModelConfig
+from mia_repro.data.cifar10 import to_model_input
+from mia_repro.models.inference import predict_batched
+from mia_repro.models.cnn import build_cnn
+from mia_repro.quiet import backend_noise_filtered, keras
+from mia_repro.training.jobs import TrainJob, TrainResult, default_steps_per_execution
 
 
 def train_one(job: TrainJob, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, verbose: int = 0,

@@ -7,7 +7,7 @@ channels), each dense layer an ``EinsumDense`` with a per-model kernel
 sparse-crossentropy losses that Keras sums.  The gradient of a sum of
 independent losses w.r.t. model k's parameters is model k's own gradient, and
 Adam's update is per parameter, so this *is* K separate trainings — see
-``tests/test_stacked.py`` for the numerical check.  Each model draws its own
+``tests/training/test_stacked.py`` for the numerical check.  Each model draws its own
 batch order from its own seed.
 
 On CPU (TensorFlow in particular) grouped convolutions are very slow: use the
@@ -20,11 +20,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..inference import PREDICT_BATCH
-from ..models import build_cnn
-from ..quiet import backend_noise_filtered, keras
-from .jobs import TrainJob, TrainResult, default_steps_per_execution
+from mia_repro.models.config import ModelConfig
+from mia_repro.models.inference import PREDICT_BATCH
+from mia_repro.models.cnn import build_cnn
+from mia_repro.quiet import backend_noise_filtered, keras
+from mia_repro.training.jobs import TrainJob, TrainResult, default_steps_per_execution
 
 ops = keras.ops
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..determinism import set_deterministic
-from .jobs import TrainJob, TrainResult, machine_info
+from mia_repro.models.config import ModelConfig
+from mia_repro.models.queries import QuerySpec
+from mia_repro.determinism import set_deterministic
+from mia_repro.training.jobs import TrainJob, TrainResult, machine_info
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class DataRef:
         """x uint8 (n_records, 32, 32, 3), y int64 (n_records,)."""
         key = (self.path, self.n_records)
         if key not in _LOADED:
-            from ..data import load_cifar10
+            from mia_repro.data.cifar10 import load_cifar10
 
-            from ..data import InputError
+            from mia_repro.data.cifar10 import InputError
 
             x, y = load_cifar10(self.path)
             if len(x) < self.n_records:
@@ -52,13 +53,13 @@ def resolve_data(data: "DataRef | tuple[np.ndarray, np.ndarray]") -> tuple[np.nd
 @dataclass(frozen=True)
 class ModelTask:
     """One unit of work: ``jobs`` trained together (one job for the sequential trainer, K for the
-    stacked one) with ``model_cfg``; ``queries``: per job, :func:`mia_repro.stage1.outputs_spec`'s dict
+    stacked one) with ``model_cfg``; ``queries``: per job, the :class:`~mia_repro.models.queries.QuerySpec`
     (own records, population, augmentations, reference records) or None to skip inference.
     ``label``: how messages name the unit (e.g. ``"n=2500 target"``)."""
 
     jobs: tuple[TrainJob, ...]
     model_cfg: ModelConfig
-    queries: tuple[dict, ...] | None = None
+    queries: tuple[QuerySpec, ...] | None = None
     trainer: str = "sequential"
     steps_per_execution: int | None = None
     deterministic: bool = True
@@ -71,23 +72,21 @@ class ModelTask:
 
 def run_task(task: ModelTask, data: "DataRef | tuple[np.ndarray, np.ndarray]") -> list[tuple[TrainResult, dict | None]]:
     """Train ``task.jobs`` on ``data`` (a :class:`DataRef`, or ``(x, y)``: x uint8 (N, 32, 32, 3), y int (N,));
-    return ``(result, queries)`` per job, ``queries`` from :func:`mia_repro.inference.query_model` (None when
+    return ``(result, queries)`` per job, ``queries`` from :meth:`QuerySpec.ask <mia_repro.models.queries.QuerySpec.ask>` (None when
     ``task.queries`` is None)."""
-    from ..inference import query_model
-
     x, y = resolve_data(data)
     set_deterministic(task.deterministic)
     if task.model_cfg.dp is not None:  # DP-SGD: its own loop, one model at a time, whatever the trainer
-        from .dp_sgd import train_dp
+        from mia_repro.training.dp_sgd import train_dp
 
         results = [train_dp(j, task.model_cfg, x, y, verbose=task.verbose) for j in task.jobs]
     elif task.trainer == "stacked":
-        from .stacked import train_stacked
+        from mia_repro.training.stacked import train_stacked
 
         results = train_stacked(list(task.jobs), task.model_cfg, x, y, verbose=task.verbose,
                                 steps_per_execution=task.steps_per_execution)
     else:
-        from .sequential import train_one
+        from mia_repro.training.sequential import train_one
 
         results = [train_one(j, task.model_cfg, x, y, verbose=task.verbose,
                              steps_per_execution=task.steps_per_execution) for j in task.jobs]
@@ -95,6 +94,4 @@ def run_task(task: ModelTask, data: "DataRef | tuple[np.ndarray, np.ndarray]") -
         r.extra["trained_on"] = machine_info()  # the worker's machine, which on a cluster is not the parent's
     if task.queries is None:
         return [(r, None) for r in results]
-    return [(r, query_model(r.weights, task.model_cfg, x, spec["own"], spec["population"],
-                            tuple(spec["augmentations"]), spec["reference"]))
-            for r, spec in zip(results, task.queries)]
+    return [(r, spec.ask(r.weights, task.model_cfg, x)) for r, spec in zip(results, task.queries)]

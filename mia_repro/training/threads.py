@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 
-from ..quiet import keras
-from ..errors import MiaReproError
+from mia_repro.quiet import keras
+from mia_repro.errors import MiaReproError
 
 
 class ThreadsError(MiaReproError, RuntimeError):

@@ -1,0 +1,237 @@
+"""One typed configuration object per experiment (:class:`ExperimentConfig`), the schema of its sections.
+
+``ExperimentConfig`` holds everything that changes a result: the model and its training
+(:class:`~mia_repro.models.config.ModelConfig`), Shokri's attack models
+(:class:`~mia_repro.attacks.config.AttackConfig`), what Stage I keeps (:class:`OutputsConfig`) and the
+mitigation sweep (:class:`MitigationConfig`), plus where and how it runs.  Each section validates its own
+fields when it is made; :func:`validate` checks what ties them together (sizes against the pooled records,
+top-k against the classes, the aware shadows against the shadows).  Named profiles and
+:func:`~mia_repro.experiment.profiles.get_config`: :mod:`.profiles`; folders and file names:
+:mod:`.layout`; cache keys: :mod:`.keys`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mia_repro.attacks.config import AttackConfig
+from mia_repro.data.augment import parse_augmentation
+from mia_repro.errors import ConfigError
+from mia_repro.models.config import DPConfig, ModelConfig
+from mia_repro.validation import is_int, is_number, need, positive_ints, positive_numbers
+
+__all__ = ["AttackConfig", "ConfigError", "DPConfig", "ExperimentConfig", "MitigationConfig", "ModelConfig",
+           "OutputsConfig", "to_dict", "validate"]
+
+N_POOLED = 60000  # CIFAR-10's training and test records, pooled
+MAX_WORKERS = 1024
+MAX_SEED = 2**32 - 1  # what numpy's and every backend's seeding accepts
+# "local", or a Dask address: scheme://host:port (tcp, tls, inproc, ucx, ws, wss) or host:port
+SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
+
+
+@dataclass(frozen=True)
+class MitigationConfig:
+    """The mitigation sweep: regularized targets and output-side defenses.
+
+    ``sizes``: sizes whose target is retrained for every L2 / dropout strength
+    (the *unaware* attacker reuses the Stage II attack models).
+    ``aware_sizes`` / ``aware_defenses``: where the *aware* attacker retrains
+    ``aware_shadows`` shadows with the target's regularization (costly).
+    Output-side defenses (top-k, rounding, temperature) need no retraining and
+    run at every size in ``sizes`` for both scenarios.
+    """
+
+    sizes: tuple[int, ...] = (2500, 5000, 10000, 15000)
+    l2_strengths: tuple[float, ...] = (0.0, 1e-4, 1e-3, 5e-3, 1e-2)
+    dropout_rates: tuple[float, ...] = (0.0, 0.25, 0.5)
+    topk: tuple[int, ...] = (1, 3)
+    rounding_decimals: tuple[int, ...] = (1, 2, 3)
+    temperatures: tuple[float, ...] = (2.0, 5.0, 20.0)
+    aware_sizes: tuple[int, ...] = (2500, 5000, 10000, 15000)
+    aware_defenses: tuple[str, ...] = ("l2", "dropout")
+    aware_shadows: int = 10
+    #: DP-SGD targets (defense "dp", strength = target ε; :class:`DPConfig` of ``dp_clip_norm``, ``dp_delta``,
+    #: ``dp_optimizer``), retrained at every size in ``sizes``; with ``dp_aware`` the aware attacker's shadows
+    #: at ``aware_sizes`` are trained with the same DP-SGD settings
+    dp_epsilons: tuple[float, ...] = ()
+    dp_clip_norm: float = 1.0
+    dp_delta: float = 1e-5
+    dp_optimizer: str = "adam"
+    dp_aware: bool = True
+
+    def __post_init__(self):
+        mi = self
+        positive_ints("mitigation.sizes", mi.sizes, allow_empty=True)
+        positive_ints("mitigation.aware_sizes", mi.aware_sizes, allow_empty=True)
+        positive_numbers("mitigation.l2_strengths", mi.l2_strengths, allow_zero=True)
+        positive_numbers("mitigation.dropout_rates", mi.dropout_rates, allow_zero=True)
+        need(all(r < 1 for r in mi.dropout_rates), "mitigation.dropout_rates", "every rate must be below 1",
+             mi.dropout_rates)
+        positive_ints("mitigation.topk", mi.topk, allow_empty=True)
+        if mi.temperatures:
+            positive_numbers("mitigation.temperatures", mi.temperatures)
+        need(isinstance(mi.dp_epsilons, tuple) and all(is_number(e) and 0 < e < math.inf for e in mi.dp_epsilons),
+             "mitigation.dp_epsilons", "expected a tuple of positive finite numbers", mi.dp_epsilons)
+        need(isinstance(mi.dp_aware, bool), "mitigation.dp_aware", "expected True or False", mi.dp_aware)
+        if mi.dp_epsilons:  # the DPConfig each setting will use, validated now rather than mid-sweep
+            try:
+                DPConfig(target_epsilon=mi.dp_epsilons[0], clip_norm=mi.dp_clip_norm, delta=mi.dp_delta,
+                         optimizer=mi.dp_optimizer)
+            except ConfigError as exc:  # named as the mitigation field the user set
+                raise ConfigError("mitigation." + str(exc).replace("dp.", "dp_", 1)) from None
+        need(is_int(mi.aware_shadows) and mi.aware_shadows >= 1, "mitigation.aware_shadows",
+             "expected an integer >= 1", mi.aware_shadows)
+
+
+@dataclass(frozen=True)
+class OutputsConfig:
+    """What Stage I keeps beyond the softmax vectors, for the reference-model attacks.
+
+    ``population_size``: records of the seeded population sample (drawn from
+    the shadow pool, never target data) on which every model's logits are kept
+    (RMIA).  ``augmentations``: the queries of the label-only augmentation
+    attack, each ``"hflip"`` or ``"shift:DX:DY"`` (pixels, zero fill; see
+    :mod:`mia_repro.data.augment`).
+    """
+
+    population_size: int = 5000
+    augmentations: tuple[str, ...] = ("hflip", "shift:2:0", "shift:0:2")
+
+    def __post_init__(self):
+        need(is_int(self.population_size) and self.population_size >= 1, "outputs.population_size",
+             "expected an integer >= 1", self.population_size)
+        need(isinstance(self.augmentations, tuple), "outputs.augmentations", "expected a tuple of names",
+             self.augmentations)
+        for name in self.augmentations:
+            try:
+                parse_augmentation(name)
+            except ValueError as exc:
+                raise ConfigError(f"outputs.augmentations: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything one run of the experiment depends on.
+
+    ``sizes``: training-set sizes n (target members = n, non-members = n).
+    ``trainer``: "auto" (stacked multi-model graph on GPU jax/torch, one model
+    at a time otherwise), "stacked" or "sequential".  ``steps_per_execution``:
+    training steps per call into the backend (None: the trainer's default,
+    :func:`mia_repro.training.default_steps_per_execution`); like ``trainer``
+    it changes speed, not results, so cache keys leave it out.
+
+    Where models train (:mod:`mia_repro.training.executor`; no cache key holds these either):
+    ``workers`` parallel models (None: cores // ``threads_per_model``); ``scheduler`` None (local
+    processes), ``"local"`` (a Dask ``LocalCluster``) or a Dask scheduler address
+    (``tcp://host:8786``); ``threads_per_model`` the backend's CPU threads per model (2 trained the
+    committed caches; a model's bits depend on it, so each file records it).
+    """
+
+    profile: str = "custom"
+    sizes: tuple[int, ...] = (2500, 5000, 10000, 15000)
+    n_shadows: int = 10
+    seed: int = 0
+    data_path: str | None = None
+    results_dir: str | None = None
+    stage1_dir: str | None = None
+    max_records: int | None = None
+    trainer: str = "auto"
+    steps_per_execution: int | None = None
+    deterministic: bool = True
+    workers: int | None = None
+    scheduler: str | None = None
+    threads_per_model: int = 2
+    model: ModelConfig = field(default_factory=ModelConfig)
+    attack: AttackConfig = field(default_factory=AttackConfig)
+    mitigation: MitigationConfig = field(default_factory=MitigationConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
+
+    def __post_init__(self):
+        validate(self)
+
+    #: fields that change where and how a run computes, not what it computes: left out of :meth:`changed_fields`
+    NOT_RESULTS = ("profile", "data_path", "results_dir", "stage1_dir", "steps_per_execution", "workers", "scheduler",
+                   "threads_per_model")
+
+    def changed_fields(self) -> tuple[str, ...]:
+        """The fields whose value differs from the named profile's (every field for a name that is no profile),
+        leaving out :data:`NOT_RESULTS`: what makes this run's results other than the committed ones."""
+        from mia_repro.experiment.keys import plain
+        from mia_repro.experiment.profiles import PROFILES
+
+        base = PROFILES.get(self.profile)
+        names = [f.name for f in dataclasses.fields(self) if f.name not in self.NOT_RESULTS]
+        if base is None:
+            return ()
+        return tuple(n for n in names if plain(getattr(self, n)) != plain(getattr(base, n)))
+
+    @property
+    def layout(self):
+        """Where this run reads and writes (:class:`~mia_repro.experiment.layout.Layout`)."""
+        from mia_repro.experiment.layout import Layout
+
+        return Layout.of(self)
+
+    @property
+    def output_dir(self) -> Path:
+        """This run's results folder (:attr:`Layout.output_dir <mia_repro.experiment.layout.Layout.output_dir>`)."""
+        return self.layout.output_dir
+
+    @property
+    def n_records(self) -> int:
+        """How many pooled CIFAR-10 records the experiment draws from (all of them unless ``max_records``)."""
+        return N_POOLED if self.max_records is None else min(N_POOLED, self.max_records)
+
+
+def validate(cfg: "ExperimentConfig") -> None:
+    """Check every field of ``cfg``; raise :class:`ConfigError` naming the first bad one.
+
+    Called when an :class:`ExperimentConfig` is made (also by
+    ``dataclasses.replace``), so no stage ever starts on a config that cannot run.
+    """
+    need(isinstance(cfg.profile, str) and cfg.profile != "", "profile", "expected a non-empty name", cfg.profile)
+    positive_ints("sizes", cfg.sizes)
+    need(is_int(cfg.n_shadows) and cfg.n_shadows >= 1, "n_shadows", "expected an integer >= 1", cfg.n_shadows)
+    need(is_int(cfg.seed) and 0 <= cfg.seed <= MAX_SEED, "seed", f"expected an integer in 0..{MAX_SEED}", cfg.seed)
+    for name, kind in (("model", ModelConfig), ("attack", AttackConfig), ("mitigation", MitigationConfig),
+                       ("outputs", OutputsConfig)):
+        need(isinstance(getattr(cfg, name), kind), name, f"expected a {kind.__name__}", getattr(cfg, name))
+    need(cfg.max_records is None or (is_int(cfg.max_records) and 0 < cfg.max_records), "max_records",
+          "expected a positive integer or None", cfg.max_records)
+    need(cfg.trainer in ("auto", "stacked", "sequential"), "trainer", "expected auto, stacked or sequential", cfg.trainer)
+    need(cfg.steps_per_execution is None or (is_int(cfg.steps_per_execution) and cfg.steps_per_execution >= 1),
+          "steps_per_execution", "expected an integer >= 1 or None", cfg.steps_per_execution)
+    need(isinstance(cfg.deterministic, bool), "deterministic", "expected True or False", cfg.deterministic)
+    need(cfg.workers is None or (is_int(cfg.workers) and 1 <= cfg.workers <= MAX_WORKERS), "workers",
+          f"expected an integer in 1..{MAX_WORKERS} or None (one per core // threads_per_model)", cfg.workers)
+    need(cfg.scheduler is None or (isinstance(cfg.scheduler, str) and SCHEDULER_RE.fullmatch(cfg.scheduler) is not None),
+          "scheduler", "expected 'local' or a Dask scheduler address such as tcp://host:8786", cfg.scheduler)
+    need(is_int(cfg.threads_per_model) and 1 <= cfg.threads_per_model <= 256, "threads_per_model",
+          "expected an integer in 1..256", cfg.threads_per_model)
+    for name in ("data_path", "results_dir", "stage1_dir"):
+        v = getattr(cfg, name)
+        need(v is None or (isinstance(v, (str, Path)) and str(v).strip() != ""), name,
+              "expected a non-empty path or None", v)
+    n_total = cfg.n_records
+    biggest = max(cfg.sizes)
+    need(4 * biggest <= n_total, "sizes", f"each size n needs 4n records (target 2n, shadow pool >= 2n); "
+          f"with {n_total} records n must be at most {n_total // 4}", cfg.sizes)
+    mi = cfg.mitigation
+    need(all(k <= cfg.model.num_classes for k in mi.topk), "mitigation.topk", f"every k must be at most {cfg.model.num_classes}", mi.topk)
+    need(is_int(mi.aware_shadows) and 1 <= mi.aware_shadows <= cfg.n_shadows, "mitigation.aware_shadows",
+          f"expected an integer in 1..n_shadows ({cfg.n_shadows})", mi.aware_shadows)
+    o = cfg.outputs
+    pool = n_total - 2 * biggest
+    need(o.population_size <= pool, "outputs.population_size",
+          f"expected an integer in 1..{pool} (the shadow pool at n = {biggest})", o.population_size)
+
+
+def to_dict(cfg: Any) -> dict:
+    """A JSON-ready dict of a config dataclass."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))

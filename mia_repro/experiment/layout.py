@@ -1,0 +1,145 @@
+"""Every folder and file name of a run, in one object (:class:`Layout`); no other module spells one.
+
+``results/<profile>/`` (or ``results_dir``) holds a run's published files and its caches::
+
+    stage1/n<size>/<model>-<key>.npz              Stage I, one file per model (+ .digest.json)
+    stage1/n<size>/weights/<model>-<key>.weights.npz   its weights (git-ignored)
+    stage2/n<size>-<key>.json | .npz | -<fit key>.pkl  Stage II's cache entry of one size, its fitted SVMs
+    attack_scores_<size>.npz                      Stage II's scores (a byte copy of the cached entry)
+    compare/n<size>-<key>.json, compare/n<size>-<key>/<attack>.npz   the comparison's cache entry
+    attack_scores/<attack>_<size>.npz             the comparison's scores (byte copies)
+    mitigation/n<size>-<defense>-<strength>-<key>.json   one mitigation setting's rows
+    svm_sensitivity/n<size>-<key>.json            the fixed SVM's (C, gamma) rows of one size
+    summary.json, attacks.json, mitigation.json, mitigation_meta.json, svm_sensitivity.json, fig_*.png
+    seeds/seed<k>/ (a run per seed), seeds/seeds.json (their spread)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mia_repro.paths import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one run reads and writes: ``output_dir`` (its results), ``stage1_root`` (Stage I's per-model
+    files, possibly shared by several runs: every file's key holds all it depends on) and ``seeds_dir``."""
+
+    output_dir: Path
+    stage1_root: Path
+    seeds_dir: Path
+
+    @classmethod
+    def at(cls, output_dir: str | Path) -> "Layout":
+        """The layout of a results folder on its own (Stage I and seeds inside it)."""
+        out = Path(output_dir)
+        return cls(out, out / "stage1", out / "seeds")
+
+    @classmethod
+    def of(cls, cfg) -> "Layout":
+        """The layout of an :class:`~mia_repro.experiment.config.ExperimentConfig`.
+
+        ``output_dir``: ``results_dir`` when set; else ``results/<profile>/`` for the profile as it is, and
+        ``results/<profile>-<key>/`` for a config whose
+        :meth:`~mia_repro.experiment.config.ExperimentConfig.changed_fields` are not empty (the key hashes
+        their values), so that no other config overwrites a profile's committed results.
+        ``stage1_root``: ``stage1_dir`` when set, else ``<results_dir>/stage1``, else the profile's
+        ``results/<profile>/stage1`` (shared by every config of the profile).  ``seeds_dir``:
+        ``<output_dir>/seeds``, except that a profile run on some of its sizes only keeps the profile's own
+        ``results/<profile>/seeds`` (the spread beside the profile's headlines).
+        """
+        from mia_repro.experiment.keys import config_key, plain
+        from mia_repro.experiment.profiles import PROFILES
+
+        profile_dir = PROJECT_ROOT / "results" / cfg.profile
+        changed = cfg.changed_fields()
+        if cfg.results_dir is not None:
+            output = Path(cfg.results_dir)
+        elif not changed:
+            output = profile_dir
+        else:
+            output = profile_dir.parent / f"{cfg.profile}-{config_key(*[(n, plain(getattr(cfg, n))) for n in changed])}"
+        if cfg.stage1_dir is not None:
+            stage1 = Path(cfg.stage1_dir)
+        else:
+            stage1 = (Path(cfg.results_dir) if cfg.results_dir is not None else profile_dir) / "stage1"
+        base = PROFILES.get(cfg.profile)
+        seeds_changed = set(changed) - {"mitigation"}  # seeds run no mitigation
+        if cfg.results_dir is None and seeds_changed <= {"sizes"} and set(cfg.sizes) <= set(base.sizes):
+            seeds = profile_dir / "seeds"
+        else:
+            seeds = output / "seeds"
+        return cls(output, stage1, seeds)
+
+    # Stage I
+    def stage1_model(self, size: int, name: str, key: str) -> Path:
+        return self.stage1_root / f"n{size}" / f"{name}-{key}.npz"
+
+    def stage1_weights(self, size: int, name: str, key: str) -> Path:
+        return self.stage1_root / f"n{size}" / "weights" / f"{name}-{key}.weights.npz"
+
+    # Stage II
+    def stage2_block(self, size: int, key: str) -> Path:
+        return self.output_dir / "stage2" / f"n{size}-{key}.json"
+
+    def stage2_scores(self, size: int, key: str) -> Path:
+        return self.output_dir / "stage2" / f"n{size}-{key}.npz"
+
+    def stage2_svms(self, size: int, fit_key: str) -> Path:
+        return self.output_dir / "stage2" / f"n{size}-{fit_key}.pkl"
+
+    def attack_scores(self, size: int | str) -> Path:
+        """Stage II's published scores of one size."""
+        return self.output_dir / f"attack_scores_{size}.npz"
+
+    # the attack comparison
+    def compare_blocks(self, size: int, key: str) -> Path:
+        return self.output_dir / "compare" / f"n{size}-{key}.json"
+
+    def compare_scores(self, size: int, key: str, attack: str) -> Path:
+        return self.output_dir / "compare" / f"n{size}-{key}" / f"{attack}.npz"
+
+    def compared_scores(self, attack: str, size: int | str) -> Path:
+        """The comparison's published scores of one attack at one size."""
+        return self.output_dir / "attack_scores" / f"{attack}_{size}.npz"
+
+    # mitigation and the SVM sensitivity
+    def mitigation_setting(self, size: int, defense: str, strength: float, key: str) -> Path:
+        return self.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
+
+    def sensitivity_rows(self, size: int, key: str) -> Path:
+        return self.output_dir / "svm_sensitivity" / f"n{size}-{key}.json"
+
+    # published summaries and figures
+    @property
+    def summary(self) -> Path:
+        return self.output_dir / "summary.json"
+
+    @property
+    def attacks(self) -> Path:
+        return self.output_dir / "attacks.json"
+
+    @property
+    def mitigation(self) -> Path:
+        return self.output_dir / "mitigation.json"
+
+    @property
+    def mitigation_meta(self) -> Path:
+        return self.output_dir / "mitigation_meta.json"
+
+    @property
+    def svm_sensitivity(self) -> Path:
+        return self.output_dir / "svm_sensitivity.json"
+
+    def figure(self, name: str) -> Path:
+        """A figure's file (``name`` like ``fig_roc.png``)."""
+        return self.output_dir / name
+
+    # several seeds
+    def seed_run(self, seed: int) -> Path:
+        return self.seeds_dir / f"seed{seed}"
+
+    @property
+    def seeds(self) -> Path:
+        return self.seeds_dir / "seeds.json"

@@ -1,0 +1,317 @@
+"""Mitigation stage: regularized and DP-SGD targets and output-side defenses, two attacker scenarios.
+
+For each size in ``cfg.mitigation.sizes`` and each defense setting:
+
+* **unaware** — the Stage II attack (SVMs fit on *unregularized* shadows, or
+  on raw shadow outputs) attacks the defended target, as the seed
+  reproduction did;
+* **aware** — the attacker knows the defense: shadows are trained with the
+  same regularization (or their outputs pass through the same output-side
+  defense) and new attack models are fit.
+
+L2 / dropout / DP-SGD targets (and aware shadows) go through the cached training path
+of Stage I.  Writes ``results/<profile>/mitigation.json`` (SVM attack; one
+record per (defense, strength, size, scenario) with exactly the keys of
+:func:`record_keys`: :data:`RECORD_KEYS`, plus :data:`DP_KEYS` for a DP-SGD
+target — its schedule, both ε and the audit's lower bound on ε),
+``mitigation_meta.json`` (provenance, settings, the same records for the
+threshold baseline, every compared attack per setting).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mia_repro.attacks import ATTACKS, AttackerView, ConfidenceThreshold, ShokriSVM, new_attack
+from mia_repro.cache import load_json, save_json
+from mia_repro.models.config import DPConfig
+from mia_repro.experiment.config import ExperimentConfig, to_dict
+from mia_repro.experiment.keys import config_key
+from mia_repro.audit import epsilon_lower_bound
+from mia_repro.defenses import output_defense
+from mia_repro.experiment.outputs import ModelOutputs, SizeOutputs
+from mia_repro.experiment.stage1 import Stage1Error, load_stage1
+from mia_repro.experiment.plan import TrainRequest, execution, load_data, size_jobs, size_splits
+from mia_repro.experiment.store import Part, load_entry, save_entry
+from mia_repro.experiment.trained import train_or_load, train_or_load_many
+from mia_repro.evaluation import evaluate_attack, evaluate_view
+from mia_repro.experiment.stage2 import load_attack
+from mia_repro.experiment.provenance import run_meta, versions
+
+RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "target_test_acc",
+               "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
+               "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
+TRAINING_DEFENSES = ("l2", "dropout", "dp")
+#: the fields of a DP model's recorded schedule (:class:`mia_repro.privacy.Schedule`) that its rows copy
+SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "sampling_rate", "steps", "clip_norm")
+#: what a DP row adds to :data:`RECORD_KEYS`: the schedule and both ε of the target (:mod:`mia_repro.privacy`),
+#: and the audit (:mod:`mia_repro.audit`): the best lower bound on ε over every attack and threshold
+DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
+MITIGATION_VERSION = 5  # 4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
+#                         5: the SVMs score by calibrated log-odds;
+#                          2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
+#                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
+#                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
+COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95",
+                    "precision", "recall", "advantage_max", "n_nonmembers", "ties")
+
+
+def _compared(defense: str) -> bool:
+    """Whether the comparison's attacks run on a setting: they read logits, which an output-side defense hides."""
+    return defense == "none" or defense in TRAINING_DEFENSES
+
+
+def compared_attacks(cfg: ExperimentConfig, view: AttackerView, member: np.ndarray, delta: float | None = None) -> dict:
+    """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``view``'s
+    target, its shadows the attacker's reference models, judged against ``member``; per attack the metrics
+    of :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) the audit's ``epsilon_lower_bound`` and the
+    threshold that gave it (:func:`mia_repro.audit.epsilon_lower_bound`)."""
+    attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
+    results = evaluate_view(attacks, view, member, cfg.seed, log=lambda *_: None)
+    out = {name: {k: r.metrics.get(k) if k != "ties" else r.ties for k in COMPARED_METRICS}
+           for name, r in results.items()}
+    if delta is not None:
+        for name, r in results.items():
+            bound = epsilon_lower_bound(r.scores["member"], r.scores["score"], delta)
+            out[name].update(epsilon_lower_bound=bound["epsilon_lower_bound"],
+                             epsilon_lower_bound_threshold=bound["threshold"])
+    return out
+
+
+def _record(defense, strength, size, scenario, target: ModelOutputs, view: AttackerView, attack) -> dict:
+    """One result row for the fitted ``attack`` (SVM or threshold baseline) on ``view``'s target (the
+    defended one, through its output defense if any); a DP target's row also holds ``_audit``, this
+    attack's :func:`~mia_repro.audit.epsilon_lower_bound` (folded into :data:`DP_KEYS` by :func:`_dp_fields`)."""
+    result = evaluate_attack(attack, view, target.member, seed=0, fit=False)
+    m = result.metrics
+    correct = view.target_records().features.argmax(axis=1) == target.true_class
+    row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
+           "target_train_acc": float(correct[target.member].mean()),
+           "target_test_acc": float(correct[~target.member].mean())}
+    row.update({k: m.get(k) for k in RECORD_KEYS if k not in row})
+    if defense == "dp":
+        row["_audit"] = epsilon_lower_bound(target.member, result.scores["score"], target.dp["delta"])
+    return row
+
+
+def _dp_fields(target: ModelOutputs, svm_row: dict, threshold_row: dict, compared: dict) -> dict:
+    """The :data:`DP_KEYS` of one DP scenario: the target's schedule (both ε) and the largest audit bound over
+    the SVM, the threshold baseline and every compared attack, with the attack and threshold behind it."""
+    dp = target.dp
+    bounds = [(svm_row.pop("_audit"), "shokri_svm"), (threshold_row.pop("_audit"), "confidence_threshold_baseline")]
+    bounds += [({"epsilon_lower_bound": m["epsilon_lower_bound"], "threshold": m["epsilon_lower_bound_threshold"]}, name)
+               for name, m in compared.items()]
+    best, name = max(bounds, key=lambda b: b[0]["epsilon_lower_bound"])
+    return {**{k: dp[k] for k in SCHEDULE_KEYS}, "epsilon_lower_bound": best["epsilon_lower_bound"],
+            "epsilon_lower_bound_attack": name if best["epsilon_lower_bound"] > 0 else None,
+            "epsilon_lower_bound_threshold": best["threshold"]}
+
+
+def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
+    """Every (defense, strength) of the sweep, the undefended ("none", 0) first."""
+    m = cfg.mitigation
+    out = [("none", 0.0)]
+    out += [("l2", s) for s in m.l2_strengths if s > 0]
+    out += [("dropout", s) for s in m.dropout_rates if s > 0]
+    out += [("topk", k) for k in m.topk]
+    out += [("rounding", d) for d in m.rounding_decimals]
+    out += [("temperature", t) for t in m.temperatures]
+    out += [("dp", e) for e in m.dp_epsilons]
+    return out
+
+
+def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose, labels
+                      ) -> list[tuple[str, dict, dict, dict | None]]:
+    """Rows ``(scenario, svm_row, threshold_row, compared)`` for one defense setting at one size.
+
+    ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).  ``compared``:
+    :func:`compared_attacks` for L2 / dropout / DP / no defense (with the scenario's shadows as reference
+    models; ``labels`` are the pooled classes), None for output-side defenses, whose attacker sees only the
+    post-processed probabilities, not the logits these attacks read.
+    """
+    compare = _compared(defense)
+    unaware_svm, unaware_threshold = unaware
+    splits = size_splits(cfg, size)
+    transform = None
+    target = base.target
+    if defense in TRAINING_DEFENSES:  # trained beforehand by run_mitigation (one executor pass): loaded here
+        target = train_or_load(cfg, size, size_jobs(splits, cfg.seed, 0), _model_cfg(cfg, defense, strength),
+                               data=data, verbose=verbose, desc=f"{defense}={strength} target n={size}")[0]
+    elif defense != "none":
+        transform = output_defense(defense, strength)
+    view = AttackerView.from_stage1(SizeOutputs(size, target, list(base.shadows)), labels if compare else None,
+                                    output_defense=transform)
+    delta = target.dp["delta"] if defense == "dp" else None
+    rows = [("unaware", _record(defense, strength, size, "unaware", target, view, unaware_svm),
+             _record(defense, strength, size, "unaware", target, view, unaware_threshold),
+             compared_attacks(cfg, view, target.member, delta) if compare else None)]
+    if _aware(cfg, size, defense):
+        rows.append(_aware_row(cfg, size, defense, strength, target, view, base, splits, data, verbose,
+                               labels, unaware, rows[0][3], delta))
+    if defense == "dp":
+        for _, svm_row, threshold_row, compared in rows:
+            dp = _dp_fields(target, svm_row, threshold_row, compared)
+            svm_row.update(dp)
+            threshold_row.update(dp)
+    return rows
+
+
+def _aware_row(cfg, size, defense, strength, target, unaware_view, base, splits, data, verbose, labels, unaware,
+               unaware_compared, delta) -> tuple[str, dict, dict, dict | None]:
+    """The aware attacker's ``(scenario, svm_row, threshold_row, compared)`` for one setting: shadows trained
+    with the target's training defense (or the Stage I shadows' outputs passed through its output-side
+    defense, as ``unaware_view`` shows the target's); for no defense, the unaware attacker's own rows."""
+    unaware_svm, unaware_threshold = unaware
+    view = unaware_view
+    if defense == "none":
+        svm, threshold = unaware_svm, unaware_threshold
+    else:
+        if defense in TRAINING_DEFENSES:
+            jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
+            shadows = train_or_load(cfg, size, jobs, _model_cfg(cfg, defense, strength), data=data, verbose=verbose,
+                                    desc=f"{defense}={strength} shadows n={size}")
+        else:
+            shadows = base.shadows[: cfg.mitigation.aware_shadows]
+        view = AttackerView.from_stage1(SizeOutputs(size, target, list(shadows)),
+                                        labels if _compared(defense) else None,
+                                        output_defense=unaware_view.output_defense)
+        svm = ShokriSVM(cfg.attack, cfg.seed).fit(view)
+        threshold = ConfidenceThreshold().fit(view)
+    return ("aware", _record(defense, strength, size, "aware", target, view, svm),
+            _record(defense, strength, size, "aware", target, view, threshold),
+            (unaware_compared if defense == "none" else compared_attacks(cfg, view, target.member, delta))
+            if _compared(defense) else None)
+
+
+def _aware(cfg: ExperimentConfig, size: int, defense: str) -> bool:
+    """Whether the aware attacker is evaluated for ``defense`` at ``size`` (always for output-side ones)."""
+    m = cfg.mitigation
+    if defense == "dp":
+        return m.dp_aware and size in m.aware_sizes
+    return defense == "none" or defense not in TRAINING_DEFENSES or (
+        size in m.aware_sizes and defense in m.aware_defenses)
+
+
+def training_requests(cfg: ExperimentConfig, todo: list[tuple[int, str, float]]) -> list[TrainRequest]:
+    """The models that the settings ``todo`` ((size, defense, strength) triples) train: each L2 /
+    dropout setting's target, and its aware shadows where the aware attacker is evaluated."""
+    requests = []
+    for size, defense, strength in todo:
+        if defense not in TRAINING_DEFENSES:
+            continue
+        splits = size_splits(cfg, size)
+        n_aware = cfg.mitigation.aware_shadows if _aware(cfg, size, defense) else 0
+        jobs = size_jobs(splits, cfg.seed, n_aware)
+        requests.append(TrainRequest(size, tuple(jobs), _model_cfg(cfg, defense, strength), f"{defense}={strength:g} "))
+    return requests
+
+
+def _model_cfg(cfg: ExperimentConfig, defense: str, strength: float):
+    """The model config of a training defense: L2 or dropout at ``strength``, or DP-SGD at target ε ``strength``."""
+    if defense == "dp":
+        m = cfg.mitigation
+        return dataclasses.replace(cfg.model, dp=DPConfig(target_epsilon=float(strength), clip_norm=m.dp_clip_norm,
+                                                          delta=m.dp_delta, optimizer=m.dp_optimizer))
+    return dataclasses.replace(cfg.model, **{defense: float(strength)})
+
+
+def record_keys(defense: str) -> tuple[str, ...]:
+    """The keys of a row of ``defense``, in order: :data:`RECORD_KEYS`, and :data:`DP_KEYS` for "dp"."""
+    return RECORD_KEYS + DP_KEYS if defense == "dp" else RECORD_KEYS
+
+
+def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float):
+    """What a setting's cached rows must be: one per scenario of the setting, each with an SVM and a
+    threshold record of :data:`RECORD_KEYS` for this very setting, and the compared attacks where they run."""
+    scenarios = ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
+    compared = _compared(defense)
+
+    def check(rows) -> None:
+        if not isinstance(rows, list) or [r.get("scenario") for r in rows] != scenarios:
+            raise ValueError(f"expected one row per scenario {scenarios}")
+        for r in rows:
+            for part in ("svm", "threshold"):
+                rec = r[part]
+                if tuple(rec) != record_keys(defense) or (rec["defense"], rec["strength"], rec["size"], rec["scenario"]) != (
+                        defense, float(strength), size, r["scenario"]):
+                    raise ValueError(f"{part} record of another setting or incomplete")
+            if compared != isinstance(r["attacks"], dict) or (compared and not r["attacks"]):
+                raise ValueError("compared attacks missing" if compared else "unexpected compared attacks")
+    return check
+
+
+def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str
+                   ) -> dict[str, Part]:
+    """One setting's cache entry (its rows); the key hashes everything they depend on."""
+    key = config_key(MITIGATION_VERSION, cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
+                     cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, cfg.n_records, size, defense, strength,
+                     fingerprint, cfg.outputs,
+                     *([_model_cfg(cfg, defense, strength), cfg.mitigation.dp_aware] if defense == "dp" else []))
+    return {"rows": Part(cfg.layout.mitigation_setting(size, defense, strength, key), key, "json",
+                         _check_rows(cfg, size, defense, strength))}
+
+
+def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[dict]:
+    """Run the whole mitigation sweep (cached per setting); returns the SVM records."""
+    start = time.perf_counter()
+    missing = [s for s in cfg.mitigation.sizes if s not in cfg.sizes]
+    if missing:
+        raise Stage1Error(f"mitigation sizes {missing} are not among the profile's sizes {list(cfg.sizes)}")
+    stage1 = load_stage1(cfg)
+    grid = settings(cfg)
+    log(f"Mitigation [{cfg.profile}]: sizes {list(cfg.mitigation.sizes)}, {len(grid)} settings, "
+        f"aware retraining at sizes {list(cfg.mitigation.aware_sizes)} for "
+        f"{list(cfg.mitigation.aware_defenses) + (['dp'] if cfg.mitigation.dp_aware and cfg.mitigation.dp_epsilons else [])} "
+        f"with {cfg.mitigation.aware_shadows} shadows")
+    svm_rows, thr_rows, compared_rows = [], [], []
+    entries = {(size, d, s): _setting_entry(cfg, size, d, s, stage1[size].fingerprint())
+               for size in cfg.mitigation.sizes for d, s in grid}
+    cached = {k: (load_entry(parts, log) or {}).get("rows") for k, parts in entries.items()}
+    requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
+    data = None  # every worker (and this process, if it must) loads CIFAR-10 itself
+    if requests:  # every model the missing settings need, in one pass of the executor, cached per model
+        train_or_load_many(cfg, requests, data=data, verbose=verbose, log=log,
+                           desc=f"mitigation models ({execution(cfg).describe()})")
+    labels = load_data(cfg)[1] if any(rows is None for rows in cached.values()) else None
+    for size in cfg.mitigation.sizes:
+        unaware = (load_attack(cfg, stage1[size], log=log), ConfidenceThreshold().fit(AttackerView.from_stage1(stage1[size])))
+        for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
+            rows = cached[(size, defense, strength)]
+            if rows is None:  # computed and saved (checked first: what a later run will demand of it)
+                rows = [{"scenario": s, "svm": a, "threshold": b, "attacks": c} for s, a, b, c in
+                        _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)]
+                save_entry(entries[(size, defense, strength)], {"rows": rows})
+            for r in rows:
+                svm_rows.append(r["svm"])
+                thr_rows.append(r["threshold"])
+                for name, m in (r["attacks"] or {}).items():
+                    compared_rows.append({"defense": defense, "strength": float(strength), "size": int(size),
+                                          "scenario": r["scenario"], "attack": name, **m})
+        log(f"  n={size}: done ({time.perf_counter() - start:.0f}s so far)")
+    save_json(cfg.layout.mitigation, svm_rows)
+    meta = {
+        **run_meta(cfg, cfg.mitigation.sizes), "versions": versions(),
+        "attack": "per-class RBF SVM (mitigation.json); threshold_baseline: true-class confidence threshold",
+        "wall_seconds_this_run": time.perf_counter() - start,  # cached settings cost ~0 s: not the full sweep
+        "mitigation": to_dict(cfg.mitigation),
+        "threshold_baseline": thr_rows,
+        "attack_comparison": compared_rows,
+        "attack_comparison_note": ("every attack of the comparison stage but the SVM, on the L2 / dropout / undefended "
+                                   "targets; reference models: the Stage I shadows (unaware), the defended shadows "
+                                   "(aware). Not run for output-side defenses: their attacker sees no logits."),
+    }
+    save_json(cfg.layout.mitigation_meta, meta)
+    log(f"Mitigation done in {time.perf_counter() - start:.0f}s -> {cfg.layout.mitigation}")
+    return svm_rows
+
+
+def load_mitigation(cfg: ExperimentConfig) -> tuple[list[dict], dict]:
+    """``(records, meta)`` from ``mitigation.json`` and ``mitigation_meta.json``."""
+    layout = cfg.layout
+    if not layout.mitigation.exists():
+        raise Stage1Error(f"no mitigation results in {layout.output_dir}; "
+                          f"run `python -m mia_repro mitigation --profile {cfg.profile}`")
+    return load_json(layout.mitigation), load_json(layout.mitigation_meta)

@@ -1,0 +1,47 @@
+"""Every stage's figures, drawn from what the stage wrote (its JSON and score files) into the run's folder.
+
+The stages compute and write results; the command line (and ``make reproduce``'s notebooks) draw the
+figures afterwards through here, so no computing stage imports matplotlib.
+"""
+from __future__ import annotations
+
+from mia_repro.experiment.config import ExperimentConfig
+from mia_repro.experiment.outputs import SizeOutputs
+from mia_repro.experiment.provenance import stage1_meta
+from mia_repro.reporting import plots
+
+
+def stage1(cfg: ExperimentConfig, outputs: dict[int, SizeOutputs]) -> None:
+    """The Stage I figures of ``outputs`` (:func:`~mia_repro.experiment.stage1.run_stage1`'s)."""
+    plots.stage1_figures(outputs, stage1_meta(cfg, outputs), cfg.output_dir)
+
+
+def stage2(cfg: ExperimentConfig, summary: dict) -> None:
+    """The Stage II figures of ``summary.json`` and its score files."""
+    plots.stage2_figures(summary, cfg.output_dir)
+
+
+def compare(cfg: ExperimentConfig, result: dict) -> None:
+    """The attack comparison's figures of ``attacks.json`` and its score files."""
+    plots.compare_figures(result, cfg.output_dir)
+
+
+def mitigation(cfg: ExperimentConfig) -> None:
+    """The mitigation figures of ``mitigation.json`` and ``mitigation_meta.json``."""
+    from mia_repro.experiment.mitigation import load_mitigation
+
+    plots.mitigation_figures(*load_mitigation(cfg), cfg.output_dir)
+
+
+def seed_runs(cfg: ExperimentConfig, seeds: list[int]) -> None:
+    """Every seed run's Stage I, Stage II and comparison figures, into its own folder."""
+    from mia_repro.experiment.compare import load_compare
+    from mia_repro.experiment.seeds import seed_config
+    from mia_repro.experiment.stage1 import load_stage1
+    from mia_repro.experiment.stage2 import load_summary
+
+    for s in seeds:
+        c = seed_config(cfg, s)
+        stage1(c, load_stage1(c))
+        stage2(c, load_summary(c))
+        compare(c, load_compare(c))

@@ -1,0 +1,287 @@
+"""The estimator contract, checked for every attack of ATTACKS and for an attack written here, in the spirit of
+``sklearn.utils.estimator_checks``: parameters only in the constructor, learned state in ``*_`` attributes
+that a fit replaces, ``predict == score >= threshold_``, ``clone`` unfitted, a repr without arrays,
+``NotFittedError`` before ``fit``, and the class attributes that say what an attack needs."""
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from fakes import fake_stage1
+from mia_repro import MiaReproError
+from mia_repro.attacks import ATTACKS, AttackerView, AttackInputError, MembershipAttack, new_attack
+from mia_repro.attacks.config import AttackConfig
+from mia_repro.evaluation import run_attacks
+
+FAST_SVM = AttackConfig(C_grid=(0.1, 10.0), gamma_grid=(1.0,), cv_folds=2, cv_samples=80, fit_samples=120, n_jobs=1)
+
+
+class MedianGap(MembershipAttack):
+    """An attack of a user's own: member iff the target's true-class logit margin exceeds the shadows'
+    median margin of their members (fit on the attacker's data only)."""
+
+    name = "median_gap"
+    label = "median margin (own)"
+    paper = "a test's own attack"
+
+    def __init__(self, quantile: float = 0.5):
+        self.quantile = quantile
+
+    def fit(self, view):
+        margins = [s.logits[np.arange(len(s.member)), s.true_class][s.member] for s in view.shadows]
+        self.threshold_ = float(np.quantile(np.concatenate(margins), self.quantile))
+        self.info_ = {"members_seen": int(sum(len(m) for m in margins))}
+        return self
+
+    def score(self, view):
+        return np.asarray(view.target_logits, np.float64)[np.arange(len(view)), view.true_class]
+
+
+def make(name: str) -> MembershipAttack:
+    if name == MedianGap.name:
+        return MedianGap()
+    return new_attack(name, FAST_SVM, seed=3)
+
+
+NAMES = list(ATTACKS) + [MedianGap.name]
+
+
+@pytest.fixture(scope="module")
+def views():
+    """Two views of different Stage I outputs (other records, other models), each with references and
+    augmentations, so every attack runs on both."""
+    out = []
+    for seed in (0, 1):
+        so, labels = fake_stage1(n=60, n_shadows=3, pool=600, population=120, seed=seed)
+        out.append(AttackerView.from_stage1(so, labels))
+    return out
+
+
+def learned(attack) -> dict:
+    return {k: v for k, v in vars(attack).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def same(a, b) -> bool:
+    """Whether two learned values are equal (arrays, nested dicts and the SVMs' decision values)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if hasattr(a, "classes") and hasattr(a, "trained_on"):  # PerClassSVMs: compare what they compute
+        return a.trained_on == b.trained_on and np.array_equal(a.boundary_scores(), b.boundary_scores())
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_is_a_scikit_learn_estimator_with_class_attributes_and_parameters_only(name):
+    attack = make(name)
+    cls = type(attack)
+    assert isinstance(attack, BaseEstimator)
+    for attr in ("name", "label", "paper", "needs_references", "needs_augmentations", "needs_logits"):
+        assert attr in dir(cls) and attr not in vars(attack), attr
+    assert cls.name == name and cls.label and cls.paper
+    assert set(vars(attack)) == set(attack.get_params(deep=False))  # nothing but the parameters
+    assert not learned(attack)
+    assert "array(" not in repr(attack) and len(repr(attack)) < 600
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_before_fit_every_use_is_not_fitted_error(name, views):
+    attack = make(name)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(attack)
+    for method in ("score", "predict", "thresholds"):
+        with pytest.raises(NotFittedError, match=rf"not fitted: call fit\(view\) .* before {method}\(\)") as err:
+            getattr(attack, method)(views[0])
+        assert isinstance(err.value, MiaReproError)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_returns_self_keeps_parameters_and_predict_is_score_at_least_threshold(name, views):
+    attack = make(name)
+    params = attack.get_params(deep=False)
+    assert attack.fit(views[0]) is attack
+    check_is_fitted(attack)
+    after = attack.get_params(deep=False)
+    assert after.keys() == params.keys() and all(after[k] is params[k] for k in params)
+    assert learned(attack) and all(k.endswith("_") for k in learned(attack))
+    assert "threshold_" in learned(attack) and isinstance(attack.info_, dict)
+    score, pred = attack.score(views[0]), attack.predict(views[0])
+    thr = np.asarray(attack.threshold_, np.float64)
+    per_record = np.full(len(score), float(thr)) if thr.ndim == 0 else thr[views[0].true_class]
+    assert score.dtype == np.float64 and score.shape == (len(views[0]),) and np.isfinite(score).all()
+    assert pred.dtype == np.int64
+    np.testing.assert_array_equal(attack.thresholds(views[0]), per_record)
+    np.testing.assert_array_equal(pred, (score >= per_record).astype(int))
+    assert thr.ndim == 0 or thr.shape == (views[0].num_classes,)
+    assert "array(" not in repr(attack) and len(repr(attack)) < 600  # fitted: still parameters only
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_refit_on_another_view_equals_a_fresh_fit_on_it(name, views):
+    first, second = views
+    refit = make(name).fit(first).fit(second)
+    fresh = make(name).fit(second)
+    assert learned(refit).keys() == learned(fresh).keys()
+    for k in learned(fresh):
+        assert same(learned(refit)[k], learned(fresh)[k]), k
+    np.testing.assert_array_equal(refit.score(second), fresh.score(second))
+    np.testing.assert_array_equal(refit.predict(second), fresh.predict(second))
+    # and it did learn something from the first view that the second replaced
+    once = make(name).fit(first)
+    if not same(once.score(second), fresh.score(second)):
+        assert not np.array_equal(refit.score(second), once.score(second))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clone_of_a_fitted_attack_is_unfitted_with_the_same_parameters(name, views):
+    fitted = make(name).fit(views[0])
+    copy = clone(fitted)
+    assert type(copy) is type(fitted) and not learned(copy)
+    assert copy.get_params(deep=False).keys() == fitted.get_params(deep=False).keys()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(copy)
+    with pytest.raises(NotFittedError):
+        copy.score(views[0])
+    np.testing.assert_array_equal(copy.fit(views[0]).score(views[0]), fitted.score(views[0]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_view_of_another_type_is_one_named_error(name, views):
+    attack = make(name)
+    with pytest.raises(AttackInputError, match=rf"^{name}: expected an AttackerView"):
+        attack.fit({"target_logits": views[0].target_logits})
+    attack.fit(views[0])
+    with pytest.raises(AttackInputError, match=rf"^{name}: expected an AttackerView"):
+        attack.score(views[0].target_logits)
+
+
+def test_what_an_attack_needs_is_a_property_of_its_class():
+    needs_refs = {n for n, c in ATTACKS.items() if c.needs_references}
+    assert needs_refs == {"calibrated_loss", "lira_offline", "lira_offline_global", "rmia_offline"}
+    assert {n for n, c in ATTACKS.items() if c.needs_augmentations} == {"label_only_augment"}
+    assert {n for n, c in ATTACKS.items() if not c.needs_logits} == {"shokri_svm", "shokri_svm_fixed",
+                                                                      "confidence_threshold"}
+
+
+def test_a_view_without_what_the_attack_needs_is_refused_before_fitting(views):
+    import dataclasses
+
+    plain = dataclasses.replace(views[0], ref_logits=None, target_pop_logits=None, pop_true_class=None,
+                                simulation=None, target_aug_labels=np.zeros((0, len(views[0])), np.int64))
+    for name, cls in ATTACKS.items():
+        attack = make(name)
+        if cls.needs_references or cls.needs_augmentations:
+            with pytest.raises(AttackInputError, match=rf"^{name}: "):
+                attack.fit(plain)
+        else:
+            attack.fit(plain)
+    hidden = dataclasses.replace(views[0], output_defense=lambda p: np.round(p, 1))
+    for name, cls in ATTACKS.items():
+        if cls.needs_logits:
+            with pytest.raises(AttackInputError, match=rf"^{name}: reads the target's logits"):
+                make(name).fit(hidden)
+
+
+def test_set_params_changes_what_the_next_fit_learns_and_info_is_replaced(views):
+    from mia_repro.attacks import RMIAOffline
+
+    rmia = RMIAOffline(a_grid=(0.0, 1.0), gamma_grid=(1.0,)).fit(views[0])
+    assert "simulated_auc" in rmia.info_ and rmia.a_ in (0.0, 1.0)
+    rmia.set_params(tune=False, a=0.5, gamma=2.0).fit(views[0])
+    assert (rmia.a_, rmia.gamma_) == (0.5, 2.0) and "simulated_auc" not in rmia.info_  # not merged across fits
+    with pytest.raises(AttackInputError, match="a must be a number in"):
+        RMIAOffline(a=1.5).fit(views[0])
+
+
+def test_the_shokri_svms_are_refit_by_fit_and_reused_only_by_from_fitted(views):
+    from mia_repro.attacks import ShokriSVM
+
+    a = ShokriSVM(FAST_SVM, seed=2).fit(views[0])
+    svms_first = a.svms_
+    a.fit(views[1])
+    assert a.svms_ is not svms_first
+    fresh = ShokriSVM(FAST_SVM, seed=2).fit(views[1])
+    np.testing.assert_array_equal(a.score(views[1]), fresh.score(views[1]))
+    reused = ShokriSVM.from_fitted(fresh.svms_, cfg=FAST_SVM, seed=2)
+    assert reused.get_params() == fresh.get_params()
+    np.testing.assert_array_equal(reused.predict(views[1]), fresh.predict(views[1]))
+    with pytest.raises(AttackInputError, match="svms: the per-class SVMs"):
+        ShokriSVM.from_fitted({"classes": []})
+
+
+def test_a_users_attack_runs_through_run_attacks_beside_configured_instances(views):
+    from mia_repro.attacks import RMIAOffline
+
+    so, labels = fake_stage1(n=60, n_shadows=3, pool=600, population=120, seed=0)
+    res = run_attacks(views[0], so.target.member, [MedianGap(quantile=0.4), RMIAOffline(a_grid=(0.0, 0.5)),
+                                                   "loss_threshold"], bootstrap=0)
+    assert list(res.results) == ["median_gap", "rmia_offline", "loss_threshold"]
+    mine = res["median_gap"]
+    assert mine.params == {"quantile": 0.4} and mine.label == "median margin (own)"
+    np.testing.assert_array_equal(mine.scores["pred"], mine.scores["score"] >= mine.threshold)
+    assert res["rmia_offline"].params["a_grid"] == [0.0, 0.5]
+    assert res["rmia_offline"].info["a"] in (0.0, 0.5)
+    with pytest.raises(AttackInputError, match="given twice"):
+        run_attacks(views[0], so.target.member, [MedianGap(), MedianGap()], bootstrap=0)
+    with pytest.raises(AttackInputError, match="names or MembershipAttack instances, got int"):
+        run_attacks(views[0], so.target.member, [3], bootstrap=0)
+
+
+def test_a_subclass_that_sets_no_threshold_or_a_bad_one_is_told_at_fit(views):
+    class NoThreshold(MembershipAttack):
+        name = "no_threshold"
+
+        def fit(self, view):
+            return self
+
+        def score(self, view):
+            return np.zeros(len(view))
+
+    with pytest.raises(TypeError, match="no_threshold.fit set no threshold_"):
+        NoThreshold().fit(views[0])
+
+    class WrongLength(NoThreshold):
+        name = "wrong_length"
+
+        def fit(self, view):
+            self.threshold_ = np.zeros(3)
+            return self
+
+    with pytest.raises(TypeError, match=r"threshold_ must be one finite number or one per class \(10\)"):
+        WrongLength().fit(views[0])
+    from mia_repro.attacks import RMIAOffline
+
+    rmia = RMIAOffline(a_grid=(0.0,), gamma_grid=(1.0,)).fit(views[0])
+    with pytest.raises(AttackInputError, match="gamma must be a number"):
+        rmia.set_params(tune=False, gamma=0.5).fit(views[0])
+    assert not learned(rmia)  # the failed refit left nothing of the earlier fit behind
+    with pytest.raises(NotFittedError):
+        rmia.score(views[0])
+
+    class ShortScore(NoThreshold):
+        name = "short_score"
+
+        def fit(self, view):
+            self.threshold_ = 0.0
+
+        def score(self, view):
+            return np.zeros(3)
+
+    attack = ShortScore()
+    assert attack.fit(views[0]) is attack  # fit returns self even where the subclass forgot to
+    with pytest.raises(TypeError, match="short_score.score must return 120 finite numbers"):
+        attack.score(views[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_fitted_attack_refuses_a_view_with_another_number_of_classes_and_pickles(name, views):
+    import pickle
+
+    attack = make(name).fit(views[0])
+    assert attack.n_classes_ == 10 and "_fit_depth" not in vars(attack)
+    so3, labels3 = fake_stage1(n=30, n_shadows=3, pool=300, population=60, classes=3)
+    three = AttackerView.from_stage1(so3, labels3)
+    with pytest.raises(AttackInputError, match=rf"^{name}: fit on outputs of 10 classes, this view has 3$"):
+        attack.score(three)
+    back = pickle.loads(pickle.dumps(attack))  # a fitted attack travels to a worker process
+    np.testing.assert_array_equal(back.predict(views[0]), attack.predict(views[0]))

@@ -1,0 +1,176 @@
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+
+import pytest
+
+from mia_repro.experiment import mitigation as mit
+from mia_repro.experiment.mitigation import DP_KEYS, RECORD_KEYS, record_keys, run_mitigation, settings
+from mia_repro.experiment.stage1 import Stage1Error, run_stage1
+from mia_repro.experiment.stage2 import run_stage2
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """Stage I, Stage II and the mitigation sweep on the tiny config, once for the module (read only)."""
+    import conftest
+
+    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("mit"))
+    run_stage1(cfg, log=quiet)
+    run_stage2(cfg, log=quiet)
+    return cfg, run_mitigation(cfg, log=quiet)
+
+
+@pytest.fixture
+def mitigated(swept, tmp_path):
+    """The module's sweep in a private copy of its results folder, for tests that rerun or damage it."""
+    cfg, rows = swept
+    shutil.copytree(cfg.output_dir, tmp_path / "results")
+    return dataclasses.replace(cfg, results_dir=str(tmp_path / "results")), rows
+
+
+def test_mitigation_records_have_exactly_the_contract_keys(swept):
+    cfg, rows = swept
+    on_disk = json.loads((cfg.output_dir / "mitigation.json").read_text())
+    assert on_disk == json.loads(json.dumps(rows))
+    assert all(tuple(r) == (RECORD_KEYS + DP_KEYS if r["defense"] == "dp" else RECORD_KEYS) for r in on_disk)
+    assert record_keys("l2") == RECORD_KEYS
+    seen = {(r["defense"], r["strength"], r["scenario"]) for r in on_disk}
+    for defense, strength in settings(cfg):
+        assert (defense, float(strength), "unaware") in seen
+        assert (defense, float(strength), "aware") in seen  # size 30 is in aware_sizes
+    assert {r["defense"] for r in on_disk} == {"none", "l2", "dropout", "topk", "rounding", "temperature", "dp"}
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    assert meta["profile"] == "test" and len(meta["threshold_baseline"]) == len(on_disk)
+    assert not (cfg.output_dir / "fig_privacy_utility.png").exists()  # the stage computes; reporting draws
+    from mia_repro.reporting import figures, plots
+
+    figures.mitigation(cfg)
+    for name in (*plots.MITIGATION_FIGURES, *plots.DP_FIGURES):
+        assert (cfg.output_dir / name).stat().st_size > 10_000
+
+
+def test_unaware_undefended_row_equals_stage2(swept):
+    cfg, rows = swept
+    summary = json.loads((cfg.output_dir / "summary.json").read_text())
+    none = [r for r in rows if r["defense"] == "none" and r["scenario"] == "unaware"][0]
+    assert none["auc"] == pytest.approx(summary["sizes"]["30"]["attack"]["auc"])
+    assert none["target_test_acc"] == pytest.approx(summary["sizes"]["30"]["target"]["test_acc"])
+
+
+def test_regularized_models_are_trained_and_cached(mitigated, monkeypatch):
+    cfg, _ = mitigated
+    files = {p.name.split("-")[0] for p in (cfg.output_dir / "stage1" / "n30").glob("*.npz")}
+    assert files == {"target", "shadow_00", "shadow_01"}
+    n_models = len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz")))
+    assert n_models == 4 * 3  # plain + l2 + dropout + dp, each target and 2 aware shadows
+
+    def boom(*a, **k):
+        raise AssertionError("a cached setting was evaluated again")
+
+    monkeypatch.setattr(mit, "_evaluate_setting", boom)
+    again = run_mitigation(cfg, log=quiet)
+    assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == n_models
+    assert again == json.loads((cfg.output_dir / "mitigation.json").read_text())
+
+
+def test_mitigation_size_must_be_a_profile_size(tiny_config):
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (40,)})
+    with pytest.raises(Stage1Error, match="not among"):
+        run_mitigation(cfg, log=quiet)
+
+
+def test_damaged_mitigation_cache_entry_is_recomputed(mitigated):
+    cfg, rows = mitigated
+    damaged = sorted((cfg.output_dir / "mitigation").glob("*.json"))[0]
+    damaged.write_text("[{")
+    lines = []
+    again = run_mitigation(cfg, log=lines.append)
+    assert any(str(damaged) in line and "recomputing" in line for line in lines)
+    assert again == json.loads(json.dumps(rows))
+
+
+def test_todays_attacks_run_on_the_trained_defenses_with_each_scenarios_reference_models(swept):
+    from mia_repro.attacks import ATTACKS
+
+    cfg, rows = swept
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    compared = meta["attack_comparison"]
+    names = set(ATTACKS) - {"shokri_svm"}
+    by = {(r["defense"], r["strength"], r["scenario"], r["attack"]): r for r in compared}
+    # L2 / dropout / undefended, both attackers, every attack but the SVM; no output-side defense
+    want = {(d, float(s), sc, a) for d, s in settings(cfg) if d in ("none", "l2", "dropout", "dp")
+            for sc in ("unaware", "aware") for a in names}
+    assert set(by) == want and len(compared) == len(want)
+    for r in compared:
+        assert 0 <= r["auc"] <= 1 and 0 <= r["tpr_at_0.1pct_fpr"] <= 1 and r["n_nonmembers"] == 30
+    # undefended: the aware attacker is the unaware one; defended: other reference models, other scores
+    def metrics(key):
+        return {k: v for k, v in by[key].items() if k != "scenario"}
+
+    for a in names:
+        assert metrics(("none", 0.0, "aware", a)) == metrics(("none", 0.0, "unaware", a))
+    assert any(metrics(("l2", 1e-3, "aware", a)) != metrics(("l2", 1e-3, "unaware", a))
+               for a in ("lira_offline", "rmia_offline"))
+
+
+def test_the_trained_defense_tables_show_both_attackers(swept):
+    from mia_repro.reporting import tables as report
+
+    cfg, rows = swept
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    table = report.mitigation_attacks_table(meta)
+    assert list(table[["defense", "strength"]].itertuples(index=False, name=None)) == [
+        ("none", 0.0), ("l2", 0.001), ("dropout", 0.5), ("dp", 8.0)]
+    assert {"lira_offline TPR@0.1% (aware)", "rmia_offline AUC (unaware)"} <= set(table.columns)
+    md = report.markdown_mitigation_attacks(rows, meta).splitlines()
+    assert len(md) == 2 + 4 and md[3].startswith("| 30 | l2 | 0.001 | ")
+    l2 = {r["scenario"]: r for r in rows if r["defense"] == "l2"}
+    assert f"{l2['aware']['auc']:.3f} / {l2['unaware']['auc']:.3f}" in md[3]
+
+
+def test_dp_rows_record_the_schedule_both_epsilons_and_the_audit(swept):
+    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+    from mia_repro.experiment.outputs import ModelOutputs
+
+    cfg, rows = swept
+    meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
+    dp = [r for r in rows if r["defense"] == "dp"]
+    assert [(r["strength"], r["scenario"]) for r in dp] == [(8.0, "unaware"), (8.0, "aware")]
+    for r in dp:
+        # what the row records recomputes with dp-accounting
+        sched = (r["noise_multiplier"], r["sampling_rate"], r["steps"], r["delta"])
+        assert r["epsilon"] == epsilon_rdp(*sched) and r["epsilon_pld"] == epsilon_pld(*sched)
+        assert r["epsilon"] == pytest.approx(8.0, abs=0.01) and r["clip_norm"] == 1.0 and r["delta"] == 1e-5
+        assert r["sampling_rate"] == 16 / 30 and r["steps"] == 2  # batch 16 of 30 members, 1 epoch
+        # the audit: the largest bound over the SVM, the baseline and every compared attack
+        compared = [c for c in meta["attack_comparison"] if c["defense"] == "dp" and c["scenario"] == r["scenario"]]
+        thr = [t for t in meta["threshold_baseline"] if t["defense"] == "dp" and t["scenario"] == r["scenario"]][0]
+        assert thr["epsilon_lower_bound"] == r["epsilon_lower_bound"]
+        assert r["epsilon_lower_bound"] >= max(c["epsilon_lower_bound"] for c in compared)
+        assert 0 <= r["epsilon_lower_bound"] < r["epsilon"]  # 30 members cannot prove much
+    # the unaware attacker's reference models are the plain shadows, the aware one's the DP shadows
+    files = sorted((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
+    dp_files = [f for f in files if "dp-sgd" in str(np.load(f, allow_pickle=False)["trainer"])]
+    assert len(dp_files) == 3
+    recorded = json.loads(str(np.load(dp_files[0])["trained_on"]))["dp"]
+    assert recorded["epsilon"] == dp[0]["epsilon"] and recorded["noise_multiplier"] == dp[0]["noise_multiplier"]
+
+
+def test_dp_without_the_aware_attacker_still_records_schedule_and_audit(mitigated):
+    """dp_aware off (as at quick's n = 5,000, outside aware_sizes): one unaware row per target epsilon, with
+    every DP key; the DP target is the cached one (nothing retrained)."""
+    cfg, _ = mitigated
+    cfg = dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_aware=False))
+    before = len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz")))
+    rows = run_mitigation(cfg, log=quiet)
+    dp = [r for r in rows if r["defense"] == "dp"]
+    assert [r["scenario"] for r in dp] == ["unaware"] and tuple(dp[0]) == RECORD_KEYS + DP_KEYS
+    assert "_audit" not in dp[0] and dp[0]["epsilon"] == pytest.approx(8.0, abs=0.01)
+    assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == before

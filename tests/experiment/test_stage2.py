@@ -1,0 +1,131 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from fakes import fake_size
+from mia_repro.cache import load_npz
+from mia_repro.experiment.stage1 import Stage1Error
+from mia_repro.experiment.stage2 import run_stage2
+from mia_repro.experiment import stage2 as stage2_mod
+
+
+@pytest.fixture
+def stage2_run(tiny_config, monkeypatch):
+    fakes = {n: fake_size(n, n_shadows=2, seed=n, leak=2.5) for n in (150, 200)}
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (150, 200), "max_records": None})
+    monkeypatch.setattr(stage2_mod, "load_stage1", lambda c: fakes)
+    summary = run_stage2(cfg, log=lambda *_: None)
+    return cfg, summary
+
+
+def test_summary_follows_the_contract(stage2_run):
+    cfg, summary = stage2_run
+    on_disk = json.loads((cfg.output_dir / "summary.json").read_text())
+    assert on_disk["sizes"].keys() == summary["sizes"].keys() == {"150", "200"}
+    for key in ("profile", "backend", "seed", "epochs", "n_shadows", "versions"):
+        assert key in on_disk
+    block = on_disk["sizes"]["150"]
+    assert set(block["target"]) >= {"train_acc", "test_acc"}
+    assert set(block["shadows"]) >= {"train_acc_mean", "test_acc_mean"}
+    attack = block["attack"]
+    for key in ("precision", "recall", "accuracy", "auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage_at_decision",
+                "advantage_max", "auc_raw_pooled", "auc_mean_per_class"):
+        assert isinstance(attack[key], float)
+    lo, hi = attack["tpr_at_0.1pct_fpr_ci95"]
+    assert lo <= attack["tpr_at_0.1pct_fpr"] <= hi and attack["n_nonmembers"] == 150
+    for key in ("precision", "recall", "accuracy", "auc", "C", "gamma"):
+        assert len(attack["per_class"][key]) == 10
+    assert "baseline" in block and block["baseline"]["threshold"] <= 0  # log p_y
+    assert not list(cfg.output_dir.glob("*.png"))  # the stage computes; reporting draws
+    from mia_repro.reporting import figures
+
+    figures.stage2(cfg, on_disk)
+    for name in ("fig_per_class_precision.png", "fig_precision_recall_vs_size.png", "fig_roc.png", "fig_target_accuracy.png"):
+        assert (cfg.output_dir / name).stat().st_size > 10_000
+
+
+def test_summary_numbers_recompute_from_score_files(stage2_run):
+    cfg, summary = stage2_run
+    for n, block in summary["sizes"].items():
+        s = load_npz(cfg.output_dir / f"attack_scores_{n}.npz")
+        assert s["member"].dtype == bool and set(np.unique(s["pred"])) <= {0, 1}
+        assert len(s["member"]) == 2 * int(n)
+        m, p = s["member"], s["pred"]
+        a = block["attack"]
+        assert a["precision"] == pytest.approx(skm.precision_score(m, p))
+        assert a["recall"] == pytest.approx(skm.recall_score(m, p))
+        assert a["accuracy"] == pytest.approx(skm.accuracy_score(m, p))
+        assert a["auc"] == pytest.approx(skm.roc_auc_score(m, s["score"]))
+        assert a["auc_raw_pooled"] == pytest.approx(skm.roc_auc_score(m, s["decision_value"]))
+        # the published thresholds give the published decisions: one per class, and the baseline's one
+        np.testing.assert_array_equal(p, s["score"] >= s["threshold"])
+        np.testing.assert_array_equal(s["threshold"], np.asarray(a["threshold"])[s["true_class"]])
+        assert a["threshold_kind"] == "per-class" and len(a["threshold"]) == 10
+        np.testing.assert_array_equal(s["baseline_pred"], s["baseline_score"] >= block["baseline"]["threshold"])
+        np.testing.assert_array_equal(s["baseline_threshold"], block["baseline"]["threshold"])
+        assert a["boundary_disagreements"] == int(((s["decision_value"] > 0) != p).sum())
+        for c in range(10):
+            sel = s["true_class"] == c
+            assert a["per_class"]["precision"][c] == pytest.approx(skm.precision_score(m[sel], p[sel], zero_division=0))
+        assert a["precision"] > 0.5  # leaky fake outputs
+
+
+def test_second_run_uses_the_cache(stage2_run, monkeypatch):
+    cfg, summary = stage2_run
+
+    def boom(*a, **k):
+        raise AssertionError("attack refit although cached")
+
+    monkeypatch.setattr(stage2_mod, "attack_size", boom)
+    again = run_stage2(cfg, log=lambda *_: None)
+    assert again["sizes"] == json.loads(json.dumps(summary["sizes"]))
+
+
+def test_stage2_without_stage1_is_a_clear_error(tiny_config):
+    with pytest.raises(Stage1Error, match="python -m mia_repro stage1 --profile test"):
+        run_stage2(tiny_config)
+
+
+def test_reused_folder_never_pairs_a_summary_with_other_scores(tiny_config, monkeypatch):
+    """Stage I outputs A, then B, then A again in one folder: summary.json always matches the scores beside it."""
+    cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (150,), "max_records": None})
+    runs = {"A": {150: fake_size(150, n_shadows=2, seed=1, leak=2.5)}, "B": {150: fake_size(150, n_shadows=2, seed=2, leak=1.0)}}
+    aucs = []
+    for which in ("A", "B", "A"):
+        monkeypatch.setattr(stage2_mod, "load_stage1", lambda c, w=which: runs[w])
+        summary = run_stage2(cfg, log=lambda *_: None)
+        s = load_npz(cfg.output_dir / "attack_scores_150.npz")
+        on_disk = json.loads((cfg.output_dir / "summary.json").read_text())["sizes"]["150"]["attack"]["auc"]
+        assert on_disk == summary["sizes"]["150"]["attack"]["auc"] == pytest.approx(skm.roc_auc_score(s["member"], s["score"]))
+        aucs.append(on_disk)
+    assert aucs[0] == aucs[2] != aucs[1]
+
+
+def test_damaged_stage2_cache_is_refit(stage2_run):
+    cfg, summary = stage2_run
+    for marker in (cfg.output_dir / "stage2").glob("*.json"):
+        marker.write_text("{not json")
+    lines = []
+    again = run_stage2(cfg, log=lines.append)
+    # per size: the block (damaged) and the fitted SVMs (their digest damaged too): both reported, both refit
+    assert sum("cache entry not usable" in line and "refitting" in line for line in lines) == 4
+    assert sum(".pkl" in line for line in lines) == 2
+    assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"]
+
+
+def test_summary_names_the_machine_that_trained_stage1_not_the_one_running_stage2(tiny_config):
+    import dataclasses
+
+    from mia_repro.training import machine_info
+
+    gpu = {"backend": "jax", "device": "gpu", "device_name": "NVIDIA H100 80GB HBM3", "keras": "3.15.1"}
+    so = fake_size(30, n_shadows=2)
+    so = dataclasses.replace(so, target=dataclasses.replace(so.target, trained_on=gpu, trainer="stacked"),
+                             shadows=[dataclasses.replace(m, trained_on=gpu, trainer="stacked") for m in so.shadows])
+    s = stage2_mod.build_summary(tiny_config, {30: {}}, {30: so})
+    assert (s["backend"], s["device"], s["device_name"]) == ("jax", "gpu", "NVIDIA H100 80GB HBM3")
+    assert s["trainer"] == {"name": "stacked", "reason": "as recorded in the Stage I model files"}
+    assert s["stage1_trained_on"]["30"] == [{**gpu, "trainer": "stacked", "models": 3}]
+    assert s["stage2_ran_on"] == machine_info()

@@ -1,0 +1,156 @@
+"""Attacking one's own model (mia_repro.own): views from arrays and from Keras models, loud input errors."""
+import numpy as np
+import pytest
+
+from fakes import fake_stage1
+from mia_repro.attacks import ATTACKS, AttackerView
+from mia_repro.attacks.config import AttackConfig
+from mia_repro.own import OwnInputError, as_logits, run_attacks, view_from_arrays
+
+FAST = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=200, fit_samples=300, n_jobs=1)
+NAMES = [a for a in ATTACKS if a != "label_only_augment"]
+
+
+def _arrays(so, labels):
+    """The keyword arguments of view_from_arrays that describe Stage I's ``so`` exactly."""
+    t, shadows = so.target, so.shadows
+    pop = t.pop_indices
+    return dict(target_labels=t.true_class, target_logits=t.logits,
+                shadow_labels=[s.true_class for s in shadows], shadow_member=[s.member for s in shadows],
+                shadow_logits=[s.logits for s in shadows],
+                reference_logits=np.stack([s.ref_logits for s in shadows]),
+                population_logits=np.stack([s.pop_logits for s in shadows]),
+                population_member=np.stack([np.isin(pop, s.indices[s.member]) for s in shadows]),
+                population_labels=labels[pop], target_population_logits=t.pop_logits)
+
+
+@pytest.fixture(scope="module")
+def stage1():
+    return fake_stage1(n=80, n_shadows=4, pool=900, population=200)
+
+
+def test_a_view_from_arrays_gives_the_same_scores_as_stage1s_view(stage1):
+    so, labels = stage1
+    mine = run_attacks(view_from_arrays(**_arrays(so, labels)), so.target.member, NAMES, cfg=FAST, bootstrap=0)
+    ref = AttackerView.from_stage1(so, labels)
+    for name in NAMES:
+        cls = ATTACKS[name]
+        attack = cls(cfg=FAST, seed=0) if name.startswith("shokri") else cls()
+        attack.fit(ref)
+        if name.startswith("shokri"):  # its features are softmax vectors, recomputed here from the logits in float32
+            np.testing.assert_allclose(mine.scores[name]["score"], attack.score(ref), atol=1e-3, err_msg=name)
+            assert (mine.scores[name]["pred"] == attack.predict(ref)).mean() > 0.98, name
+            continue
+        np.testing.assert_allclose(mine.scores[name]["score"], attack.score(ref), rtol=1e-6, atol=1e-9, err_msg=name)
+        np.testing.assert_array_equal(mine.scores[name]["pred"], attack.predict(ref), err_msg=name)
+    table = mine.summary()
+    assert list(table.index) == NAMES and set(table.columns) >= {"AUC", "TPR@1%FPR", "TPR@0.1%FPR", "95% CI @0.1%"}
+    assert table.loc["lira_offline", "AUC"] == pytest.approx(mine.blocks["lira_offline"]["auc"])
+    assert "AttackResults(" in repr(mine) and len(repr(mine)) < 600
+
+
+def test_without_a_population_the_reference_attacks_are_skipped_or_named(stage1):
+    so, labels = stage1
+    kw = {k: v for k, v in _arrays(so, labels).items() if not k.startswith(("reference", "population", "target_pop"))}
+    view = view_from_arrays(**kw)
+    assert "no references" in repr(view)
+    with pytest.warns(UserWarning, match=r"not run on this view: calibrated_loss \(needs population="):
+        res = run_attacks(view, so.target.member, cfg=FAST, bootstrap=0)
+    assert "lira_offline" in res.skipped and "shokri_svm" in res.blocks and "label_only_augment" in res.skipped
+    with pytest.raises(OwnInputError, match="lira_offline: needs population="):
+        run_attacks(view, so.target.member, ["lira_offline"])
+    with pytest.raises(OwnInputError, match="reference attacks need all of"):
+        view_from_arrays(**kw, reference_logits=_arrays(so, labels)["reference_logits"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda kw: {**kw, "target_logits": np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(1, keepdims=True)},
+     "target logits: these look like probabilities"),
+    (lambda kw: {**{k: v for k, v in kw.items() if k != "target_logits"}, "target_probs": kw["target_logits"]},
+     "target probs: not probabilities"),
+    (lambda kw: {**kw, "target_logits": kw["target_logits"][:-1]}, "target_labels: expected 159 labels"),
+    (lambda kw: {**kw, "target_labels": kw["target_labels"] + 10}, "target_labels: labels must lie in 0..9"),
+    (lambda kw: {**kw, "shadow_member": [np.ones_like(m) for m in kw["shadow_member"]]},
+     r"shadow_member\[0\]: needs members and non-members"),
+    (lambda kw: {**kw, "reference_logits": kw["reference_logits"][:, :10]}, r"reference: expected shape \(4, 160, 10\)"),
+    (lambda kw: {**kw, "population_member": np.zeros_like(kw["population_member"])}, "population_member: the simulation"),
+    (lambda kw: {**kw, "target_logits": np.where(np.arange(1600).reshape(160, 10) == 3, np.nan, kw["target_logits"])},
+     "target logits: 1 non-finite"),
+])
+def test_a_new_users_mistakes_are_named(stage1, change, message):
+    so, labels = stage1
+    with pytest.raises(OwnInputError, match=message):
+        view_from_arrays(**change(_arrays(so, labels)))
+
+
+def test_run_attacks_checks_membership_and_names(stage1):
+    so, labels = stage1
+    view = view_from_arrays(**_arrays(so, labels))
+    with pytest.raises(OwnInputError, match="member: 159 flags"):
+        run_attacks(view, so.target.member[:-1])
+    with pytest.raises(OwnInputError, match="attacks: unknown 'lira'; choose from"):
+        run_attacks(view, so.target.member, ["lira"])
+    with pytest.raises(OwnInputError, match="view: expected an AttackerView"):
+        run_attacks({"target": 1}, so.target.member)
+
+
+def test_probabilities_become_log_probabilities():
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    z = as_logits("t", probs=p)
+    np.testing.assert_allclose(np.exp(z) / np.exp(z).sum(1, keepdims=True), p)
+    with pytest.raises(OwnInputError, match="give exactly one"):
+        as_logits("t", logits=p, probs=p)
+
+
+def test_a_view_from_keras_models_refuses_a_shadow_that_saw_the_target_and_attacks_the_rest():
+    from mia_repro.quiet import keras
+    from mia_repro.own import view_from_models
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+
+    def model(seed):
+        keras.utils.set_random_seed(seed)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        return m
+
+    member = np.arange(100) < 50
+    recs = [np.arange(100 * i, 100 * (i + 1)) for i in range(4)]
+    shadows = [(model(i), r, member) for i, r in enumerate(recs[1:])]
+    view = view_from_models(model(9), recs[0], shadows, x, y, population=np.concatenate(recs[1:]))
+    assert view.ref_logits.shape == (3, 100, 2) and view.simulation.member.sum() == 150
+    with pytest.raises(OwnInputError, match=r"shadows\[0\]: trained on 50 of the target's records"):
+        view_from_models(model(9), recs[0], [(model(0), recs[0], member)], x, y)
+    softmax = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(OwnInputError, match="look like probabilities \\(a softmax output layer\\); pass outputs=.probs."):
+        view_from_models(softmax, recs[0], shadows, x, y)
+    assert view_from_models(softmax, recs[0], [(softmax, recs[1], member)], x, y, outputs="probs").shadows
+
+
+def test_more_new_user_mistakes_are_named(stage1):
+    from mia_repro.experiment.profiles import get_config
+    from mia_repro.own import view_from_models
+
+    so, labels = stage1
+    view = view_from_arrays(**_arrays(so, labels))
+    assert list(run_attacks(view, so.target.member, "loss_threshold", bootstrap=0).blocks) == ["loss_threshold"]
+    with pytest.raises(OwnInputError, match="cfg: an AttackConfig"):
+        run_attacks(view, so.target.member, ["shokri_svm"], cfg=get_config("smoke"))
+    with pytest.raises(OwnInputError, match="member: expected booleans or 0/1"):
+        run_attacks(view, np.flatnonzero(so.target.member).tolist() + [0] * 80)
+    x, y = np.zeros((50, 4), np.float32), np.zeros(50, np.int64)
+    with pytest.raises(OwnInputError, match="target_records: expected a non-empty 1-D array of integer"):
+        view_from_models(None, np.ones(50, bool), [], x, y)
+    with pytest.raises(OwnInputError, match="x, y: one label per record"):
+        view_from_models(None, np.arange(10), [], x, y[:40])
+    with pytest.raises(OwnInputError, match="population: 5 of the target's records"):
+        view_from_models(None, np.arange(10), [], x, y, population=np.arange(5, 30))
+
+
+def test_outputs_must_name_logits_or_probs():
+    from mia_repro.own import view_from_models
+
+    with pytest.raises(OwnInputError, match="outputs: 'logits' or 'probs', got 'softmax'"):
+        view_from_models(None, np.arange(10), [], np.zeros((50, 4), np.float32), np.zeros(50, np.int64),
+                         outputs="softmax")

@@ -1,0 +1,137 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mia_repro.cli import main
+
+
+def test_unknown_profile_is_one_clear_line(capsys):
+    assert main(["stage1", "--profile", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown profile 'nope'" in err and "smoke, quick, paper" in err
+
+
+def test_stage2_before_stage1_is_one_clear_line(tmp_path, capsys):
+    assert main(["stage2", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"Run `python -m mia_repro stage1 --profile smoke --results-dir {tmp_path}` first" in err
+
+
+def test_missing_dataset_is_one_clear_line(tmp_path, monkeypatch):
+    from mia_repro.data import cifar10 as data
+
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(data, "_keras_download", lambda: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.delenv("MIA_REPRO_DATA", raising=False)
+    code = main(["stage1", "--profile", "smoke", "--data", str(tmp_path / "x"), "--results-dir", str(tmp_path / "r")])
+    assert code == 2
+
+
+def test_module_entry_point_help():
+    out = subprocess.run([sys.executable, "-m", "mia_repro", "--help"], capture_output=True, text=True, check=True)
+    assert "stage1" in out.stdout and "--profile" in out.stdout
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mia_repro", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--sizes", "0"], "sizes"), (["--sizes", "-5"], "sizes"), (["--sizes", "30000"], "sizes"),
+    (["--seed", "-1"], "seed"), (["--epochs", "0"], "model.epochs"), (["--epochs", "-3"], "model.epochs"),
+    (["--seeds", "1"], "--seeds"), (["--steps-per-execution", "0"], "steps_per_execution"),
+    (["--seeds", "0", "-1"], "--seeds: seed"), (["--seeds", "0", "1180591620717411303424"], "--seeds: seed"),
+    (["--seed", "1", "--seeds", "0", "1"], "--seed: give --seed or --seeds"), (["--seed", str(2**32)], "seed"),
+    (["--workers", "0"], "workers"), (["--scheduler", "nowhere"], "scheduler"),
+    (["--threads-per-model", "0"], "threads_per_model"), (["--data", ""], "data_path"),
+])
+def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
+    out = cli("stage1", "--profile", "smoke", "--results-dir", str(tmp_path / "r"), *args)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and out.stderr.startswith(f"error: {field}")
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "stage1").exists()  # nothing trained, nothing written
+
+
+def test_results_dir_that_is_a_file_is_rejected_before_training(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    out = cli("stage1", "--profile", "smoke", "--results-dir", str(f / "sub"))
+    assert out.returncode == 2 and "is a file, not a folder" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders: the check cannot fail as root")
+def test_read_only_results_dir_is_rejected_before_training(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    out = cli("stage1", "--profile", "smoke", "--results-dir", str(ro / "r"))
+    assert out.returncode == 2 and "not writable" in out.stderr
+
+
+def test_ctrl_c_is_one_line_saying_how_to_resume(monkeypatch, capsys):
+    from mia_repro import cli as cli_mod
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_mod, "run", interrupted)
+    assert cli_mod.main(["stage1", "--profile", "smoke"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rerun the same command to resume" in err
+
+
+def test_data_stage_fails_when_the_dataset_is_nowhere(tmp_path, monkeypatch):
+    from mia_repro.data import cifar10 as data
+
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(data, "SHARED_SHARDS", tmp_path / "no-shards")
+    monkeypatch.setattr(data, "_keras_download", lambda: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.delenv("MIA_REPRO_DATA", raising=False)
+    with pytest.raises(data.DatasetNotFoundError, match="offline"):
+        data.ensure_dataset(tmp_path / "data", shards=tmp_path / "no-shards")
+
+
+@pytest.mark.parametrize("args, field", [
+    (["all", "--profile", "smoke", "--sizes", "400"], "mitigation.sizes: none of the profile's mitigation sizes"),
+    (["mitigation", "--profile", "smoke", "--sizes", "400"], "mitigation.sizes"),
+])
+def test_the_whole_plan_is_checked_before_anything_runs(args, field, tmp_path):
+    out = cli(*args, "--results-dir", str(tmp_path / "r"))
+    assert out.returncode == 2 and out.stderr.startswith(f"error: {field}") and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # nothing trained, no folder made
+
+
+def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path):
+    out = cli("stage1", "--profile", "smoke", "--results-dir", "", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.startswith("error: results_dir: expected a non-empty path")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.integration
+def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_free(tmp_path, monkeypatch, capsys, real_data):
+    import errno
+
+    from mia_repro import cache
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(cache, "atomic_write", full)
+    code = main(["stage1", "--profile", "smoke", "--sizes", "200", "--epochs", "1", "--results-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # after the progress bar's lines
+    assert code == 2 and "Traceback" not in err and sum(line.startswith("error:") for line in err.splitlines()) == 1
+    assert last.startswith(f"error: no space left on the device holding {tmp_path / 'r'} (") and "MiB free" in last
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "1", "--threads-per-model", "0"]])
+def test_bench_rejects_bad_worker_settings_before_training(args, capsys):
+    from mia_repro.bench import main as bench_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(args)
+    assert exit_info.value.code == 2
+    assert "--workers / --threads-per-model: every value must be >= 1" in capsys.readouterr().err
