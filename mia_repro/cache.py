@@ -23,6 +23,8 @@ import io
 import json
 import os
 import pickle
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +32,12 @@ import numpy as np
 from mia_repro.errors import MiaReproInputError
 
 SIDECAR = ".digest.json"
+
+#: what reading a damaged ``.npz`` raises (a truncated or altered zip, a bad member, a compressed stream cut short)
+NPZ_DAMAGE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError)
+#: what unpickling a damaged or outdated file raises (bytes cut short, a class or module this code no longer has)
+PICKLE_DAMAGE = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError, IndexError,
+                 KeyError)
 
 
 class CacheEntryError(MiaReproInputError):
@@ -123,7 +131,7 @@ def load_npz(path: str | os.PathLike, key: str | None = None,
     try:
         with np.load(source, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except Exception as exc:  # BadZipFile, OSError, ValueError, EOFError ... on a damaged file
+    except NPZ_DAMAGE as exc:  # what numpy raises on damaged bytes; anything else is a bug and is raised
         raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return _checked(path, arrays, check)
 
@@ -159,7 +167,7 @@ def load_pickle(path: str | os.PathLike, key: str, check: Callable[[Any], None] 
     data = verified_bytes(path, key)
     try:
         obj = pickle.loads(data)
-    except Exception as exc:
+    except PICKLE_DAMAGE as exc:  # damaged, or of classes this code no longer has: recomputed
         raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return _checked(path, obj, check)
 

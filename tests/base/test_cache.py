@@ -200,3 +200,30 @@ def test_a_seeds_file_of_the_wrong_shape_is_left_out(run):
         (run.output_dir / "seeds" / "seeds.json").write_text(json.dumps(wrong))
         assert spread_for(run, "attacks") is None and spread_for(run, "summary") is None
         assert load_seeds(run) is None  # what notebook 04 shows: "no usable seeds.json", not a traceback
+
+
+def test_only_damage_becomes_a_cache_error_a_bug_is_raised(tmp_path, monkeypatch):
+    """A damaged file is a CacheEntryError (the caller recomputes); an unexpected error while reading is a
+    bug and is raised as itself, never turned into "recompute"."""
+    import pickle as pickle_mod
+
+    import numpy as np
+
+    from mia_repro import cache
+
+    cache.save_npz(tmp_path / "a.npz", key="k", x=np.arange(3))
+    cache.save_pickle(tmp_path / "a.pkl", {"x": 1}, "k")
+
+    def bug(*a, **k):
+        raise RuntimeError("a programming error")
+
+    monkeypatch.setattr(np, "load", bug)
+    with pytest.raises(RuntimeError, match="a programming error"):
+        cache.load_npz(tmp_path / "a.npz", key="k")
+    monkeypatch.setattr(pickle_mod, "loads", bug)
+    with pytest.raises(RuntimeError, match="a programming error"):
+        cache.load_pickle(tmp_path / "a.pkl", key="k")
+    monkeypatch.undo()
+    (tmp_path / "b.npz").write_bytes((tmp_path / "a.npz").read_bytes()[:40])
+    with pytest.raises(cache.CacheEntryError, match="b.npz: unreadable"):
+        cache.load_npz(tmp_path / "b.npz")
