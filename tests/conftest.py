@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mia_repro.attacks.config import AttackConfig
-from mia_repro.experiment.config import ExperimentConfig, MitigationConfig, OutputsConfig
+from mia_repro.experiment.config import ExperimentConfig, MitigationConfig, OutputsConfig, PoolConfig
 from mia_repro.models.config import ModelConfig
 from mia_repro.data.cifar10 import BATCH_FILES
 
@@ -59,9 +59,23 @@ def tiny_config(tmp_path, tiny_dataset):
     return make_tiny_config(tmp_path, tiny_dataset[0])
 
 
+def in_process_threads(wanted: int = 2) -> int:
+    """A thread count with which this process's backend trains: ``wanted`` if the backend can still take it,
+    else the count an earlier test file of the same pytest worker started it with.  A config asking for
+    another count would train in a worker process of its own, where a test's monkeypatch does not reach."""
+    from mia_repro.training.threads import ThreadsError, apply_threads
+
+    try:
+        apply_threads(wanted)
+        return wanted
+    except ThreadsError as exc:
+        return exc.current
+
+
 def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
-    """The tiny config with results under ``tmp_path`` and the dataset ``folder``."""
+    """The tiny config with results under ``tmp_path`` and the dataset ``folder``; trains in this process."""
     return ExperimentConfig(
+        threads_per_model=in_process_threads(),
         profile="test",
         sizes=(30, 40),
         n_shadows=2,
@@ -76,6 +90,8 @@ def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
             temperatures=(5.0,), aware_sizes=(30,), aware_shadows=2, dp_epsilons=(8.0,),
         ),
         outputs=OutputsConfig(population_size=40, augmentations=("hflip", "shift:1:0")),
+        pool=PoolConfig(size=40, n_models=4, n_targets=2, population_size=40, reference_counts=(1, 2), sim_targets=2,
+                        svm_shadows=2),
     )
 
 

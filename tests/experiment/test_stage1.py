@@ -254,7 +254,7 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
 
     cfg = dataclasses.replace(tiny_config, sizes=(30,))
     so = run_stage1(cfg, log=quiet)[30]
-    here = {**machine_info(), "steps_per_execution": 1, "threads_per_model": 2}  # machine, trainer default, threads
+    here = {**machine_info(), "steps_per_execution": 1, "threads_per_model": cfg.threads_per_model}
     assert here["device_name"] and all(m.trained_on == here for m in [so.target, *so.shadows])
     four = run_stage1(dataclasses.replace(cfg, steps_per_execution=4, results_dir=str(tmp_path / "spe4")),
                       log=quiet)[30]
