@@ -7,14 +7,17 @@ The package in layers; a module imports only from its own layer or the ones abov
    ``validation`` (config value checks), ``paths``, ``cache`` (atomic files and digests), ``quiet`` (Keras
    without backend noise), ``determinism``.
 2. **core** -- ``attacks/`` (Shokri's per-class SVMs and today's attacks, scikit-learn estimators on the
-   attacker's view), ``metrics``, ``evaluation`` (fit, score, judge), ``audit``, ``privacy``,
-   ``defenses``: numpy, scipy and scikit-learn only.
+   attacker's view), ``metrics``, ``evaluation`` (fit, score, judge), ``reference_pool`` (a pool of
+   reference models and the attacker's view of one), ``pool_evaluation`` (leave-one-out, the power
+   curve, reproducibility, precision at priors), ``audit``, ``privacy``, ``defenses``: numpy, scipy and
+   scikit-learn only.
 3. **data** -- ``data/``: CIFAR-10 pooled and verified, the member / non-member splits, augmentations.
 4. **models and training** -- ``models/`` (the CNN, its config, what a model is asked, inference),
    ``training/`` (jobs, trainers, DP-SGD, and the executor that trains on every core or a Dask
    cluster), ``own`` (the attacks on your own Keras models).
 5. **experiment** -- ``experiment/``: config schema, profiles, keys, layout, store, the per-model file,
-   plan, cached training, provenance, and the stages (Stage I, Stage II, compare, mitigation, seeds).
+   plan, cached training, provenance, and the stages (Stage I, Stage II, compare, mitigation, seeds,
+   the reference pool and its attacks).
 6. **reporting** -- ``reporting/``: tables, figures and the seed spread, from what the stages wrote.
 7. **tools** -- ``cli``, ``reproduce`` (the notebooks via papermill), ``bench``.
 """

@@ -2,8 +2,9 @@
 
 Stages: ``data`` (find or materialize CIFAR-10), ``stage1`` (train target and
 shadows), ``stage2`` (attack, summary, figures), ``compare`` (every attack of
-mia_repro.attacks on the same target), ``mitigation`` (defenses), ``all``
-(stage1, stage2, compare, mitigation in order).  Every stage reuses the caches
+mia_repro.attacks on the same target), ``mitigation`` (defenses), ``pool`` (a pool of
+reference models: online and offline LiRA and RMIA, leave-one-out), ``all``
+(stage1, stage2, compare, mitigation in order; ``pool`` runs on its own).  Every stage reuses the caches
 of the earlier ones.  ``--seeds`` runs stage1, stage2 and compare once per seed
 and writes the spread.  Errors a user can fix print one line and exit 2.
 """
@@ -20,7 +21,7 @@ from mia_repro.experiment.profiles import PROFILES, get_config
 from mia_repro.errors import ConfigError
 from mia_repro.errors import MiaReproError
 
-STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "all")
+STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "pool", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +71,7 @@ def check_plan(args, cfg) -> None:
     if args.seeds is not None:
         if args.seed is not None:
             raise ConfigError("--seed: give --seed or --seeds, not both (--seeds runs each of its seeds)")
-        if args.stage not in ("stage1", "stage2", "compare", "all"):
+        if args.stage not in ("stage1", "stage2", "compare", "all"):  # the pool has its own spread (its targets)
             raise ConfigError(f"--seeds: runs stage1, stage2 and compare; not available for {args.stage}")
         if len(set(args.seeds)) != len(args.seeds) or len(args.seeds) < 2:
             raise ConfigError(f"--seeds: needs at least two different seeds, got {args.seeds}")
@@ -142,6 +143,11 @@ def run(args) -> None:
 
         run_mitigation(cfg, verbose=verbose)
         figures.mitigation(cfg)
+    if args.stage == "pool":
+        from mia_repro.experiment.pool import train_pool
+        from mia_repro.experiment.pool_attacks import run_pool_attacks
+
+        figures.pool(cfg, run_pool_attacks(cfg, train_pool(cfg, verbose=verbose)))
 
 
 def threading_main() -> bool:

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mia_repro.attacks import ATTACKS, AttackerView, MembershipAttack, new_attack
+from mia_repro.attacks import ATTACKS, ONLINE_ATTACKS, AttackerView, MembershipAttack, new_attack
 from mia_repro.attacks.base import AttackInputError
 from mia_repro.metrics import AttackMetrics, attack_metrics, check_member_score, metrics_by_class, score_ties
 
@@ -233,6 +233,8 @@ def _why_not(cls: type, view: AttackerView) -> str | None:
         return "needs population= (reference outputs)"
     if cls.needs_augmentations and not view.target_aug_labels.shape[0]:
         return "needs augmented queries"
+    if getattr(cls, "needs_in_references", False) and not view.has_in_references:
+        return "an online attack: needs references trained with the target's records (a reference pool)"
     if cls.needs_logits and view.output_defense is not None:
         return "needs the target's logits"
     return None
@@ -251,9 +253,9 @@ def resolve_attacks(attacks, view: AttackerView, cfg=None, seed: int = 0) -> tup
     out = {}
     for item in items:
         if isinstance(item, str):
-            if item not in ATTACKS:
-                raise AttackInputError(f"attacks: unknown {item!r}; choose from {list(ATTACKS)} or pass attack "
-                                       f"instances")
+            if item not in ATTACKS and item not in ONLINE_ATTACKS:
+                raise AttackInputError(f"attacks: unknown {item!r}; choose from {list(ATTACKS) + list(ONLINE_ATTACKS)} "
+                                       f"or pass attack instances")
             item = new_attack(item, cfg, seed)
         elif not isinstance(item, MembershipAttack):
             raise AttackInputError(f"attacks: names or MembershipAttack instances, got {type(item).__name__}")

@@ -25,7 +25,7 @@ from mia_repro.experiment.profiles import get_config
 from mia_repro.data.cifar10 import DatasetNotFoundError
 
 NOTEBOOKS = ("01_stage1_target_and_shadows.ipynb", "02_stage2_attack.ipynb", "03_mitigation.ipynb",
-             "04_beyond_shokri.ipynb", "05_your_own_model.ipynb")
+             "04_beyond_shokri.ipynb", "05_your_own_model.ipynb", "06_reference_pool.ipynb")
 
 
 def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path: str | None = None,

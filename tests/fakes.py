@@ -68,3 +68,20 @@ def fake_stage1(n: int = 300, n_shadows: int = 4, leak: float = 2.0, difficulty:
         own = np.concatenate([pick[:n], pick[n:]])
         shadows.append(model(f"shadow_{k:02d}", own, pick[:n], k + 1))
     return SizeOutputs(n, target, shadows), labels
+
+
+def fake_pool(m: int = 10, n: int = 300, p: int = 150, classes: int = 10, leak: float = 2.0, seed: int = 0):
+    """A synthetic :class:`~mia_repro.reference_pool.ReferencePool`: ``m`` models, each IN on a random half of
+    ``n`` pool records (true-class logit shifted by a per-record difficulty and by ``leak`` when IN), and
+    ``p`` population records no model trained on."""
+    from mia_repro.reference_pool import ReferencePool
+
+    rng = np.random.default_rng(seed)
+    y, yp = rng.integers(0, classes, n), rng.integers(0, classes, p)
+    hard, hardp = rng.normal(0, 1, n), rng.normal(0, 1, p)
+    member = np.stack([np.isin(np.arange(n), rng.permutation(n)[: n // 2]) for _ in range(m)])
+    z = rng.normal(0, 1, (m, n, classes))
+    z[:, np.arange(n), y] += 1 + 2 * hard + leak * member
+    zp = rng.normal(0, 1, (m, p, classes))
+    zp[:, np.arange(p), yp] += 1 + 2 * hardp
+    return ReferencePool(z.astype(np.float32), member, y, zp.astype(np.float32), yp)

@@ -14,33 +14,45 @@
 ``label_only_gap``     Choquette-Choo et al. 2021: correct => member
 ``label_only_augment`` Choquette-Choo et al. 2021: correct answers on augmentations
 =====================  ==========================================================
+
+:data:`ONLINE_ATTACKS`, which need references trained with the target's records as well as without them
+(a reference pool, :mod:`mia_repro.reference_pool`; Shokri's shadows never are):
+
+=====================  ==========================================================
+``lira_online``        Carlini et al. 2022: per-record IN and OUT Gaussians, likelihood ratio
+``lira_online_global`` the same with one global IN and one global OUT variance
+``rmia_online``        Zarifzadeh et al. 2024: Pr(x) over IN and OUT references
+=====================  ==========================================================
 """
 from mia_repro.attacks.base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack, PopulationSimulation,
                    attack_dataset)
 from mia_repro.attacks.calibrated_loss import CalibratedLoss
 from mia_repro.attacks.label_only import AugmentationAttack, GapAttack
-from mia_repro.attacks.lira import LiRAOffline, LiRAOfflineGlobal
+from mia_repro.attacks.lira import LiRAOffline, LiRAOfflineGlobal, LiRAOnline, LiRAOnlineGlobal
 from mia_repro.attacks.metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
-from mia_repro.attacks.rmia import RMIAOffline
+from mia_repro.attacks.rmia import RMIAOffline, RMIAOnline
 from mia_repro.attacks.shokri import PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
 from mia_repro.attacks.threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
 
 ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThreshold, GlobalLossThreshold, LossThreshold,
                                       EntropyThreshold, CalibratedLoss,
                                       LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
+#: the online attacks (a reference pool only); :func:`new_attack` knows them too
+ONLINE_ATTACKS = {cls.name: cls for cls in (LiRAOnline, LiRAOnlineGlobal, RMIAOnline)}
 
 
 
 def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
-    """One unfitted instance of attack ``name`` of :data:`ATTACKS`; the SVM variants take ``cfg``
-    (:class:`~mia_repro.attacks.config.AttackConfig`; None: its defaults) and ``seed``."""
-    if name not in ATTACKS:
-        raise AttackInputError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
-    cls = ATTACKS[name]
+    """One unfitted instance of attack ``name`` of :data:`ATTACKS` or :data:`ONLINE_ATTACKS`; the SVM variants
+    take ``cfg`` (:class:`~mia_repro.attacks.config.AttackConfig`; None: its defaults) and ``seed``."""
+    known = {**ATTACKS, **ONLINE_ATTACKS}
+    if name not in known:
+        raise AttackInputError(f"unknown attack {name!r}; choose one of {', '.join(known)}")
+    cls = known[name]
     return cls(cfg=cfg, seed=seed) if issubclass(cls, ShokriSVM) else cls()
 
 
-__all__ = ["ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "AttackNotFittedError",
+__all__ = ["ATTACKS", "ONLINE_ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "AttackNotFittedError",
            "MembershipAttack", "PopulationSimulation", "attack_dataset", "PerClassSVMs", "check_disjoint",
            "confidence_threshold", "fit_class_attack", "fit_per_class_svms", "stratified_subsample",
-           "true_class_confidence"] + [c.__name__ for c in ATTACKS.values()]
+           "true_class_confidence"] + [c.__name__ for c in (*ATTACKS.values(), *ONLINE_ATTACKS.values())]

@@ -123,16 +123,45 @@ class PopulationSimulation:
     p; ``true_class`` int64 (P,).  :meth:`as_target` gives, for shadow j as the
     simulated target, its outputs, the labels, and the other shadows' outputs
     with a mask of those that are OUT for each record.
+
+    Optional, for a pool of reference models (:mod:`mia_repro.reference_pool`), where the labelled
+    records and RMIA's population records differ: ``z_logits`` float32 (K, Z, C) every shadow's logits on
+    Z population records that ``z_member`` bool (K, Z) says which trained on (None: the labelled records
+    serve as RMIA's population too, as in the Shokri protocol); ``targets`` the shadows that play the
+    simulated target (None: every one); ``n_references`` how many of the others each of them gets as its
+    references (a seeded subset, ``seed``; None: all others), so that the simulation runs the attack with
+    as many references as the real target has.  ``models``: which pool models the K shadows are (None
+    outside a pool).
     """
 
     logits: np.ndarray
     member: np.ndarray
     true_class: np.ndarray
+    z_logits: np.ndarray | None = None
+    z_member: np.ndarray | None = None
+    targets: tuple[int, ...] | None = None
+    n_references: int | None = None
+    seed: int = 0
+    models: tuple[int, ...] | None = None
+
+    def others(self, j: int) -> list[int]:
+        """The shadows that serve simulated target ``j`` as references."""
+        others = [k for k in range(len(self.logits)) if k != j]
+        if self.n_references is not None and self.n_references < len(others):
+            pick = np.random.default_rng([self.seed, j, 13]).choice(len(others), self.n_references, replace=False)
+            others = [others[i] for i in np.sort(pick)]
+        return others
 
     def as_target(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(target_logits (P, C), member (P,), ref_logits (K-1, P, C), ref_out (K-1, P) bool)``."""
-        others = [k for k in range(len(self.logits)) if k != j]
+        """``(target_logits (P, C), member (P,), ref_logits (R, P, C), ref_out (R, P) bool)``."""
+        others = self.others(j)
         return self.logits[j], self.member[j], self.logits[others], ~self.member[others]
+
+    def population(self) -> tuple[np.ndarray, np.ndarray]:
+        """RMIA's population records as the shadows see them: ``(logits (K, Z, C), member (K, Z))``."""
+        if self.z_logits is None:
+            return self.logits, self.member
+        return self.z_logits, self.z_member
 
 
 class AttackInputError(MiaReproInputError):
@@ -182,8 +211,11 @@ class AttackerView:
     (:meth:`require_references`); the others run.  ``output_defense`` (optional): a function
     float (N, C) -> float32 (N, C) applied to every prediction vector the models expose (an output-side
     defense, :mod:`mia_repro.defenses`); such a view hides the logits, so only the attacks on exposed
-    probabilities run (``needs_logits`` False).  Build one from Stage I (:meth:`from_stage1`) or from one's
-    own models or arrays (:mod:`mia_repro.own`).
+    probabilities run (``needs_logits`` False).  ``ref_in`` (optional) bool (K, N): which references
+    trained on each target record (a pool of reference models, :mod:`mia_repro.reference_pool`; None: every
+    reference is OUT for every target record, as Shokri's shadows are), what the online attacks need.
+    Build one from Stage I (:meth:`from_stage1`), from a reference pool, or from one's own models or arrays
+    (:mod:`mia_repro.own`).
     """
 
     target_logits: np.ndarray
@@ -197,6 +229,7 @@ class AttackerView:
     simulation: PopulationSimulation | None = None
     target_name: str = "target"
     output_defense: Callable[[np.ndarray], np.ndarray] | None = None
+    ref_in: np.ndarray | None = None
 
     @classmethod
     def from_stage1(cls, size_outputs, labels: np.ndarray | None = None, output_defense=None) -> "AttackerView":
@@ -254,13 +287,30 @@ class AttackerView:
             p = _need_array("target_pop_logits", self.target_pop_logits, 2, (None, c)).shape[0]
             _need_array("ref_logits", self.ref_logits, 3, (k, n, c))
             _need_array("pop_true_class", self.pop_true_class, 1, (p,), kind="i")
-            _need_array("simulation.logits", self.simulation.logits, 3, (k, p, c))
-            _need_array("simulation.member", self.simulation.member, 2, (k, p), kind="i")
+            sim = self.simulation
+            if sim.z_logits is None:
+                _need_array("simulation.logits", sim.logits, 3, (k, p, c))
+                _need_array("simulation.member", sim.member, 2, (k, p), kind="i")
+            else:
+                ks, q, _ = _need_array("simulation.logits", sim.logits, 3, (None, None, c)).shape
+                _need_array("simulation.member", sim.member, 2, (ks, q), kind="i")
+                _need_array("simulation.true_class", sim.true_class, 1, (q,), kind="i")
+                _need_array("simulation.z_logits", sim.z_logits, 3, (ks, p, c))
+                _need_array("simulation.z_member", sim.z_member, 2, (ks, p), kind="i")
+        if self.ref_in is not None:
+            if not given:
+                raise AttackInputError("ref_in: given without the reference part of the view (ref_logits, ...)")
+            self.ref_in = _need_array("ref_in", self.ref_in, 2, (k, n), kind="i").astype(bool)
 
     @property
     def has_references(self) -> bool:
         """Whether the reference part (OUT reference outputs, population sample) is present."""
         return self.ref_logits is not None
+
+    @property
+    def has_in_references(self) -> bool:
+        """Whether some reference trained on some target record (``ref_in``): what the online attacks need."""
+        return self.ref_in is not None and bool(self.ref_in.any()) and bool((~self.ref_in).any())
 
     def require_references(self, attack: str) -> None:
         """Raise :class:`AttackInputError` naming ``attack`` and what to give when the reference part is absent."""
@@ -315,6 +365,21 @@ def balanced_threshold(member: np.ndarray, score: np.ndarray) -> float:
     fpr, tpr, thr = roc_curve(member, score)
     best = int(np.argmax(tpr - fpr))
     return float(thr[best]) if np.isfinite(thr[best]) else float(np.max(score))
+
+
+def fpr_threshold(member: np.ndarray, score: np.ndarray, fpr: float) -> float:
+    """The smallest threshold ``t`` (decision ``score >= t``) at which at most a share ``fpr`` of the
+    non-members of labelled data (``member`` bool (N,), ``score`` float (N,)) is called a member: the
+    threshold an attacker sets on its references for a target false-positive rate."""
+    member = np.asarray(member, dtype=bool)
+    out = np.sort(np.asarray(score, np.float64)[~member])[::-1]
+    if not len(out):
+        raise ValueError("choosing a threshold for a false-positive rate needs non-members in the attacker's data")
+    allowed = int(np.floor(fpr * len(out) + 1e-9))  # false positives allowed
+    if allowed >= len(out):
+        return float(out[-1])
+    # above the (allowed+1)-th largest non-member score; ties at that score are all excluded
+    return float(np.nextafter(out[allowed], np.inf))
 
 
 class AttackNotFittedError(NotFittedError, MiaReproError):
@@ -412,6 +477,8 @@ class MembershipAttack(BaseEstimator):
     needs_references: ClassVar[bool] = False
     #: needs the target's answers on augmented queries (``target_aug_labels``)
     needs_augmentations: ClassVar[bool] = False
+    #: needs references that trained on target records (``ref_in``): the online attacks
+    needs_in_references: ClassVar[bool] = False
     #: reads the target's logits (refused where the view exposes post-processed probabilities only)
     needs_logits: ClassVar[bool] = True
 
@@ -453,6 +520,10 @@ class MembershipAttack(BaseEstimator):
             view.require_references(name)
         if self.needs_augmentations and not view.target_aug_labels.shape[0]:
             raise AttackInputError(f"{name}: needs the target's answers on augmented queries (target_aug_labels)")
+        if self.needs_in_references and not view.has_in_references:
+            raise AttackInputError(f"{name}: an online attack needs reference models trained with the target's "
+                                   f"records (IN) as well as without (a reference pool, ref_in); Shokri's shadows "
+                                   f"are OUT for every target record: use the offline variant")
         if self.needs_logits and view.output_defense is not None:
             raise AttackInputError(f"{name}: reads the target's logits, which this view hides (it exposes "
                                    f"post-processed probabilities only)")
@@ -497,14 +568,45 @@ class ReferenceProblem:
     pop_ref_logits: np.ndarray
     pop_ref_out: np.ndarray
 
+    # the signals, float64, computed once per problem (an attack's grid search reuses them)
+    @functools.cached_property
+    def phi(self) -> np.ndarray:
+        """(N,) the attacked model's logit-scaled confidence (:func:`logit_confidence`)."""
+        return logit_confidence(self.logits, self.true_class)
+
+    @functools.cached_property
+    def ref_phi(self) -> np.ndarray:
+        """(R, N) the references' logit-scaled confidences."""
+        return logit_confidence(self.ref_logits, self.true_class)
+
+    @functools.cached_property
+    def loss(self) -> np.ndarray:
+        """(N,) the attacked model's loss (:func:`cross_entropy`)."""
+        return np.logaddexp(0.0, -self.phi)
+
+    @functools.cached_property
+    def ref_loss(self) -> np.ndarray:
+        """(R, N) the references' losses."""
+        return np.logaddexp(0.0, -self.ref_phi)
+
+    @functools.cached_property
+    def pop_loss(self) -> np.ndarray:
+        """(P,) the attacked model's loss on the population records."""
+        return cross_entropy(self.pop_logits, self.pop_true_class)
+
+    @functools.cached_property
+    def pop_ref_loss(self) -> np.ndarray:
+        """(R, P) the references' losses on the population records."""
+        return cross_entropy(self.pop_ref_logits, self.pop_true_class)
+
 
 def target_problem(view: AttackerView) -> ReferenceProblem:
     """The real attack: the target, its 2n records, every shadow as an OUT reference."""
     view.require_references("a reference-model attack")
-    sim = view.simulation
-    return ReferenceProblem(view.target_logits, view.true_class, view.ref_logits,
-                            np.ones(view.ref_logits.shape[:2], bool), view.target_pop_logits, view.pop_true_class,
-                            sim.logits, ~sim.member)
+    z_logits, z_member = view.simulation.population()
+    ref_out = np.ones(view.ref_logits.shape[:2], bool) if view.ref_in is None else ~view.ref_in
+    return ReferenceProblem(view.target_logits, view.true_class, view.ref_logits, ref_out,
+                            view.target_pop_logits, view.pop_true_class, z_logits, ~z_member)
 
 
 MIN_SIMULATION_SHADOWS = 2  # one shadow as the simulated target, at least one other as its reference
@@ -523,12 +625,16 @@ def simulated_problems(view: AttackerView) -> list[tuple[ReferenceProblem, np.nd
         raise AttackInputError(f"shadows: the population simulation of a reference-model attack needs at least "
                                f"{MIN_SIMULATION_SHADOWS} shadow models (one as target, the others as its "
                                f"references), got {len(sim.logits)}")
+    z_logits, z_member = sim.population()
+    z_true = view.pop_true_class
     out = []
-    for j in range(len(sim.logits)):
+    for j in (range(len(sim.logits)) if sim.targets is None else sim.targets):
         t_logits, member, r_logits, r_out = sim.as_target(j)
-        keep = r_out.any(axis=0)
+        others = sim.others(j)
+        # records with an OUT reference (a pool keeps every record, as its real target's problem does)
+        keep = r_out.any(axis=0) if sim.z_logits is None else np.ones(r_out.shape[1], bool)
         out.append((ReferenceProblem(t_logits[keep], sim.true_class[keep], r_logits[:, keep], r_out[:, keep],
-                                     t_logits, sim.true_class, r_logits, r_out), member[keep]))
+                                     z_logits[j], z_true, z_logits[others], ~z_member[others]), member[keep]))
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mia_repro.attacks.base import ReferenceAttack, ReferenceProblem, cross_entropy, masked_mean_std
+from mia_repro.attacks.base import ReferenceAttack, ReferenceProblem, masked_mean_std
 
 
 class CalibratedLoss(ReferenceAttack):
@@ -20,5 +20,5 @@ class CalibratedLoss(ReferenceAttack):
     paper = "Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)"
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
-        ref_mean, _, _ = masked_mean_std(cross_entropy(p.ref_logits, p.true_class), p.ref_out)
-        return -(cross_entropy(p.logits, p.true_class) - ref_mean)
+        ref_mean, _, _ = masked_mean_std(p.ref_loss, p.ref_out)
+        return -(p.loss - ref_mean)

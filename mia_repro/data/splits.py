@@ -72,3 +72,39 @@ def population_sample(splits: Splits, population_size: int, seed: int) -> np.nda
                          f"got {population_size}")
     rng = np.random.default_rng([seed, splits.size, 99])
     return np.sort(rng.choice(splits.pool, size=population_size, replace=False)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class PoolSplit:
+    """The records of a reference pool (Carlini et al. 2022, Sec. VI): ``records`` int64 (2n,) sorted, the
+    pool; ``population`` int64 (P,) sorted, records outside it that no pool model trains on; ``seed`` and
+    ``size`` from which every model's half is drawn (:meth:`members`)."""
+
+    size: int
+    records: np.ndarray
+    population: np.ndarray
+    seed: int
+
+    def members(self, m: int) -> np.ndarray:
+        """Sorted int64 (n,): the half of the pool that model ``m`` trains on (seeded by seed, size and ``m``
+        only, so that adding models keeps the existing ones)."""
+        pick = np.random.default_rng([self.seed, self.size, m, 31]).permutation(len(self.records))[: self.size]
+        return np.sort(self.records[pick]).astype(np.int64)
+
+    def nonmembers(self, m: int) -> np.ndarray:
+        """Sorted int64 (n,): the other half."""
+        return np.setdiff1d(self.records, self.members(m)).astype(np.int64)
+
+
+def pool_split(n_total: int, size: int, population_size: int, seed: int) -> PoolSplit:
+    """The pool of 2 * ``size`` records and a population sample of ``population_size`` other records, drawn
+    from ``n_total`` with a seeded permutation of their own (independent of the Shokri splits).
+    ``ValueError`` when they do not fit."""
+    if size <= 0 or population_size <= 0:
+        raise ValueError(f"size and population_size must be positive, got {size}, {population_size}")
+    if 2 * size + population_size > n_total:
+        raise ValueError(f"a pool of 2n = {2 * size} records and a population of {population_size} do not fit "
+                         f"in {n_total} records")
+    perm = np.random.default_rng([seed, size, 53]).permutation(n_total)
+    return PoolSplit(size, np.sort(perm[: 2 * size]).astype(np.int64),
+                     np.sort(perm[2 * size : 2 * size + population_size]).astype(np.int64), seed)

@@ -2,8 +2,8 @@
 
 ``ExperimentConfig`` holds everything that changes a result: the model and its training
 (:class:`~mia_repro.models.config.ModelConfig`), Shokri's attack models
-(:class:`~mia_repro.attacks.config.AttackConfig`), what Stage I keeps (:class:`OutputsConfig`) and the
-mitigation sweep (:class:`MitigationConfig`), plus where and how it runs.  Each section validates its own
+(:class:`~mia_repro.attacks.config.AttackConfig`), what Stage I keeps (:class:`OutputsConfig`), the
+mitigation sweep (:class:`MitigationConfig`) and the reference pool (:class:`PoolConfig`), plus where and how it runs.  Each section validates its own
 fields when it is made; :func:`validate` checks what ties them together (sizes against the pooled records,
 top-k against the classes, the aware shadows against the shadows).  Named profiles and
 :func:`~mia_repro.experiment.profiles.get_config`: :mod:`.profiles`; folders and file names:
@@ -26,7 +26,7 @@ from mia_repro.models.config import DPConfig, ModelConfig
 from mia_repro.validation import is_int, is_number, need, positive_ints, positive_numbers
 
 __all__ = ["AttackConfig", "ConfigError", "DPConfig", "ExperimentConfig", "MitigationConfig", "ModelConfig",
-           "OutputsConfig", "to_dict", "validate"]
+           "OutputsConfig", "PoolConfig", "to_dict", "validate"]
 
 N_POOLED = 60000  # CIFAR-10's training and test records, pooled
 MAX_WORKERS = 1024
@@ -116,6 +116,64 @@ class OutputsConfig:
 
 
 @dataclass(frozen=True)
+class PoolConfig:
+    """The reference-pool experiment (:mod:`mia_repro.experiment.pool`; Carlini et al., S&P 2022, Sec. VI).
+
+    ``size``: n; the pool holds 2n records and each of ``n_models`` models trains on a seeded random half
+    of it (the paper's CNN and training).  ``population_size``: records outside the pool, never trained
+    on, on which every model's logits are kept (RMIA's population).  ``n_targets``: pool models that play
+    the target in turn (leave-one-out: the other ``n_models - 1`` are its references).
+    ``reference_counts``: the numbers of references of the power curve (``n_models - 1`` is always
+    added; larger counts are left out).  ``sim_targets``: reference models that play the target in the
+    attacker's simulation (thresholds, RMIA's parameters).  ``svm_shadows``: reference models used as
+    Shokri's shadows (the SVMs are fit once on models that are never a target).  ``fpr_levels``: the
+    false-positive rates at which the attacker sets its thresholds on the references (reproducibility,
+    precision).  ``priors``: the membership priors of the precision table.
+    """
+
+    size: int = 2500
+    n_models: int = 64
+    n_targets: int = 8
+    population_size: int = 5000
+    reference_counts: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    sim_targets: int = 16
+    svm_shadows: int = 10
+    fpr_levels: tuple[float, ...] = (0.001, 0.01)
+    priors: tuple[float, ...] = (0.5, 0.1, 0.01, 0.001)
+
+    def __post_init__(self):
+        need(is_int(self.size) and self.size >= 1, "pool.size", "expected an integer >= 1", self.size)
+        need(is_int(self.n_models) and self.n_models >= 2, "pool.n_models",
+             "expected an integer >= 2 (a target and at least one reference)", self.n_models)
+        need(is_int(self.n_targets) and 1 <= self.n_targets <= self.n_models, "pool.n_targets",
+             f"expected an integer in 1..n_models ({self.n_models})", self.n_targets)
+        need(is_int(self.population_size) and self.population_size >= 1, "pool.population_size",
+             "expected an integer >= 1", self.population_size)
+        positive_ints("pool.reference_counts", self.reference_counts)
+        need(is_int(self.sim_targets) and self.sim_targets >= 2, "pool.sim_targets", "expected an integer >= 2",
+             self.sim_targets)
+        need(is_int(self.svm_shadows) and self.svm_shadows >= 1, "pool.svm_shadows", "expected an integer >= 1",
+             self.svm_shadows)
+        need(self.n_models - self.n_targets >= 1, "pool.n_targets",
+             f"at most n_models - 1 ({self.n_models - 1}): Shokri's shadows are pool models that are never a "
+             f"target", self.n_targets)
+        need(self.n_models >= 3, "pool.n_models", "expected at least 3 (the attacker's simulation needs two "
+             "references besides the target)", self.n_models)
+        need(isinstance(self.fpr_levels, tuple) and len(self.fpr_levels) > 0
+             and all(is_number(f) and 0 < f < 1 for f in self.fpr_levels), "pool.fpr_levels",
+             "expected a non-empty tuple of rates in (0, 1) (0.001 for 0.1%)", self.fpr_levels)
+        need(isinstance(self.priors, tuple) and len(self.priors) > 0
+             and all(is_number(f) and 0 < f < 1 for f in self.priors), "pool.priors",
+             "expected a non-empty tuple of membership priors in (0, 1) (0.01 for 1%)", self.priors)
+
+    @property
+    def curve_counts(self) -> tuple[int, ...]:
+        """The power curve's reference counts: ``reference_counts`` up to ``n_models - 1``, and that."""
+        top = self.n_models - 1
+        return tuple(sorted({c for c in self.reference_counts if c < top} | {top}))
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one run of the experiment depends on.
 
@@ -151,6 +209,7 @@ class ExperimentConfig:
     attack: AttackConfig = field(default_factory=AttackConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
 
     def __post_init__(self):
         validate(self)
@@ -200,7 +259,7 @@ def validate(cfg: "ExperimentConfig") -> None:
     need(is_int(cfg.n_shadows) and cfg.n_shadows >= 1, "n_shadows", "expected an integer >= 1", cfg.n_shadows)
     need(is_int(cfg.seed) and 0 <= cfg.seed <= MAX_SEED, "seed", f"expected an integer in 0..{MAX_SEED}", cfg.seed)
     for name, kind in (("model", ModelConfig), ("attack", AttackConfig), ("mitigation", MitigationConfig),
-                       ("outputs", OutputsConfig)):
+                       ("outputs", OutputsConfig), ("pool", PoolConfig)):
         need(isinstance(getattr(cfg, name), kind), name, f"expected a {kind.__name__}", getattr(cfg, name))
     need(cfg.max_records is None or (is_int(cfg.max_records) and 0 < cfg.max_records), "max_records",
           "expected a positive integer or None", cfg.max_records)
@@ -230,6 +289,10 @@ def validate(cfg: "ExperimentConfig") -> None:
     pool = n_total - 2 * biggest
     need(o.population_size <= pool, "outputs.population_size",
           f"expected an integer in 1..{pool} (the shadow pool at n = {biggest})", o.population_size)
+    rp = cfg.pool
+    need(2 * rp.size + rp.population_size <= n_total, "pool.size",
+         f"the pool's 2n records and its population sample ({rp.population_size}) must fit in the {n_total} "
+         f"records: n at most {(n_total - rp.population_size) // 2}", rp.size)
 
 
 def to_dict(cfg: Any) -> dict:

@@ -12,6 +12,9 @@
     svm_sensitivity/n<size>-<key>.json            the fixed SVM's (C, gamma) rows of one size
     summary.json, attacks.json, mitigation.json, mitigation_meta.json, svm_sensitivity.json, fig_*.png
     seeds/seed<k>/ (a run per seed), seeds/seeds.json (their spread)
+    stage1/n<size>/pool_<m>-<key>.npz             the reference pool's models (Stage I files)
+    pool/pool-<key>.json | .npz                   the pool attacks' cache entry
+    pool.json, pool_scores.npz                    the pool attacks' results and per-record arrays
 """
 from __future__ import annotations
 
@@ -78,6 +81,19 @@ class Layout:
 
     def stage1_weights(self, size: int, name: str, key: str) -> Path:
         return self.stage1_root / f"n{size}" / "weights" / f"{name}-{key}.weights.npz"
+
+    # the reference pool (its models are Stage I files: stage1/n<size>/pool_<m>-<key>.npz)
+    def pool_entry(self, key: str, ext: str) -> Path:
+        return self.output_dir / "pool" / f"pool-{key}.{ext}"
+
+    @property
+    def pool_scores(self) -> Path:
+        """The pool attacks' per-record arrays (a byte copy of the cached entry)."""
+        return self.output_dir / "pool_scores.npz"
+
+    @property
+    def pool_doc(self) -> Path:
+        return self.output_dir / "pool.json"
 
     # Stage II
     def stage2_block(self, size: int, key: str) -> Path:

@@ -65,12 +65,14 @@ def execution(cfg: ExperimentConfig) -> Execution:
 @dataclass(frozen=True)
 class TrainRequest:
     """Models one stage needs at one size with one model config: ``jobs`` of ``size`` trained with
-    ``model_cfg``; ``label`` prefixes their names in messages (e.g. ``"l2=0.001 "``)."""
+    ``model_cfg``; ``label`` prefixes their names in messages (e.g. ``"l2=0.001 "``); ``expects``: per job
+    what its file must hold (None: the Shokri plan's, :func:`expected`; the reference pool gives its own)."""
 
     size: int
     jobs: tuple[TrainJob, ...]
     model_cfg: ModelConfig
     label: str = ""
+    expects: tuple[Expected, ...] | None = None
 
 
 def load_data(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:

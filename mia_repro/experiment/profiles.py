@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from mia_repro.errors import ConfigError
-from mia_repro.experiment.config import ExperimentConfig, MitigationConfig, OutputsConfig
+from mia_repro.experiment.config import ExperimentConfig, MitigationConfig, OutputsConfig, PoolConfig
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.models.config import ModelConfig
 from mia_repro.validation import is_int
@@ -57,6 +57,8 @@ _SMOKE = ExperimentConfig(
     max_records=2000,
     model=ModelConfig(epochs=2),
     outputs=OutputsConfig(population_size=200),
+    pool=PoolConfig(size=200, n_models=6, n_targets=3, population_size=200, reference_counts=(1, 2, 4), sim_targets=3,
+                    svm_shadows=2),
     attack=AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=3, cv_samples=200, fit_samples=400),
     mitigation=MitigationConfig(
         sizes=(200,),
@@ -75,6 +77,7 @@ _QUICK = ExperimentConfig(
     profile="quick",
     model=ModelConfig(epochs=10),
     mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5, dp_epsilons=(1.0, 2.0, 4.0, 8.0)),
+    pool=PoolConfig(size=2500, n_models=64, n_targets=8),
 )
 
 # 100-epoch models give nearly one-hot outputs: on the default grid every class's best point was the
@@ -88,6 +91,7 @@ _PAPER = ExperimentConfig(
     mitigation=MitigationConfig(sizes=(2500,), l2_strengths=(0.0, 1e-3, 5e-3, 1e-2), dropout_rates=(0.0, 0.25, 0.5),
                                 aware_sizes=(2500,), aware_shadows=10),
     attack=AttackConfig(C_grid=(0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5), gamma_grid=(0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)),
+    pool=PoolConfig(size=2500, n_models=16, n_targets=8, sim_targets=8, svm_shadows=8),
 )
 
 PROFILES: dict[str, ExperimentConfig] = {c.profile: c for c in (_SMOKE, _QUICK, _PAPER)}

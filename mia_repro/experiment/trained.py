@@ -99,10 +99,10 @@ def train_or_load_many(
     todo, complete = [], []  # todo: (request, job); complete: (request, job, training-time outputs, kept weights)
     specs, paths = {}, {}
     for r_i, req in enumerate(requests):
-        splits = size_splits(cfg, req.size)
-        for j in req.jobs:
+        splits = size_splits(cfg, req.size) if req.expects is None else None
+        for j_i, j in enumerate(req.jobs):
             key = (r_i, j.name)
-            specs[key] = expected(cfg, splits, j, req.model_cfg)
+            specs[key] = expected(cfg, splits, j, req.model_cfg) if req.expects is None else req.expects[j_i]
             paths[key] = store.path(j, req.size, req.model_cfg)
             store.remove_orphans(j, req.size, req.model_cfg)
             if not paths[key].exists():

@@ -45,3 +45,16 @@ def seed_runs(cfg: ExperimentConfig, seeds: list[int]) -> None:
         stage1(c, load_stage1(c))
         stage2(c, load_summary(c))
         compare(c, load_compare(c))
+
+
+def pool(cfg: ExperimentConfig, doc: dict) -> None:
+    """The reference pool's figures of ``pool.json`` and ``pool_scores.npz`` (the gallery reads the pool's
+    images from the dataset)."""
+    from mia_repro.cache import load_npz
+    from mia_repro.data.cifar10 import CLASS_NAMES
+    from mia_repro.experiment.plan import load_data
+    from mia_repro.reporting import pool_plots
+
+    scores = load_npz(cfg.layout.pool_scores)
+    x, _ = load_data(cfg)
+    pool_plots.pool_figures(doc, scores, x[scores["pool_indices"]], CLASS_NAMES, cfg.output_dir)

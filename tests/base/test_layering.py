@@ -12,7 +12,8 @@ PACKAGE = Path(mia_repro.__file__).parent
 #: layer of every module or sub-package (first dotted part under mia_repro), top of the list = lowest
 LAYERS = {
     "errors": 0, "validation": 0, "paths": 0, "cache": 0, "quiet": 0, "determinism": 0,
-    "attacks": 1, "metrics": 1, "evaluation": 1, "audit": 1, "privacy": 1, "defenses": 1,
+    "attacks": 1, "metrics": 1, "evaluation": 1, "audit": 1, "privacy": 1, "defenses": 1, "reference_pool": 1,
+    "pool_evaluation": 1,
     "data": 2,
     "models": 3, "training": 3, "own": 3,
     "experiment": 4,

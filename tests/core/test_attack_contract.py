@@ -8,9 +8,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from fakes import fake_stage1
+from fakes import fake_pool, fake_stage1
 from mia_repro import MiaReproError
-from mia_repro.attacks import ATTACKS, AttackerView, AttackInputError, MembershipAttack, new_attack
+from mia_repro.attacks import ATTACKS, ONLINE_ATTACKS, AttackerView, AttackInputError, MembershipAttack, new_attack
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.evaluation import run_attacks
 
@@ -44,18 +44,31 @@ def make(name: str) -> MembershipAttack:
     return new_attack(name, FAST_SVM, seed=3)
 
 
-NAMES = list(ATTACKS) + [MedianGap.name]
+NAMES = list(ATTACKS) + list(ONLINE_ATTACKS) + [MedianGap.name]
 
 
 @pytest.fixture(scope="module")
-def views():
+def shokri_views():
     """Two views of different Stage I outputs (other records, other models), each with references and
-    augmentations, so every attack runs on both."""
+    augmentations, so every attack of ATTACKS runs on both."""
     out = []
     for seed in (0, 1):
         so, labels = fake_stage1(n=60, n_shadows=3, pool=600, population=120, seed=seed)
         out.append(AttackerView.from_stage1(so, labels))
     return out
+
+
+@pytest.fixture(scope="module")
+def pool_views():
+    """Two views of different reference pools (IN and OUT references): what the online attacks need."""
+    return [fake_pool(m=6, n=120, p=60, seed=seed).view(0, sim_targets=3) for seed in (0, 1)]
+
+
+@pytest.fixture
+def views(request, shokri_views, pool_views):
+    """The views the test's attack runs on: a pool's for an online attack, Stage I's otherwise."""
+    name = getattr(getattr(request.node, "callspec", None), "params", {}).get("name")
+    return pool_views if name in ONLINE_ATTACKS else shokri_views
 
 
 def learned(attack) -> dict:
@@ -156,6 +169,8 @@ def test_a_view_of_another_type_is_one_named_error(name, views):
 
 
 def test_what_an_attack_needs_is_a_property_of_its_class():
+    assert {n for n, c in ONLINE_ATTACKS.items() if c.needs_in_references and c.needs_references} == set(ONLINE_ATTACKS)
+    assert not any(c.needs_in_references for c in ATTACKS.values())
     needs_refs = {n for n, c in ATTACKS.items() if c.needs_references}
     assert needs_refs == {"calibrated_loss", "lira_offline", "lira_offline_global", "rmia_offline"}
     assert {n for n, c in ATTACKS.items() if c.needs_augmentations} == {"label_only_augment"}
@@ -279,8 +294,11 @@ def test_a_fitted_attack_refuses_a_view_with_another_number_of_classes_and_pickl
 
     attack = make(name).fit(views[0])
     assert attack.n_classes_ == 10 and "_fit_depth" not in vars(attack)
-    so3, labels3 = fake_stage1(n=30, n_shadows=3, pool=300, population=60, classes=3)
-    three = AttackerView.from_stage1(so3, labels3)
+    if name in ONLINE_ATTACKS:
+        three = fake_pool(m=4, n=60, p=30, classes=3).view(0)
+    else:
+        so3, labels3 = fake_stage1(n=30, n_shadows=3, pool=300, population=60, classes=3)
+        three = AttackerView.from_stage1(so3, labels3)
     with pytest.raises(AttackInputError, match=rf"^{name}: fit on outputs of 10 classes, this view has 3$"):
         attack.score(three)
     back = pickle.loads(pickle.dumps(attack))  # a fitted attack travels to a worker process

@@ -420,11 +420,14 @@ def test_new_attack_builds_each_attack_and_names_the_unknown():
     svm = new_attack("shokri_svm_fixed", cfg, 7)
     assert isinstance(svm, ShokriSVMFixed) and (svm.cfg, svm.seed) == (cfg, 7)
     assert type(new_attack("lira_offline")) is LiRAOffline and not hasattr(new_attack("lira_offline"), "threshold_")
+    from mia_repro.attacks import ONLINE_ATTACKS
+
     assert [type(new_attack(n)).name for n in ATTACKS] == list(ATTACKS)
+    assert [type(new_attack(n)).name for n in ONLINE_ATTACKS] == list(ONLINE_ATTACKS)
     assert new_attack("shokri_svm").seed == 0 and new_attack("shokri_svm").cfg is None
     with pytest.raises(ValueError) as err:
         new_attack("lira")
-    assert str(err.value) == "unknown attack 'lira'; choose one of " + ", ".join(ATTACKS)
+    assert str(err.value) == "unknown attack 'lira'; choose one of " + ", ".join([*ATTACKS, *ONLINE_ATTACKS])
 
 
 def test_the_views_repr_names_what_it_holds():

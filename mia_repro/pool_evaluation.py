@@ -1,0 +1,213 @@
+"""Judging attacks on a reference pool: leave-one-out targets, power against the number of references,
+per-record reproducibility across targets, and precision at membership priors.
+
+* **Leave-one-out** (Carlini et al., S&P 2022, Sec. VI): each of T pool models in turn is the target,
+  the other M - 1 its references (:meth:`~mia_repro.reference_pool.ReferencePool.view`); every metric is
+  reported as mean and spread over the T targets.
+* **Thresholds on the references.**  For a false-positive rate ``alpha`` the attacker sets its threshold
+  on its own labelled data (:func:`attacker_scores`: the simulation on the references for a reference
+  attack, the references' own records for an attack on shadows) with
+  :func:`~mia_repro.attacks.base.fpr_threshold`; the target's labels only judge the calls.
+* **Reproducibility** (:func:`reproducibility`; the question of Jebreel et al., PoPETs 2026): per record,
+  the share of the targets that had it as a member which flag it (IN-flag rate), and the same among the
+  targets that did not (OUT-flag rate); the Jaccard overlap of two targets' flagged sets; the share of
+  records flagged by at least 90% of the targets that trained on them.
+* **Precision at priors** (:func:`precision_at_priors`; Jayaraman et al., PETS 2021): with members a share
+  ``pi`` of the queried records, a "member" call is right with probability
+  ``PPV = pi TPR / (pi TPR + (1 - pi) FPR)``, from the TPR and FPR that the threshold chosen on the
+  references gives on the targets (pooled over them), beside the oracle that sets its threshold on the
+  target's own labels at the same FPR.  Interval: the 2.5% and 97.5% quantiles of the PPV over Jeffreys
+  Beta posteriors of the pooled TPR and FPR (2,000 seeded draws).
+
+numpy, scikit-learn and the attacks only.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from mia_repro.attacks.base import MembershipAttack, ReferenceAttack, fpr_threshold, simulate
+from mia_repro.evaluation import AttackResult, evaluate_attack
+from mia_repro.metrics import tpr_at_fpr
+from mia_repro.reference_pool import PoolInputError, ReferencePool
+
+
+def check_priors(priors) -> tuple[float, ...]:
+    """``priors`` as a tuple of floats in (0, 1); :class:`PoolInputError` otherwise."""
+    out = tuple(priors)
+    if not out or not all(isinstance(p, (int, float, np.floating)) and not isinstance(p, bool) and 0 < p < 1
+                          for p in out):
+        raise PoolInputError(f"priors: membership priors in (0, 1) (0.01 for 1%), got {priors!r}")
+    return tuple(float(p) for p in out)
+
+
+def attacker_scores(attack: MembershipAttack, pool: ReferencePool, view, target: int,
+                    exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, member)`` of a fitted ``attack`` on the attacker's labelled data: the simulation of the view
+    for a reference attack; for an attack on shadows, the records of the view's simulated targets (less
+    ``exclude``, e.g. the models an SVM was fit on) scored as if each were the target."""
+    if isinstance(attack, ReferenceAttack):
+        return simulate(view, attack.problem_score)
+    sim = view.simulation
+    chosen = range(len(sim.models)) if sim.targets is None else sim.targets
+    models = [sim.models[j] for j in chosen if sim.models[j] not in set(exclude)]
+    models = models or [m for m in sim.models if m not in set(exclude)]
+    scores, members = [], []
+    for m in models:
+        helper = [o for o in range(pool.n_models) if o not in (m, target)][:2]
+        scores.append(attack.score(pool.view(m, references=helper)))
+        members.append(pool.member[m])
+    return np.concatenate(scores), np.concatenate(members)
+
+
+def flags_at(attack: MembershipAttack, pool: ReferencePool, view, target: int, score: np.ndarray,
+             fpr_levels: Sequence[float], exclude: Sequence[int] = ()) -> dict[float, tuple[float, np.ndarray]]:
+    """``{alpha: (threshold, flags bool (N,))}``: the threshold set on the attacker's data for each rate and
+    the target records it flags."""
+    ref_score, ref_member = attacker_scores(attack, pool, view, target, exclude)
+    out = {}
+    for alpha in fpr_levels:
+        t = fpr_threshold(ref_member, ref_score, alpha)
+        out[float(alpha)] = (t, score >= t)
+    return out
+
+
+def leave_one_out(pool: ReferencePool, attacks: dict[str, MembershipAttack], targets: Sequence[int],
+                  sim_targets: int | None, fpr_levels: Sequence[float], seed: int = 0, bootstrap: int = 200,
+                  fitted: dict[str, tuple[MembershipAttack, Sequence[int]]] | None = None, log=print) -> dict:
+    """Each of ``targets`` in turn attacked by every attack (a fresh clone fit on its view).  ``fitted``:
+    attacks fit once elsewhere, ``{name: (attack, its shadow models)}`` (the SVMs on models never a
+    target), scored on a view whose references are those models.  Returns ``{name: [per target:
+    {"result": AttackResult, "flags": {alpha: (threshold, flags)}}]}``."""
+    out: dict[str, list] = {name: [] for name in [*attacks, *(fitted or {})]}
+    for t in targets:
+        view = pool.view(t, sim_targets=sim_targets, seed=seed)
+        for name, proto in attacks.items():
+            attack = clone(proto)
+            r = evaluate_attack(attack, view, pool.member[t], seed, bootstrap)
+            out[name].append({"result": r, "flags": flags_at(attack, pool, view, t, r.scores["score"], fpr_levels)})
+        for name, (attack, shadows) in (fitted or {}).items():
+            v = pool.view(t, references=shadows, simulation=[i for i in range(pool.n_models) if i != t],
+                          sim_targets=sim_targets, seed=seed)
+            r = evaluate_attack(attack, v, pool.member[t], seed, bootstrap, fit=False)
+            out[name].append({"result": r, "flags": flags_at(attack, pool, v, t, r.scores["score"], fpr_levels,
+                                                             exclude=shadows)})
+        log(f"    target {pool.names[t]}: " + ", ".join(
+            f"{n} {out[n][-1]['result'].metrics.tpr(0.001):.3f}" for n in out) + " (TPR@0.1%FPR)")
+    return out
+
+
+def power_curve(pool: ReferencePool, attacks: dict[str, MembershipAttack], targets: Sequence[int],
+                counts: Sequence[int], sim_targets: int | None, seed: int = 0, log=print) -> dict:
+    """AUC and TPR at 0.1% / 1% FPR of each attack with ``R`` references for ``R`` in ``counts``: per target
+    a seeded subset of R of the other models serves as the references; the attacker's simulation runs on
+    all of them with R references per simulated target, so its choices are made at the same R.  Returns
+    ``{name: {R: {"auc": [per target], "tpr_at_0.1pct_fpr": [...], "tpr_at_1pct_fpr": [...]}}}``."""
+    out = {name: {} for name in attacks}
+    for r_count in counts:
+        for name in attacks:
+            out[name][int(r_count)] = {"auc": [], "tpr_at_0.1pct_fpr": [], "tpr_at_1pct_fpr": []}
+        for t in targets:
+            others = [i for i in range(pool.n_models) if i != t]
+            if r_count > len(others):
+                raise PoolInputError(f"reference_counts: {r_count} references, but only {len(others)} other models")
+            pick = np.random.default_rng([seed, t, r_count, 5]).choice(len(others), r_count, replace=False)
+            refs = [others[i] for i in np.sort(pick)]
+            view = pool.view(t, references=refs, simulation=others, n_sim_references=r_count,
+                             sim_targets=sim_targets, seed=seed)
+            member = pool.member[t]
+            for name, proto in attacks.items():
+                score = clone(proto).fit(view).score(view)
+                row = out[name][int(r_count)]
+                row["auc"].append(float(roc_auc_score(member, score)))
+                row["tpr_at_0.1pct_fpr"].append(tpr_at_fpr(member, score, 0.001))
+                row["tpr_at_1pct_fpr"].append(tpr_at_fpr(member, score, 0.01))
+        log(f"    {r_count:3d} references: " + ", ".join(
+            f"{n} {np.mean(out[n][int(r_count)]['tpr_at_0.1pct_fpr']):.3f}" for n in attacks) + " (TPR@0.1%FPR)")
+    return out
+
+
+def reproducibility(flags: np.ndarray, member: np.ndarray) -> dict:
+    """How stable the calls on one record are from target to target.
+
+    ``flags`` bool (T, N): which records each target's attack flags; ``member`` bool (T, N): which each
+    target trained on.  Returns per record ``in_rate`` / ``out_rate`` float64 (N,) (NaN where a record was
+    never IN / OUT) and ``n_in`` int64 (N,); ``jaccard_all`` (mean over target pairs of the overlap of
+    their flagged sets), ``jaccard_members`` (the same over the records both trained on), and
+    ``share_reliable``: of the records IN for at least two targets, the share flagged by at least 90% of
+    them (``n_eligible`` records).
+    """
+    flags, member = np.asarray(flags, bool), np.asarray(member, bool)
+    if flags.shape != member.shape or flags.ndim != 2:
+        raise PoolInputError(f"flags and member: one (T, N) shape, got {flags.shape} and {member.shape}")
+    n_in = member.sum(axis=0)
+    n_out = (~member).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        in_rate = np.where(n_in > 0, (flags & member).sum(axis=0) / n_in, np.nan)
+        out_rate = np.where(n_out > 0, (flags & ~member).sum(axis=0) / n_out, np.nan)
+
+    def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+        union = (a | b).sum()
+        return float((a & b).sum() / union) if union else float("nan")
+
+    pairs = list(itertools.combinations(range(len(flags)), 2))
+    j_all = [jaccard(flags[i], flags[k]) for i, k in pairs]
+    j_mem = [jaccard(flags[i] & member[i] & member[k], flags[k] & member[i] & member[k]) for i, k in pairs]
+    eligible = n_in >= 2
+    reliable = eligible & (in_rate >= 0.9)
+    return {"in_rate": in_rate, "out_rate": out_rate, "n_in": n_in.astype(np.int64),
+            "jaccard_all": _mean_defined(j_all), "jaccard_members": _mean_defined(j_mem),
+            "share_reliable": float(reliable.sum() / eligible.sum()) if eligible.any() else float("nan"),
+            "n_eligible": int(eligible.sum())}
+
+
+def _mean_defined(values) -> float:
+    """The mean of the values that are not NaN (NaN when none is: no target pair flagged anything)."""
+    v = np.asarray(values, np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
+def ppv(prior: float, tpr: float, fpr: float) -> float:
+    """Precision of a "member" call when members are a share ``prior`` of the queried records."""
+    den = prior * tpr + (1 - prior) * fpr
+    return float(prior * tpr / den) if den > 0 else float("nan")
+
+
+def precision_at_priors(flags: np.ndarray, member: np.ndarray, oracle_tpr: Sequence[float], alpha: float,
+                        priors: Sequence[float], seed: int = 0, draws: int = 2000) -> dict:
+    """PPV at each prior of the calls ``flags`` bool (T, N) against ``member`` bool (T, N), pooled over the
+    T targets, with its interval (module docstring), beside the oracle's (``oracle_tpr``: per target the
+    TPR at FPR ``alpha`` with a threshold set on its own labels).  Returns ``{"tpr", "fpr", "tp", "fp",
+    "members", "nonmembers", "oracle_tpr", "priors": {pi: {"ppv", "ci95", "oracle_ppv"}}}``."""
+    priors = check_priors(priors)
+    flags, member = np.asarray(flags, bool), np.asarray(member, bool)
+    tp, fp = int((flags & member).sum()), int((flags & ~member).sum())
+    pos, neg = int(member.sum()), int((~member).sum())
+    tpr, fpr = tp / pos, fp / neg
+    rng = np.random.default_rng([seed, 71])
+    tpr_s = rng.beta(tp + 0.5, pos - tp + 0.5, draws)
+    fpr_s = rng.beta(fp + 0.5, neg - fp + 0.5, draws)
+    o_tpr = float(np.mean(oracle_tpr))
+    out = {}
+    for pi in priors:
+        s = pi * tpr_s / (pi * tpr_s + (1 - pi) * fpr_s)
+        out[pi] = {"ppv": ppv(pi, tpr, fpr), "ci95": [float(np.quantile(s, 0.025)), float(np.quantile(s, 0.975))],
+                   "oracle_ppv": ppv(pi, o_tpr, alpha)}
+    return {"tpr": tpr, "fpr": fpr, "tp": tp, "fp": fp, "members": pos, "nonmembers": neg, "oracle_tpr": o_tpr,
+            "priors": out}
+
+
+def summarize(values: Sequence[float]) -> dict:
+    """``{"mean", "std", "min", "max", "values"}`` of per-target values (std with ddof 1; 0 for one value)."""
+    v = np.asarray(values, np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "min": float(v.min()),
+            "max": float(v.max()), "values": [float(x) for x in v]}
+
+
+__all__ = ["AttackResult", "attacker_scores", "check_priors", "flags_at", "leave_one_out", "power_curve", "ppv",
+           "precision_at_priors", "reproducibility", "summarize"]

@@ -1,0 +1,128 @@
+"""The reference pool's figures, drawn from ``pool.json`` and ``pool_scores.npz``: attack power against the
+number of references, the per-record IN-flag rates, and the most and least vulnerable images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from mia_repro.reporting.plots import _finish, _roc_axes, draw_all
+
+GALLERY_ATTACK = "lira_online"
+
+
+def _footer(doc: dict) -> str:
+    t = doc.get("training", {})
+    return (f"profile {doc.get('profile')} · pool n = {doc['pool']['size']:,} ({doc['records']['pool']:,} records), "
+            f"{doc['pool']['n_models']} models, {doc['pool']['n_targets']} leave-one-out targets · "
+            f"{t.get('epochs')} epochs · backend {t.get('backend')} · {t.get('device')}: {t.get('device_name')} · "
+            f"seed {doc.get('seed')}")
+
+
+def power_curve(doc: dict, path: Path | str | None = None, footer: str | None = None):
+    """TPR at 0.1% FPR and AUC (mean over targets, with their min and max) against the number of references."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
+    for ax, key, title in ((axes[0], "tpr_at_0.1pct_fpr", "TPR at 0.1% FPR"), (axes[1], "auc", "AUC")):
+        for i, (name, by_r) in enumerate(doc["curve"].items()):
+            r = np.array([int(k) for k in by_r])
+            mean = np.array([by_r[k][key]["mean"] for k in by_r])
+            lo = np.array([by_r[k][key]["min"] for k in by_r])
+            hi = np.array([by_r[k][key]["max"] for k in by_r])
+            online = "online" in name
+            ax.plot(r, mean, marker="o", ms=3, color=f"C{i}", ls="-" if online else "--", label=name)
+            ax.fill_between(r, lo, hi, color=f"C{i}", alpha=0.12)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(r, [str(v) for v in r])
+        ax.set_xlabel("reference models per score")
+        ax.set_ylabel(f"{title} (mean; band: min-max over targets)")
+        ax.set_title(f"{title} against the number of references")
+        ax.grid(alpha=0.3, which="both")
+        if key == "auc":
+            ax.axhline(0.5, color="k", ls=":", lw=1)
+    axes[1].legend(fontsize=7)
+    return _finish(fig, doc, path, _footer(doc) if footer is None else footer)
+
+
+def _per_target(scores: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, N) scores and memberships of attack ``name`` from ``pool_scores.npz``'s arrays."""
+    keys = sorted(k for k in scores if k.startswith(f"{name}/") and k.endswith("/score"))
+    return (np.stack([scores[k] for k in keys]), np.stack([scores[k.replace("/score", "/member")] for k in keys]))
+
+
+def pool_roc(doc: dict, scores: dict, path: Path | str | None = None, footer: str | None = None):
+    """Every pool attack's ROC on the first leave-one-out target, log-log, AUC as the mean over targets."""
+    fig, ax = plt.subplots(figsize=(5.6, 5.0))
+    for i, (name, block) in enumerate(doc["attacks"].items()):
+        s, m = _per_target(scores, name)
+        fpr, tpr, _ = roc_curve(m[0], s[0])
+        ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), color=f"C{i % 10}", ls="-" if "online" in name else "--",
+                lw=1.2, label=f"{name} ({block['auc']['mean']:.3f})")
+    n_neg = int((~m[0].astype(bool)).sum())
+    _roc_axes(ax, f"target {doc['attacks'][name]['per_target'][0]['target']} ({n_neg:,} non-members)",
+              xmin=max(1e-4, 0.5 / n_neg))
+    ax.axvline(1e-3, color="k", ls=":", lw=1)
+    ax.legend(fontsize=6, loc="lower right", title="attack (mean AUC over targets)", title_fontsize=6)
+    return _finish(fig, doc, path, _footer(doc) if footer is None else footer)
+
+
+def flag_rates(doc: dict, scores: dict, path: Path | str | None = None, footer: str | None = None):
+    """Per record, the share of the targets that trained on it which flag it (threshold set on the references
+    for each FPR), as a histogram per attack: a record flagged by every target that had it sits at 1."""
+    levels = list(doc["pool"]["fpr_levels"])
+    names = [n for n in doc["attacks"] if n in ("lira_online", "lira_offline", "rmia_online", "rmia_offline",
+                                                "loss_threshold_global")]
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.5 * len(levels), 4.2), squeeze=False)
+    bins = np.linspace(0, 1, 11)
+    for ax, alpha in zip(axes[0], levels):
+        key = f"fpr={alpha:g}"
+        for i, name in enumerate(names):
+            rate = scores[f"{name}/in_rate@{key}"]
+            ok = ~np.isnan(rate) & (scores["n_in"] >= 2)
+            ax.hist(rate[ok], bins=bins, histtype="step", lw=1.3, color=f"C{i}",
+                    label=f"{name} (≥90%: {doc['attacks'][name]['reproducibility'][key]['share_reliable']:.1%})")
+        ax.set_yscale("log")
+        ax.set_xlabel("IN-flag rate: share of the targets that trained on the record which flag it")
+        ax.set_ylabel("records (IN for ≥ 2 targets)")
+        ax.set_title(f"threshold set on the references for {alpha:.1%} FPR")
+        ax.legend(fontsize=7)
+    return _finish(fig, doc, path, _footer(doc) if footer is None else footer)
+
+
+def gallery(doc: dict, scores: dict, images: np.ndarray, class_names, path: Path | str | None = None,
+            footer: str | None = None, attack: str = GALLERY_ATTACK):
+    """The 16 most and the 16 least vulnerable pool records under ``attack``: ranked by their IN-flag rate at
+    the larger FPR level, ties broken by the mean score when IN.  ``images`` uint8 (N_pool, 32, 32, 3) in the
+    pool's record order."""
+    alpha = max(doc["pool"]["fpr_levels"])
+    rate = scores[f"{attack}/in_rate@fpr={alpha:g}"]
+    s, m = _per_target(scores, attack)
+    m = m.astype(bool)
+    with np.errstate(invalid="ignore"):
+        mean_in = np.where(m.any(axis=0), (s * m).sum(axis=0) / np.maximum(m.sum(axis=0), 1), np.nan)
+    ok = np.flatnonzero(~np.isnan(rate) & (scores["n_in"] >= 2))
+    order = ok[np.lexsort((mean_in[ok], rate[ok]))]  # ascending by rate, then by the mean IN score
+    picks = {"most vulnerable": order[::-1][:16], "least vulnerable": order[:16]}
+    true = scores["true_class"]
+    fig, axes = plt.subplots(4, 8, figsize=(12, 7.2))
+    for row, (title, idx) in enumerate(picks.items()):
+        for j, i in enumerate(idx):
+            ax = axes[2 * row + j // 8, j % 8]
+            ax.imshow(images[i])
+            ax.set_title(f"{class_names[true[i]]}\nIN-flag {rate[i]:.0%} ({int(scores['n_in'][i])})", fontsize=7)
+            ax.axis("off")
+        axes[2 * row, 0].text(-0.2, 1.35, f"{title} under {attack} (threshold for {alpha:.1%} FPR on the references)",
+                              transform=axes[2 * row, 0].transAxes, fontsize=9, fontweight="bold")
+    return _finish(fig, doc, path, _footer(doc) if footer is None else footer)
+
+
+def pool_figures(doc: dict, scores: dict, images: np.ndarray | None, class_names, out_dir: Path,
+                 close: bool = True) -> dict:
+    """Every pool figure into ``out_dir`` (the gallery only when ``images`` are given)."""
+    figs = draw_all({"fig_pool_power_curve.png": power_curve}, (doc,), out_dir, close)
+    figs.update(draw_all({"fig_pool_roc.png": pool_roc, "fig_pool_flag_rates.png": flag_rates}, (doc, scores),
+                         out_dir, close))
+    if images is not None:
+        figs.update(draw_all({"fig_pool_gallery.png": gallery}, (doc, scores, images, class_names), out_dir, close))
+    return figs
