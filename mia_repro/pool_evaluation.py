@@ -30,7 +30,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from mia_repro.attacks.base import MembershipAttack, ReferenceAttack, fpr_threshold, simulate
+from mia_repro.attacks.base import MembershipAttack, fpr_threshold
+from mia_repro.attacks.reference import ReferenceAttack, simulate
 from mia_repro.evaluation import AttackResult, evaluate_attack
 from mia_repro.metrics import tpr_at_fpr
 from mia_repro.reference_pool import PoolInputError, ReferencePool

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mia_repro.attacks.base import ReferenceAttack, ReferenceProblem, masked_mean_std
+from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std
 
 
 class CalibratedLoss(ReferenceAttack):

@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mia_repro.attacks.base import AttackInputError, ReferenceAttack, ReferenceProblem, masked_mean_std
+from mia_repro.attacks.base import AttackInputError
+from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std
 
 
 def pooled_std(values: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> float:

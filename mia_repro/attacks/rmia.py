@@ -54,8 +54,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mia_repro.attacks.base import (AttackInputError, ReferenceAttack, ReferenceProblem, balanced_threshold, masked_mean_std,
-                   simulated_problems, simulate)
+from mia_repro.attacks.base import AttackInputError, balanced_threshold
+from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std, simulated_problems, simulate
 
 
 def marginal(p_ref: np.ndarray, out: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:

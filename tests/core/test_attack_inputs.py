@@ -215,7 +215,7 @@ def test_attack_dataset_stacks_models_and_keeps_log_p_only_from_untransformed_lo
 def test_masked_mean_std_by_hand():
     """Per record (column): the mean and sample standard deviation (ddof 1) of the entries its mask keeps;
     one kept entry: std 0 (divisor max(count - 1, 1)); none: mean 0, std 0, count 0."""
-    from mia_repro.attacks.base import masked_mean_std
+    from mia_repro.attacks.reference import masked_mean_std
 
     values = np.array([[1.0, 2.0, 5.0, 7.0], [3.0, 4.0, 9.0, 1.0], [5.0, 100.0, 1.0, 2.0]])
     mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0]], bool)
@@ -227,7 +227,7 @@ def test_masked_mean_std_by_hand():
 
 
 def test_the_simulation_and_the_target_problem_carry_the_right_out_masks(view):
-    from mia_repro.attacks.base import simulated_problems, target_problem
+    from mia_repro.attacks.reference import simulated_problems, target_problem
 
     sim = view.simulation
     logits, member, ref, ref_out = sim.as_target(1)
@@ -250,7 +250,7 @@ def test_the_simulation_and_the_target_problem_carry_the_right_out_masks(view):
 
 def test_two_shadows_are_enough_for_the_simulation_and_one_is_not(view):
     from mia_repro.attacks import LiRAOffline
-    from mia_repro.attacks.base import simulated_problems
+    from mia_repro.attacks.reference import simulated_problems
 
     two = dataclasses.replace(view, shadows=view.shadows[:2], ref_logits=view.ref_logits[:2],
                               simulation=PopulationSimulation(view.simulation.logits[:2], view.simulation.member[:2],
@@ -269,7 +269,7 @@ def test_two_shadows_are_enough_for_the_simulation_and_one_is_not(view):
 
 
 def test_reference_attacks_fitted_with_references_refuse_to_score_a_view_without(view):
-    from mia_repro.attacks.base import target_problem
+    from mia_repro.attacks.reference import target_problem
 
     plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
     need = ("a reference-model attack needs the shadows' logits on the target's records and a population sample "
@@ -322,7 +322,7 @@ def test_two_missing_reference_parts_are_both_named(view):
 
 
 def test_simulated_problems_without_references_say_what_they_need(view):
-    from mia_repro.attacks.base import simulated_problems
+    from mia_repro.attacks.reference import simulated_problems
 
     plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
     with pytest.raises(AttackInputError) as err:

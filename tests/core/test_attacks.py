@@ -9,7 +9,8 @@ from sklearn.metrics import roc_auc_score
 from fakes import fake_stage1
 from mia_repro.attacks import (ATTACKS, AttackerView, AttackInputError, AugmentationAttack, GapAttack, LiRAOffline,
                                LiRAOfflineGlobal, RMIAOffline)
-from mia_repro.attacks.base import ReferenceProblem, logit_confidence, cross_entropy
+from mia_repro.attacks.base import logit_confidence, cross_entropy
+from mia_repro.attacks.reference import ReferenceProblem
 from mia_repro.attacks.metric import modified_entropy
 from mia_repro.attacks.rmia import rmia_score
 from mia_repro.attacks.config import AttackConfig
@@ -351,7 +352,7 @@ def test_lira_pooled_std_divides_by_entries_minus_records():
 
 def _rmia_problem(pop_logits_true, ref_pop_true, x_true=5.0, ref_x_true=0.0):
     """A ReferenceProblem with one target record and the given population (true-class logits; 2 classes)."""
-    from mia_repro.attacks.base import ReferenceProblem
+    from mia_repro.attacks.reference import ReferenceProblem
 
     two = lambda t: np.stack([np.asarray(t, float), np.zeros_like(np.asarray(t, float))], axis=-1)
     P = len(pop_logits_true)
@@ -377,7 +378,7 @@ def test_rmia_with_one_population_record_and_a_reference_at_probability_zero():
 
 
 def test_rmia_records_what_it_chose_and_on_how_many_records():
-    from mia_repro.attacks.base import simulated_problems
+    from mia_repro.attacks.reference import simulated_problems
 
     so, labels = fake_stage1(n=20, n_shadows=3, pool=200, population=30)
     view = AttackerView.from_stage1(so, labels)
