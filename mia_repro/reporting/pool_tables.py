@@ -73,3 +73,39 @@ def shokri_protocol_table(doc: dict, attacks_json: dict | None) -> pd.DataFrame 
                      "Shokri TPR@0.1%FPR": s["tpr_at_0.1pct_fpr"] if s else float("nan"),
                      "Shokri AUC": s["auc"] if s else float("nan")})
     return pd.DataFrame(rows).set_index("attack (pool)")
+
+
+def markdown_pool(doc: dict, curve_attacks: tuple[str, ...] = ("lira_online", "lira_offline", "rmia_online",
+                                                                  "rmia_offline")) -> str:
+    """The pool's results as Markdown: the attacks over the targets, the power curve (TPR@0.1%FPR with AUC in
+    brackets) and, per attack and FPR level, the reproducibility and the precision at a 1% prior."""
+    def ms(b, k, d):
+        return f"{b[k]['mean']:.{d}f} ± {b[k]['std']:.{d}f}"
+
+    n_neg = doc["pool"]["size"]
+    lines = ["| attack | AUC | TPR@1%FPR | TPR@0.1%FPR (min–max over targets) |", "|---|---|---|---|"]
+    for name, b in doc["attacks"].items():
+        t = b["tpr_at_0.1pct_fpr"]
+        lines.append(f"| `{name}` ({b['label']}) | {ms(b, 'auc', 3)} | {ms(b, 'tpr_at_1pct_fpr', 4)} | "
+                     f"{ms(b, 'tpr_at_0.1pct_fpr', 4)} ({t['min']:.4f}–{t['max']:.4f}) |")
+    lines += ["", f"Mean ± standard deviation over the targets; each TPR@0.1%FPR rests on {int(n_neg * 0.001)} allowed "
+              f"false positive(s) per target ({n_neg:,} non-members).", "",
+              "Attack power against the number of references (TPR@0.1%FPR, mean over targets; AUC in brackets):", "",
+              "| references | " + " | ".join(f"`{a}`" for a in curve_attacks) + " |",
+              "|---|" + "---|" * len(curve_attacks)]
+    counts = sorted({int(r) for a in curve_attacks for r in doc["curve"][a]})
+    for r in counts:
+        cells = [f"{doc['curve'][a][str(r)]['tpr_at_0.1pct_fpr']['mean']:.4f} "
+                 f"({doc['curve'][a][str(r)]['auc']['mean']:.3f})" for a in curve_attacks]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    lines += ["", "Reproducibility and precision (thresholds set on the references):", "",
+              "| attack | threshold for | realized FPR | flagged by ≥ 90% of the targets that trained on it | "
+              "Jaccard (all flagged) | PPV at π = 1% [95% interval] | oracle PPV at π = 1% |",
+              "|---|---|---|---|---|---|---|"]
+    for name, b in doc["attacks"].items():
+        for level, r in b["reproducibility"].items():
+            p = b["precision"][level]["priors"]["0.01"]
+            lines.append(f"| `{name}` | {level.split('=')[1]} | {r['realized_fpr']['mean']:.4f} | "
+                         f"{r['share_reliable']:.3f} of {r['n_eligible']:,} | {r['jaccard_all']:.3f} | "
+                         f"{p['ppv']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] | {p['oracle_ppv']:.3f} |")
+    return "\n".join(lines)
