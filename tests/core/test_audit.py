@@ -1,11 +1,13 @@
-"""The empirical lower bound on epsilon (mia_repro.audit), on cases whose answer is known."""
+"""The audit (mia_repro.audit): the per-test bound on cases whose answer is known, the maximum over
+thresholds (not a bound), and the valid bound that selects on one part of the records and bounds on the other."""
 import math
 
 import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mia_repro.audit import clopper_pearson, epsilon_lower_bound
+from mia_repro.audit import (best_threshold, clopper_pearson, epsilon_at_threshold, epsilon_lower_bound,
+                             selection_split)
 from mia_repro.metrics import MetricInputError
 
 
@@ -29,13 +31,13 @@ def test_perfectly_separated_scores_give_the_bound_of_their_counts():
     bound is ln(CP lower of 1000/1000 / CP upper of 0/1000) = ln(0.025^(1/1000) / (1 - 0.025^(1/1000)))."""
     member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
     score = np.r_[np.arange(1000) + 1000.0, np.arange(1000.0)]
-    r = epsilon_lower_bound(member, score, delta=0.0)
+    r = best_threshold(member, score, delta=0.0)
     p = 0.025 ** (1 / 1000)
     assert r["epsilon_lower_bound"] == pytest.approx(math.log(p / (1 - p)), rel=1e-9)  # 5.600
     assert r["threshold"] == 1000.0 and r["tpr_lower"] == pytest.approx(p) and r["fpr_upper"] == pytest.approx(1 - p)
     assert (r["n_members"], r["n_nonmembers"]) == (1000, 1000)  # both directions give this value here
     # delta is subtracted from the numerator
-    r = epsilon_lower_bound(member, score, delta=0.5)
+    r = best_threshold(member, score, delta=0.5)
     assert r["epsilon_lower_bound"] == pytest.approx(math.log((p - 0.5) / (1 - p)), rel=1e-9)
 
 
@@ -45,7 +47,7 @@ def test_the_reverse_direction_counts_when_it_is_the_larger():
     false negatives) proves ln(CP lower of TNR 500/1000 / CP upper of FNR 0/30)."""
     member = np.r_[np.ones(30, bool), np.zeros(1000, bool)]
     score = np.r_[np.full(30, 5.0), np.full(500, 10.0), np.zeros(500)]
-    r = epsilon_lower_bound(member, score, delta=0.0)
+    r = best_threshold(member, score, delta=0.0)
     tnr_lo = 1 - clopper_pearson(np.array([500]), 1000)[1][0]
     fnr_hi = 1 - 0.025 ** (1 / 30)
     assert r["direction"] == "tnr/fnr" and r["threshold"] == 5.0
@@ -55,9 +57,9 @@ def test_the_reverse_direction_counts_when_it_is_the_larger():
 
 def test_no_bound_when_scores_carry_no_signal():
     member = np.r_[np.ones(2, bool), np.zeros(2, bool)]
-    r = epsilon_lower_bound(member, np.array([3.0, 2.0, 1.0, 0.0]), delta=1e-5)  # 2 vs 2 proves nothing
+    r = best_threshold(member, np.array([3.0, 2.0, 1.0, 0.0]), delta=1e-5)  # 2 vs 2 proves nothing
     assert r["epsilon_lower_bound"] == 0.0 and r["threshold"] is None and r["direction"] is None
-    same = epsilon_lower_bound(np.r_[np.ones(500, bool), np.zeros(500, bool)], np.zeros(1000), delta=0.0)
+    same = best_threshold(np.r_[np.ones(500, bool), np.zeros(500, bool)], np.zeros(1000), delta=0.0)
     assert same["epsilon_lower_bound"] == 0.0
 
 
@@ -71,7 +73,7 @@ def test_randomized_response_with_known_epsilon(eps):
     k_in, k_out = round(p * n), round((1 - p) * n)
     member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
     score = np.r_[np.arange(n) < k_in, np.arange(n) < k_out].astype(float)
-    r = epsilon_lower_bound(member, score, delta=0.0)
+    r = best_threshold(member, score, delta=0.0)
     assert eps - 0.05 < r["epsilon_lower_bound"] <= eps
 
 
@@ -89,18 +91,18 @@ def test_gaussian_mechanism_stays_below_its_epsilon_at_delta():
     rng = np.random.default_rng(0)
     member = np.r_[np.ones(20_000, bool), np.zeros(20_000, bool)]
     score = np.r_[rng.normal(mu, 1, 20_000), rng.normal(0, 1, 20_000)]
-    r = epsilon_lower_bound(member, score, delta)
+    r = best_threshold(member, score, delta)
     assert 0.5 * eps_true < r["epsilon_lower_bound"] < eps_true
 
 
 def test_bad_inputs_are_named():
     member = np.r_[np.ones(3, bool), np.zeros(3, bool)]
     with pytest.raises(MetricInputError, match="delta"):
-        epsilon_lower_bound(member, np.arange(6.0), delta=1.0)
+        best_threshold(member, np.arange(6.0), delta=1.0)
     with pytest.raises(MetricInputError, match="non-finite"):
-        epsilon_lower_bound(member, np.array([np.nan, 1, 2, 3, 4, 5.0]), delta=0.0)
+        best_threshold(member, np.array([np.nan, 1, 2, 3, 4, 5.0]), delta=0.0)
     with pytest.raises(MetricInputError):
-        epsilon_lower_bound(np.ones(6, bool), np.arange(6.0), delta=0.0)
+        best_threshold(np.ones(6, bool), np.arange(6.0), delta=0.0)
 
 
 def test_clopper_pearson_edges_and_exact_messages():
@@ -119,11 +121,11 @@ def test_clopper_pearson_edges_and_exact_messages():
 def test_the_bound_uses_the_confidence_it_is_given_and_says_which_direction():
     member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
     score = np.r_[np.arange(200) + 150.0, np.arange(200.0)]  # 50 non-members above the lowest member
-    r95, r80 = epsilon_lower_bound(member, score, 0.0), epsilon_lower_bound(member, score, 0.0, confidence=0.8)
+    r95, r80 = best_threshold(member, score, 0.0), best_threshold(member, score, 0.0, confidence=0.8)
     assert r80["epsilon_lower_bound"] > r95["epsilon_lower_bound"] > 0  # a narrower interval proves more
     # the best point: all members at t = 150, 50 of 200 non-members: 1 - FPR against 1 - TPR = 0 wins
     assert r95["direction"] == "tnr/fnr" and r95["threshold"] == 150.0
-    one_sided = epsilon_lower_bound(np.r_[np.ones(50, bool), np.zeros(1000, bool)],
+    one_sided = best_threshold(np.r_[np.ones(50, bool), np.zeros(1000, bool)],
                                     np.r_[np.full(50, 9.0), np.arange(1000.0) / 1000], 0.0)
     assert one_sided["direction"] == "tpr/fpr" and one_sided["threshold"] == 9.0  # 50 of 50 above every non-member
     p_hi = 1 - 0.025 ** (1 / 1000)
@@ -131,7 +133,7 @@ def test_the_bound_uses_the_confidence_it_is_given_and_says_which_direction():
 
 
 def test_no_bound_is_one_exact_record():
-    r = epsilon_lower_bound(np.r_[np.ones(2, bool), np.zeros(2, bool)], np.array([3.0, 2.0, 1.0, 0.0]), delta=1e-5)
+    r = best_threshold(np.r_[np.ones(2, bool), np.zeros(2, bool)], np.array([3.0, 2.0, 1.0, 0.0]), delta=1e-5)
     assert r == {"epsilon_lower_bound": 0.0, "threshold": None, "direction": None, "tpr_lower": None,
                  "fpr_upper": None, "n_members": 2, "n_nonmembers": 2}
 
@@ -140,7 +142,7 @@ def test_the_bound_at_another_confidence_is_its_own_clopper_pearson_value():
     """50 members above 1,000 non-members at 80% confidence: ln(lower of 50/50 / upper of 0/1000), each end at
     90% (two-sided 80%)."""
     member = np.r_[np.ones(50, bool), np.zeros(1000, bool)]
-    r = epsilon_lower_bound(member, np.r_[np.full(50, 9.0), np.arange(1000.0) / 1000], 0.0, confidence=0.8)
+    r = best_threshold(member, np.r_[np.full(50, 9.0), np.arange(1000.0) / 1000], 0.0, confidence=0.8)
     assert r["epsilon_lower_bound"] == pytest.approx(np.log(0.1 ** (1 / 50) / (1 - 0.1 ** (1 / 1000))), rel=1e-9)
 
 
@@ -153,5 +155,93 @@ def test_no_warning_where_no_member_is_caught_yet():
     score = np.r_[np.arange(20.0), np.arange(20.0) + 0.5]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        r = epsilon_lower_bound(member, score, delta=0.0)
+        r = best_threshold(member, score, delta=0.0)
     assert r["epsilon_lower_bound"] == 0.0
+
+
+def test_one_fixed_test_by_hand():
+    """100 members, 100 non-members; at t = 5, 80 members and 2 non-members score >= t: the bound is
+    ln((CP lower of 80/100 - delta) / CP upper of 2/100) forward, ln((1 - upper of 2/100) / (1 - lower of
+    80/100)) backward; the larger without a direction."""
+    member = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    score = np.r_[np.full(80, 6.0), np.full(20, 1.0), np.full(2, 7.0), np.full(98, 0.0)]
+    lo = clopper_pearson(np.array([80]), 100)[0][0]
+    hi = clopper_pearson(np.array([2]), 100)[1][0]
+    fwd = epsilon_at_threshold(member, score, 5.0, delta=0.01, direction="tpr/fpr")
+    assert fwd["epsilon_lower_bound"] == pytest.approx(math.log((lo - 0.01) / hi), rel=1e-12)
+    bwd = epsilon_at_threshold(member, score, 5.0, delta=0.01, direction="tnr/fnr")
+    assert bwd["epsilon_lower_bound"] == pytest.approx(math.log((1 - hi - 0.01) / (1 - lo)), rel=1e-12)
+    either = epsilon_at_threshold(member, score, 5.0, delta=0.01)
+    assert either["epsilon_lower_bound"] == max(fwd["epsilon_lower_bound"], bwd["epsilon_lower_bound"])
+    assert (either["tpr_lower"], either["fpr_upper"]) == (pytest.approx(lo), pytest.approx(hi))
+    # at a threshold above every score nobody is called: nothing is proved
+    assert epsilon_at_threshold(member, score, 100.0, delta=0.0)["epsilon_lower_bound"] == 0.0
+    with pytest.raises(MetricInputError, match="direction"):
+        epsilon_at_threshold(member, score, 5.0, 0.0, direction="up")
+    with pytest.raises(MetricInputError, match="threshold must be finite"):
+        epsilon_at_threshold(member, score, float("nan"), 0.0)
+
+
+def test_the_split_is_stratified_seeded_and_disjoint():
+    member = np.r_[np.ones(101, bool), np.zeros(40, bool)]
+    sel, bnd = selection_split(member, seed=3)
+    assert len(np.intersect1d(sel, bnd)) == 0 and np.array_equal(np.sort(np.r_[sel, bnd]), np.arange(141))
+    assert (member[sel].sum(), (~member[sel]).sum()) == (round(0.5 * 101), 20)
+    again, _ = selection_split(member, seed=3)
+    other, _ = selection_split(member, seed=4)
+    assert np.array_equal(sel, again) and not np.array_equal(sel, other)
+    with pytest.raises(MetricInputError, match="selection_fraction"):
+        selection_split(member, 0, selection_fraction=1.0)
+
+
+def test_the_valid_bound_is_the_fixed_test_of_the_selection_part_on_the_bound_part():
+    rng = np.random.default_rng(1)
+    member = np.r_[np.ones(400, bool), np.zeros(400, bool)]
+    score = np.r_[rng.normal(1.5, 1, 400), rng.normal(0, 1, 400)]
+    r = epsilon_lower_bound(member, score, delta=1e-5, seed=7)
+    sel, bnd = selection_split(member, seed=7)
+    pick = best_threshold(member[sel], score[sel], 1e-5)
+    by_hand = epsilon_at_threshold(member[bnd], score[bnd], pick["threshold"], 1e-5, pick["direction"])
+    assert r["threshold"] == pick["threshold"] and r["direction"] == pick["direction"]
+    assert r["epsilon_lower_bound"] == by_hand["epsilon_lower_bound"] > 0
+    assert r["selected_value"] == pick["epsilon_lower_bound"]
+    assert (r["n_members"], r["n_nonmembers"], r["n_selection"]) == (200, 200, 400)
+    assert r["attack"] is None  # one array: no attack name
+
+
+def test_perfect_separation_still_proves_its_counts_on_the_bound_half():
+    member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
+    score = member.astype(float)
+    r = epsilon_lower_bound(member, score, delta=0.0)
+    assert r["threshold"] == 1.0
+    p = 0.025 ** (1 / 500)  # 500 members all called, 0 of 500 non-members
+    assert r["epsilon_lower_bound"] == pytest.approx(math.log(p / (1 - p)), rel=1e-9)
+
+
+def test_the_attack_is_selected_on_the_selection_part():
+    rng = np.random.default_rng(2)
+    member = np.r_[np.ones(500, bool), np.zeros(500, bool)]
+    scores = {"noise": rng.normal(size=1000), "signal": np.r_[rng.normal(3, 1, 500), rng.normal(0, 1, 500)],
+              "constant": np.zeros(1000)}
+    r = epsilon_lower_bound(member, scores, delta=1e-5, seed=0)
+    assert r["attack"] == "signal" and r["epsilon_lower_bound"] > 1.0
+    with pytest.raises(MetricInputError, match="no scores"):
+        epsilon_lower_bound(member, {}, 1e-5)
+    with pytest.raises(MetricInputError, match="too few"):
+        epsilon_lower_bound(np.r_[True, False], np.array([1.0, 0.0]), 0.0)
+
+
+def test_permutation_no_signal_the_published_bound_is_zero_in_95_percent():
+    """Labels permuted at random (no signal at all), 13 attacks' scores as in the mitigation stage: the
+    valid bound is 0 in at least 95% of 200 seeded permutations; the maximum over thresholds and attacks
+    on the same labels (what an audit that selects on its own labels reports) is not."""
+    rng = np.random.default_rng(35)
+    n = 600
+    base = {f"attack_{i}": rng.normal(size=n) for i in range(13)}
+    zero_valid = positive_max = 0
+    for p in range(200):
+        member = np.random.default_rng([p, 1]).permutation(np.r_[np.ones(n // 2, bool), np.zeros(n // 2, bool)])
+        zero_valid += epsilon_lower_bound(member, base, delta=1e-5, seed=p)["epsilon_lower_bound"] == 0.0
+        positive_max += max(best_threshold(member, s, 1e-5)["epsilon_lower_bound"] for s in base.values()) > 0
+    assert zero_valid >= 190
+    assert positive_max >= 40  # >= 20% of permutations: the per-threshold maximum is not a 95% bound
