@@ -3,8 +3,9 @@
 Stages: ``data`` (find or materialize CIFAR-10), ``stage1`` (train target and
 shadows), ``stage2`` (attack, summary, figures), ``compare`` (every attack of
 mia_repro.attacks on the same target), ``mitigation`` (defenses), ``pool`` (a pool of
-reference models: online and offline LiRA and RMIA, leave-one-out), ``all``
-(stage1, stage2, compare, mitigation in order; ``pool`` runs on its own).  Every stage reuses the caches
+reference models: online and offline LiRA and RMIA, leave-one-out), ``audit`` (the one-run canary
+audit of DP-SGD, broken trainers included), ``all`` (stage1, stage2, compare, mitigation in order;
+``pool`` and ``audit`` run on their own).  Every stage reuses the caches
 of the earlier ones.  ``--seeds`` runs stage1, stage2 and compare once per seed
 and writes the spread.  Errors a user can fix print one line and exit 2.
 """
@@ -21,7 +22,7 @@ from mia_repro.experiment.profiles import PROFILES, get_config
 from mia_repro.errors import ConfigError
 from mia_repro.errors import MiaReproError
 
-STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "pool", "all")
+STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "pool", "audit", "all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +149,11 @@ def run(args) -> None:
         from mia_repro.experiment.pool_attacks import run_pool_attacks
 
         figures.pool(cfg, run_pool_attacks(cfg, train_pool(cfg, verbose=verbose)))
+    if args.stage == "audit":
+        from mia_repro.experiment.canary_audit import run_audit
+
+        run_audit(cfg, verbose=verbose)
+        figures.audit(cfg)
 
 
 def threading_main() -> bool:

@@ -76,6 +76,7 @@ def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
     """The tiny config with results under ``tmp_path`` and the dataset ``folder``; trains in this process."""
     return ExperimentConfig(
         threads_per_model=in_process_threads(),
+        workers=1,  # one model at a time in this process (with 1 thread, the default would be 2 worker processes)
         profile="test",
         sizes=(30, 40),
         n_shadows=2,
@@ -87,7 +88,7 @@ def make_tiny_config(tmp_path, folder) -> ExperimentConfig:
         attack=AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=40, fit_samples=60, n_jobs=1),
         mitigation=MitigationConfig(
             sizes=(30,), l2_strengths=(0.0, 1e-3), dropout_rates=(0.0, 0.5), topk=(1,), rounding_decimals=(1,),
-            temperatures=(5.0,), aware_sizes=(30,), aware_shadows=2, dp_epsilons=(8.0,),
+            temperatures=(5.0,), aware_sizes=(30,), aware_shadows=2, dp_epsilons=(8.0,), dp_noise_seed="model",
         ),
         outputs=OutputsConfig(population_size=40, augmentations=("hflip", "shift:1:0")),
         pool=PoolConfig(size=40, n_models=4, n_targets=2, population_size=40, reference_counts=(1, 2), sim_targets=2,

@@ -64,6 +64,9 @@ class MitigationConfig:
     dp_delta: float = 1e-5
     dp_optimizer: str = "adam"
     dp_aware: bool = True
+    #: the DP noise's seed (:class:`DPConfig`'s ``noise_seed``): "secret" by default, as the guarantee assumes;
+    #: the profiles use "model" (reproducible from the config's seed, which is public)
+    dp_noise_seed: int | str = "secret"
 
     def __post_init__(self):
         mi = self
@@ -82,7 +85,7 @@ class MitigationConfig:
         if mi.dp_epsilons:  # the DPConfig each setting will use, validated now rather than mid-sweep
             try:
                 DPConfig(target_epsilon=mi.dp_epsilons[0], clip_norm=mi.dp_clip_norm, delta=mi.dp_delta,
-                         optimizer=mi.dp_optimizer)
+                         optimizer=mi.dp_optimizer, noise_seed=mi.dp_noise_seed)
             except ConfigError as exc:  # named as the mitigation field the user set
                 raise ConfigError("mitigation." + str(exc).replace("dp.", "dp_", 1)) from None
         need(is_int(mi.aware_shadows) and mi.aware_shadows >= 1, "mitigation.aware_shadows",
@@ -174,6 +177,50 @@ class PoolConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """The one-run canary audit (:mod:`mia_repro.experiment.canary_audit`; Steinke, Nasr, Jagielski 2023).
+
+    At ``size`` n (the Shokri target's members) one DP-SGD model per target ε in ``epsilons``, one with
+    σ = 0 (clipping, no noise: ε = ∞), and one per broken trainer of ``broken`` (claiming
+    ``broken_epsilon``), each with ``canaries`` white-box gradient canaries and ``blackbox_canaries``
+    mislabelled CIFAR-10 records (each included with probability 1/2, as the audit's theorem requires), the
+    mitigation's clip norm, δ and optimizer.  ``confidence``: of
+    every bound.  ``noise_seed``: the DP noise's seed (see :class:`DPConfig`).
+    """
+
+    size: int = 2500
+    epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    canaries: int = 1000
+    blackbox_canaries: int = 1000
+    broken: tuple[str, ...] = ("no_noise", "no_clipping")
+    broken_epsilon: float = 2.0  # below the ceiling of m = 1,000 canaries (all guesses right proves at most ~4.5)
+    confidence: float = 0.95
+    noise_seed: int | str = "secret"
+
+    def __post_init__(self):
+        from mia_repro.models.config import BROKEN_TRAINERS
+
+        need(is_int(self.size) and self.size >= 1, "audit.size", "expected an integer >= 1", self.size)
+        need(isinstance(self.epsilons, tuple) and all(is_number(e) and 0 < e < math.inf for e in self.epsilons),
+             "audit.epsilons", "expected a tuple of positive finite numbers", self.epsilons)
+        need(is_int(self.canaries) and 1 <= self.canaries <= self.size, "audit.canaries",
+             f"expected an integer in 1..size ({self.size}): the canaries are part of a training set of that size",
+             self.canaries)
+        need(is_int(self.blackbox_canaries) and 0 <= self.blackbox_canaries <= self.size, "audit.blackbox_canaries",
+             f"expected an integer in 0..size ({self.size}): at most as many canaries as training records",
+             self.blackbox_canaries)
+        need(isinstance(self.broken, tuple) and all(b in BROKEN_TRAINERS for b in self.broken), "audit.broken",
+             f"expected a tuple of {', '.join(BROKEN_TRAINERS)}", self.broken)
+        need(is_number(self.broken_epsilon) and 0 < self.broken_epsilon < math.inf, "audit.broken_epsilon",
+             "expected a positive finite number", self.broken_epsilon)
+        need(is_number(self.confidence) and 0 < self.confidence < 1, "audit.confidence",
+             "expected a number in (0, 1) (0.95 for 95%)", self.confidence)
+        try:
+            DPConfig(noise_multiplier=1.0, noise_seed=self.noise_seed)  # the trainer's own check
+        except ConfigError as exc:
+            raise ConfigError("audit." + str(exc).replace("dp.", "", 1)) from None
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one run of the experiment depends on.
 
@@ -210,6 +257,7 @@ class ExperimentConfig:
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
     def __post_init__(self):
         validate(self)
@@ -259,7 +307,7 @@ def validate(cfg: "ExperimentConfig") -> None:
     need(is_int(cfg.n_shadows) and cfg.n_shadows >= 1, "n_shadows", "expected an integer >= 1", cfg.n_shadows)
     need(is_int(cfg.seed) and 0 <= cfg.seed <= MAX_SEED, "seed", f"expected an integer in 0..{MAX_SEED}", cfg.seed)
     for name, kind in (("model", ModelConfig), ("attack", AttackConfig), ("mitigation", MitigationConfig),
-                       ("outputs", OutputsConfig), ("pool", PoolConfig)):
+                       ("outputs", OutputsConfig), ("pool", PoolConfig), ("audit", AuditConfig)):
         need(isinstance(getattr(cfg, name), kind), name, f"expected a {kind.__name__}", getattr(cfg, name))
     need(cfg.max_records is None or (is_int(cfg.max_records) and 0 < cfg.max_records), "max_records",
           "expected a positive integer or None", cfg.max_records)

@@ -8,13 +8,15 @@
     attack_scores_<size>.npz                      Stage II's scores (a byte copy of the cached entry)
     compare/n<size>-<key>.json, compare/n<size>-<key>/<attack>.npz   the comparison's cache entry
     attack_scores/<attack>_<size>.npz             the comparison's scores (byte copies)
-    mitigation/n<size>-<defense>-<strength>-<key>.json   one mitigation setting's rows
+    mitigation/n<size>-<defense>-<strength>-<key>.json   one mitigation setting's rows (a DP setting: + .npz scores)
+    dp_scores/dp_<epsilon>_<size>.npz             a DP target's per-record audit scores (byte copies)
     svm_sensitivity/n<size>-<key>.json            the fixed SVM's (C, gamma) rows of one size
     summary.json, attacks.json, mitigation.json, mitigation_meta.json, svm_sensitivity.json, fig_*.png
     seeds/seed<k>/ (a run per seed), seeds/seeds.json (their spread)
     stage1/n<size>/pool_<m>-<key>.npz             the reference pool's models (Stage I files)
     pool/pool-<key>.json | .npz                   the pool attacks' cache entry
     pool.json, pool_scores.npz                    the pool attacks' results and per-record arrays
+    audit.json, audit_scores.npz                  the canary audit's bounds and per-record arrays
 """
 from __future__ import annotations
 
@@ -124,6 +126,10 @@ class Layout:
     def mitigation_setting(self, size: int, defense: str, strength: float, key: str) -> Path:
         return self.output_dir / "mitigation" / f"n{size}-{defense}-{strength:g}-{key}.json"
 
+    def dp_scores(self, size: int, epsilon: float) -> Path:
+        """A DP-SGD target's published per-record audit scores (a byte copy of its setting's score file)."""
+        return self.output_dir / "dp_scores" / f"dp_{epsilon:g}_{size}.npz"
+
     def sensitivity_rows(self, size: int, key: str) -> Path:
         return self.output_dir / "svm_sensitivity" / f"n{size}-{key}.json"
 
@@ -135,6 +141,14 @@ class Layout:
     @property
     def attacks(self) -> Path:
         return self.output_dir / "attacks.json"
+
+    @property
+    def audit(self) -> Path:
+        return self.output_dir / "audit.json"
+
+    @property
+    def audit_scores(self) -> Path:
+        return self.output_dir / "audit_scores.npz"
 
     @property
     def mitigation(self) -> Path:

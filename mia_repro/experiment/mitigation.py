@@ -15,7 +15,10 @@ record per (defense, strength, size, scenario) with exactly the keys of
 :func:`record_keys`: :data:`RECORD_KEYS`, plus :data:`DP_KEYS` for a DP-SGD
 target — its schedule, both ε and the audit's lower bound on ε),
 ``mitigation_meta.json`` (provenance, settings, the same records for the
-threshold baseline, every compared attack per setting).
+threshold baseline, every compared attack per setting), and for each DP-SGD target
+``dp_scores/dp_<ε>_<size>.npz``: ``member`` and, per scenario, the per-record scores of every attack
+the audit chose from (``<scenario>__<attack>``, :func:`dp_score_arrays`), so that every published bound
+recomputes from files.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mia_repro.attacks import ATTACKS, AttackerView, ConfidenceThreshold, ShokriSVM, new_attack
-from mia_repro.cache import load_json, save_json
+from mia_repro.cache import copy_file, load_json, save_json
 from mia_repro.models.config import DPConfig
 from mia_repro.experiment.config import ExperimentConfig, to_dict
 from mia_repro.experiment.keys import config_key
@@ -48,13 +51,17 @@ TRAINING_DEFENSES = ("l2", "dropout", "dp")
 #: the fields of a DP model's recorded schedule (:class:`mia_repro.privacy.Schedule`) that its rows copy
 SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "sampling_rate", "steps", "clip_norm")
 #: what a DP row adds to :data:`RECORD_KEYS`: the schedule and both ε of the target (:mod:`mia_repro.privacy`),
-#: and the audit (:mod:`mia_repro.audit`): the best lower bound on ε over every attack and threshold
-DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold")
+#: and the audit (:func:`mia_repro.audit.epsilon_lower_bound`): a valid 95% lower bound on ε, the attack, threshold
+#: and direction chosen on a seeded half of the target's records, the bound computed on the other half
+DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold",
+                           "epsilon_lower_bound_direction")
 MITIGATION_VERSION = 5  # 4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
 #                         5: the SVMs score by calibrated log-odds;
 #                          2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
 #                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
 #                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
+DP_AUDIT_VERSION = 2  # in a DP setting's key beside MITIGATION_VERSION; 2: valid bounds (select on one half of
+#                       the records, bound on the other) and the per-record score files
 COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95",
                     "precision", "recall", "advantage_max", "n_nonmembers", "ties")
 
@@ -67,24 +74,26 @@ def _compared(defense: str) -> bool:
 def compared_attacks(cfg: ExperimentConfig, view: AttackerView, member: np.ndarray, delta: float | None = None) -> dict:
     """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``view``'s
     target, its shadows the attacker's reference models, judged against ``member``; per attack the metrics
-    of :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) the audit's ``epsilon_lower_bound`` and the
-    threshold that gave it (:func:`mia_repro.audit.epsilon_lower_bound`)."""
+    of :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) this attack's own valid audit bound
+    ``epsilon_lower_bound`` and the threshold it chose (:func:`mia_repro.audit.epsilon_lower_bound`, seeded
+    with ``cfg.seed``) and, under ``"_scores"``, its per-record scores (float64 (N,))."""
     attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
     results = evaluate_view(attacks, view, member, cfg.seed, log=lambda *_: None)
     out = {name: {k: r.metrics.get(k) if k != "ties" else r.ties for k in COMPARED_METRICS}
            for name, r in results.items()}
     if delta is not None:
         for name, r in results.items():
-            bound = epsilon_lower_bound(r.scores["member"], r.scores["score"], delta)
+            bound = epsilon_lower_bound(r.scores["member"], r.scores["score"], delta, seed=cfg.seed)
             out[name].update(epsilon_lower_bound=bound["epsilon_lower_bound"],
-                             epsilon_lower_bound_threshold=bound["threshold"])
+                             epsilon_lower_bound_threshold=bound["threshold"],
+                             _scores=np.asarray(r.scores["score"], np.float64))
     return out
 
 
 def _record(defense, strength, size, scenario, target: ModelOutputs, view: AttackerView, attack) -> dict:
     """One result row for the fitted ``attack`` (SVM or threshold baseline) on ``view``'s target (the
-    defended one, through its output defense if any); a DP target's row also holds ``_audit``, this
-    attack's :func:`~mia_repro.audit.epsilon_lower_bound` (folded into :data:`DP_KEYS` by :func:`_dp_fields`)."""
+    defended one, through its output defense if any); a DP target's row also holds ``_scores``, this
+    attack's per-record scores (audited with the others by :func:`dp_audit`)."""
     result = evaluate_attack(attack, view, target.member, seed=0, fit=False)
     m = result.metrics
     correct = view.target_records().features.argmax(axis=1) == target.true_class
@@ -93,21 +102,27 @@ def _record(defense, strength, size, scenario, target: ModelOutputs, view: Attac
            "target_test_acc": float(correct[~target.member].mean())}
     row.update({k: m.get(k) for k in RECORD_KEYS if k not in row})
     if defense == "dp":
-        row["_audit"] = epsilon_lower_bound(target.member, result.scores["score"], target.dp["delta"])
+        row["_scores"] = np.asarray(result.scores["score"], np.float64)
     return row
 
 
-def _dp_fields(target: ModelOutputs, svm_row: dict, threshold_row: dict, compared: dict) -> dict:
-    """The :data:`DP_KEYS` of one DP scenario: the target's schedule (both ε) and the largest audit bound over
-    the SVM, the threshold baseline and every compared attack, with the attack and threshold behind it."""
-    dp = target.dp
-    bounds = [(svm_row.pop("_audit"), "shokri_svm"), (threshold_row.pop("_audit"), "confidence_threshold_baseline")]
-    bounds += [({"epsilon_lower_bound": m["epsilon_lower_bound"], "threshold": m["epsilon_lower_bound_threshold"]}, name)
-               for name, m in compared.items()]
-    best, name = max(bounds, key=lambda b: b[0]["epsilon_lower_bound"])
-    return {**{k: dp[k] for k in SCHEDULE_KEYS}, "epsilon_lower_bound": best["epsilon_lower_bound"],
-            "epsilon_lower_bound_attack": name if best["epsilon_lower_bound"] > 0 else None,
-            "epsilon_lower_bound_threshold": best["threshold"]}
+def dp_score_arrays(svm_row: dict, threshold_row: dict, compared: dict) -> dict[str, np.ndarray]:
+    """The per-record scores one DP scenario's audit chooses from, popped from its rows: ``{attack: float64
+    (N,)}`` for the SVM (``shokri_svm``), the threshold baseline (``confidence_threshold_baseline``) and every
+    compared attack, in the target's record order."""
+    scores = {"shokri_svm": svm_row.pop("_scores"), "confidence_threshold_baseline": threshold_row.pop("_scores")}
+    scores.update({name: m.pop("_scores") for name, m in compared.items()})
+    return scores
+
+
+def dp_audit(cfg: ExperimentConfig, member: np.ndarray, dp: dict, scores: dict[str, np.ndarray]) -> dict:
+    """The :data:`DP_KEYS` of one DP scenario: the target's schedule ``dp`` (both ε) and the valid audit bound
+    over every attack in ``scores`` (:func:`mia_repro.audit.epsilon_lower_bound`: attack, threshold and
+    direction selected on a seeded half of the records, the bound on the other half; ``member`` bool (N,))."""
+    bound = epsilon_lower_bound(member, scores, dp["delta"], seed=cfg.seed)
+    return {**{k: dp[k] for k in SCHEDULE_KEYS}, "epsilon_lower_bound": bound["epsilon_lower_bound"],
+            "epsilon_lower_bound_attack": bound["attack"], "epsilon_lower_bound_threshold": bound["threshold"],
+            "epsilon_lower_bound_direction": bound["direction"]}
 
 
 def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
@@ -153,9 +168,11 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
                                labels, unaware, rows[0][3], delta))
     if defense == "dp":
         for _, svm_row, threshold_row, compared in rows:
-            dp = _dp_fields(target, svm_row, threshold_row, compared)
+            scores = dp_score_arrays(svm_row, threshold_row, compared)
+            dp = dp_audit(cfg, target.member, target.dp, scores)
             svm_row.update(dp)
             threshold_row.update(dp)
+            svm_row["_scores"] = {"member": target.member, **scores}  # into the setting's score file (run_mitigation)
     return rows
 
 
@@ -214,7 +231,8 @@ def _model_cfg(cfg: ExperimentConfig, defense: str, strength: float):
     if defense == "dp":
         m = cfg.mitigation
         return dataclasses.replace(cfg.model, dp=DPConfig(target_epsilon=float(strength), clip_norm=m.dp_clip_norm,
-                                                          delta=m.dp_delta, optimizer=m.dp_optimizer))
+                                                          delta=m.dp_delta, optimizer=m.dp_optimizer,
+                                                          noise_seed=m.dp_noise_seed))
     return dataclasses.replace(cfg.model, **{defense: float(strength)})
 
 
@@ -245,13 +263,38 @@ def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float)
 
 def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str
                    ) -> dict[str, Part]:
-    """One setting's cache entry (its rows); the key hashes everything they depend on."""
-    key = config_key(MITIGATION_VERSION, cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
+    """One setting's cache entry: its rows (and a DP setting's per-record scores before them); the key hashes
+    everything they depend on."""
+    key = config_key(MITIGATION_VERSION, *([DP_AUDIT_VERSION] if defense == "dp" else []), cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
                      cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, cfg.n_records, size, defense, strength,
                      fingerprint, cfg.outputs,
                      *([_model_cfg(cfg, defense, strength), cfg.mitigation.dp_aware] if defense == "dp" else []))
-    return {"rows": Part(cfg.layout.mitigation_setting(size, defense, strength, key), key, "json",
-                         _check_rows(cfg, size, defense, strength))}
+    rows = Part(cfg.layout.mitigation_setting(size, defense, strength, key), key, "json",
+                _check_rows(cfg, size, defense, strength))
+    if defense != "dp":
+        return {"rows": rows}
+    scores = Part(rows.path.with_suffix(".npz"), key, "npz", _check_scores(cfg, size, defense))
+    return {"scores": scores, "rows": rows}
+
+
+def _check_scores(cfg: ExperimentConfig, size: int, defense: str):
+    """What a DP setting's score file must hold: ``member`` (bool, one entry per target record: 2 x size) and
+    for each scenario the SVM's, the threshold baseline's and every compared attack's finite float64 scores."""
+    scenarios = ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
+    attacks = {ShokriSVM.name, "confidence_threshold_baseline"} | {a for a in ATTACKS if a != ShokriSVM.name}
+
+    def check(arrays) -> None:
+        member = arrays["member"]
+        if member.dtype != bool or member.shape != (2 * size,):
+            raise ValueError(f"member: expected bool ({2 * size},), got {member.dtype} {member.shape}")
+        want = {f"{s}__{a}" for s in scenarios for a in attacks}
+        if set(arrays) - {"member"} != want:
+            raise ValueError("scores of other scenarios or attacks")
+        for name in want:
+            a = arrays[name]
+            if a.dtype != np.float64 or a.shape != member.shape or not np.isfinite(a).all():
+                raise ValueError(f"{name}: expected finite float64 {member.shape}")
+    return check
 
 
 def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[dict]:
@@ -280,10 +323,19 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[d
         unaware = (load_attack(cfg, stage1[size], log=log), ConfidenceThreshold().fit(AttackerView.from_stage1(stage1[size])))
         for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
             rows = cached[(size, defense, strength)]
+            parts = entries[(size, defense, strength)]
             if rows is None:  # computed and saved (checked first: what a later run will demand of it)
                 rows = [{"scenario": s, "svm": a, "threshold": b, "attacks": c} for s, a, b, c in
                         _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)]
-                save_entry(entries[(size, defense, strength)], {"rows": rows})
+                values = {"rows": rows}
+                if "scores" in parts:
+                    values["scores"] = {"member": rows[0]["svm"]["_scores"]["member"]}
+                    for r in rows:
+                        values["scores"].update({f"{r['scenario']}__{k}": v for k, v in r["svm"].pop("_scores").items()
+                                                 if k != "member"})
+                save_entry(parts, values)
+            if "scores" in parts:
+                copy_file(parts["scores"].path, cfg.layout.dp_scores(size, strength))
             for r in rows:
                 svm_rows.append(r["svm"])
                 thr_rows.append(r["threshold"])

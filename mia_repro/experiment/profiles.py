@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from mia_repro.errors import ConfigError
-from mia_repro.experiment.config import ExperimentConfig, MitigationConfig, OutputsConfig, PoolConfig
+from mia_repro.experiment.config import AuditConfig, ExperimentConfig, MitigationConfig, OutputsConfig, PoolConfig
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.models.config import ModelConfig
 from mia_repro.validation import is_int
@@ -70,14 +70,19 @@ _SMOKE = ExperimentConfig(
         aware_sizes=(200,),
         aware_shadows=2,
         dp_epsilons=(8.0,),
+        dp_noise_seed="model",
     ),
+    audit=AuditConfig(size=200, epsilons=(1.0,), canaries=200, blackbox_canaries=200, broken_epsilon=1.0,
+                      noise_seed="model"),
 )
 
 _QUICK = ExperimentConfig(
     profile="quick",
     model=ModelConfig(epochs=10),
-    mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5, dp_epsilons=(1.0, 2.0, 4.0, 8.0)),
+    mitigation=MitigationConfig(sizes=(2500, 5000), aware_sizes=(2500,), aware_shadows=5, dp_epsilons=(1.0, 2.0, 4.0, 8.0),
+                                dp_noise_seed="model"),
     pool=PoolConfig(size=2500, n_models=64, n_targets=8),
+    audit=AuditConfig(size=2500, noise_seed="model"),
 )
 
 # 100-epoch models give nearly one-hot outputs: on the default grid every class's best point was the
@@ -89,9 +94,10 @@ _PAPER = ExperimentConfig(
     profile="paper",
     model=ModelConfig(epochs=100),
     mitigation=MitigationConfig(sizes=(2500,), l2_strengths=(0.0, 1e-3, 5e-3, 1e-2), dropout_rates=(0.0, 0.25, 0.5),
-                                aware_sizes=(2500,), aware_shadows=10),
+                                aware_sizes=(2500,), aware_shadows=10, dp_noise_seed="model"),
     attack=AttackConfig(C_grid=(0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5), gamma_grid=(0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)),
     pool=PoolConfig(size=2500, n_models=16, n_targets=8, sim_targets=8, svm_shadows=8),
+    audit=AuditConfig(size=2500, noise_seed="model"),
 )
 
 PROFILES: dict[str, ExperimentConfig] = {c.profile: c for c in (_SMOKE, _QUICK, _PAPER)}

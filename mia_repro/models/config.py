@@ -10,6 +10,10 @@ from mia_repro.validation import is_int, is_number, need, positive_ints
 
 
 DP_OPTIMIZERS = ("adam", "sgd")
+#: deliberately broken DP-SGD, for testing the audit: "no_noise" adds no noise while the accountant is told σ,
+#: "no_clipping" clips nothing while the accountant assumes C
+BROKEN_TRAINERS = ("no_noise", "no_clipping")
+NOISE_SEEDS = ("secret", "model")
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,20 @@ class DPConfig:
     Give ``target_epsilon`` (σ is then calibrated with ``dp-accounting``'s RDP accountant for the
     schedule, :func:`mia_repro.privacy.schedule_for`) or ``noise_multiplier``, not both; ``delta`` is the δ
     of (ε, δ)-DP.  Validated when made (:class:`ConfigError` naming the field).
+
+    ``noise_seed``: where the noise comes from.  The (ε, δ) guarantee assumes noise nobody can reproduce:
+    "secret" (the default) draws a fresh seed from the operating system for every training run and records
+    nothing of it; "model" derives it from the model's (public) seed, so that a run reproduces bit for bit
+    but the guarantee then holds only against an adversary who does not know the config's seed (the
+    committed reproductions use "model"); an int is that seed.
+
+    ``canaries``: white-box gradient canaries for the one-run audit (:mod:`mia_repro.training.canaries`),
+    part of the training run under the same clipping, sampling and noise as the data.  ``blackbox_canaries``:
+    that many records outside the job's own, each with a seeded wrong label, each added to the training set
+    with probability 1/2 (:func:`mia_repro.training.canaries.blackbox_canaries`); the trainer scores them by
+    their loss on the final model.  ``broken``: one of
+    :data:`BROKEN_TRAINERS`, a deliberately broken trainer whose audit must prove more than its claim; only
+    with canaries (it exists to test the audit).
     """
 
     target_epsilon: float | None = None
@@ -29,6 +47,10 @@ class DPConfig:
     clip_norm: float = 1.0
     delta: float = 1e-5
     optimizer: str = "adam"
+    noise_seed: int | str = field(default="secret", metadata={"key_omit_if": "model"})
+    canaries: int = field(default=0, metadata={"key_omit_if": 0})
+    blackbox_canaries: int = field(default=0, metadata={"key_omit_if": 0})
+    broken: str | None = field(default=None, metadata={"key_omit_if": None})
 
     def __post_init__(self):
         need((self.target_epsilon is None) != (self.noise_multiplier is None), "dp",
@@ -39,13 +61,21 @@ class DPConfig:
         if self.noise_multiplier is not None:
             need(is_number(self.noise_multiplier) and 0 <= self.noise_multiplier < math.inf, "dp.noise_multiplier",
                   "expected a number >= 0", self.noise_multiplier)
-        need(is_number(self.clip_norm) and self.clip_norm > 0, "dp.clip_norm", "expected a positive number (inf: no "
-              "clipping)", self.clip_norm)
-        need(math.isfinite(self.clip_norm) or self.noise_multiplier == 0, "dp.clip_norm",
-              "inf (no clipping) only with noise_multiplier 0: the noise's standard deviation is sigma x C", self.clip_norm)
+        need(is_number(self.clip_norm) and 0 < self.clip_norm < math.inf, "dp.clip_norm",
+              "expected a positive finite number (DP-SGD without clipping guarantees nothing; the audit's test of "
+              "itself uses broken='no_clipping')", self.clip_norm)
         need(is_number(self.delta) and 0 < self.delta < 1, "dp.delta", "expected a number in (0, 1)", self.delta)
         need(self.optimizer in DP_OPTIMIZERS, "dp.optimizer", f"expected one of {', '.join(DP_OPTIMIZERS)}",
               self.optimizer)
+        need(self.noise_seed in NOISE_SEEDS or (is_int(self.noise_seed) and self.noise_seed >= 0), "dp.noise_seed",
+             f"expected {' or '.join(NOISE_SEEDS)} or an integer >= 0", self.noise_seed)
+        need(is_int(self.canaries) and self.canaries >= 0, "dp.canaries", "expected an integer >= 0", self.canaries)
+        need(is_int(self.blackbox_canaries) and self.blackbox_canaries >= 0, "dp.blackbox_canaries",
+             "expected an integer >= 0", self.blackbox_canaries)
+        need(self.broken is None or self.broken in BROKEN_TRAINERS, "dp.broken",
+             f"expected None or one of {', '.join(BROKEN_TRAINERS)}", self.broken)
+        need(self.broken is None or self.canaries + self.blackbox_canaries > 0, "dp.broken",
+             "a broken trainer exists to test the audit: give canaries > 0", self.broken)
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,11 @@ def pool(cfg: ExperimentConfig, doc: dict) -> None:
     scores = load_npz(cfg.layout.pool_scores)
     x, _ = load_data(cfg)
     pool_plots.pool_figures(doc, scores, x[scores["pool_indices"]], CLASS_NAMES, cfg.output_dir)
+
+
+def audit(cfg: ExperimentConfig) -> None:
+    """The canary audit's figure of ``audit.json``."""
+    from mia_repro.cache import load_json
+    from mia_repro.reporting.audit_report import audit_figures
+
+    audit_figures(load_json(cfg.layout.audit), cfg.output_dir)

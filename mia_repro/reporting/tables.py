@@ -186,7 +186,7 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
         return f"{tpr:.4f} ({name})"
 
     lines = ["| n | target ε | ε RDP / PLD | σ | test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
-             "| best TPR@0.1%FPR aware; unaware | ε lower bound aware; unaware |",
+             "| best TPR@0.1%FPR aware; unaware | valid 95% ε lower bound aware; unaware |",
              "|---|---|---|---|---|---|---|---|---|"]
     sizes = sorted({r["size"] for r in records if r["defense"] == "dp"})
     if not sizes:
@@ -201,7 +201,8 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
             if defense == "dp":
                 head = [f"{strength:g}", f"{first['epsilon']:.2f} / {first['epsilon_pld']:.2f}",
                         f"{first['noise_multiplier']:.3f}"]
-                bound = "; ".join(f"{r['epsilon_lower_bound']:.2f} ({r['epsilon_lower_bound_attack'] or 'none'})"
+                bound = "; ".join(("0 (nothing proved)" if r["epsilon_lower_bound_attack"] is None else
+                                   f"{r['epsilon_lower_bound']:.2f} ({r['epsilon_lower_bound_attack']})")
                                   if r else "—" for r in (a, u))
             else:
                 head, bound = ["no DP", "∞", "0"], "—"

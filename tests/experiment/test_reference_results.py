@@ -190,9 +190,13 @@ def test_committed_dp_rows_recompute_with_dp_accounting_and_carry_the_audit():
     """Every DP row of the committed quick sweep: both ε recompute from the recorded schedule with
     dp-accounting, the RDP ε meets its target within 0.01, the audit's bound is a number below the guarantee
     and names its attack; one row per target ε, size and scenario."""
+    import numpy as np
+
+    from mia_repro.audit import epsilon_lower_bound
     from mia_repro.privacy import epsilon_pld, epsilon_rdp
 
     records = json.loads((QUICK / "mitigation.json").read_text())
+    meta = json.loads((QUICK / "mitigation_meta.json").read_text())
     dp = [r for r in records if r["defense"] == "dp"]
     assert {(r["size"], r["strength"], r["scenario"]) for r in dp} == (
         {(n, e, "unaware") for n in (2500, 5000) for e in (1.0, 2.0, 4.0, 8.0)} | {(2500, e, "aware") for e in (1.0, 2.0, 4.0, 8.0)})
@@ -204,6 +208,14 @@ def test_committed_dp_rows_recompute_with_dp_accounting_and_carry_the_audit():
         assert r["sampling_rate"] == 32 / r["size"] and r["steps"] == 10 * -(-r["size"] // 32) and r["clip_norm"] == 1.0
         assert 0 <= r["epsilon_lower_bound"] < r["epsilon"]
         assert (r["epsilon_lower_bound_attack"] is None) == (r["epsilon_lower_bound"] == 0)
+        # the bound recomputes from the published per-record scores (valid: selected on one half)
+        with np.load(QUICK / "dp_scores" / f"dp_{r['strength']:g}_{r['size']}.npz") as z:
+            prefix = r["scenario"] + "__"
+            scores = {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+            member = z["member"]
+        again = epsilon_lower_bound(member, scores, r["delta"], seed=meta["seed"])
+        assert (again["epsilon_lower_bound"], again["attack"], again["threshold"]) == (
+            r["epsilon_lower_bound"], r["epsilon_lower_bound_attack"], r["epsilon_lower_bound_threshold"])
 
 
 @pytest.mark.parametrize("folder", [QUICK, PAPER], ids=["quick", "paper"])

@@ -50,15 +50,20 @@ def test_dp_config_validates_when_made():
             DPConfig(target_epsilon=1.0, delta=delta)
     with pytest.raises(ConfigError, match="dp.optimizer"):
         DPConfig(target_epsilon=1.0, optimizer="rmsprop")
-    with pytest.raises(ConfigError, match="^dp.clip_norm: inf .no clipping. only with noise_multiplier 0"):
-        DPConfig(target_epsilon=1.0, clip_norm=math.inf)
-    assert DPConfig(noise_multiplier=0.0, clip_norm=math.inf).clip_norm == math.inf
+    for kwargs in (dict(target_epsilon=1.0), dict(noise_multiplier=0.0)):  # no clipping guarantees nothing
+        with pytest.raises(ConfigError, match="^dp.clip_norm: expected a positive finite number"):
+            DPConfig(clip_norm=math.inf, **kwargs)
+    assert DPConfig(target_epsilon=1.0, broken="no_clipping", canaries=10).broken == "no_clipping"
+    with pytest.raises(ConfigError, match="^dp.noise_seed"):
+        DPConfig(target_epsilon=1.0, noise_seed=-1)
+    with pytest.raises(ConfigError, match="^dp.canaries"):
+        DPConfig(target_epsilon=1.0, canaries=-1)
     cfg = get_config("smoke")
     with pytest.raises(ConfigError, match="model.dp"):
         dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, l2=1e-3, dp=DPConfig(target_epsilon=1.0)))
     with pytest.raises(ConfigError, match="mitigation.dp_epsilons"):
         dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_epsilons=(0.0,)))
-    with pytest.raises(ConfigError, match="^mitigation.dp_clip_norm: expected a positive number"):
+    with pytest.raises(ConfigError, match="^mitigation.dp_clip_norm: expected a positive finite number"):
         dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_clip_norm=-1.0))
     with pytest.raises(ConfigError, match="^mitigation.dp_delta: "):
         dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_delta=2.0))
@@ -174,10 +179,13 @@ def test_noise_has_the_expected_standard_deviation():
 
 def test_dp_training_is_seeded_and_records_its_schedule(tiny_dataset):
     _, x, y = tiny_dataset
-    cfg = dataclasses.replace(TINY, epochs=2, dp=DPConfig(target_epsilon=8.0))
+    cfg = dataclasses.replace(TINY, epochs=2, dp=DPConfig(target_epsilon=8.0, noise_seed="model"))
     job = TrainJob("target", np.arange(40), np.arange(40, 80), seed=9)
     a, b = train_dp(job, cfg, x, y), train_dp(job, cfg, x, y)
-    assert all(np.array_equal(u, v) for u, v in zip(a.weights, b.weights))
+    assert all(np.array_equal(u, v) for u, v in zip(a.weights, b.weights))  # public noise: reproducible
+    secret = dataclasses.replace(cfg, dp=DPConfig(target_epsilon=8.0))  # the default: fresh noise every run
+    c, d = train_dp(job, secret, x, y), train_dp(job, secret, x, y)
+    assert not all(np.array_equal(u, v) for u, v in zip(c.weights, d.weights))
     s = a.extra["dp"]
     assert s["steps"] == 2 * steps_per_epoch(40, 8) and s["sampling_rate"] == 8 / 40
     assert s["epsilon"] == pytest.approx(8.0, abs=0.01) and s["epsilon_pld"] <= s["epsilon"]

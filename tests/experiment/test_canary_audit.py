@@ -1,0 +1,123 @@
+"""The canary audit stage (one-run audit of DP-SGD with white-box canaries) at a tiny size: correct DP-SGD
+stays below its claim, broken DP-SGD is caught, every bound recomputes from the published files."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from mia_repro.audit import epsilon_lower_bound
+from mia_repro.errors import ConfigError
+from mia_repro.experiment.canary_audit import ROW_KEYS, audit_settings, run_audit
+from mia_repro.experiment.config import AuditConfig
+from mia_repro.one_run_audit import one_run_audit
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    import conftest
+
+    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("audit"))
+    cfg = dataclasses.replace(cfg, n_shadows=1, sizes=(60,), mitigation=dataclasses.replace(cfg.mitigation, sizes=(), aware_sizes=(), aware_shadows=1),
+                              model=dataclasses.replace(cfg.model, epochs=5),
+                              audit=AuditConfig(size=60, epsilons=(1.0,), canaries=60, blackbox_canaries=60, broken_epsilon=1.0,
+                                                noise_seed="model"))
+    return cfg, run_audit(cfg, log=quiet)
+
+
+def test_broken_trainers_are_caught_and_correct_dp_sgd_is_not(audited):
+    cfg, rows = audited
+    by = {r["label"]: r for r in rows}
+    assert list(by) == ["dp_eps1", "no_dp_sigma0", "broken_no_noise_claims_eps1", "broken_no_clipping_claims_eps1"]
+    assert all(tuple(r) == ROW_KEYS for r in rows)
+    ok = by["dp_eps1"]
+    assert ok["claimed_epsilon"] == pytest.approx(1.0, abs=0.01) and not ok["exceeds_claim"]
+    assert ok["one_run_epsilon_lower_bound"] < ok["claimed_epsilon"]
+    for label in ("broken_no_noise_claims_eps1", "broken_no_clipping_claims_eps1"):
+        b = by[label]
+        assert b["claimed_epsilon"] == pytest.approx(1.0, abs=0.01)  # the accountant was told sigma and C
+        assert b["noise_multiplier"] == ok["noise_multiplier"] and b["clip_norm"] == 1.0
+        assert b["one_run_epsilon_lower_bound"] > b["claimed_epsilon"] and b["exceeds_claim"]
+    sigma0 = by["no_dp_sigma0"]
+    assert sigma0["claimed_epsilon"] is None and sigma0["noise_multiplier"] == 0.0 and not sigma0["exceeds_claim"]
+
+
+def test_every_bound_recomputes_from_the_published_files(audited):
+    cfg, rows = audited
+    doc = json.loads(cfg.layout.audit.read_text())
+    assert doc["rows"] == json.loads(json.dumps(rows)) and doc["audit"]["canaries"] == 60
+    with np.load(cfg.layout.audit_scores) as z:
+        arrays = {k: z[k] for k in z.files}
+    for r in rows:
+        inc, score = arrays[f"{r['label']}__included"], arrays[f"{r['label']}__canary_score"]
+        assert inc.dtype == bool and inc.shape == (60,) and int(inc.sum()) == r["canaries_included"]
+        one = one_run_audit(inc, score, r["delta"], 0.95)
+        assert one["epsilon_lower_bound"] == r["one_run_epsilon_lower_bound"]
+        assert (one["correct"], one["guesses"]) == (r["one_run_correct"], r["one_run_guesses"])
+        bb_inc, bb_score = arrays[f"{r['label']}__bb_included"], arrays[f"{r['label']}__bb_score"]
+        assert bb_inc.shape == bb_score.shape == (60,) and r["blackbox_canaries"] == 60
+        black = one_run_audit(bb_inc, bb_score, r["delta"], 0.95)
+        assert (black["epsilon_lower_bound"], black["correct"], black["guesses"]) == (
+            r["blackbox_epsilon_lower_bound"], r["blackbox_correct"], r["blackbox_guesses"])
+        nat = epsilon_lower_bound(arrays[f"{r['label']}__member"], arrays[f"{r['label']}__loss_score"], r["delta"],
+                                  seed=cfg.seed)
+        assert nat["epsilon_lower_bound"] == r["natural_epsilon_lower_bound"]
+
+
+def test_black_box_canaries_are_outside_the_target_records_and_mislabelled(audited):
+    """The black-box canaries of every model: 60 records outside the target's 120, each with a label other than
+    its own; the included ones joined the training set (the accountant's q is on members + included)."""
+    from mia_repro.experiment.plan import load_data, size_jobs, size_splits
+    from mia_repro.experiment.outputs import ModelOutputs
+
+    cfg, rows = audited
+    _, y = load_data(cfg)
+    job = size_jobs(size_splits(cfg, 60), cfg.seed, 0)[0]
+    for f in (f for f in cfg.layout.stage1_root.rglob("target-*.npz") if "weights" not in f.parts):
+        t = json.loads(str(np.load(f)["trained_on"]))
+        bb = t["blackbox_canaries"]
+        idx, labels, inc = np.array(bb["indices"]), np.array(bb["labels"]), np.array(bb["included"])
+        assert len(idx) == 60 and not np.intersect1d(idx, job.eval_indices).size
+        assert (labels != y[idx]).all()
+        assert t["dp"]["sampling_rate"] == pytest.approx(16 / (60 + inc.sum()))
+
+
+def test_a_rerun_trains_nothing_and_gives_the_same_rows(audited):
+    cfg, rows = audited
+    files = sorted(cfg.layout.stage1_root.rglob("*.npz"))
+    again = run_audit(cfg, log=quiet)
+    assert again == rows and sorted(cfg.layout.stage1_root.rglob("*.npz")) == files
+
+
+def test_the_white_box_canaries_score_what_dp_sgd_released(audited):
+    """Without noise (the broken no_noise trainer) an included canary's score is C times the steps that sampled
+    it plus the data's gradient at its coordinate: every included canary that was sampled scores above every
+    canary left out, up to the data's share."""
+    cfg, _ = audited
+    with np.load(cfg.layout.audit_scores) as z:
+        inc, score = z["broken_no_noise_claims_eps1__included"], z["broken_no_noise_claims_eps1__canary_score"]
+    assert np.median(score[inc]) > 1.0 > np.abs(np.median(score[~inc]))
+
+
+def test_bad_audit_settings_are_named():
+    with pytest.raises(ConfigError, match="audit.canaries: expected an integer in 1..size"):
+        AuditConfig(size=100, canaries=101)
+    with pytest.raises(ConfigError, match="audit.confidence"):
+        AuditConfig(confidence=1.0)
+    with pytest.raises(ConfigError, match="audit.broken"):
+        AuditConfig(broken=("no_accounting",))
+    with pytest.raises(ConfigError, match="audit.noise_seed"):
+        AuditConfig(noise_seed="public")
+    from mia_repro.models.config import DPConfig
+
+    with pytest.raises(ConfigError, match="dp.clip_norm: expected a positive finite number"):
+        DPConfig(noise_multiplier=0.0, clip_norm=float("inf"))
+    with pytest.raises(ConfigError, match="dp.broken: a broken trainer exists to test the audit"):
+        DPConfig(target_epsilon=1.0, broken="no_noise")
+    labels = [label for label, _ in audit_settings(__import__("mia_repro.experiment.profiles", fromlist=["x"]).get_config("quick"))]
+    assert labels == ["dp_eps1", "dp_eps2", "dp_eps4", "dp_eps8", "no_dp_sigma0", "broken_no_noise_claims_eps2",
+                      "broken_no_clipping_claims_eps2"]
