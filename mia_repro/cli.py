@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or the address of a running scheduler (tcp://host:8786)")
     p.add_argument("--threads-per-model", type=int, default=None,
                    help="backend CPU threads per model (default 2, the count that trained the committed caches)")
+    p.add_argument("--worker-wait", type=float, default=None, metavar="SECONDS",
+                   help="with --scheduler: how long a Dask cluster may have no worker before the run stops (default 120)")
     p.add_argument("--nondeterministic", action="store_true",
                    help="do not switch the backend to deterministic kernels (faster on some GPUs; reruns may differ)")
     p.add_argument("--results-dir", default=None, help="output folder (default results/<profile>/)")
@@ -68,7 +70,12 @@ def check_writable(folder: Path, flag: str = "--results-dir") -> None:
 
 def check_plan(args, cfg) -> None:
     """Everything the whole run will need, checked before any folder is made or model trained
-    (:class:`ConfigError`, one line): the seeds of ``--seeds``, and the mitigation sweep's sizes."""
+    (:class:`ConfigError`, one line): a ``--data`` folder (even when the caches would not read it), the seeds
+    of ``--seeds``, and the mitigation sweep's sizes."""
+    if args.data is not None and args.stage != "data":
+        from mia_repro.data.cifar10 import named_batch_dir
+
+        named_batch_dir(args.data)  # DatasetNotFoundError: one line, exit 2
     if args.seeds is not None:
         if args.seed is not None:
             raise ConfigError("--seed: give --seed or --seeds, not both (--seeds runs each of its seeds)")
@@ -103,6 +110,7 @@ def run(args) -> None:
         workers=args.workers,
         scheduler=args.scheduler,
         threads_per_model=args.threads_per_model,
+        worker_wait=args.worker_wait,
         results_dir=args.results_dir,
         deterministic=False if args.nondeterministic else None,
     )

@@ -43,6 +43,10 @@ def _looks_like_probs(a: np.ndarray) -> bool:
     return bool(a.size) and _rows_are_probabilities(a)
 
 
+#: the largest logit magnitude accepted: far above any trained network's, far below float64's overflow of x**2
+LOGIT_LIMIT = 1e8
+
+
 def as_logits(name: str, logits=None, probs=None) -> np.ndarray:
     """float64 (N, C) logits from exactly one of ``logits`` / ``probs`` (N, C), checked.
 
@@ -61,6 +65,11 @@ def as_logits(name: str, logits=None, probs=None) -> np.ndarray:
     if bad:
         raise OwnInputError(f"{name} {kind}: {bad} non-finite values (NaN or inf)")
     if kind == "logits":
+        big = float(np.abs(a).max()) if a.size else 0.0
+        if big > LOGIT_LIMIT:
+            raise OwnInputError(f"{name} logits: magnitudes up to {big:.3g}, above {LOGIT_LIMIT:.0e}: the attacks' "
+                                "statistics (squares, exponentials) overflow float64 there; pass the model's "
+                                "pre-softmax outputs, or log-probabilities")
         if _looks_like_probs(a):
             raise OwnInputError(f"{name} logits: these look like probabilities (all in [0, 1], rows summing to 1); "
                                 f"pass them as probs=, or give the pre-softmax outputs")

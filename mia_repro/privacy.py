@@ -88,6 +88,11 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 def schedule_for(dp, n: int, batch_size: int, epochs: int) -> Schedule:
     """The :class:`Schedule` of DP-SGD (``dp``: a :class:`~mia_repro.models.config.DPConfig`) on ``n`` members:
     q = batch_size / n, steps = epochs * ceil(n / batch_size); σ given or calibrated to ``dp.target_epsilon``."""
+    if not dp.delta < 1 / n:
+        from mia_repro.errors import ConfigError
+        from mia_repro.validation import delta_problem
+
+        raise ConfigError(f"dp.delta: {delta_problem(n)}, got {dp.delta!r}")
     q = batch_size / n
     steps = epochs * steps_per_epoch(n, batch_size)
     sigma = dp.noise_multiplier if dp.noise_multiplier is not None else calibrate(dp.target_epsilon, q, steps, dp.delta)

@@ -12,6 +12,7 @@ reuses the caches of the earlier ones, so a rerun only redoes what changed.
 from __future__ import annotations
 
 import argparse
+import errno
 import contextlib
 import os
 import shutil
@@ -41,6 +42,9 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
     """
     import papermill as pm
 
+    # resolved once, here: the notebooks run with notebooks/ as their working directory
+    out_dir = Path(out_dir).resolve() if out_dir is not None else None
+    data_path = str(Path(data_path).resolve()) if data_path is not None else None
     cfg, names = check_arguments(profile, out_dir, data_path, seed, only)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +60,10 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
                                     progress_bar=False, kernel_name="python3", log_output=False)
         except BaseException as exc:  # failed or interrupted: never leave it where a complete one belongs
             if partial.exists():
-                os.replace(partial, out / name.replace(".ipynb", ".failed.ipynb"))
+                if _readable_notebook(partial):
+                    os.replace(partial, out / name.replace(".ipynb", ".failed.ipynb"))
+                else:  # cut short mid-write (a full disk): no half-written file under any name
+                    partial.unlink(missing_ok=True)
             exc.notebook = name  # for failure_line
             raise
         os.replace(partial, target)
@@ -67,6 +74,16 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
 
 
 KERNEL_LOG = ".kernel.log"
+
+
+def _readable_notebook(path: Path) -> bool:
+    """Whether ``path`` holds a complete notebook (valid JSON with cells)."""
+    import json
+
+    try:
+        return "cells" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 @contextlib.contextmanager
@@ -153,10 +170,23 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="+", default=None, help="run only these notebooks (name prefixes, e.g. 01 04)")
     a = p.parse_args(argv)
     start = time.perf_counter()
+    from mia_repro.cli import _terminate_as_interrupt, threading_main
+
+    if threading_main():  # SIGTERM (kill, a job scheduler) ends the run like Ctrl-C: one line, .failed.ipynb kept
+        import signal
+
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         done = execute_notebooks(a.profile, a.out, a.data, a.seed, only=a.only)
     except (ConfigError, DatasetNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        from mia_repro.cli import no_space
+
+        print(f"error: {no_space(argparse.Namespace(results_dir=a.out, profile=a.profile))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         name = getattr(exc, "notebook", "the notebook")
@@ -164,6 +194,11 @@ def main(argv=None) -> int:
               "are complete, and every stage's finished work is cached; rerun the same command", file=sys.stderr)
         return 130
     except Exception as exc:  # papermill's error knows the failing cell: show it and the exception line
+        if f"[Errno {errno.ENOSPC}]" in str(getattr(exc, "evalue", "")):  # a full disk inside a notebook's kernel
+            from mia_repro.cli import no_space
+
+            print(f"error: {no_space(argparse.Namespace(results_dir=a.out, profile=a.profile))}", file=sys.stderr)
+            return 2
         print(f"error: {failure_line(exc)} (the kernel's own messages: {Path(a.out or PROJECT_ROOT / 'results' / a.profile) / KERNEL_LOG})",
               file=sys.stderr)
         return 1

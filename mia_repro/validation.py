@@ -38,3 +38,9 @@ def positive_numbers(name: str, values: Any, allow_zero: bool = False) -> None:
     for v in values:
         need(is_number(v) and (v >= 0 if allow_zero else v > 0), name,
              "every entry must be a " + ("non-negative" if allow_zero else "positive") + " number", values)
+
+
+def delta_problem(n: int) -> str:
+    """Why DP's δ must be below 1/n: the message of every check of it."""
+    return (f"expected δ < 1/n = {1 / n:.3g} (n = {n:,} training records): a guarantee with δ >= 1/n allows a "
+            "mechanism that publishes one record outright; use a δ far below 1/n (1e-5 is usual)")

@@ -23,7 +23,7 @@ from mia_repro.attacks.config import AttackConfig
 from mia_repro.data.augment import parse_augmentation
 from mia_repro.errors import ConfigError
 from mia_repro.models.config import DPConfig, ModelConfig
-from mia_repro.validation import is_int, is_number, need, positive_ints, positive_numbers
+from mia_repro.validation import delta_problem, is_int, is_number, need, positive_ints, positive_numbers
 
 __all__ = ["AttackConfig", "ConfigError", "DPConfig", "ExperimentConfig", "MitigationConfig", "ModelConfig",
            "OutputsConfig", "PoolConfig", "to_dict", "validate"]
@@ -235,7 +235,8 @@ class ExperimentConfig:
     ``workers`` parallel models (None: cores // ``threads_per_model``); ``scheduler`` None (local
     processes), ``"local"`` (a Dask ``LocalCluster``) or a Dask scheduler address
     (``tcp://host:8786``); ``threads_per_model`` the backend's CPU threads per model (2 trained the
-    committed caches; a model's bits depend on it, so each file records it).
+    committed caches; a model's bits depend on it, so each file records it); ``worker_wait`` the seconds a
+    Dask cluster may have no worker before the run stops.
     """
 
     profile: str = "custom"
@@ -252,6 +253,7 @@ class ExperimentConfig:
     workers: int | None = None
     scheduler: str | None = None
     threads_per_model: int = 2
+    worker_wait: float = 120.0
     model: ModelConfig = field(default_factory=ModelConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
     mitigation: MitigationConfig = field(default_factory=MitigationConfig)
@@ -264,7 +266,7 @@ class ExperimentConfig:
 
     #: fields that change where and how a run computes, not what it computes: left out of :meth:`changed_fields`
     NOT_RESULTS = ("profile", "data_path", "results_dir", "stage1_dir", "steps_per_execution", "workers", "scheduler",
-                   "threads_per_model")
+                   "threads_per_model", "worker_wait")
 
     def changed_fields(self) -> tuple[str, ...]:
         """The fields whose value differs from the named profile's (every field for a name that is no profile),
@@ -321,6 +323,8 @@ def validate(cfg: "ExperimentConfig") -> None:
           "scheduler", "expected 'local' or a Dask scheduler address such as tcp://host:8786", cfg.scheduler)
     need(is_int(cfg.threads_per_model) and 1 <= cfg.threads_per_model <= 256, "threads_per_model",
           "expected an integer in 1..256", cfg.threads_per_model)
+    need(is_number(cfg.worker_wait) and 0 < cfg.worker_wait < math.inf, "worker_wait",
+         "expected a positive number of seconds", cfg.worker_wait)
     for name in ("data_path", "results_dir", "stage1_dir"):
         v = getattr(cfg, name)
         need(v is None or (isinstance(v, (str, Path)) and str(v).strip() != ""), name,
@@ -333,6 +337,8 @@ def validate(cfg: "ExperimentConfig") -> None:
     need(all(k <= cfg.model.num_classes for k in mi.topk), "mitigation.topk", f"every k must be at most {cfg.model.num_classes}", mi.topk)
     need(is_int(mi.aware_shadows) and 1 <= mi.aware_shadows <= cfg.n_shadows, "mitigation.aware_shadows",
           f"expected an integer in 1..n_shadows ({cfg.n_shadows})", mi.aware_shadows)
+    smallest_dp = min([*(mi.sizes if mi.dp_epsilons else ()), cfg.audit.size])
+    need(mi.dp_delta < 1 / smallest_dp, "mitigation.dp_delta", delta_problem(smallest_dp), mi.dp_delta)
     o = cfg.outputs
     pool = n_total - 2 * biggest
     need(o.population_size <= pool, "outputs.population_size",

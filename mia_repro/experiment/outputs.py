@@ -149,12 +149,14 @@ class ModelOutputs:
         """Read one model's file; :class:`~mia_repro.cache.CacheEntryError` (naming ``path``) if it cannot be used.
 
         With ``key``, the file must carry that key and its digest (:func:`mia_repro.cache.verified_bytes`);
-        a file written before digests existed (no sidecar) is accepted only if every content check below
-        passes, and is then sealed in place (how the committed caches migrate, never retrained).
+        a file without its digest sidecar is refused (and so retrained): nothing is sealed silently, a file
+        one trusts is sealed deliberately with ``python -m mia_repro.migrate seal FILE``.
         ``expect`` (:class:`Expected`) is checked against what the file holds (:meth:`check`).
         """
-        legacy = key is not None and path.exists() and not sidecar(path).exists()
-        d = load_npz(path, key=None if legacy else key)
+        if key is not None and path.exists() and not sidecar(path).exists():
+            raise CacheEntryError(f"{path}: no digest beside it (deleted, or written outside the package; to keep "
+                                  "a file you trust, seal it first with `python -m mia_repro.migrate seal <file>`)")
+        d = load_npz(path, key=key)
         if int(d.get("format", 1)) != FORMAT or any(k not in d for k in EXTRA_ARRAYS):
             raise CacheEntryError(f"{path}: old format {int(d.get('format', 1))} (no logits / reference outputs)")
         try:
@@ -172,10 +174,6 @@ class ModelOutputs:
             raise CacheEntryError(f"{path}: incomplete ({type(exc).__name__}: {exc})") from None
         if expect is not None:
             out.check(path, expect)
-        if legacy:
-            if expect is None:
-                raise CacheEntryError(f"{path}: no digest beside it, and nothing to check its content against")
-            seal(path, key)
         return out
 
     def check(self, path: Path, expect: Expected) -> None:
@@ -265,10 +263,10 @@ class SizeOutputs:
 
 def trained_part(path: Path, job: "TrainJob", key: str) -> ModelOutputs | None:
     """The training-time part (probs, history) of a file of any format, if it is readable, holds ``job``'s
-    records, and verifies against ``key`` when it has a digest (one written before digests is trusted on its
-    records alone); None otherwise (then the model is retrained, never completed)."""
+    records, and verifies against ``key`` with its digest; None otherwise (then the model is retrained, never
+    completed)."""
     try:
-        d = load_npz(path, key=key if sidecar(path).exists() else None)
+        d = load_npz(path, key=key)
         if not np.array_equal(d["indices"], job.eval_indices) or d["probs"].shape[0] != len(job.eval_indices):
             return None
         return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],

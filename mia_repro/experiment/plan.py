@@ -59,7 +59,7 @@ def expected(cfg: ExperimentConfig, splits: Splits, job: TrainJob, model_cfg: Mo
 def execution(cfg: ExperimentConfig) -> Execution:
     """Where ``cfg``'s models train: the :class:`~mia_repro.training.Execution` of its ``workers``,
     ``scheduler`` and ``threads_per_model``."""
-    return Execution(cfg.workers, cfg.scheduler, cfg.threads_per_model)
+    return Execution(cfg.workers, cfg.scheduler, cfg.threads_per_model, cfg.worker_wait)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ saves a PNG and returns the ``matplotlib`` figure.
 """
 from __future__ import annotations
 
+import os
+
 import textwrap
 from pathlib import Path
 
@@ -59,10 +61,22 @@ def _finish(fig, summary: dict, path: Path | str | None, footer: str | None = No
         fig.text(0.5, 0.005, "\n".join(line), ha="center", va="bottom", fontsize=7, color="0.35")
     fig.tight_layout(rect=(0, 0.01 + 0.11 * len(line) / fig.get_figheight(), 1, 1))
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path)
     return fig
+
+
+def save_figure(fig, path: Path | str, dpi: int = 150) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically: written beside it, then renamed, so that a full disk or a
+    kill mid-write never leaves a truncated image under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def roc(curves: dict, path: Path | str | None = None, footer: str | None = "", title: str = "ROC (log-log)",

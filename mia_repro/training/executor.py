@@ -41,6 +41,8 @@ rerunning the same command resumes.
 """
 from __future__ import annotations
 
+import time
+
 import contextlib
 import logging
 import os
@@ -78,12 +80,15 @@ class Execution:
     ``workers``: parallel models (None: the machine's cores // ``threads_per_model``, at least 1; on a
     cluster: its worker count).  ``scheduler``: None (local loky processes), ``"local"`` (a Dask
     ``LocalCluster`` of ``workers`` processes) or a Dask scheduler address.  ``threads_per_model``:
-    the backend's CPU threads inside each model's process.
+    the backend's CPU threads inside each model's process.  ``worker_wait``: seconds a Dask cluster may have
+    no worker (none joined, or all died) before the run stops with :class:`TrainingFailed` naming the
+    scheduler.
     """
 
     workers: int | None = None
     scheduler: str | None = None
     threads_per_model: int = 2
+    worker_wait: float = 120.0
 
     def local_workers(self) -> int:
         """The number of local worker processes (loky or ``LocalCluster``)."""
@@ -121,8 +126,37 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _guarded(fn: Callable, index: int, unit: Any, args: tuple, threads: int) -> tuple[int, str | None, Any]:
-    """Run in the worker: ``(index, None, fn(unit, *args))``, or ``(index, error line, None)``."""
+_WATCHED: set[int] = set()
+
+
+def watch_parent(pid: int | None, interval: float = 1.0) -> None:
+    """In a worker process: a daemon thread that ends this process when process ``pid`` (the parent that
+    submitted the work) no longer exists -- a parent killed with SIGKILL cannot stop its workers itself.
+    Nothing for None or this very process; started once per process and pid."""
+    import threading
+
+    if pid is None or pid == os.getpid() or pid in _WATCHED:
+        return
+    _WATCHED.add(pid)
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid exists (another user's now, or ours without the right): keep going
+                pass
+
+    threading.Thread(target=watch, name="mia-repro-parent-watch", daemon=True).start()
+
+
+def _guarded(fn: Callable, index: int, unit: Any, args: tuple, threads: int, parent: int | None = None
+             ) -> tuple[int, str | None, Any]:
+    """Run in the worker: ``(index, None, fn(unit, *args))``, or ``(index, error line, None)``; ``parent``: the
+    pid of the submitting process, which the worker outlives by at most a second (:func:`watch_parent`)."""
+    watch_parent(parent)
     try:
         apply_threads(threads)
         return index, None, fn(unit, *args)
@@ -151,6 +185,31 @@ def _dask_client(execution: Execution) -> Iterator[Any]:
         raise TrainingFailed(f"cannot reach the Dask scheduler at {execution.scheduler}: {one_line(exc)}") from None
     with client:
         yield client
+
+
+def _completed_while_workers(client, futures, execution: Execution, poll: float = 1.0):
+    """The futures as they complete, like ``distributed.as_completed``, but a cluster with no worker for
+    ``execution.worker_wait`` seconds (none joined, or all died) raises :class:`TrainingFailed`."""
+    from distributed import wait
+
+    pending, empty_since = set(futures), None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=poll, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        yield from done
+        if done or not pending:
+            empty_since = None
+            continue
+        if client.scheduler_info()["workers"]:
+            empty_since = None
+        elif empty_since is None:
+            empty_since = time.monotonic()
+        elif time.monotonic() - empty_since > execution.worker_wait:
+            raise TrainingFailed(f"the Dask cluster at {execution.scheduler} has had no worker for "
+                                 f"{execution.worker_wait:g} s ({len(pending)} model unit(s) waiting): start workers "
+                                 f"(`dask worker <scheduler address>`) or give --worker-wait more seconds")
 
 
 def run_units(
@@ -240,7 +299,7 @@ def _run_loky(fn, units, args, execution, finished, name, bar, write) -> None:
             def tasks():
                 for i in batch:
                     dispatched.append(i)
-                    yield delayed(_guarded)(fn, i, units[i], args, execution.threads_per_model)
+                    yield delayed(_guarded)(fn, i, units[i], args, execution.threads_per_model, os.getpid())
 
             bar.set_postfix(running=min(n_jobs, len(batch)))
             _quiet_tracker()
@@ -274,12 +333,14 @@ def _run_dask(fn, units, args, execution, finished, bar) -> None:
     with _dask_client(execution) as client:
         n_workers = max(1, len(client.scheduler_info()["workers"]))
         run = uuid.uuid4().hex[:8]
-        futures = {client.submit(_guarded, fn, i, unit, args, execution.threads_per_model,
+        # a LocalCluster's workers end with this process; a remote cluster's are not ours to end
+        parent = os.getpid() if execution.scheduler == "local" else None
+        futures = {client.submit(_guarded, fn, i, unit, args, execution.threads_per_model, parent,
                                  key=f"mia-repro-{run}-{i}", pure=False): i for i, unit in enumerate(units)}
         left = len(futures)
         bar.set_postfix(running=min(n_workers, left))
         try:
-            for future in as_completed(futures):
+            for future in _completed_while_workers(client, futures, execution):
                 index = futures[future]
                 if future.status == "error":
                     exc = future.exception()

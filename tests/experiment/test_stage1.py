@@ -4,7 +4,7 @@ import pytest
 from mia_repro.experiment import stage1 as stage1_mod
 from mia_repro import training
 from mia_repro.training import sequential
-from mia_repro.cache import CacheEntryError, sidecar
+from mia_repro.cache import CacheEntryError, seal, sidecar
 from mia_repro.experiment.outputs import ModelOutputs
 from mia_repro.experiment.trained import ModelStore
 from mia_repro.experiment.outputs import Expected
@@ -121,8 +121,8 @@ def test_old_format_cache_is_recomputed_never_misread(tiny_config):
            "indices": first.target.indices, "train_acc": 0.1, "test_acc": 0.2, "history": np.array('{"loss": [1.0]}'),
            "seconds": 1.0, "trainer": np.array("sequential")}
     for j in jobs[:2]:
-        np.savez(store.path(j, 30, cfg.model), **old)  # format 1, no logits, written before digests
-        sidecar(store.path(j, 30, cfg.model)).unlink()
+        np.savez(store.path(j, 30, cfg.model), **old)  # format 1, no logits
+        seal(store.path(j, 30, cfg.model), store.key(j, 30, cfg.model))  # with its digest, as committed files have
     store.weights_path(jobs[1], 30, cfg.model).unlink()
     lines = []
     again = run_stage1(cfg, log=lines.append)[30]
@@ -136,7 +136,7 @@ def test_old_format_cache_is_recomputed_never_misread(tiny_config):
 
 def test_files_are_trusted_by_content_and_key_not_by_name(tiny_config):
     """Edited, swapped, or copied with its digest under another name: reported by path, retrained; a file
-    from before digests that passes every content check is sealed in place, never retrained."""
+    whose digest was deleted is never sealed silently (retrained), only by `python -m mia_repro.migrate seal`."""
     import dataclasses
     import shutil
 
@@ -145,7 +145,7 @@ def test_files_are_trusted_by_content_and_key_not_by_name(tiny_config):
     store = ModelStore(cfg)
     target, s0, s1 = (store.path(j, 30, cfg.model) for j in size_jobs(make_splits(240, 30, 2, 0), 0))
     good = {p: p.read_bytes() for p in (target, s0, s1)}
-    # the committed-cache case: no sidecar, content right -> sealed, not retrained
+    # a deleted sidecar launders nothing: the file is refused and retrained (same bits here)
     sidecar(target).unlink()
     # a shadow's file over the other shadow's (both with digests): content changed -> retrained
     shutil.copy(s0, s1)
@@ -154,24 +154,53 @@ def test_files_are_trusted_by_content_and_key_not_by_name(tiny_config):
     again = run_stage1(cfg, log=lines.append)[30]
     text = "\n".join(lines)
     assert f"{s1}: content changed since it was written (digest mismatch); retraining" in text
-    assert "trained 1, completed 0" in text and sidecar(target).exists()
-    assert target.read_bytes() == good[target]  # sealed in place, not rewritten
+    assert f"{target}: no digest beside it" in text
+    assert "trained 2, completed 0" in text and sidecar(target).exists()
+    np.testing.assert_array_equal(again.target.logits, first.target.logits)  # retrained to the same bits
     for k in ("probs", "logits", "pop_logits", "ref_logits", "aug_labels"):  # retrained: the same bits again
         np.testing.assert_array_equal(getattr(again.shadows[1], k), getattr(first.shadows[1], k))
     shutil.copy(s0, target)
     shutil.copy(sidecar(s0), sidecar(target))
     with pytest.raises(stage1_mod.Stage1Error, match="written for another key"):
         load_stage1(cfg)
-    # a shadow whose file lacks ref_logits, with no digest: fails the content check, never sealed
+    # a shadow whose file lacks ref_logits, with no digest: refused before its content is read, never sealed
     d = dict(np.load(s0))
     del d["ref_logits"]
     np.savez(s0, **d)
     sidecar(s0).unlink()
-    with pytest.raises(CacheEntryError, match="lacks this config's reference outputs on the target's records"):
+    with pytest.raises(CacheEntryError, match="no digest beside it"):
         ModelOutputs.load(s0, "shadow_00", expected(cfg, make_splits(240, 30, 2, 0),
                                                              size_jobs(make_splits(240, 30, 2, 0), 0)[1], cfg.model),
                           key=store.key(size_jobs(make_splits(240, 30, 2, 0), 0)[1], 30, cfg.model))
     assert not sidecar(s0).exists()
+
+
+def test_only_the_migrate_command_seals_and_it_says_what(tiny_config, capsys):
+    """A model file whose sidecar is gone: the stage retrains it; `python -m mia_repro.migrate seal` seals it
+    (one line naming file and key) and the stage then uses it; an edited file is still caught by content
+    only where the checks see it, so the command refuses NaN and files that already have a digest."""
+    import dataclasses
+
+    from mia_repro import migrate
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    run_stage1(cfg, log=quiet)
+    store = ModelStore(cfg)
+    target = store.path(size_jobs(make_splits(240, 30, 2, 0), 0)[0], 30, cfg.model)
+    assert migrate.main(["seal", str(target)]) == 2  # already sealed
+    assert "already has a digest" in capsys.readouterr().err
+    sidecar(target).unlink()
+    assert migrate.main(["seal", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == f"sealed {target} (key {target.name[-16:-4]})"
+    lines = []
+    run_stage1(cfg, log=lines.append)
+    assert "all 3 models cached, nothing trained" in "\n".join(lines)  # the sealed file is used
+    d = dict(np.load(target))
+    d["logits"] = np.full_like(d["logits"], np.nan)
+    np.savez(target, **d)
+    sidecar(target).unlink()
+    assert migrate.main(["seal", str(target)]) == 2
+    assert "logits holds NaN" in capsys.readouterr().err and not sidecar(target).exists()
 
 
 def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
@@ -207,7 +236,7 @@ def test_foreign_file_with_weights_is_retrained_not_completed(tiny_config):
     d = dict(np.load(path))
     d["indices"] = d["indices"][::-1].copy()
     np.savez(path, **d)
-    sidecar(path).unlink()  # a file from before digests: only its content can tell it is foreign
+    seal(path, store.key(job, 30, cfg.model))  # a consistent digest: only its content can tell it is foreign
     lines = []
     again = run_stage1(cfg, log=lines.append)[30]
     assert any("other records" in line and line.endswith("retraining") for line in lines)
@@ -292,7 +321,7 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
     d = dict(np.load(path))
     d.update(trained_on=np.array('{"backend": "jax", "device": "gpu"}'), format=np.int64(1))
     np.savez(path, **d)  # completed from its weights: keeps the machine that trained it
-    sidecar(path).unlink()  # (an old-format file predates digests)
+    seal(path, store.key(job, 30, cfg.model))  # (an old-format file with its digest)
     again = run_stage1(cfg, log=quiet)[30]
     assert again.target.trained_on == {"backend": "jax", "device": "gpu"}
 

@@ -76,6 +76,8 @@ def test_without_a_population_the_reference_attacks_are_skipped_or_named(stage1)
     (lambda kw: {**kw, "population_member": np.zeros_like(kw["population_member"])}, "population_member: the simulation"),
     (lambda kw: {**kw, "target_logits": np.where(np.arange(1600).reshape(160, 10) == 3, np.nan, kw["target_logits"])},
      "target logits: 1 non-finite"),
+    (lambda kw: {**kw, "target_logits": kw["target_logits"].astype(np.float64) / np.abs(kw["target_logits"]).max() * 1e300},
+     r"target logits: magnitudes up to 1e\+300, above 1e\+08"),
 ])
 def test_a_new_users_mistakes_are_named(stage1, change, message):
     so, labels = stage1

@@ -247,3 +247,79 @@ def test_mitigation_attacks_table_shows_a_dash_where_a_scenario_did_not_run():
                                    "attack": a, "tpr_at_0.1pct_fpr": 0.0123} for a in ("lira_offline", "rmia_offline")]}
     md = report.markdown_mitigation_attacks([rec("unaware", 0.7)], meta).splitlines()
     assert md[2] == "| 5,000 | l2 | 0.001 | 0.800 / 0.500 | — / 0.600 | — / 0.700 | — / 0.0123 | — / 0.0123 |"
+
+
+def test_a_relative_out_is_resolved_once(tmp_path, monkeypatch, real_data):
+    """`--out rel` from another working directory: the notebook and what it writes both land in <cwd>/rel (the
+    notebooks run with notebooks/ as their working directory, so a relative path must not reach them)."""
+    import nbformat
+
+    from mia_repro.reproduce import NOTEBOOKS, execute_notebooks
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'\ndata_path = seed = results_dir = None"),
+                nbformat.v4.new_code_cell("import pathlib\npathlib.Path(results_dir, 'marker').write_text(results_dir)")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs" / NOTEBOOKS[0])
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    done = execute_notebooks("smoke", "rel", notebook_dir=tmp_path / "nbs", only=("01",), log=lambda *a, **k: None)
+    out = tmp_path / "work" / "rel"
+    assert done == [out / NOTEBOOKS[0]] and (out / "marker").read_text() == str(out)
+
+
+def test_sigterm_to_reproduce_is_handled_like_ctrl_c():
+    """SIGTERM during a notebook: the interrupted line and exit 130, as for Ctrl-C (not a silent 143)."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import sys, time, mia_repro.reproduce as r\n"
+            "def slow(*a, **k):\n    print('ready', flush=True); time.sleep(60)\n"
+            "r.execute_notebooks = slow\nraise SystemExit(r.main(['--profile', 'smoke']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().startswith("interrupted during")
+
+
+def test_a_full_disk_leaves_no_truncated_figure_and_reproduce_says_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import matplotlib.pyplot as plt
+
+    from mia_repro import reproduce
+    from mia_repro.reporting.plots import save_figure
+
+    fig = plt.figure()
+
+    def full(path, **kw):
+        with open(path, "wb") as fh:
+            fh.write(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fig, "savefig", full)
+    (tmp_path / "fig.png").write_bytes(b"the earlier complete figure")
+    with pytest.raises(OSError):
+        save_figure(fig, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").read_bytes() == b"the earlier complete figure" and len(list(tmp_path.iterdir())) == 1
+    plt.close(fig)
+
+    def no_space(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(reproduce, "execute_notebooks", no_space)
+    assert reproduce.main(["--profile", "smoke", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no space left on the device holding")
+
+
+def test_a_notebook_cut_short_mid_write_leaves_no_failed_copy(tmp_path):
+    from mia_repro.reproduce import _readable_notebook
+
+    (tmp_path / "a.ipynb").write_text('{"cells": [], "metadata"')
+    (tmp_path / "b.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    assert not _readable_notebook(tmp_path / "a.ipynb") and _readable_notebook(tmp_path / "b.ipynb")

@@ -29,6 +29,15 @@ def test_missing_dataset_is_one_clear_line(tmp_path, monkeypatch):
     assert code == 2
 
 
+def test_a_missing_data_folder_is_refused_even_when_everything_is_cached(tmp_path, capsys):
+    """`compare --data /nonexistent` on a profile whose results are all cached: still one line, exit 2 (the
+    folder is checked before anything is read from the caches)."""
+    code = main(["compare", "--profile", "quick", "--data", str(tmp_path / "nonexistent")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --data {tmp_path / 'nonexistent'}: no such folder")
+
+
 def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "mia_repro", "--help"], capture_output=True, text=True, check=True)
     assert "stage1" in out.stdout and "--profile" in out.stdout

@@ -217,3 +217,15 @@ def test_per_example_gradients_name_the_backends_they_support(monkeypatch):
     monkeypatch.setattr(dp_grads.keras.backend, "backend", lambda: "torch")
     with pytest.raises(NotImplementedError, match="tensorflow and jax"):
         dp_grads.clipped_sum_fn(None, 1.0)
+
+
+def test_delta_at_or_above_one_over_n_is_refused_with_the_reason():
+    from mia_repro.privacy import schedule_for
+
+    for delta in (0.005, 0.01, 0.5):  # n = 200: 1/n = 0.005
+        with pytest.raises(ConfigError, match=r"^dp.delta: expected δ < 1/n = 0.005 \(n = 200 training records\)"):
+            schedule_for(DPConfig(target_epsilon=1.0, delta=delta), 200, 32, 1)
+    assert schedule_for(DPConfig(noise_multiplier=1.0, delta=0.0049), 200, 32, 1).delta == 0.0049
+    cfg = get_config("smoke")  # mitigation at n = 200, the audit at n = 200
+    with pytest.raises(ConfigError, match=r"^mitigation.dp_delta: expected δ < 1/n = 0.005 .*publishes one record"):
+        dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_delta=0.01))

@@ -113,6 +113,7 @@ def test_execution_defaults_and_descriptions():
 @pytest.mark.parametrize("field, value", [
     ("workers", 0), ("workers", -1), ("workers", 2.5), ("workers", True), ("scheduler", ""), ("scheduler", "somewhere"),
     ("scheduler", "tcp://host"), ("threads_per_model", 0), ("threads_per_model", None), ("threads_per_model", "2"),
+    ("worker_wait", 0), ("worker_wait", float("inf")),
 ])
 def test_bad_execution_fields_are_config_errors_naming_the_field(field, value):
     with pytest.raises(ConfigError, match=f"^{field}: "):
@@ -262,3 +263,59 @@ def test_the_loky_processes_start_with_the_resource_tracker_warning_filtered(mon
     warn = "import warnings; warnings.warn('resource_tracker: /tmp/joblib_x: FileNotFoundError()'); warnings.warn('other')"
     err = subprocess.run([sys.executable, "-c", warn], capture_output=True, text=True).stderr
     assert "resource_tracker" not in err and "UserWarning: other" in err  # only the tracker's warning is dropped
+
+
+def test_a_dask_cluster_without_workers_is_reported_within_the_wait():
+    """A scheduler that no worker joins: the run stops after ``worker_wait`` seconds with one line naming the
+    scheduler, instead of waiting forever."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        execution = Execution(workers=None, scheduler=cluster.scheduler_address, threads_per_model=1, worker_wait=2)
+        start = time.monotonic()
+        with pytest.raises(TrainingFailed, match=f"the Dask cluster at {cluster.scheduler_address} has had no worker "
+                                                 "for 2 s"):
+            run_units(abs, [1, 2], execution=execution, desc="test")
+        assert time.monotonic() - start < 30
+
+
+def sleep_and_report(unit, folder):
+    """A task: write this worker's pid to ``folder/<unit>.pid``, then sleep."""
+    Path(folder, f"{unit}.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    return unit
+
+
+@pytest.mark.parametrize("scheduler", [None, "local"], ids=["loky", "dask local"])
+def test_workers_do_not_outlive_a_parent_killed_with_sigkill(tmp_path, scheduler):
+    """SIGKILL to the process running the executor (no chance to clean up): its worker processes end within
+    seconds instead of living on (they watch the parent's pid)."""
+    code = ("import sys, test_executor as t\n"
+            "from mia_repro.training import Execution, run_units\n"
+            f"run_units(t.sleep_and_report, [1, 2], ({str(tmp_path)!r},), "
+            f"Execution(workers=2, scheduler={scheduler!r}, threads_per_model=1))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(pids) == 2, "the workers never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # a zombie is dead (its parent, now init, reaps it)
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(alive(p) for p in pids)
