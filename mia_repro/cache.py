@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import zipfile
 import zlib
 from pathlib import Path
@@ -35,9 +34,6 @@ SIDECAR = ".digest.json"
 
 #: what reading a damaged ``.npz`` raises (a truncated or altered zip, a bad member, a compressed stream cut short)
 NPZ_DAMAGE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError)
-#: what unpickling a damaged or outdated file raises (bytes cut short, a class or module this code no longer has)
-PICKLE_DAMAGE = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError, IndexError,
-                 KeyError)
 
 
 class CacheEntryError(MiaReproInputError):
@@ -152,22 +148,6 @@ def load_json(path: str | os.PathLike, key: str | None = None, check: Callable[[
     try:
         obj = json.loads(data)
     except ValueError as exc:
-        raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
-    return _checked(path, obj, check)
-
-
-def save_pickle(path: str | os.PathLike, obj: Any, key: str) -> Path:
-    """Atomically pickle ``obj`` to ``path`` with its sidecar (only this package's own objects go here)."""
-    return _sealed(atomic_write(path, lambda fh: pickle.dump(obj, fh)), key)
-
-
-def load_pickle(path: str | os.PathLike, key: str, check: Callable[[Any], None] | None = None) -> Any:
-    """The object pickled in ``path``, only after :func:`verified_bytes` (never unpickles unverified bytes)."""
-    path = Path(path)
-    data = verified_bytes(path, key)
-    try:
-        obj = pickle.loads(data)
-    except PICKLE_DAMAGE as exc:  # damaged, or of classes this code no longer has: recomputed
         raise CacheEntryError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     return _checked(path, obj, check)
 

@@ -244,3 +244,26 @@ def metrics_by_class(
         for k in PER_CLASS_KEYS:
             per_class[k].append(m.get(k, float("nan")))
     return per_class
+
+
+def check_published(block: dict, arrays: dict, tol: float = 1e-9) -> None:
+    """ValueError saying what disagrees unless a published ``block`` (AUC, TPRs at each FPR level, precision,
+    recall, threshold) is what its per-record ``arrays`` (``member``, ``score``, ``pred``, ``true_class``) give:
+    every summary is re-derived from the verified score file it summarises before it is published."""
+    member = np.asarray(arrays["member"], bool)
+    score = np.asarray(arrays["score"], np.float64)
+    pred = np.asarray(arrays["pred"]).astype(int)
+    derived = {"auc": float(skm.roc_auc_score(member, score)) if member.any() and not member.all() else float("nan"),
+               "precision": float(skm.precision_score(member, pred, zero_division=0)),
+               "recall": float(skm.recall_score(member, pred, zero_division=0)),
+               **{k: tpr_at_fpr(member, score, level) for k, level in FPR_LEVELS.items()}}
+    for k, v in derived.items():
+        if k in block and block[k] is not None and not (
+                (math.isnan(v) and math.isnan(block[k])) or abs(float(block[k]) - v) <= tol):
+            raise ValueError(f"its {k} {block[k]!r} is not what its scores give ({v!r})")
+    t = block.get("threshold")
+    if t is not None:
+        per = np.asarray(t, np.float64)
+        thr = per[np.asarray(arrays["true_class"])] if per.ndim == 1 else per
+        if not np.array_equal(score >= thr, pred.astype(bool)):
+            raise ValueError("its threshold does not give its decisions from its scores")

@@ -46,6 +46,12 @@ def check_model_file(path: Path) -> str:
             missing = [k for k in REQUIRED if k not in z.files]
             if missing:
                 raise MigrateError(f"{path}: not a model file of this format (lacks {', '.join(missing)})")
+            if "identity" in z.files:
+                import json
+
+                theirs = json.loads(str(z["identity"])).get("key")
+                if theirs != key:
+                    raise MigrateError(f"{path}: its identity says key {theirs}, its name {key}: another model's file")
             for k in ("probs", "logits", "pop_logits"):
                 if not np.isfinite(z[k]).all():
                     raise MigrateError(f"{path}: {k} holds NaN or infinite values")

@@ -73,16 +73,55 @@ CONSTANT_LOG_ODDS = 1e6
 
 
 @dataclass
+class RBFModel:
+    """A fitted binary RBF SVM as plain arrays: ``decision(x) = dual_coef · exp(-gamma |x - sv|^2) +
+    intercept`` (scikit-learn's ``SVC.decision_function``, to about 1e-15; :meth:`from_svc`).  Kept in a
+    cache as numbers, so loading a fitted attack runs no code (no pickle)."""
+
+    support_vectors: np.ndarray  # float64 (S, F)
+    dual_coef: np.ndarray  # float64 (S,)
+    intercept: float
+    gamma: float
+
+    @classmethod
+    def from_svc(cls, svc: SVC) -> "RBFModel":
+        return cls(np.asarray(svc.support_vectors_, np.float64), np.asarray(svc.dual_coef_[0], np.float64),
+                   float(svc.intercept_[0]), float(svc._gamma))
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, np.float64)
+        out = np.empty(len(x))
+        sv, sv_sq = self.support_vectors, (self.support_vectors ** 2).sum(1)
+        for i in range(0, len(x), 2048):  # (chunk, S) kernel blocks bound the memory
+            xb = x[i:i + 2048]
+            sq = np.maximum((xb ** 2).sum(1)[:, None] + sv_sq[None, :] - 2.0 * xb @ sv.T, 0.0)
+            out[i:i + 2048] = np.exp(-self.gamma * sq) @ self.dual_coef + self.intercept
+        return out
+
+
+@dataclass
+class Platt:
+    """Platt scaling as two numbers: log-odds ``a * decision + b`` (a 1-D logistic regression's coefficient
+    and intercept)."""
+
+    a: float
+    b: float
+
+    def log_odds(self, decision: np.ndarray) -> np.ndarray:
+        return self.a * np.asarray(decision, np.float64) + self.b
+
+
+@dataclass
 class ClassAttack:
     """One class's fitted SVM and how its hyper-parameters were chosen."""
 
-    model: SVC | None
+    model: RBFModel | None
     C: float
     gamma: float
     cv_accuracy: float
     edge_hit: bool
     constant: int | None = None  # set when the training records held one label only
-    calibrator: LogisticRegression | None = None
+    calibrator: Platt | None = None
     beyond: dict | None = None  # the CV one grid step beyond the edge (see the module docstring); None if not measured
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
@@ -95,7 +134,8 @@ class ClassAttack:
         y = np.asarray(member, dtype=int)
         if self.model is not None and y.min() != y.max():
             d = self.decision_function(features).reshape(-1, 1)
-            self.calibrator = LogisticRegression(C=1e6).fit(d, y)
+            lr = LogisticRegression(C=1e6).fit(d, y)
+            self.calibrator = Platt(float(lr.coef_[0, 0]), float(lr.intercept_[0]))
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """float64 (N,) the Platt-calibrated log-odds of membership, ``A * decision + B``: the logit of
@@ -106,20 +146,21 @@ class ClassAttack:
             if self.model is None and self.constant is not None:
                 return np.full(len(features), CONSTANT_LOG_ODDS if self.constant else -CONSTANT_LOG_ODDS)
             return np.zeros(len(features))
-        return self.calibrator.decision_function(self.decision_function(features).reshape(-1, 1)).astype(np.float64)
+        return self.calibrator.log_odds(self.decision_function(features))
 
     def boundary_score(self) -> float:
         """The calibrated log-odds at the SVM's boundary (decision value 0), Platt's intercept: the class's
         threshold on :meth:`log_odds` (0 where no model was fit, or none was calibrated)."""
         if self.calibrator is None:
             return 0.0
-        return float(self.calibrator.decision_function(np.zeros((1, 1)))[0])
+        return float(self.calibrator.b)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """float64 (N,) calibrated probability of membership (the constant label where no model was fit)."""
         if self.calibrator is None:
             return np.full(len(features), float(self.constant) if self.constant is not None else 0.5)
-        return self.calibrator.predict_proba(self.decision_function(features).reshape(-1, 1))[:, 1]
+        z = self.calibrator.log_odds(self.decision_function(features))
+        return np.exp(-np.logaddexp(0.0, -z))  # the sigmoid, without overflow
 
 
 def fit_class_attack(features: np.ndarray, member: np.ndarray, cfg: AttackConfig, seed: int,
@@ -154,7 +195,7 @@ def fit_class_attack(features: np.ndarray, member: np.ndarray, cfg: AttackConfig
             beyond = cv_beyond_edge(features[cv_idx], y[cv_idx], cv, cfg, best_C, best_gamma, cv_acc)
     fit_idx = stratified_subsample(y, cfg.fit_samples, seed + 1)
     model = SVC(kernel="rbf", C=best_C, gamma=best_gamma).fit(features[fit_idx], y[fit_idx])
-    return ClassAttack(model, best_C, best_gamma, cv_acc, edge, beyond=beyond)
+    return ClassAttack(RBFModel.from_svc(model), best_C, best_gamma, cv_acc, edge, beyond=beyond)
 
 
 def _folds(y: np.ndarray, cfg: AttackConfig, seed: int) -> StratifiedKFold:
@@ -233,6 +274,43 @@ class PerClassSVMs:
     def boundary_scores(self) -> np.ndarray:
         """float64 (C,): per class, the calibrated log-odds at the SVM's boundary (decision value 0)."""
         return np.array([c.boundary_score() for c in self.classes], dtype=np.float64)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything fitted as arrays (an ``.npz`` cache, loaded without running code): per class ``c<k>_sv``
+        and ``c<k>_dual``, and ``meta`` (JSON: per class C, gamma, CV accuracy, edge flag, constant label,
+        the SVM's intercept and RBF gamma, Platt's a and b, the beyond-edge record; ``trained_on``)."""
+        import json
+
+        arrays, meta = {}, []
+        for k, c in enumerate(self.classes):
+            m = c.model
+            if m is not None:
+                arrays[f"c{k}_sv"], arrays[f"c{k}_dual"] = m.support_vectors, m.dual_coef
+            meta.append({"C": c.C, "gamma": c.gamma, "cv_accuracy": c.cv_accuracy, "edge_hit": c.edge_hit,
+                         "constant": c.constant, "beyond": c.beyond,
+                         "svm": None if m is None else {"intercept": m.intercept, "gamma": m.gamma},
+                         "platt": None if c.calibrator is None else [c.calibrator.a, c.calibrator.b]})
+        arrays["meta"] = np.array(json.dumps({"classes": meta, "trained_on": sorted(self.trained_on)}))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "PerClassSVMs":
+        """The inverse of :meth:`to_arrays`; ValueError / KeyError on arrays that are not its output."""
+        import json
+
+        meta = json.loads(str(arrays["meta"]))
+        classes = []
+        for k, m in enumerate(meta["classes"]):
+            model = None
+            if m["svm"] is not None:
+                sv, dual = np.asarray(arrays[f"c{k}_sv"], np.float64), np.asarray(arrays[f"c{k}_dual"], np.float64)
+                if sv.ndim != 2 or dual.shape != (len(sv),) or not (np.isfinite(sv).all() and np.isfinite(dual).all()):
+                    raise ValueError(f"class {k}: support vectors and coefficients of inconsistent shapes or not finite")
+                model = RBFModel(sv, dual, float(m["svm"]["intercept"]), float(m["svm"]["gamma"]))
+            platt = None if m["platt"] is None else Platt(float(m["platt"][0]), float(m["platt"][1]))
+            classes.append(ClassAttack(model, float(m["C"]), float(m["gamma"]), float(m["cv_accuracy"]),
+                                       bool(m["edge_hit"]), m["constant"], platt, m["beyond"]))
+        return cls(classes, frozenset(meta["trained_on"]))
 
 
 def fit_per_class_svms(train: AttackData, cfg: AttackConfig, seed: int, num_classes: int = 10, progress=None,

@@ -71,6 +71,17 @@ def _entry(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Part]:
 BLOCKS = "blocks"  # the marker part's name (no attack has it)
 
 
+def _consistent(entry: dict) -> None:
+    """Every attack's published block re-derived from its score file (:func:`mia_repro.metrics.check_published`)."""
+    from mia_repro.metrics import check_published
+
+    for name in ATTACKS:
+        try:
+            check_published(entry[BLOCKS][name], entry[name])
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+
 def _check_blocks(blocks) -> None:
     if not isinstance(blocks, dict) or set(blocks) != set(ATTACKS):
         raise ValueError(f"attacks {sorted(blocks) if isinstance(blocks, dict) else blocks!r}, expected every one")
@@ -100,7 +111,7 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
                     BLOCKS: {name: r.block() for name, r in results.items()}}
 
         parts = _entry(cfg, so)
-        entry, cached = get_or_compute(parts, compute, log)
+        entry, cached = get_or_compute(parts, compute, log, check=_consistent)
         log(f"  n={size}: cached" if cached else f"  n={size}: done in {time.perf_counter() - t0:.0f}s")
         for name in ATTACKS:  # byte-for-byte copies of the verified entries: git stores one blob for both
             copy_file(parts[name].path, cfg.layout.compared_scores(name, size))

@@ -4,7 +4,7 @@
 
     stage1/n<size>/<model>-<key>.npz              Stage I, one file per model (+ .digest.json)
     stage1/n<size>/weights/<model>-<key>.weights.npz   its weights (git-ignored)
-    stage2/n<size>-<key>.json | .npz | -<fit key>.pkl  Stage II's cache entry of one size, its fitted SVMs
+    stage2/n<size>-<key>.json | .npz | -<fit key>.svms.npz  Stage II's cache entry of one size, its fitted SVMs
     attack_scores_<size>.npz                      Stage II's scores (a byte copy of the cached entry)
     compare/n<size>-<key>.json, compare/n<size>-<key>/<attack>.npz   the comparison's cache entry
     attack_scores/<attack>_<size>.npz             the comparison's scores (byte copies)
@@ -105,7 +105,7 @@ class Layout:
         return self.output_dir / "stage2" / f"n{size}-{key}.npz"
 
     def stage2_svms(self, size: int, fit_key: str) -> Path:
-        return self.output_dir / "stage2" / f"n{size}-{fit_key}.pkl"
+        return self.output_dir / "stage2" / f"n{size}-{fit_key}.svms.npz"
 
     def attack_scores(self, size: int | str) -> Path:
         """Stage II's published scores of one size."""

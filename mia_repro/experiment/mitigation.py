@@ -297,6 +297,40 @@ def _check_scores(cfg: ExperimentConfig, size: int, defense: str):
     return check
 
 
+def check_dp_rows(cfg: ExperimentConfig, entry: dict) -> None:
+    """ValueError unless a DP setting's rows are what their parts give: both ε re-derived by the accountant
+    from the recorded schedule (σ, q, steps, δ), and the audit's bound re-derived from the setting's score
+    file (:func:`dp_audit`)."""
+    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+
+    arrays = entry["scores"]
+    for r in entry["rows"]:
+        svm = r["svm"]
+        sched = (svm["noise_multiplier"], svm["sampling_rate"], svm["steps"], svm["delta"])
+        if svm["epsilon"] != epsilon_rdp(*sched) or svm["epsilon_pld"] != epsilon_pld(*sched):
+            raise ValueError(f"{r['scenario']}: its ε {svm['epsilon']!r} / {svm['epsilon_pld']!r} are not what the "
+                             f"accountant gives for its schedule")
+        prefix = r["scenario"] + "__"
+        scores = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        audit = dp_audit(cfg, arrays["member"], {k: svm[k] for k in SCHEDULE_KEYS}, scores)
+        for part in ("svm", "threshold"):
+            if any(r[part][k] != audit[k] for k in DP_KEYS):
+                raise ValueError(f"{r['scenario']}: its {part} row's audit is not what its scores give")
+
+
+def _consistent_rows(cfg: ExperimentConfig, entry: dict | None, parts: dict, log) -> list | None:
+    """A loaded setting's rows, or None (recompute) when a DP setting's rows disagree with their parts."""
+    if entry is None:
+        return None
+    if "scores" in parts:
+        try:
+            check_dp_rows(cfg, entry)
+        except ValueError as exc:
+            log(f"  cache entry not usable: {parts['rows'].path}: {exc}; recomputing")
+            return None
+    return entry["rows"]
+
+
 def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[dict]:
     """Run the whole mitigation sweep (cached per setting); returns the SVM records."""
     start = time.perf_counter()
@@ -312,7 +346,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[d
     svm_rows, thr_rows, compared_rows = [], [], []
     entries = {(size, d, s): _setting_entry(cfg, size, d, s, stage1[size].fingerprint())
                for size in cfg.mitigation.sizes for d, s in grid}
-    cached = {k: (load_entry(parts, log) or {}).get("rows") for k, parts in entries.items()}
+    cached = {k: _consistent_rows(cfg, load_entry(parts, log), parts, log) for k, parts in entries.items()}
     requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
     data = None  # every worker (and this process, if it must) loads CIFAR-10 itself
     if requests:  # every model the missing settings need, in one pass of the executor, cached per model

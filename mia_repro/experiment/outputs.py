@@ -142,6 +142,8 @@ class ModelOutputs:
         )
         if self.ref_logits is not None:
             arrays.update(ref_indices=self.ref_indices, ref_logits=self.ref_logits)
+        if key is not None:  # the model's identity inside its file: what it was trained for (config, seed, size, name)
+            arrays["identity"] = np.array(json.dumps({"key": key, "name": self.name}, sort_keys=True))
         save_npz(path, key=key, **arrays)
 
     @classmethod
@@ -157,6 +159,7 @@ class ModelOutputs:
             raise CacheEntryError(f"{path}: no digest beside it (deleted, or written outside the package; to keep "
                                   "a file you trust, seal it first with `python -m mia_repro.migrate seal <file>`)")
         d = load_npz(path, key=key)
+        check_identity(path, d, key, name)
         if int(d.get("format", 1)) != FORMAT or any(k not in d for k in EXTRA_ARRAYS):
             raise CacheEntryError(f"{path}: old format {int(d.get('format', 1))} (no logits / reference outputs)")
         try:
@@ -219,6 +222,22 @@ class ModelOutputs:
             raise CacheEntryError(f"{path}: an ordinary model's file holds a DP record: a DP model's file in its place?")
 
 
+def check_identity(path: Path, d: dict, key: str | None, name: str) -> None:
+    """:class:`CacheEntryError` if the file says it belongs to another model than ``key`` / ``name`` (a file of
+    another model trained on the same records, copied here with a recomputed digest).  Files written before
+    the identity was kept carry none and are judged by their digest and content alone."""
+    if key is None or "identity" not in d:
+        return
+    try:
+        ident = json.loads(str(d["identity"]))
+        theirs = (ident["key"], ident["name"])
+    except (ValueError, KeyError, TypeError):
+        raise CacheEntryError(f"{path}: unreadable identity record") from None
+    if theirs != (key, name):
+        raise CacheEntryError(f"{path}: the file of another model ({theirs[1]}, trained for key {theirs[0]}), "
+                              f"not of {name} (key {key})")
+
+
 def public_spec(spec: QuerySpec) -> dict:
     """The JSON-able part of a :class:`~mia_repro.models.queries.QuerySpec` stored in each file."""
     return {"format": FORMAT, "population_size": int(len(spec.population)),
@@ -267,6 +286,7 @@ def trained_part(path: Path, job: "TrainJob", key: str) -> ModelOutputs | None:
     completed)."""
     try:
         d = load_npz(path, key=key)
+        check_identity(path, d, key, job.name)
         if not np.array_equal(d["indices"], job.eval_indices) or d["probs"].shape[0] != len(job.eval_indices):
             return None
         return ModelOutputs(job.name, d["probs"], d["true_class"], d["member"].astype(bool), d["indices"],

@@ -42,7 +42,7 @@ from mia_repro.training import choose_trainer, machine_info
 
 
 STAGE2_VERSION = 4  # 3: one estimator contract, per-class thresholds that give pred; 4: score = calibrated log-odds
-#: what the fitted SVMs (the ``.pkl``) depend on beyond the config: unchanged by how they are scored
+#: what the fitted SVMs (the ``.svms.npz``) depend on beyond the config: unchanged by how they are scored
 SVM_FIT_VERSION = 3
 
 
@@ -68,7 +68,7 @@ def _entry(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Part]:
 def _svms(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Part]:
     """The fitted per-class SVMs of one size (kept for the mitigation stage; git-ignored)."""
     _, fit_key = _keys(cfg, so)
-    return {"svms": Part(cfg.layout.stage2_svms(so.size, fit_key), fit_key, "pickle", _is_attack)}
+    return {"svms": Part(cfg.layout.stage2_svms(so.size, fit_key), fit_key, "npz", _is_attack)}
 
 
 def target_scores_check(so: SizeOutputs, fields: tuple[str, ...]):
@@ -166,14 +166,15 @@ def load_attack(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> ShokriSVM:
     digest) when absent (they are git-ignored) or not verified (reported by path)."""
     params = {"cfg": cfg.attack, "seed": cfg.seed, "beyond_edge": True}
     # as Stage II fits them (beyond_edge recorded)
-    fitted, _ = get_or_compute(_svms(cfg, so), lambda: {"svms": ShokriSVM(**params).fit(AttackerView.from_stage1(so)).svms_},
-                               log, then="refitting")
-    return ShokriSVM.from_fitted(fitted["svms"], **params)
+    fitted, _ = get_or_compute(
+        _svms(cfg, so), lambda: {"svms": ShokriSVM(**params).fit(AttackerView.from_stage1(so)).svms_.to_arrays()},
+        log, then="refitting")
+    return ShokriSVM.from_fitted(PerClassSVMs.from_arrays(fitted["svms"]), **params)
 
 
-def _is_attack(obj) -> None:
-    if not isinstance(obj, PerClassSVMs):
-        raise TypeError(f"a {type(obj).__name__}, not the per-class SVMs")
+def _is_attack(arrays) -> None:
+    """The check of a fitted-SVM file: :meth:`PerClassSVMs.from_arrays` reads it (numbers only, no code)."""
+    PerClassSVMs.from_arrays(arrays)
 
 
 def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict, dict, bool]:
@@ -183,13 +184,13 @@ def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict,
     def compute() -> dict:
         t0 = time.perf_counter()
         svms = load_entry(_svms(cfg, so), log, then="refitting")
-        fitted = None if svms is None else ShokriSVM.from_fitted(svms["svms"], cfg=cfg.attack, seed=cfg.seed,
-                                                                  beyond_edge=True)
+        fitted = None if svms is None else ShokriSVM.from_fitted(PerClassSVMs.from_arrays(svms["svms"]),
+                                                                  cfg=cfg.attack, seed=cfg.seed, beyond_edge=True)
         block, arrays, svm = attack_size(cfg, so, fitted=fitted)
         block["seconds"] = time.perf_counter() - t0
         block["stage1_fingerprint"] = so.fingerprint()
         if fitted is None:
-            save_entry(_svms(cfg, so), {"svms": svm.svms_})
+            save_entry(_svms(cfg, so), {"svms": svm.svms_.to_arrays()})
         return {"scores": arrays, "block": block}
 
     entry, cached = get_or_compute(_entry(cfg, so), compute, log, then="refitting")

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from mia_repro.cache import CacheEntryError, load_json, load_npz, load_pickle, save_json, save_npz, save_pickle
+from mia_repro.cache import CacheEntryError, load_json, load_npz, save_json, save_npz
 
-KINDS = ("json", "npz", "pickle")
+KINDS = ("json", "npz")  # numbers and text only: loading a cache never runs code (no pickle)
 
 
 @dataclass(frozen=True)
 class Part:
     """One file of a cache entry: ``path``, its ``key``, its ``kind`` (``"json"``: any JSON value,
-    ``"npz"``: a dict of arrays, ``"pickle"``: one of this package's objects) and ``check`` (raises
+    ``"npz"``: a dict of arrays) and ``check`` (raises
     ValueError / KeyError / TypeError on content this stage cannot use)."""
 
     path: Path
@@ -39,7 +39,7 @@ class Part:
         """The verified, checked content; :class:`CacheEntryError` (naming the path) otherwise."""
         if not self.path.exists():
             raise CacheEntryError(f"{self.path}: absent")
-        reader = {"json": load_json, "npz": load_npz, "pickle": load_pickle}[self.kind]
+        reader = {"json": load_json, "npz": load_npz}[self.kind]
         return reader(self.path, key=self.key, check=self.check)
 
     def save(self, value: Any) -> None:
@@ -48,10 +48,8 @@ class Part:
             self.check(value)
         if self.kind == "json":
             save_json(self.path, value, key=self.key)
-        elif self.kind == "npz":
-            save_npz(self.path, key=self.key, **value)
         else:
-            save_pickle(self.path, value, self.key)
+            save_npz(self.path, key=self.key, **value)
 
 
 def load_entry(parts: Mapping[str, Part], log=print, then: str = "recomputing") -> dict[str, Any] | None:
@@ -76,10 +74,18 @@ def save_entry(parts: Mapping[str, Part], values: Mapping[str, Any]) -> None:
 
 
 def get_or_compute(parts: Mapping[str, Part], compute: Callable[[], Mapping[str, Any]], log=print,
-                   then: str = "recomputing") -> tuple[dict[str, Any], bool]:
+                   then: str = "recomputing", check: Callable[[dict[str, Any]], None] | None = None
+                   ) -> tuple[dict[str, Any], bool]:
     """``(content, cached)``: the verified entry (``cached`` True), or ``compute()``'s ``{part: value}``,
-    saved (:func:`save_entry`) before it is returned."""
+    saved (:func:`save_entry`) before it is returned.  ``check(content)`` checks the parts against each other
+    (a summary against the scores it summarises): a ValueError there is logged and the entry recomputed."""
     found = load_entry(parts, log, then)
+    if found is not None and check is not None:
+        try:
+            check(found)
+        except ValueError as exc:
+            log(f"  cache entry not usable: {next(reversed(list(parts.values()))).path}: {exc}; {then}")
+            found = None
     if found is not None:
         return found, True
     values = dict(compute())

@@ -1,7 +1,6 @@
 """Caches are trusted by their content, not their name (mia_repro.cache): damage a file, rerun, compare."""
 import dataclasses
 import json
-import pickle
 import shutil
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 
 from mia_repro.attacks import ATTACKS
-from mia_repro.cache import (CacheEntryError, load_json, load_npz, load_pickle, save_json, save_npz, save_pickle, seal,
+from mia_repro.cache import (CacheEntryError, load_json, load_npz, save_json, save_npz, seal,
                              sidecar)
 from mia_repro.experiment.compare import run_compare
 from mia_repro.experiment.mitigation import run_mitigation, settings
@@ -56,18 +55,13 @@ def test_the_readers_check_runs_on_verified_content_and_names_the_path(tmp_path)
         load_npz(p, key="k")
 
 
-def test_unverified_bytes_are_never_unpickled(tmp_path):
-    p = tmp_path / "a.pkl"
-    save_pickle(p, {"svm": 1}, key="k")
-    assert load_pickle(p, key="k") == {"svm": 1}
+def test_no_cache_is_ever_unpickled():
+    """The caches hold numbers and text only: the store has no pickle kind and the cache module no unpickler
+    (a pickle from a repository runs code when loaded)."""
+    from mia_repro import cache
+    from mia_repro.experiment.store import KINDS
 
-    class Boom:
-        def __reduce__(self):
-            return (pytest.fail, ("unpickled an unverified file",))
-
-    p.write_bytes(pickle.dumps(Boom()))
-    with pytest.raises(CacheEntryError, match="content changed"):
-        load_pickle(p, key="k")
+    assert KINDS == ("json", "npz") and not hasattr(cache, "load_pickle") and not hasattr(cache, "save_pickle")
 
 
 # --- every stage, on the tiny config ----------------------------------------------------------------------------
@@ -158,8 +152,8 @@ def test_another_sizes_entry_under_this_ones_name_and_a_cut_score_file(run):
 
 
 def test_damaged_stage2_entries_are_refit_reported_and_rewritten(run, complete):
-    scores = entry(run.output_dir / "stage2", "n30-*.npz")
-    pkl = entry(run.output_dir / "stage2", "n30-*.pkl")  # keyed by what the fit depends on, not by the scoring
+    scores = entry(run.output_dir / "stage2", "n30-????????????.npz")
+    pkl = entry(run.output_dir / "stage2", "n30-*.svms.npz")  # keyed by what the fit depends on, not the scoring
     scores.write_bytes(scores.read_bytes()[:100])
     pkl.write_bytes(pkl.read_bytes()[:50])  # truncated attack models
     lines = []
@@ -167,14 +161,14 @@ def test_damaged_stage2_entries_are_refit_reported_and_rewritten(run, complete):
     assert any(f"{scores}: content changed" in line and "refitting" in line for line in lines)
     good = json.loads((complete.output_dir / "summary.json").read_text())["sizes"]["30"]["attack"]["auc"]
     assert summary["sizes"]["30"]["attack"]["auc"] == good
-    assert load_pickle(pkl, key=json.loads(sidecar(pkl).read_text())["key"]) is not None  # rewritten, verified
+    assert load_npz(pkl, key=json.loads(sidecar(pkl).read_text())["key"]) is not None  # rewritten, verified
     with np.load(run.output_dir / "attack_scores_30.npz") as s:
         assert len(s["score"]) == 60
     pkl.write_bytes(pkl.read_bytes()[:50])
     lines = []
     run_mitigation(run, log=lines.append)  # loads the SVMs: reports, refits, rewrites
     assert any(f"{pkl}: content changed" in line and "refitting" in line for line in lines)
-    assert load_pickle(pkl, key=json.loads(sidecar(pkl).read_text())["key"]) is not None
+    assert load_npz(pkl, key=json.loads(sidecar(pkl).read_text())["key"]) is not None
 
 
 def test_damaged_or_swapped_mitigation_settings_never_lose_or_duplicate_rows(run, complete):
@@ -205,14 +199,11 @@ def test_a_seeds_file_of_the_wrong_shape_is_left_out(run):
 def test_only_damage_becomes_a_cache_error_a_bug_is_raised(tmp_path, monkeypatch):
     """A damaged file is a CacheEntryError (the caller recomputes); an unexpected error while reading is a
     bug and is raised as itself, never turned into "recompute"."""
-    import pickle as pickle_mod
-
     import numpy as np
 
     from mia_repro import cache
 
     cache.save_npz(tmp_path / "a.npz", key="k", x=np.arange(3))
-    cache.save_pickle(tmp_path / "a.pkl", {"x": 1}, "k")
 
     def bug(*a, **k):
         raise RuntimeError("a programming error")
@@ -220,9 +211,6 @@ def test_only_damage_becomes_a_cache_error_a_bug_is_raised(tmp_path, monkeypatch
     monkeypatch.setattr(np, "load", bug)
     with pytest.raises(RuntimeError, match="a programming error"):
         cache.load_npz(tmp_path / "a.npz", key="k")
-    monkeypatch.setattr(pickle_mod, "loads", bug)
-    with pytest.raises(RuntimeError, match="a programming error"):
-        cache.load_pickle(tmp_path / "a.pkl", key="k")
     monkeypatch.undo()
     (tmp_path / "b.npz").write_bytes((tmp_path / "a.npz").read_bytes()[:40])
     with pytest.raises(cache.CacheEntryError, match="b.npz: unreadable"):

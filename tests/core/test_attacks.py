@@ -441,3 +441,27 @@ def test_the_views_repr_names_what_it_holds():
     plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
     assert repr(plain) == ("AttackerView(target 'target': 12 records x 10 classes, 3 shadows (36 records), "
                            "no references, 2 augmentations)")
+
+
+def test_fitted_svms_round_trip_through_plain_arrays_and_score_like_scikit_learn():
+    """The fitted per-class SVMs as arrays (the cache's format, no pickle) give the same scores; the numpy RBF
+    decision equals scikit-learn's SVC.decision_function to 1e-12."""
+    from sklearn.svm import SVC
+
+    from mia_repro.attacks.shokri import PerClassSVMs, RBFModel
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 10)), rng.random(300) < 0.5
+    svc = SVC(C=10, gamma=0.3).fit(x, y)
+    xt = rng.normal(size=(40, 10))
+    np.testing.assert_allclose(RBFModel.from_svc(svc).decision_function(xt), svc.decision_function(xt), atol=1e-12)
+    from mia_repro.attacks import ShokriSVM
+
+    view = _view()
+    fitted = ShokriSVM(cfg=FAST_SVM).fit(view)
+    arrays = fitted.svms_.to_arrays()
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in arrays.values())
+    again = ShokriSVM.from_fitted(PerClassSVMs.from_arrays(arrays), cfg=FAST_SVM)
+    np.testing.assert_array_equal(again.score(view), fitted.score(view))
+    np.testing.assert_array_equal(again.threshold_, fitted.threshold_)
+    np.testing.assert_array_equal(again.predict(view), fitted.predict(view))

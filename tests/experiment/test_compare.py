@@ -103,6 +103,33 @@ def test_second_run_is_cached(compared, monkeypatch):
     assert again["sizes"] == json.loads(json.dumps(result["sizes"]))
 
 
+def test_an_edited_summary_with_a_recomputed_digest_is_not_published(compared, tmp_path):
+    """The probe's forgery: a cached block's AUC set to 0.99 and its sidecar recomputed for the right key. The
+    block is re-derived from its score file before publishing: the entry is reported and recomputed, and
+    attacks.json carries the AUC the scores give."""
+    import dataclasses
+    import shutil
+
+    from mia_repro.cache import seal
+    from mia_repro.experiment.compare import BLOCKS, _entry
+    from mia_repro.experiment.stage1 import load_stage1
+
+    cfg, result = compared
+    shutil.copytree(cfg.output_dir, tmp_path / "results")
+    cfg = dataclasses.replace(cfg, results_dir=str(tmp_path / "results"))
+    so = load_stage1(cfg)[30]
+    part = _entry(cfg, so)[BLOCKS]
+    blocks = json.loads(part.path.read_text())
+    blocks["lira_offline"]["auc"] = 0.99
+    part.path.write_text(json.dumps(blocks))
+    seal(part.path, part.key)
+    lines = []
+    again = run_compare(cfg, log=lines.append, sensitivity=False)
+    assert any("lira_offline: its auc 0.99 is not what its scores give" in line and line.endswith("recomputing")
+               for line in lines)
+    assert again["sizes"]["30"]["lira_offline"]["auc"] == result["sizes"]["30"]["lira_offline"]["auc"] != 0.99
+
+
 def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     import dataclasses
 

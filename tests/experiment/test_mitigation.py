@@ -187,3 +187,23 @@ def test_dp_without_the_aware_attacker_still_records_schedule_and_audit(mitigate
     assert [r["scenario"] for r in dp] == ["unaware"] and tuple(dp[0]) == RECORD_KEYS + DP_KEYS
     assert "_scores" not in dp[0] and dp[0]["epsilon"] == pytest.approx(8.0, abs=0.01)
     assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == before
+
+
+def test_an_edited_dp_row_with_a_recomputed_digest_is_not_published(mitigated):
+    """The probe's forgery: a cached DP row's ε set from 8 to 0.1 beside its σ, the sidecar recomputed. Its ε
+    is re-derived by the accountant from the recorded schedule before publishing: reported, recomputed."""
+    from mia_repro.cache import seal
+    from mia_repro.experiment.mitigation import _setting_entry
+    from mia_repro.experiment.stage1 import load_stage1
+
+    cfg, rows = mitigated
+    part = _setting_entry(cfg, 30, "dp", 8.0, load_stage1(cfg)[30].fingerprint())["rows"]
+    cached = json.loads(part.path.read_text())
+    cached[0]["svm"]["epsilon"] = 0.1
+    part.path.write_text(json.dumps(cached))
+    seal(part.path, part.key)
+    lines = []
+    again = run_mitigation(cfg, log=lines.append)
+    assert any("are not what the accountant gives for its schedule" in line for line in lines), "\n".join(lines)
+    dp = [r for r in again if r["defense"] == "dp"]
+    assert dp[0]["epsilon"] == pytest.approx(8.0, abs=0.01) and dp == [r for r in rows if r["defense"] == "dp"]

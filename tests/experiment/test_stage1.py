@@ -390,3 +390,26 @@ def test_an_ordinary_file_in_a_dp_models_place_is_retrained(tiny_config):
     with pytest.raises(CacheEntryError, match="an ordinary model's file holds a DP record"):
         ModelOutputs.load(store.path(job, 30, dp_model), job.name,
                           expected(cfg, make_splits(240, 30, 2, 0), job, cfg.model))
+
+
+def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity(tiny_config):
+    """The probe's swap: the plain target's file copied over a DP-SGD target's place and its sidecar recomputed
+    for that key: the identity inside the file names the other model, so it is refused and retrained."""
+    import dataclasses
+    import shutil
+
+    from mia_repro.experiment.trained import train_or_load
+    from mia_repro.models.config import DPConfig
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    run_stage1(cfg, log=quiet)
+    job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
+    dp_model = dataclasses.replace(cfg.model, dp=DPConfig(noise_multiplier=1.0, noise_seed="model"))
+    store = ModelStore(cfg)
+    dp_out = train_or_load(cfg, 30, [job], dp_model, log=quiet)[0]
+    shutil.copy(store.path(job, 30, cfg.model), store.path(job, 30, dp_model))
+    seal(store.path(job, 30, dp_model), store.key(job, 30, dp_model))  # a consistent digest for the wrong file
+    lines, stats = [], {}
+    again = train_or_load(cfg, 30, [job], dp_model, log=lines.append, stats=stats)[0]
+    assert f"the file of another model (target, trained for key {store.key(job, 30, cfg.model)})" in lines[0]
+    assert stats["trained"] == 1 and again.dp == dp_out.dp

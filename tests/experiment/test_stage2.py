@@ -111,7 +111,7 @@ def test_damaged_stage2_cache_is_refit(stage2_run):
     again = run_stage2(cfg, log=lines.append)
     # per size: the block (damaged) and the fitted SVMs (their digest damaged too): both reported, both refit
     assert sum("cache entry not usable" in line and "refitting" in line for line in lines) == 4
-    assert sum(".pkl" in line for line in lines) == 2
+    assert sum(".svms.npz" in line for line in lines) == 2
     assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"]
 
 
