@@ -193,8 +193,19 @@ def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict,
             save_entry(_svms(cfg, so), {"svms": svm.svms_.to_arrays()})
         return {"scores": arrays, "block": block}
 
-    entry, cached = get_or_compute(_entry(cfg, so), compute, log, then="refitting")
+    entry, cached = get_or_compute(_entry(cfg, so), compute, log, then="refitting", check=_consistent)
     return entry["block"], entry["scores"], cached
+
+
+def _consistent(entry: dict) -> None:
+    """The SVM's and the baseline's published metrics re-derived from the score file
+    (:func:`mia_repro.metrics.check_published`)."""
+    from mia_repro.metrics import check_published
+
+    s = entry["scores"]
+    check_published(entry["block"]["attack"], s)
+    check_published(entry["block"]["baseline"], {"member": s["member"], "true_class": s["true_class"],
+                                                 "score": s["baseline_score"], "pred": s["baseline_pred"]})
 
 
 def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict[int, SizeOutputs]) -> dict:

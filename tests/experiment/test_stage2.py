@@ -129,3 +129,21 @@ def test_summary_names_the_machine_that_trained_stage1_not_the_one_running_stage
     assert s["trainer"] == {"name": "stacked", "reason": "as recorded in the Stage I model files"}
     assert s["stage1_trained_on"]["30"] == [{**gpu, "trainer": "stacked", "models": 3}]
     assert s["stage2_ran_on"] == machine_info()
+
+
+def test_an_edited_summary_with_a_recomputed_digest_is_refit_not_published(stage2_run):
+    """A cached Stage II block's AUC set to 0.99, its sidecar recomputed: re-derived from the score file before
+    publishing, it is reported and the entry recomputed; summary.json has the AUC the scores give."""
+    from mia_repro.cache import seal
+
+    cfg, summary = stage2_run
+    so = stage2_mod.load_stage1(cfg)[150]
+    part = stage2_mod._entry(cfg, so)["block"]
+    block = json.loads(part.path.read_text())
+    block["attack"]["auc"] = 0.99
+    part.path.write_text(json.dumps(block))
+    seal(part.path, part.key)
+    lines = []
+    again = run_stage2(cfg, log=lines.append)
+    assert any("its auc 0.99 is not what its scores give" in line and line.endswith("refitting") for line in lines)
+    assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"] != 0.99
