@@ -35,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run stage1, stage2 and compare for each seed; spread in <results>/seeds/seeds.json")
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="training sizes (default: the profile's)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
+    p.add_argument("--shadows", type=int, default=None, help="shadow models per size (default: the profile's)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a TOML file of settings: top-level fields and [model] [attack] [mitigation] [outputs] [pool] "
+                        "[audit] tables, e.g. '[mitigation]\\nl2_strengths = [0.001, 0.01]' (flags win over it)")
+    sweep = p.add_argument_group("the mitigation sweep (once any is given, the sweep is exactly the defenses given; "
+                                 "example: mitigation --profile quick --l2 0.001 0.01)")
+    sweep.add_argument("--l2", type=float, nargs="+", default=None, metavar="S", help="L2 strengths")
+    sweep.add_argument("--dropout", type=float, nargs="+", default=None, metavar="R", help="dropout rates")
+    sweep.add_argument("--dp-epsilons", type=float, nargs="+", default=None, metavar="EPS", help="DP-SGD target ε")
+    sweep.add_argument("--topk", type=int, nargs="+", default=None, metavar="K", help="top-k output defense")
+    sweep.add_argument("--rounding", type=int, nargs="+", default=None, metavar="D", help="rounding to D decimals")
+    sweep.add_argument("--temperatures", type=float, nargs="+", default=None, metavar="T", help="softmax temperatures")
     p.add_argument("--trainer", choices=("auto", "stacked", "sequential"), default=None)
     p.add_argument("--steps-per-execution", type=int, default=None,
                    help="training steps per call into the backend (default: 1 one model at a time, 8 stacked on JAX); "
@@ -113,7 +125,21 @@ def run(args) -> None:
         worker_wait=args.worker_wait,
         results_dir=args.results_dir,
         deterministic=False if args.nondeterministic else None,
+        n_shadows=args.shadows,
     )
+    from mia_repro.experiment.overrides import with_config_file, with_sweep
+
+    if args.config is not None:  # then the flags again: they win over the file
+        cfg = with_config_file(cfg, args.config)
+        flags = {k: v for k, v in dict(data_path=args.data, seed=args.seed, results_dir=args.results_dir,
+                                       n_shadows=args.shadows).items() if v is not None}
+        if args.sizes is not None:
+            flags["sizes"] = tuple(args.sizes)
+        if args.epochs is not None:
+            flags["model"] = dataclasses.replace(cfg.model, epochs=args.epochs)
+        cfg = dataclasses.replace(cfg, **flags)
+    cfg = with_sweep(cfg, l2=args.l2, dropout=args.dropout, dp_epsilons=args.dp_epsilons, topk=args.topk,
+                     rounding=args.rounding, temperatures=args.temperatures)
     verbose = 2 if args.verbose else 0
     check_plan(args, cfg)
     if args.stage == "data":

@@ -179,6 +179,10 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     positives allowed at each level and, with ``bootstrap`` > 0 resamples, their 95% intervals, both
     advantages and the counts.  AUC and TPR@FPR are NaN when only one class occurs.
     """
+    raw = np.asarray(score)
+    if (raw.dtype == bool or np.issubdtype(raw.dtype, np.integer)) and raw.size and np.isin(raw, (0, 1)).all():
+        raise MetricInputError("score: integer 0/1 values look like the attack's decisions; pass its continuous "
+                               "scores as score (larger = more member) and the decisions as pred")
     member, score = check_member_score(member, score)
     pred = np.asarray(pred)
     if pred.shape != member.shape:

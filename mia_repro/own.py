@@ -40,7 +40,9 @@ __all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "a
 
 
 def _looks_like_probs(a: np.ndarray) -> bool:
-    return bool(a.size) and _rows_are_probabilities(a)
+    """Values in [0, 1] whose rows sum to 1 within 0.06: probabilities, rounded to 2 decimals as like as not
+    (real logits are not confined to [0, 1] with rows summing to one)."""
+    return bool(a.size) and bool(a.min() >= 0 and a.max() <= 1 and np.allclose(a.sum(axis=-1), 1, atol=0.06))
 
 
 #: the largest logit magnitude accepted: far above any trained network's, far below float64's overflow of x**2

@@ -26,6 +26,25 @@ from pathlib import Path
 from mia_repro.paths import PROJECT_ROOT
 
 
+def _readable(cfg, changed: tuple[str, ...]) -> str:
+    """The changed settings' names for a custom run's folder (``l2_strengths``, ``n_shadows``, ``epochs`` ...):
+    a section's own changed fields, not the section's name; at most 60 characters."""
+    import dataclasses
+
+    from mia_repro.experiment.keys import plain
+    from mia_repro.experiment.profiles import PROFILES
+
+    base, names = PROFILES[cfg.profile], []
+    for n in changed:
+        mine, theirs = getattr(cfg, n), getattr(base, n)
+        if dataclasses.is_dataclass(mine):
+            names += [f.name for f in dataclasses.fields(mine) if plain(getattr(mine, f.name)) != plain(getattr(theirs, f.name))
+                      and getattr(mine, f.name) not in ((), (0.0,))]  # a sweep emptied by another's flag: not named
+        else:
+            names.append(n)
+    return "-".join(names)[:60].rstrip("-") or "custom"
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where one run reads and writes: ``output_dir`` (its results), ``stage1_root`` (Stage I's per-model
@@ -46,7 +65,7 @@ class Layout:
         """The layout of an :class:`~mia_repro.experiment.config.ExperimentConfig`.
 
         ``output_dir``: ``results_dir`` when set; else ``results/<profile>/`` for the profile as it is, and
-        ``results/<profile>-<key>/`` for a config whose
+        ``results/<profile>-<changed settings>-<key>/`` for a config whose
         :meth:`~mia_repro.experiment.config.ExperimentConfig.changed_fields` are not empty (the key hashes
         their values), so that no other config overwrites a profile's committed results.
         ``stage1_root``: ``stage1_dir`` when set, else ``<results_dir>/stage1``, else the profile's
@@ -64,7 +83,7 @@ class Layout:
         elif not changed:
             output = profile_dir
         else:
-            output = profile_dir.parent / f"{cfg.profile}-{config_key(*[(n, plain(getattr(cfg, n))) for n in changed])}"
+            output = profile_dir.parent / f"{cfg.profile}-{_readable(cfg, changed)}-{config_key(*[(n, plain(getattr(cfg, n))) for n in changed])}"
         if cfg.stage1_dir is not None:
             stage1 = Path(cfg.stage1_dir)
         else:

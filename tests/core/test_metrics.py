@@ -278,3 +278,19 @@ def test_bootstrap_and_metrics_defaults():
     assert bootstrap_tpr_intervals(member, score) == bootstrap_tpr_intervals(member, score, n_boot=200, seed=0)
     assert bootstrap_tpr_intervals(member, score) != bootstrap_tpr_intervals(member, score, n_boot=201, seed=0)
     assert not any(k.endswith("_ci95") for k in attack_metrics(member, score, (score > 1).astype(int)))
+
+
+def test_integer_decisions_passed_as_scores_are_refused():
+    import numpy as np
+    import pytest
+
+    from mia_repro.metrics import MetricInputError, attack_metrics
+
+    member = np.r_[np.ones(5, bool), np.zeros(5, bool)]
+    pred = np.r_[1, 1, 1, 0, 0, 1, 0, 0, 0, 0]
+    with pytest.raises(MetricInputError, match="integer 0/1 values look like the attack's decisions"):
+        attack_metrics(member, pred, pred)
+    with pytest.raises(MetricInputError, match="look like the attack's decisions"):
+        attack_metrics(member, pred.astype(bool), pred)
+    # a float 0/1 score (label-only) is a score: AUC = (TPR + 1 - FPR) / 2 = (3/5 + 4/5) / 2
+    assert attack_metrics(member, pred.astype(float), pred).auc == pytest.approx(0.7)

@@ -66,6 +66,8 @@ def test_without_a_population_the_reference_attacks_are_skipped_or_named(stage1)
 @pytest.mark.parametrize("change, message", [
     (lambda kw: {**kw, "target_logits": np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(1, keepdims=True)},
      "target logits: these look like probabilities"),
+    (lambda kw: {**kw, "target_logits": np.round(np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(1, keepdims=True), 2)},
+     "target logits: these look like probabilities"),
     (lambda kw: {**{k: v for k, v in kw.items() if k != "target_logits"}, "target_probs": kw["target_logits"]},
      "target probs: not probabilities"),
     (lambda kw: {**kw, "target_logits": kw["target_logits"][:-1]}, "target_labels: expected 159 labels"),

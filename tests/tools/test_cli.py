@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from mia_repro.cli import main
+from mia_repro.experiment.profiles import get_config
 
 
 def test_unknown_profile_is_one_clear_line(capsys):
@@ -144,3 +145,28 @@ def test_bench_rejects_bad_worker_settings_before_training(args, capsys):
         bench_main(args)
     assert exit_info.value.code == 2
     assert "--workers / --threads-per-model: every value must be >= 1" in capsys.readouterr().err
+
+
+def test_the_sweep_and_the_config_file_choose_the_experiment(tmp_path, capsys):
+    """`--l2 1e-3 1e-2` is an L2-only sweep in a folder named for it; a TOML file sets the same; the flags win
+    over the file; an unknown key in the file is one line and exit 2."""
+    from mia_repro.experiment.mitigation import settings
+    from mia_repro.experiment.overrides import with_config_file, with_sweep
+
+    cfg = with_sweep(get_config("quick"), l2=[1e-3, 1e-2])
+    assert settings(cfg) == [("none", 0.0), ("l2", 1e-3), ("l2", 1e-2)]
+    assert cfg.output_dir.name.startswith("quick-l2_strengths-")
+    toml = tmp_path / "exp.toml"
+    toml.write_text("n_shadows = 4\n[mitigation]\nl2_strengths = [0.0, 0.001, 0.01]\ndropout_rates = [0.0]\n"
+                    "topk = []\nrounding_decimals = []\ntemperatures = []\ndp_epsilons = []\naware_shadows = 2\n")
+    from_file = with_config_file(get_config("quick"), toml)
+    assert settings(from_file) == settings(cfg) and from_file.n_shadows == 4
+    (tmp_path / "bad.toml").write_text("[mitigation]\nl2 = [0.001]\n")
+    code = main(["mitigation", "--profile", "quick", "--config", str(tmp_path / "bad.toml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "mitigation.l2: not a setting (choose from" in err[0]
+    (tmp_path / "broken.toml").write_text("[mitigation\n")
+    assert main(["mitigation", "--profile", "quick", "--config", str(tmp_path / "broken.toml")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert main(["mitigation", "--profile", "quick", "--l2", "-1"]) == 2
+    assert "mitigation.l2_strengths" in capsys.readouterr().err
