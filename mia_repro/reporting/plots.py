@@ -257,10 +257,11 @@ def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | str | N
     """Attack AUC and precision vs L2 strength and dropout rate, per size and attacker scenario.
 
     Solid lines: aware attacker (shadows trained like the target); dashed:
-    unaware (Stage II attack reused).  The undefended model is strength 0.
+    unaware (Stage II attack reused).  The undefended model is strength 0.  One column per defense of the
+    sweep (an L2-only sweep has no dropout panels).
     """
-    defenses = ("l2", "dropout")
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), squeeze=False)
+    defenses = [d for d in ("l2", "dropout") if _rows(records, defense=d)]
+    fig, axes = plt.subplots(2, len(defenses), figsize=(5 * len(defenses), 7), squeeze=False)
     sizes = sorted({r["size"] for r in records})
     for col, defense in enumerate(defenses):
         for row, metric in enumerate(("auc", "precision")):
@@ -282,7 +283,7 @@ def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | str | N
             ax.set_ylabel(f"attack {'ROC AUC' if metric == 'auc' else 'precision'} (positive = member)")
             ax.set_title(f"SVM attack {metric.upper() if metric == 'auc' else metric} vs {DEFENSE_LABELS[defense]}")
             ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _finish(fig, meta, path, footer)
 
 
@@ -294,7 +295,7 @@ def privacy_utility(records: list[dict], meta: dict, path: Path | str | None = N
     """
     sizes = sorted({r["size"] for r in records})
     fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.5), squeeze=False)
-    markers = {"l2": "o", "dropout": "s", "topk": "^", "rounding": "v", "temperature": "D"}
+    markers = {"l2": "o", "dropout": "s", "topk": "^", "rounding": "v", "temperature": "D", "dp": "P"}
     for ax, size in zip(axes[0], sizes):
         for j, (defense, mk) in enumerate(markers.items()):
             aware = _rows(records, defense=defense, size=size, scenario="aware")
@@ -316,14 +317,14 @@ def privacy_utility(records: list[dict], meta: dict, path: Path | str | None = N
         ax.set_ylabel("attack ROC AUC (filled: aware attacker)")
         ax.set_title(f"Privacy vs utility, n = {size:,}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6.5)
+    axes[0][-1].legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _finish(fig, meta, path, footer)
 
 
 def mitigation_bars(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Per size: attack AUC without defense and with each defense at its strongest setting, both scenarios."""
     sizes = sorted({r["size"] for r in records})
-    strongest = {"none": max, "l2": max, "dropout": max, "topk": min, "rounding": min, "temperature": max}
+    strongest = {"none": max, "l2": max, "dropout": max, "topk": min, "rounding": min, "temperature": max, "dp": min}
     fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.2), squeeze=False)
     for ax, size in zip(axes[0], sizes):
         labels, vals = [], {"unaware": [], "aware": []}
@@ -341,7 +342,7 @@ def mitigation_bars(records: list[dict], meta: dict, path: Path | str | None = N
         ax.set_ylim(0.3, 1.05)
         ax.set_ylabel("attack ROC AUC (positive = member)")
         ax.set_title(f"Before / after defenses, n = {size:,}")
-        ax.legend(fontsize=7, loc="lower right")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _finish(fig, meta, path, footer)
 
 
@@ -356,6 +357,8 @@ def mitigation_figures(records: list[dict], meta: dict, out_dir: Path, close: bo
     """Draw every mitigation figure into ``out_dir`` (the DP-SGD ones when the sweep has DP settings);
     returns {file name: figure}."""
     figures = dict(MITIGATION_FIGURES)
+    if not (_rows(records, defense="l2") or _rows(records, defense="dropout")):
+        del figures["fig_mitigation_vs_strength.png"]  # nothing to draw against a strength
     if _rows(records, defense="dp"):
         figures.update(DP_FIGURES)
     return draw_all(figures, (records, meta), out_dir, close)
