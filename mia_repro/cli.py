@@ -80,6 +80,14 @@ def check_writable(folder: Path, flag: str = "--results-dir") -> None:
         raise ConfigError(f"results folder {folder}: {probe} is not writable; choose another {flag}")
 
 
+def profile_note(profile: str) -> str | None:
+    """The one line a run of ``profile`` prints first, if any: the smoke profile's numbers are noise."""
+    if profile == "smoke":
+        return ("smoke profile: tiny sizes and 2 epochs, to check that the pipeline runs; its numbers are noise, "
+                "not results (use quick or paper, or a config of your own, for conclusions)")
+    return None
+
+
 def check_plan(args, cfg) -> None:
     """Everything the whole run will need, checked before any folder is made or model trained
     (:class:`ConfigError`, one line): a ``--data`` folder (even when the caches would not read it), the seeds
@@ -148,6 +156,8 @@ def run(args) -> None:
         print(ensure_dataset())
         return
     check_writable(cfg.output_dir)
+    if (note := profile_note(cfg.profile)) is not None:
+        print(note)
     changed = cfg.changed_fields() if cfg.results_dir is None else ()
     if changed and args.seeds is None:
         print(f"results go to {cfg.output_dir} (this config differs from profile {cfg.profile} in "

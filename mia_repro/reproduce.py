@@ -176,6 +176,10 @@ def main(argv=None) -> int:
         import signal
 
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    from mia_repro.cli import profile_note
+
+    if (note := profile_note(a.profile)) is not None:
+        print(note)
     try:
         done = execute_notebooks(a.profile, a.out, a.data, a.seed, only=a.only)
     except (ConfigError, DatasetNotFoundError) as exc:

@@ -118,7 +118,14 @@ def mitigation_table(records: list[dict], threshold_records: list[dict] | None =
         out = out.join(t)
     out = out.reset_index()
     out["_o"] = out["defense"].map(DEFENSE_ORDER)
-    return out.sort_values(["size", "_o", "strength"]).drop(columns="_o").reset_index(drop=True)
+    out = out.sort_values(["size", "_o", "strength"]).drop(columns="_o").reset_index(drop=True)
+    out["strength"] = out["strength"].map(strength_text)  # text: .round(3) must not show 1e-4 as 0.000
+    return out
+
+
+def strength_text(s: float) -> str:
+    """A defense strength as the reports print it: ``f"{s:g}"`` (1e-4 -> "0.0001", never "0.000")."""
+    return f"{float(s):g}"
 
 
 def mitigation_attacks_table(meta: dict, attacks: tuple[str, ...] = ("lira_offline", "rmia_offline",
@@ -135,7 +142,9 @@ def mitigation_attacks_table(meta: dict, attacks: tuple[str, ...] = ("lira_offli
     wide = wide.reset_index()
     wide["_o"] = wide["defense"].map(DEFENSE_ORDER)
     cols = ["size", "defense", "strength"] + sorted(c for c in wide.columns if c not in ("size", "defense", "strength", "_o"))
-    return wide.sort_values(["size", "_o", "strength"])[cols].reset_index(drop=True)
+    out = wide.sort_values(["size", "_o", "strength"])[cols].reset_index(drop=True)
+    out["strength"] = out["strength"].map(strength_text)
+    return out
 
 
 def _pair(a: dict | None, u: dict | None, key: str, digits: int) -> str:

@@ -127,7 +127,7 @@ def test_the_trained_defense_tables_show_both_attackers(swept):
     meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
     table = report.mitigation_attacks_table(meta)
     assert list(table[["defense", "strength"]].itertuples(index=False, name=None)) == [
-        ("none", 0.0), ("l2", 0.001), ("dropout", 0.5), ("dp", 8.0)]
+        ("none", "0"), ("l2", "0.001"), ("dropout", "0.5"), ("dp", "8")]
     assert {"lira_offline TPR@0.1% (aware)", "rmia_offline AUC (unaware)"} <= set(table.columns)
     md = report.markdown_mitigation_attacks(rows, meta).splitlines()
     assert len(md) == 2 + 4 and md[3].startswith("| 30 | l2 | 0.001 | ")

@@ -43,6 +43,7 @@ def test_attack_mitigation_and_ablation_tables():
             for d, s, a in (("none", 0.0, 0.7), ("l2", 1e-3, 0.6)) for sc in ("unaware", "aware")]
     t = report.mitigation_table(rows, rows)
     assert list(t["defense"]) == ["none", "l2"] and "SVM auc (aware)" in t and "threshold auc (unaware)" in t
+    assert list(t.round(3)["strength"]) == ["0", "0.001"] and report.strength_text(1e-4) == "0.0001"
     ab = report.ablation_table([{"precision": 0.6, "auc": 0.7}, {"precision": 0.65, "auc": 0.69}])
     assert ab["Δprecision vs first"].tolist() == pytest.approx([0, 0.05])
 

@@ -170,3 +170,15 @@ def test_the_sweep_and_the_config_file_choose_the_experiment(tmp_path, capsys):
     assert "not valid TOML" in capsys.readouterr().err
     assert main(["mitigation", "--profile", "quick", "--l2", "-1"]) == 2
     assert "mitigation.l2_strengths" in capsys.readouterr().err
+
+
+def test_a_smoke_run_says_its_numbers_are_noise(capsys, tmp_path, monkeypatch):
+    from mia_repro.cli import profile_note
+    from mia_repro.experiment import canary_audit
+    from mia_repro.reporting import figures
+
+    assert "its numbers are noise" in profile_note("smoke") and profile_note("quick") is None
+    monkeypatch.setattr(canary_audit, "run_audit", lambda *a, **k: [])  # the stage itself is tested elsewhere
+    monkeypatch.setattr(figures, "audit", lambda *a, **k: None)
+    assert main(["audit", "--profile", "smoke", "--results-dir", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == profile_note("smoke")
