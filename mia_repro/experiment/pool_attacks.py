@@ -130,6 +130,21 @@ def _check_doc(doc) -> None:
         raise ValueError("not every pool attack's block is there")
 
 
+def _consistent(entry: dict) -> None:
+    """Every attack's per-target AUC, TPRs, precision, recall and threshold re-derived from the score file
+    (:func:`mia_repro.metrics.check_published`) before ``pool.json`` is written."""
+    from mia_repro.metrics import check_published
+
+    s = entry["scores"]
+    for name, block in entry["doc"]["attacks"].items():
+        for t in block["per_target"]:
+            arrays = {k: s[f"{name}/{t['target']}/{k}"] for k in ("member", "score", "pred", "true_class")}
+            try:
+                check_published(t, arrays)
+            except ValueError as exc:
+                raise ValueError(f"{name} on {t['target']}: {exc}") from None
+
+
 def run_pool_attacks(cfg: ExperimentConfig, pool: ReferencePool | None = None, log=print) -> dict:
     """Run (or load from the cache) the attacks on the pool; write ``pool.json`` and ``pool_scores.npz``."""
     start = time.perf_counter()
@@ -138,7 +153,8 @@ def run_pool_attacks(cfg: ExperimentConfig, pool: ReferencePool | None = None, l
     log(f"Reference-pool attacks [{cfg.profile}]: {rp.n_models} models, {rp.n_targets} targets, "
         f"{len(POOL_ATTACKS)} attacks, power curve {list(rp.curve_counts)}")
     parts = _entry(cfg, fingerprint(pool))
-    entry, cached = get_or_compute(parts, lambda: dict(zip(("doc", "scores"), evaluate_pool(cfg, pool, log))), log)
+    entry, cached = get_or_compute(parts, lambda: dict(zip(("doc", "scores"), evaluate_pool(cfg, pool, log))), log,
+                                   check=_consistent)
     copy_file(parts["scores"].path, cfg.layout.pool_scores)
     split, jobs, _ = pool_plan(cfg)
     doc = {"profile": cfg.profile, "pool": to_dict(rp), "model": to_dict(cfg.model), "seed": cfg.seed,

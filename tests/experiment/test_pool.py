@@ -66,3 +66,18 @@ def test_the_pool_trains_caches_resumes_and_its_attacks_write_what_they_publish(
             assert roc_auc_score(s["member"], s["score"]) == pytest.approx(row["auc"])
     assert load_json(tiny_config.layout.pool_doc)["training"]["models"] == 4
     assert len(doc["worth_at_1pct"]) == len(POOL_ATTACKS)
+    # a cached per-target AUC edited and its sidecar recomputed: re-derived from the scores, reported, recomputed
+    import json
+
+    from mia_repro.cache import seal
+    from mia_repro.experiment import pool_attacks
+
+    part = pool_attacks._entry(tiny_config, pool_attacks.fingerprint(pool))["doc"]
+    cached = json.loads(part.path.read_text())
+    cached["attacks"]["lira_online"]["per_target"][0]["auc"] = 0.99
+    part.path.write_text(json.dumps(cached))
+    seal(part.path, part.key)
+    lines = []
+    again = run_pool_attacks(tiny_config, pool, log=lines.append)
+    assert any("lira_online on pool_000: its auc 0.99 is not what its scores give" in line for line in lines)
+    assert again["attacks"]["lira_online"]["per_target"][0]["auc"] == doc["attacks"]["lira_online"]["per_target"][0]["auc"]
