@@ -279,7 +279,7 @@ def test_sigterm_to_reproduce_is_handled_like_ctrl_c():
 
     code = ("import sys, time, mia_repro.reproduce as r\n"
             "def slow(*a, **k):\n    print('ready', flush=True); time.sleep(60)\n"
-            "r.execute_notebooks = slow\nraise SystemExit(r.main(['--profile', 'smoke']))\n")
+            "r.execute_notebooks = slow\nraise SystemExit(r.main(['--profile', 'quick']))\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
