@@ -65,19 +65,17 @@ def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, s
                  learning_rate: float = 1e-3, verbose: int = 0) -> DPRun:
     """Train ``model`` (outputs logits (B, C)) in place on ``x`` float (n, ...), ``y`` int (n,) with DP-SGD
     ``dp`` (``dp.optimizer`` at ``learning_rate``); each step's expected batch is ``batch_size``."""
-    from mia_repro.training.dp_sgd import dp_fit
+    from mia_repro.attacks.base import cross_entropy
+    from mia_repro.training.dp_sgd import dp_fit, make_optimizer
 
     xs, ys = _check(model, x, y, dp, epochs, batch_size)
-    opt = (keras.optimizers.SGD(learning_rate) if dp.optimizer == "sgd" else keras.optimizers.Adam(learning_rate))
 
     def evaluate() -> tuple[float, float]:
         logits = np.concatenate([np.asarray(model(xs[i:i + 512]), np.float64) for i in range(0, len(xs), 512)])
-        logp = logits - logits.max(1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(1, keepdims=True))
-        return float(-logp[np.arange(len(ys)), ys].mean()), float((logits.argmax(1) == ys).mean())
+        return float(cross_entropy(logits, ys).mean()), float((logits.argmax(1) == ys).mean())
 
-    schedule, history, canaries = dp_fit(model, xs, ys, dp, epochs, batch_size, int(seed), opt, evaluate, verbose,
-                                         "own model")
+    schedule, history, canaries = dp_fit(model, xs, ys, dp, epochs, batch_size, int(seed),
+                                         make_optimizer(dp.optimizer, learning_rate), evaluate, verbose, "own model")
     return DPRun(schedule.to_dict(), history, canaries.record() if canaries is not None else None)
 
 

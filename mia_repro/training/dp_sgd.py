@@ -24,8 +24,8 @@ import math
 import time
 
 import numpy as np
-from scipy.special import log_softmax
 
+from mia_repro.attacks.base import log_softmax
 from mia_repro.models.config import ModelConfig
 from mia_repro.data.cifar10 import to_model_input
 from mia_repro.models.inference import predict_batched
@@ -48,11 +48,12 @@ def noise_generator(noise_seed: int | str, model_seed: int) -> np.random.Generat
     return np.random.default_rng([int(model_seed) if noise_seed == "model" else int(noise_seed), 13])
 
 
-def make_optimizer(cfg: ModelConfig):
-    """The DP run's optimizer: ``cfg.dp.optimizer`` at ``cfg.learning_rate``."""
-    if cfg.dp.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=cfg.learning_rate)
-    return keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+def make_optimizer(name: str, learning_rate: float):
+    """A DP run's optimizer: ``name`` ("adam" or "sgd", :data:`~mia_repro.models.config.DP_OPTIMIZERS`) at
+    ``learning_rate``."""
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate)
+    return keras.optimizers.Adam(learning_rate=learning_rate)
 
 
 class DPStep:
@@ -155,12 +156,12 @@ def train_dp(job: TrainJob, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, verb
         return float(-np.mean(np.log(np.clip(probs[np.arange(n), ym], 1e-12, None)))), float(np.mean(probs.argmax(1) == ym))
 
     schedule, history, canaries = dp_fit(logits_model(model), xs, ys, cfg.dp, cfg.epochs, cfg.batch_size, job.seed,
-                                         make_optimizer(cfg), evaluate, verbose, job.name)
+                                         make_optimizer(cfg.dp.optimizer, cfg.learning_rate), evaluate, verbose,
+                                         job.name)
     extra = {"dp": schedule.to_dict(), **({"canaries": canaries.record()} if canaries else {})}
     if bb is not None:
-        lm, xc = logits_model(model), to_model_input(x[bb[0]], cfg.scale_inputs)
-        z = np.concatenate([np.asarray(lm(xc[i:i + 512]), np.float64) for i in range(0, len(xc), 512)])
-        logp = log_softmax(z, axis=1)[np.arange(len(bb[0])), bb[1]]  # float64 from logits: no ties at saturation
+        z = predict_batched(logits_model(model), x[bb[0]], cfg)
+        logp = log_softmax(z)[np.arange(len(bb[0])), bb[1]]  # float64 from logits: no ties at saturation
         extra["blackbox_canaries"] = {"indices": bb[0].tolist(), "labels": bb[1].tolist(), "included": bb[2].tolist(),
                                       "score": logp.tolist()}
     broken = cfg.dp.broken
