@@ -25,8 +25,28 @@ from mia_repro.errors import MiaReproError
 STAGES = ("data", "stage1", "stage2", "compare", "mitigation", "pool", "audit", "all")
 
 
+EXAMPLES = """examples:
+  python -m mia_repro all --profile quick                                  # the committed quick run
+  python -m mia_repro mitigation --profile quick --l2 0.001 0.01           # an L2-only sweep
+  python -m mia_repro mitigation --profile quick --dp-epsilons 2 8         # a DP-SGD-only sweep
+  python -m mia_repro compare --profile quick --attacks lira_offline rmia_offline loss_threshold
+  python -m mia_repro all --profile quick --sizes 2500 --epochs 15 --shadows 4
+  python -m mia_repro all --profile quick --config exp.toml                # every setting from a TOML file
+  python -m mia_repro all --profile quick --sizes 2500 --seeds 0 1 2       # the seed-to-seed spread
+  python -m mia_repro stage1 --profile paper --workers 8 --threads-per-model 2
+  python -m mia_repro all --profile quick --scheduler tcp://head:8786      # on a Dask cluster
+A run whose settings differ from its profile's writes to results/<profile>-<changed settings>-<key>/."""
+
+
+def _attack_names() -> list[str]:
+    from mia_repro.attacks import ATTACKS
+
+    return list(ATTACKS)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mia_repro", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m mia_repro", description=__doc__.split("\n\n")[0], epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=STAGES)
     p.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
     p.add_argument("--data", default=None, help="folder holding cifar-10-batches-py/ (or that folder)")
@@ -36,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="training sizes (default: the profile's)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
     p.add_argument("--shadows", type=int, default=None, help="shadow models per size (default: the profile's)")
+    p.add_argument("--attacks", nargs="+", default=None, metavar="NAME",
+                   help="the attacks the compare stage runs (default every one): " + ", ".join(_attack_names()))
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a TOML file of settings: top-level fields and [model] [attack] [mitigation] [outputs] [pool] "
                         "[audit] tables, e.g. '[mitigation]\\nl2_strengths = [0.001, 0.01]' (flags win over it)")
@@ -146,6 +168,8 @@ def run(args) -> None:
         if args.epochs is not None:
             flags["model"] = dataclasses.replace(cfg.model, epochs=args.epochs)
         cfg = dataclasses.replace(cfg, **flags)
+    if args.attacks is not None:
+        cfg = dataclasses.replace(cfg, attacks=tuple(args.attacks))
     cfg = with_sweep(cfg, l2=args.l2, dropout=args.dropout, dp_epsilons=args.dp_epsilons, topk=args.topk,
                      rounding=args.rounding, temperatures=args.temperatures)
     verbose = 2 if args.verbose else 0

@@ -79,6 +79,20 @@ def max_advantage(member: np.ndarray, score: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
+def auc_interval(auc: float, n_members: int, n_nonmembers: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The normal-approximation 95% interval of a ROC AUC from its value and the class counts alone: Hanley
+    & McNeil (1982), *Radiology* 143:29, eq. 2 -- SE² = (A(1−A) + (n₁−1)(Q₁−A²) + (n₂−1)(Q₂−A²)) / (n₁n₂) with
+    Q₁ = A/(2−A), Q₂ = 2A²/(1+A); clipped to [0, 1].  For tables and figures of stored results that keep the
+    AUC and the counts but not the scores (the mitigation rows)."""
+    a, n1, n2 = float(auc), int(n_members), int(n_nonmembers)
+    if not (0.0 <= a <= 1.0) or n1 < 1 or n2 < 1:
+        raise MiaReproInputError(f"auc_interval: expected an AUC in [0, 1] and positive counts, got {auc!r}, "
+                                 f"{n_members!r}, {n_nonmembers!r}")
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n2 - 1) * (q2 - a * a), 0.0) / (n1 * n2))
+    return max(0.0, a - z * se), min(1.0, a + z * se)
+
+
 def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int = 200, seed: int = 0,
                             levels: dict[str, float] = FPR_LEVELS) -> dict[str, list[float]]:
     """Seeded bootstrap 95% intervals ``[lo, hi]`` of each TPR at FPR level in ``levels``.

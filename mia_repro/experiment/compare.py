@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from mia_repro.attacks import ATTACKS, AttackerView, ShokriSVM, new_attack
+from mia_repro.attacks import AttackerView, ShokriSVM, new_attack
 from mia_repro.cache import copy_file, load_json, save_json
 from mia_repro.experiment.config import ExperimentConfig, to_dict
 from mia_repro.experiment.keys import config_key
@@ -50,8 +50,9 @@ COMPARE_VERSION = 4  # 3: one estimator contract (thresholds that give the decis
 def compare_size(cfg: ExperimentConfig, so: SizeOutputs, labels: np.ndarray, log=print) -> dict[str, AttackResult]:
     """Every attack's result at one size: the tuned Shokri SVM's as Stage II published it
     (:func:`mia_repro.experiment.stage2.svm_result`), every other attack fit and judged here."""
-    results = {ShokriSVM.name: svm_result(cfg, so, log)}
-    others = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
+    names = cfg.compared_attacks
+    results = {ShokriSVM.name: svm_result(cfg, so, log)} if ShokriSVM.name in names else {}
+    others = {name: new_attack(name, cfg.attack, cfg.seed) for name in names if name != ShokriSVM.name}
     results.update(evaluate_view(others, AttackerView.from_stage1(so, labels), so.target.member, cfg.seed, log=log))
     return results
 
@@ -61,10 +62,11 @@ def _entry(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Part]:
     hashes the attack and output settings, the seed, the Stage I fingerprint and the attacks compared;
     each score file's key adds its attack's name (so files cannot swap places)."""
     key = config_key(COMPARE_VERSION, STAGE2_VERSION, cfg.attack, cfg.outputs, cfg.seed, cfg.n_shadows, so.size,
-                     so.fingerprint(), BOOTSTRAP, sorted(ATTACKS))
+                     so.fingerprint(), BOOTSTRAP, sorted(cfg.compared_attacks))
     layout, check = cfg.layout, target_scores_check(so, SCORE_ARRAYS)
-    parts = {name: Part(layout.compare_scores(so.size, key, name), f"{key}/{name}", "npz", check) for name in ATTACKS}
-    parts[BLOCKS] = Part(layout.compare_blocks(so.size, key), key, "json", _check_blocks)
+    parts = {name: Part(layout.compare_scores(so.size, key, name), f"{key}/{name}", "npz", check)
+             for name in cfg.compared_attacks}
+    parts[BLOCKS] = Part(layout.compare_blocks(so.size, key), key, "json", _blocks_check(cfg.compared_attacks))
     return parts
 
 
@@ -75,19 +77,23 @@ def _consistent(entry: dict) -> None:
     """Every attack's published block re-derived from its score file (:func:`mia_repro.metrics.check_published`)."""
     from mia_repro.metrics import check_published
 
-    for name in ATTACKS:
+    for name in entry[BLOCKS]:
         try:
             check_published(entry[BLOCKS][name], entry[name])
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
 
 
-def _check_blocks(blocks) -> None:
-    if not isinstance(blocks, dict) or set(blocks) != set(ATTACKS):
-        raise ValueError(f"attacks {sorted(blocks) if isinstance(blocks, dict) else blocks!r}, expected every one")
-    if not all(isinstance(b, dict) and {"auc", "tpr_at_0.1pct_fpr", "ties", "per_class", "label", "threshold"} <= set(b)
-               for b in blocks.values()):
-        raise ValueError("an attack's block is incomplete")
+def _blocks_check(names: tuple[str, ...]):
+    """The check of a cached blocks file: exactly the attacks ``names``, each block complete."""
+    def check(blocks) -> None:
+        if not isinstance(blocks, dict) or set(blocks) != set(names):
+            raise ValueError(f"attacks {sorted(blocks) if isinstance(blocks, dict) else blocks!r}, "
+                             f"expected {sorted(names)}")
+        if not all(isinstance(b, dict) and {"auc", "tpr_at_0.1pct_fpr", "ties", "per_class", "label", "threshold"}
+                   <= set(b) for b in blocks.values()):
+            raise ValueError("an attack's block is incomplete")
+    return check
 
 
 def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> dict:
@@ -95,7 +101,7 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
     and, with ``sensitivity``, the fixed SVM's (C, gamma) table (:mod:`mia_repro.experiment.svm_sensitivity`)."""
     start = time.perf_counter()
     stage1 = load_stage1(cfg)
-    log(f"Attack comparison [{cfg.profile}]: sizes {list(cfg.sizes)}, {len(ATTACKS)} attacks, "
+    log(f"Attack comparison [{cfg.profile}]: sizes {list(cfg.sizes)}, {len(cfg.compared_attacks)} attacks, "
         f"{cfg.n_shadows} shadows as OUT references, population {cfg.outputs.population_size}")
     labels = []  # the population records' classes (the attacker holds those records), read once if needed
     sizes = {}
@@ -113,7 +119,7 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
         parts = _entry(cfg, so)
         entry, cached = get_or_compute(parts, compute, log, check=_consistent)
         log(f"  n={size}: cached" if cached else f"  n={size}: done in {time.perf_counter() - t0:.0f}s")
-        for name in ATTACKS:  # byte-for-byte copies of the verified entries: git stores one blob for both
+        for name in cfg.compared_attacks:  # byte-for-byte copies of the verified entries: git stores one blob for both
             copy_file(parts[name].path, cfg.layout.compared_scores(name, size))
         sizes[str(size)] = entry[BLOCKS]
     result = {**stage1_meta(cfg, stage1), "compare_ran_on": machine_info(), "versions": versions(),
@@ -121,7 +127,7 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes}
     save_json(cfg.layout.attacks, result)
-    if sensitivity:
+    if sensitivity and "shokri_svm_fixed" in cfg.compared_attacks:
         run_svm_sensitivity(cfg, stage1, stage1_meta(cfg, stage1), log)
     log(f"Attack comparison done in {time.perf_counter() - start:.0f}s -> {cfg.layout.attacks}")
     return result

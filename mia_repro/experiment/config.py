@@ -237,6 +237,9 @@ class ExperimentConfig:
     (``tcp://host:8786``); ``threads_per_model`` the backend's CPU threads per model (2 trained the
     committed caches; a model's bits depend on it, so each file records it); ``worker_wait`` the seconds a
     Dask cluster may have no worker before the run stops.
+
+    ``attacks``: the attacks the comparison stage runs (names of :data:`mia_repro.attacks.ATTACKS`); ``()``
+    runs every one (:attr:`compared_attacks`).
     """
 
     profile: str = "custom"
@@ -260,6 +263,7 @@ class ExperimentConfig:
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    attacks: tuple[str, ...] = field(default=(), metadata={"key_omit_if": ()})
 
     def __post_init__(self):
         validate(self)
@@ -291,6 +295,14 @@ class ExperimentConfig:
     def output_dir(self) -> Path:
         """This run's results folder (:attr:`Layout.output_dir <mia_repro.experiment.layout.Layout.output_dir>`)."""
         return self.layout.output_dir
+
+    @property
+    def compared_attacks(self) -> tuple[str, ...]:
+        """The comparison's attacks, in the order of :data:`mia_repro.attacks.ATTACKS` (all of them when
+        ``attacks`` is empty)."""
+        from mia_repro.attacks import ATTACKS
+
+        return tuple(a for a in ATTACKS if not self.attacks or a in self.attacks)
 
     @property
     def n_records(self) -> int:
@@ -329,6 +341,11 @@ def validate(cfg: "ExperimentConfig") -> None:
         v = getattr(cfg, name)
         need(v is None or (isinstance(v, (str, Path)) and str(v).strip() != ""), name,
               "expected a non-empty path or None", v)
+    from mia_repro.attacks import ATTACKS
+
+    need(isinstance(cfg.attacks, tuple) and all(isinstance(a, str) and a in ATTACKS for a in cfg.attacks)
+         and len(set(cfg.attacks)) == len(cfg.attacks), "attacks",
+         f"expected distinct names among {', '.join(ATTACKS)} (none: every one)", cfg.attacks)
     n_total = cfg.n_records
     biggest = max(cfg.sizes)
     need(4 * biggest <= n_total, "sizes", f"each size n needs 4n records (target 2n, shadow pool >= 2n); "

@@ -51,15 +51,16 @@ def _str_sizes(d: dict) -> dict:
     return d
 
 
-def _finish(fig, summary: dict, path: Path | str | None, footer: str | None = None):
+def _finish(fig, summary: dict, path: Path | str | None, footer: str | None = None, bottom: float = 0.0):
     """Lay out ``fig`` with its footer -- ``footer`` when given ("" for none), else :func:`provenance` of
-    ``summary`` -- and save it to ``path`` (str or Path) when given."""
+    ``summary`` -- and save it to ``path`` (str or Path) when given; ``bottom``: the fraction of the height
+    kept free above the footer (for a legend below the axes)."""
     text = provenance(summary) if footer is None else footer
     line = textwrap.wrap(text, width=max(40, int(19 * fig.get_figwidth()))) if text else []
     # wrapped to the figure's width (about 19 characters per inch at 7 pt), so a one-size figure keeps it whole
     if line:
         fig.text(0.5, 0.005, "\n".join(line), ha="center", va="bottom", fontsize=7, color="0.35")
-    fig.tight_layout(rect=(0, 0.01 + 0.11 * len(line) / fig.get_figheight(), 1, 1))
+    fig.tight_layout(rect=(0, 0.01 + 0.11 * len(line) / fig.get_figheight() + bottom, 1, 1))
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -183,15 +184,18 @@ def roc_curves(summary: dict, scores: dict[str, dict[str, np.ndarray]], path: Pa
     return _finish(fig, summary, path, footer)
 
 
-def _paired_bars(ax, labels, left, right, left_label, right_label, annotate=True, fontsize=None):
-    """Two bars per label (left / right of the tick), optional value labels on top."""
+def _paired_bars(ax, labels, left, right, left_label, right_label, annotate=True, fontsize=None,
+                 left_err=None, right_err=None):
+    """Two bars per label (left / right of the tick), optional value labels on top and error bars
+    (``*_err``: (2, len(labels)) distances below and above, as ``errorbar``'s ``yerr``)."""
     x = np.arange(len(labels))
-    ax.bar(x - 0.2, left, 0.4, label=left_label, color="C0")
-    ax.bar(x + 0.2, right, 0.4, label=right_label, color="C1")
+    ax.bar(x - 0.2, left, 0.4, label=left_label, color="C0", yerr=left_err, capsize=2, ecolor="0.3")
+    ax.bar(x + 0.2, right, 0.4, label=right_label, color="C1", yerr=right_err, capsize=2, ecolor="0.3")
     if annotate:
+        top = lambda err, i: 0.0 if err is None or np.isnan(err[1][i]) else err[1][i]
         for i, (a, b) in enumerate(zip(left, right)):
-            ax.text(i - 0.2, a + 0.015, f"{a:.2f}", ha="center", fontsize=8)
-            ax.text(i + 0.2, b + 0.015, f"{b:.2f}", ha="center", fontsize=8)
+            ax.text(i - 0.2, a + top(left_err, i) + 0.015, f"{a:.2f}", ha="center", fontsize=7)
+            ax.text(i + 0.2, b + top(right_err, i) + 0.015, f"{b:.2f}", ha="center", fontsize=7)
     ax.set_xticks(x, labels, fontsize=fontsize)
     ax.grid(alpha=0.3, axis="y")
     return x
@@ -253,6 +257,20 @@ def _rows(records: list[dict], **match) -> list[dict]:
     return [r for r in records if all(r[k] == v for k, v in match.items())]
 
 
+def auc_errors(rows: list[dict]) -> np.ndarray:
+    """(2, len(rows)) distances from each row's ``auc`` down and up to its 95% interval
+    (:func:`mia_repro.metrics.auc_interval` from the AUC, ``size`` members and ``n_nonmembers``), as
+    ``errorbar``'s ``yerr``; NaN for a missing row (None)."""
+    from mia_repro.metrics import auc_interval
+
+    out = np.full((2, len(rows)), np.nan)
+    for i, r in enumerate(rows):
+        if r is not None:
+            lo, hi = auc_interval(r["auc"], r["size"], r.get("n_nonmembers", r["size"]))
+            out[:, i] = r["auc"] - lo, hi - r["auc"]
+    return out
+
+
 def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
     """Attack AUC and precision vs L2 strength and dropout rate, per size and attacker scenario.
 
@@ -273,14 +291,14 @@ def mitigation_vs_strength(records: list[dict], meta: dict, path: Path | str | N
                     if len(pts) < 2:
                         continue
                     xs = [r["strength"] for r in pts]
-                    ax.plot(xs, [r[metric] for r in pts], ls=ls, marker="o", color=f"C{i}",
-                            label=f"n = {size:,}, {scenario}")
+                    ax.errorbar(xs, [r[metric] for r in pts], yerr=auc_errors(pts) if metric == "auc" else None,
+                                ls=ls, marker="o", ms=4, capsize=2, color=f"C{i}", label=f"n = {size:,}, {scenario}")
             ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
             if defense == "l2":
                 ax.set_xscale("symlog", linthresh=1e-4)
                 ax.set_xlim(left=0)
             ax.set_xlabel(DEFENSE_LABELS[defense] + " (0 = undefended)")
-            ax.set_ylabel(f"attack {'ROC AUC' if metric == 'auc' else 'precision'} (positive = member)")
+            ax.set_ylabel(f"attack {'ROC AUC (95% interval)' if metric == 'auc' else 'precision'} (positive = member)")
             ax.set_title(f"SVM attack {metric.upper() if metric == 'auc' else metric} vs {DEFENSE_LABELS[defense]}")
             ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
@@ -305,6 +323,8 @@ def privacy_utility(records: list[dict], meta: dict, path: Path | str | None = N
                                      (unaware, DEFENSE_LABELS[defense] + " (unaware only)", "none")):
                 if not pts:
                     continue
+                ax.errorbar([r["target_test_acc"] for r in pts], [r["auc"] for r in pts], yerr=auc_errors(pts),
+                            fmt="none", ecolor=f"C{j}", elinewidth=0.8, capsize=2)
                 ax.scatter([r["target_test_acc"] for r in pts], [r["auc"] for r in pts], marker=mk,
                            facecolors=face, edgecolors=f"C{j}", label=label)
                 for r in pts:
@@ -314,11 +334,15 @@ def privacy_utility(records: list[dict], meta: dict, path: Path | str | None = N
             ax.scatter([r["target_test_acc"]], [r["auc"]], marker="*", s=200, color="k", label="undefended", zorder=5)
         ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (AUC 0.5)")
         ax.set_xlabel("target test accuracy (non-members)")
-        ax.set_ylabel("attack ROC AUC (filled: aware attacker)")
+        ax.set_ylabel("attack ROC AUC, 95% interval (filled: aware)")
         ax.set_title(f"Privacy vs utility, n = {size:,}")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _finish(fig, meta, path, footer)
+
+
+#: short tick names of :func:`mitigation_bars` (the long ones overlap at seven defenses per panel)
+BAR_NAMES = {"rounding": "round", "temperature": "temp.", "dropout": "drop."}
 
 
 def mitigation_bars(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
@@ -327,20 +351,22 @@ def mitigation_bars(records: list[dict], meta: dict, path: Path | str | None = N
     strongest = {"none": max, "l2": max, "dropout": max, "topk": min, "rounding": min, "temperature": max, "dp": min}
     fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.2), squeeze=False)
     for ax, size in zip(axes[0], sizes):
-        labels, vals = [], {"unaware": [], "aware": []}
+        labels, rows = [], {"unaware": [], "aware": []}
         for defense, pick in strongest.items():
             cands = _rows(records, defense=defense, size=size)
             if not cands:
                 continue
             s = pick(r["strength"] for r in cands)
-            labels.append("none" if defense == "none" else f"{defense}\n{s:g}")
-            for scenario in vals:
+            labels.append("none" if defense == "none" else f"{BAR_NAMES.get(defense, defense)}\n{s:g}")
+            for scenario in rows:
                 hit = _rows(records, defense=defense, size=size, scenario=scenario, strength=s)
-                vals[scenario].append(hit[0]["auc"] if hit else np.nan)
-        _paired_bars(ax, labels, vals["unaware"], vals["aware"], "unaware attacker", "aware attacker", fontsize=8)
+                rows[scenario].append(hit[0] if hit else None)
+        vals = {k: [np.nan if r is None else r["auc"] for r in v] for k, v in rows.items()}
+        _paired_bars(ax, labels, vals["unaware"], vals["aware"], "unaware attacker", "aware attacker", fontsize=8,
+                     left_err=auc_errors(rows["unaware"]), right_err=auc_errors(rows["aware"]))
         ax.axhline(0.5, color="k", ls=":", lw=1, label="random guess (0.5)")
         ax.set_ylim(0.3, 1.05)
-        ax.set_ylabel("attack ROC AUC (positive = member)")
+        ax.set_ylabel("attack ROC AUC, 95% interval (positive = member)")
         ax.set_title(f"Before / after defenses, n = {size:,}")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _finish(fig, meta, path, footer)
@@ -537,28 +563,42 @@ def attack_label(name: str) -> str:
 
 
 def attacks_roc(result: dict, scores: dict, path: Path | str | None = None, footer: str | None = None):
-    """Per size, the ROC of every attack on log-log axes; the dotted line marks 0.1% FPR.
+    """Per size, the ROC of every attack on log-log axes (a grid of two columns, page-wide); the dotted line
+    marks 0.1% FPR.  One legend below the grid names the attacks with their AUC per size.
 
     ``result`` is ``attacks.json``; ``scores[n][attack]`` the arrays of ``attack_scores/<attack>_<n>.npz``.
     """
     result = _str_sizes(result)
     scores = {str(k): v for k, v in scores.items()}
     sizes = list(result["sizes"])
-    fig, axes = plt.subplots(1, len(sizes), figsize=(4.6 * len(sizes), 4.8), squeeze=False)
-    for ax, n in zip(axes[0], sizes):
-        for i, (name, block) in enumerate(result["sizes"][n].items()):
+    ncols = min(2, len(sizes))
+    nrows = -(-len(sizes) // ncols)
+    names = list(next(iter(result["sizes"].values())))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.2 * nrows), squeeze=False)
+    for ax in axes.flat[len(sizes):]:
+        ax.remove()  # an odd number of sizes: no empty panel
+    handles = []
+    for ax, n in zip(axes.flat, sizes):
+        for i, name in enumerate(names):
             s = scores[n][name]
             fpr, tpr, _ = roc_curve(s["member"], s["score"])
-            ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), color=f"C{i % 10}", ls="-" if i < 10 else "--", lw=1.2,
-                    label=f"{attack_label(name)} ({block['auc']:.3f})")
+            line, = ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5), color=f"C{i % 10}",
+                            ls="-" if i < 10 else "--", lw=1.1)
+            if n == sizes[0]:
+                handles.append(line)
         n_neg = next(iter(result["sizes"][n].values()))["n_nonmembers"]
         _roc_axes(ax, f"n = {int(n):,} ({n_neg:,} non-members)", xmin=max(1e-4, 0.5 / n_neg))
         ax.axvline(1e-3, color="k", ls=":", lw=1)
         ax.text(1.1e-3, 1.5e-4, "0.1% FPR", fontsize=7)
-        ax.legend(fontsize=6, loc="lower right", title="attack (AUC)", title_fontsize=6)
+    aucs = lambda name: " / ".join(f"{result['sizes'][n][name]['auc']:.3f}" for n in sizes)
+    labels = [f"{attack_label(name)} ({aucs(name)})" for name in names]
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False,
+               title=f"attack (AUC at n = {' / '.join(f'{int(n):,}' for n in sizes)})", title_fontsize=7,
+               bbox_to_anchor=(0.5, 0.04))
     title = "Membership inference attacks on the same target, log-log ROC"
-    fig.suptitle(title if len(sizes) > 1 else textwrap.fill(title, 40), fontsize=11)
-    return _finish(fig, result, path, footer)
+    fig.suptitle(title if ncols > 1 else textwrap.fill(title, 40), fontsize=11)
+    legend_rows = -(-len(names) // 2) + 1
+    return _finish(fig, result, path, footer, bottom=(0.16 * legend_rows + 0.35) / fig.get_figheight())
 
 
 def attacks_tpr_vs_size(result: dict, path: Path | str | None = None, footer: str | None = None):

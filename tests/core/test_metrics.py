@@ -294,3 +294,18 @@ def test_integer_decisions_passed_as_scores_are_refused():
         attack_metrics(member, pred.astype(bool), pred)
     # a float 0/1 score (label-only) is a score: AUC = (TPR + 1 - FPR) / 2 = (3/5 + 4/5) / 2
     assert attack_metrics(member, pred.astype(float), pred).auc == pytest.approx(0.7)
+
+
+def test_auc_interval_is_hanley_mcneil_on_a_case_done_by_hand():
+    """A = 0.9, 100 members, 100 non-members: Q1 = 0.9/1.1, Q2 = 1.62/1.9,
+    SE² = (0.09 + 99(Q1 − 0.81) + 99(Q2 − 0.81)) / 10⁴ = 5.1206e-4 / 1, SE = 0.022629; ± 1.96 SE."""
+    from mia_repro.metrics import auc_interval
+
+    lo, hi = auc_interval(0.9, 100, 100)
+    assert (lo, hi) == pytest.approx((0.9 - 1.959964 * 0.0226290, 0.9 + 1.959964 * 0.0226290), abs=2e-6)
+    lo, hi = auc_interval(1.0, 10, 10)  # SE 0 at a perfect AUC; clipped to [0, 1]
+    assert (lo, hi) == (1.0, 1.0)
+    assert auc_interval(0.5, 2500, 2500)[1] - 0.5 == pytest.approx(1.959964 * (1 / (12 * 2500 * 2500 / 5001)) ** 0.5, rel=1e-3)
+    for bad in ((1.2, 10, 10), (0.5, 0, 10), (float("nan"), 10, 10)):
+        with pytest.raises(ValueError):
+            auc_interval(*bad)

@@ -170,3 +170,25 @@ def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     assert rows.loc["lira_offline", "TPR@0.1%FPR sd (2 seeds)"] == pytest.approx(
         spread_for(cfg, "attacks")["sizes"]["30"]["lira_offline"]["tpr_at_0.1pct_fpr"]["std"])
     assert "AUC sd (2 seeds)" not in tables.attacks_table(main).columns
+
+
+def test_a_chosen_subset_of_attacks_is_compared_and_published_alone(compared, tmp_path):
+    """`--attacks` (ExperimentConfig.attacks): only those attacks are fit, cached, published and copied out; the
+    blocks equal the full comparison's (same fit, same seed); the fixed SVM's table is skipped without it."""
+    import dataclasses
+
+    cfg, full = compared
+    sub = dataclasses.replace(cfg, attacks=("lira_offline", "loss_threshold"), results_dir=str(tmp_path / "sub"),
+                              stage1_dir=str(cfg.layout.stage1_root))
+    assert sub.compared_attacks == ("loss_threshold", "lira_offline")  # ATTACKS' order
+    result = run_compare(sub, log=quiet)
+    for n, blocks in result["sizes"].items():
+        assert list(blocks) == ["loss_threshold", "lira_offline"]
+        for name, b in blocks.items():
+            assert b["auc"] == full["sizes"][n][name]["auc"]
+            assert b["threshold"] == full["sizes"][n][name]["threshold"]
+    published = sorted(p.name for p in (tmp_path / "sub" / "attack_scores").iterdir())
+    assert published == sorted(f"{a}_{n}.npz" for a in ("lira_offline", "loss_threshold") for n in result["sizes"])
+    assert not (tmp_path / "sub" / "svm_sensitivity.json").exists()
+    with pytest.raises(ValueError, match="attacks: expected distinct names"):
+        dataclasses.replace(cfg, attacks=("lira_offline", "lira_offline"))
