@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from mia_repro.experiment.profiles import PROFILES, get_config
+from mia_repro.experiment.profiles import PROFILES, get_config, profile_note  # noqa: F401 (profile_note: cli's API)
 from mia_repro.errors import ConfigError
 from mia_repro.errors import MiaReproError
 
@@ -100,14 +100,6 @@ def check_writable(folder: Path, flag: str = "--results-dir") -> None:
         raise ConfigError(f"results folder {folder}: {probe} is a file, not a folder; choose another {flag}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(f"results folder {folder}: {probe} is not writable; choose another {flag}")
-
-
-def profile_note(profile: str) -> str | None:
-    """The one line a run of ``profile`` prints first, if any: the smoke profile's numbers are noise."""
-    if profile == "smoke":
-        return ("smoke profile: tiny sizes and 2 epochs, to check that the pipeline runs; its numbers are noise, "
-                "not results (use quick or paper, or a config of your own, for conclusions)")
-    return None
 
 
 def check_plan(args, cfg) -> None:
@@ -194,6 +186,7 @@ def run(args) -> None:
 
         run_seeds(cfg, args.seeds, verbose=verbose)
         figures.seed_runs(cfg, args.seeds)
+        write_reports(cfg)
         return
     if args.stage in ("stage1", "all"):
         from mia_repro.experiment.stage1 import run_stage1
@@ -222,6 +215,16 @@ def run(args) -> None:
 
         run_audit(cfg, verbose=verbose)
         figures.audit(cfg)
+    write_reports(cfg)
+
+
+def write_reports(cfg) -> None:
+    """``REPORT.md`` of the run's folder (and ``results/README.md`` for a committed profile's), from its JSON."""
+    from mia_repro.paths import PROJECT_ROOT, portable
+    from mia_repro.reporting.report import write_reports as write
+
+    for path in write(cfg.output_dir, PROJECT_ROOT / "results"):
+        print(f"report -> {portable(path)}")
 
 
 def threading_main() -> bool:

@@ -55,9 +55,10 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
         log(f"[{i}/{len(names)}] {name} (profile {profile}) ...", flush=True)
         target, partial = out / name, out / f".{name}.running.ipynb"
         try:
-            with kernel_stderr_to(out / KERNEL_LOG):
+            with kernel_stderr_to(out / KERNEL_LOG), no_progress_bars():
                 pm.execute_notebook(str(notebook_dir / name), str(partial), parameters=params, cwd=str(notebook_dir),
                                     progress_bar=False, kernel_name="python3", log_output=False)
+            make_portable(partial, notebook_dir / name, target)
         except BaseException as exc:  # failed or interrupted: never leave it where a complete one belongs
             if partial.exists():
                 if _readable_notebook(partial):
@@ -74,6 +75,45 @@ def execute_notebooks(profile: str, out_dir: str | Path | None = None, data_path
 
 
 KERNEL_LOG = ".kernel.log"
+
+
+@contextlib.contextmanager
+def no_progress_bars():
+    """The package's progress bars off in the kernels started within (:mod:`mia_repro.progress`): a widget's
+    live state is not saved, so an executed notebook would show each bar frozen at 0%."""
+    from mia_repro.progress import ENV
+
+    saved = os.environ.get(ENV)
+    os.environ[ENV] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = saved
+
+
+def make_portable(path: Path, source: Path, target: Path) -> None:
+    """Rewrite the executed notebook at ``path`` (to be published as ``target``, run from ``source``) so that it
+    names no folder of this machine: papermill's ``input_path`` / ``output_path`` and every output that prints
+    a path inside the project become relative to the project (``results/quick/summary.json``); the home
+    folder becomes ``~``."""
+    import json
+
+    from mia_repro.paths import portable
+
+    doc = json.loads(path.read_text())
+    meta = doc.get("metadata", {}).get("papermill", {})
+    if "input_path" in meta:
+        meta["input_path"] = portable(source)
+    if "output_path" in meta:
+        meta["output_path"] = portable(target)
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    for old, new in ((str(PROJECT_ROOT) + "/", ""), (str(PROJECT_ROOT), "."), (str(Path.home()) + "/", "~/")):
+        if len(old) > 2:
+            text = text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
+    path.write_text(text + "\n")
 
 
 def _readable_notebook(path: Path) -> bool:
@@ -176,7 +216,7 @@ def main(argv=None) -> int:
         import signal
 
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    from mia_repro.cli import profile_note
+    from mia_repro.experiment.profiles import profile_note
 
     if (note := profile_note(a.profile)) is not None:
         print(note)
@@ -211,6 +251,11 @@ def main(argv=None) -> int:
             shutil.copyfile(path, PROJECT_ROOT / "notebooks" / path.name)
         print(f"updated {len(done)} notebooks in notebooks/ from the {a.profile} run")
     out = done[-1].parent if done else Path(a.out or PROJECT_ROOT / "results" / a.profile)
+    from mia_repro.paths import portable
+    from mia_repro.reporting.report import write_reports
+
+    for path in write_reports(out, PROJECT_ROOT / "results"):
+        print(f"report -> {portable(path)}")
     print(f"done: {len(done)} notebook(s) in {time.perf_counter() - start:.0f}s")
     print("\n".join(summary_lines(out)))
     return 0

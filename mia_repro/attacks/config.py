@@ -11,10 +11,9 @@ from mia_repro.validation import is_int, is_number, need, positive_numbers
 class AttackConfig:
     """Stage II: one RBF SVM per class, C and gamma chosen jointly by k-fold CV.
 
-    The default grid is wider than the seed reproduction's
-    (C in {0.1, 1, 10}, gamma in {0.001, 0.01, 0.1}), whose best point sat on
-    the corner for every class; the summary reports any best point that is
-    still on the edge of the grid.  ``cv_samples`` / ``fit_samples`` bound the
+    The summary reports any best point on the edge of the grid, with the CV
+    accuracy one step beyond it (a best point on the edge means the grid is too
+    small).  ``cv_samples`` / ``fit_samples`` bound the
     records (per class, stratified, seeded) used for the grid search and for
     the final fit: an exact RBF SVM on 30,000 records per class takes hours.
     """

@@ -18,9 +18,8 @@ Most papers' "loss attack" is instead Yeom et al.'s (CSF 2018, Sec. 3.2,
 Adversary 2 with the loss): one threshold for all classes.  It is its own
 attack here (:class:`GlobalLossThreshold`); Yeom et al. set the threshold to
 the expected training loss, here it maximizes balanced accuracy on the shadow
-records like every other learnt threshold.  On the paper profile at n = 2,500
-the per-class variant reaches TPR@1%FPR 0.12 where the global one reaches
-0.01: tables name the variant.
+records like every other learnt threshold.  The two differ most at low FPR, so
+tables name the variant.
 """
 from __future__ import annotations
 

@@ -19,14 +19,11 @@ pair on ``a_grid`` x ``gamma_grid`` with the largest simulated AUC (ties: the
 earlier grid entry, so gamma = 1 wins a tie).  What the paper says of gamma:
 Eq. (4) makes it the threshold on the pairwise likelihood ratio (gamma >= 1)
 and leaves it a parameter; ML Privacy Meter's reference code uses gamma = 1.
-This package used gamma = 2 unchecked until it was found that TPR at low FPR
-depends on it (paper n = 10,000: TPR@0.1%FPR 0.036 at gamma = 1 vs 0.064 at
-gamma = 2), hence the search; ``attacks.json`` records the chosen pair and every
-simulated AUC (``info``).
+TPR at low FPR depends on it, hence the search; ``attacks.json`` records the
+chosen pair and every simulated AUC (``info``).
 
 **Ties.**  The fraction of population records takes only P + 1 values, and on
-overfit targets thousands of records dominate every z (at paper n = 15,000 with
-gamma = 1: 3,486 members and 412 non-members at score 1.0).  They are broken by
+overfit targets thousands of records dominate every z (and tie at score 1.0).  They are broken by
 the record's mean likelihood ratio over the population, ``mean_z LR(x, z) =
 [p_y(x) / Pr(x)] * mean_z [Pr(z) / p_y(z)]``, which orders records as
 ``log(p_y(x) / Pr(x))`` does: the score is

@@ -391,9 +391,9 @@ class ShokriSVM(MembershipAttack):
         seed = _check_seed(self.name, self.seed)
         progress = None
         if self.verbose:
-            from tqdm.auto import tqdm
+            from mia_repro.progress import progress as bar
 
-            progress = lambda it: tqdm(it, desc=f"{self.name} ({view.target_name})", unit="class", leave=False)  # noqa: E731
+            progress = lambda it: bar(it, desc=f"{self.name} ({view.target_name})", unit="class", leave=False)  # noqa: E731
         svms = fit_per_class_svms(view.shadow_records(), cfg, seed, view.num_classes, progress=progress,
                                   **self._fit_options(cfg))
         self._set_fitted(svms, cfg)

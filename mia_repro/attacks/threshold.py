@@ -8,8 +8,8 @@ attacker's data), exactly as the SVM is fit on them; one global threshold.
 The score is ``log p_y`` in float64, from the logits (log-softmax) wherever
 the model exposes them: it ranks records as ``p_y`` does, but a 100-epoch
 model's float32 ``p_y`` rounds to the same largest float below 1 for thousands
-of records (at paper n = 15,000: 9,653 members and 2,011 non-members), which
-tied them all and pushed the first operating point to 13% FPR.  Where only
+of records, which would tie them all and push the first operating point far
+from the low-FPR region.  Where only
 probabilities are exposed (an output-side defense), it is their logarithm.
 """
 from __future__ import annotations

@@ -5,6 +5,7 @@
     stage1/n<size>/<model>-<key>.npz              Stage I, one file per model (+ .digest.json)
     stage1/n<size>/weights/<model>-<key>.weights.npz   its weights (git-ignored)
     stage2/n<size>-<key>.json | .npz | -<fit key>.svms.npz  Stage II's cache entry of one size, its fitted SVMs
+    stage2/ablation-n<size>-<key>.json      the subsample ablation's rows of one size
     attack_scores_<size>.npz                      Stage II's scores (a byte copy of the cached entry)
     compare/n<size>-<key>.json, compare/n<size>-<key>/<attack>.npz   the comparison's cache entry
     attack_scores/<attack>_<size>.npz             the comparison's scores (byte copies)
@@ -125,6 +126,10 @@ class Layout:
 
     def stage2_svms(self, size: int, fit_key: str) -> Path:
         return self.output_dir / "stage2" / f"n{size}-{fit_key}.svms.npz"
+
+    def stage2_ablation(self, size: int, key: str) -> Path:
+        """The subsample ablation's rows of one size (:func:`mia_repro.experiment.stage2.subsample_ablation`)."""
+        return self.output_dir / "stage2" / f"ablation-n{size}-{key}.json"
 
     def attack_scores(self, size: int | str) -> Path:
         """Stage II's published scores of one size."""

@@ -26,7 +26,7 @@ import dataclasses
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
+from mia_repro.progress import progress
 
 from mia_repro.attacks import ATTACKS, AttackerView, ConfidenceThreshold, ShokriSVM, new_attack
 from mia_repro.cache import copy_file, load_json, save_json
@@ -354,11 +354,15 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[d
                            desc=f"mitigation models ({execution(cfg).describe()})")
     labels = load_data(cfg)[1] if any(rows is None for rows in cached.values()) else None
     for size in cfg.mitigation.sizes:
-        unaware = (load_attack(cfg, stage1[size], log=log), ConfidenceThreshold().fit(AttackerView.from_stage1(stage1[size])))
-        for defense, strength in tqdm(grid, desc=f"mitigation n={size}", unit="setting"):
+        # the unaware attacker (Stage II's fitted SVMs and the baseline), loaded only if a setting must be computed
+        unaware = None
+        for defense, strength in progress(grid, desc=f"mitigation n={size}", unit="setting"):
             rows = cached[(size, defense, strength)]
             parts = entries[(size, defense, strength)]
             if rows is None:  # computed and saved (checked first: what a later run will demand of it)
+                if unaware is None:
+                    unaware = (load_attack(cfg, stage1[size], log=log),
+                               ConfidenceThreshold().fit(AttackerView.from_stage1(stage1[size])))
                 rows = [{"scenario": s, "svm": a, "threshold": b, "attacks": c} for s, a, b, c in
                         _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)]
                 values = {"rows": rows}

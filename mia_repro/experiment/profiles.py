@@ -101,3 +101,11 @@ _PAPER = ExperimentConfig(
 )
 
 PROFILES: dict[str, ExperimentConfig] = {c.profile: c for c in (_SMOKE, _QUICK, _PAPER)}
+
+
+def profile_note(profile: str) -> str | None:
+    """The one line a run of ``profile`` prints first, if any: the smoke profile's numbers are noise."""
+    if profile == "smoke":
+        return ("smoke profile: tiny sizes and 2 epochs, to check that the pipeline runs; its numbers are noise, "
+                "not results (use quick or paper, or a config of your own, for conclusions)")
+    return None

@@ -37,6 +37,7 @@ from mia_repro.metrics import attack_metrics
 from mia_repro.experiment.outputs import SizeOutputs
 from mia_repro.experiment.stage1 import load_stage1
 from mia_repro.experiment.provenance import stage1_meta, versions
+from mia_repro.paths import portable
 from mia_repro.experiment.store import Part, get_or_compute, load_entry, save_entry
 from mia_repro.training import choose_trainer, machine_info
 
@@ -229,7 +230,7 @@ def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict[i
         "versions": versions(),
         "positive_class": "member",
         "sizes": {str(n): blocks[n] for n in sorted(blocks)},
-        "config": to_dict(cfg),
+        "config": {**to_dict(cfg), **{k: portable(getattr(cfg, k)) for k in ("data_path", "results_dir", "stage1_dir")}},
     }
 
 
@@ -268,21 +269,35 @@ def load_scores(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
     return load_npz(cfg.layout.attack_scores(size))
 
 
-def subsample_ablation(cfg: ExperimentConfig, size: int, fit_samples: tuple[int, ...]) -> list[dict]:
+def subsample_ablation(cfg: ExperimentConfig, size: int, fit_samples: tuple[int, ...], log=print) -> list[dict]:
     """Refit the attack of one size with several ``fit_samples`` (same seed).
 
-    Returns one row per setting: fit_samples, seconds, precision, recall, auc,
-    tpr_at_0.1pct_fpr (nothing is written to disk).
+    Returns one row per setting: fit_samples, cv_samples, seconds (of the fit that computed it), precision,
+    recall, accuracy, auc, tpr_at_0.1pct_fpr.  Cached in the store (``stage2/ablation-n<size>-<key>.json``,
+    keyed by the config, the settings and the Stage I fingerprint), so a rerun of notebook 02 refits nothing.
     """
     import dataclasses
 
     so = load_stage1(cfg)[size]
-    rows = []
-    for n in fit_samples:
-        c = dataclasses.replace(cfg, attack=dataclasses.replace(cfg.attack, fit_samples=n, cv_samples=min(n, cfg.attack.cv_samples)))
-        t0 = time.perf_counter()
-        block, _, _ = attack_size(c, so, show_progress=False)
-        a = block["attack"]
-        rows.append({"fit_samples": n, "cv_samples": c.attack.cv_samples, "seconds": round(time.perf_counter() - t0, 1),
-                     **{k: a[k] for k in ("precision", "recall", "accuracy", "auc", "tpr_at_0.1pct_fpr")}})
-    return rows
+    key = config_key("ablation", STAGE2_VERSION, cfg.attack, cfg.model, cfg.seed, cfg.n_shadows, cfg.n_records, size,
+                     so.fingerprint(), tuple(fit_samples))
+
+    def check(rows) -> None:
+        if not isinstance(rows, list) or [r.get("fit_samples") for r in rows] != list(fit_samples):
+            raise ValueError(f"rows for fit_samples {list(fit_samples)} expected")
+
+    def compute() -> dict:
+        rows = []
+        for n in fit_samples:
+            c = dataclasses.replace(cfg, attack=dataclasses.replace(cfg.attack, fit_samples=n,
+                                                                    cv_samples=min(n, cfg.attack.cv_samples)))
+            t0 = time.perf_counter()
+            block, _, _ = attack_size(c, so, show_progress=False)
+            a = block["attack"]
+            rows.append({"fit_samples": n, "cv_samples": c.attack.cv_samples,
+                         "seconds": round(time.perf_counter() - t0, 1),
+                         **{k: a[k] for k in ("precision", "recall", "accuracy", "auc", "tpr_at_0.1pct_fpr")}})
+        return {"rows": rows}
+
+    parts = {"rows": Part(cfg.layout.stage2_ablation(size, key), key, "json", check)}
+    return get_or_compute(parts, compute, log)[0]["rows"]

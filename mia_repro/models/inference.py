@@ -61,7 +61,7 @@ def query_model(weights: list[np.ndarray], cfg: ModelConfig, x: np.ndarray, own:
     model = build_cnn(cfg)
     model.set_weights(weights)
     net = logits_model(model)
-    net.compile()  # predict_on_batch runs a compiled function: ~1.7x faster than eager calls on CPU
+    net.compile()  # predict_on_batch then runs a compiled function, not eager calls
     own_x = x[own]
     out = {
         "logits": predict_batched(net, own_x, cfg),

@@ -105,15 +105,24 @@ def gallery(doc: dict, scores: dict, images: np.ndarray, class_names, path: Path
     order = ok[np.lexsort((mean_in[ok], rate[ok]))]  # ascending by rate, then by the mean IN score
     picks = {"most vulnerable": order[::-1][:16], "least vulnerable": order[:16]}
     true = scores["true_class"]
-    fig, axes = plt.subplots(4, 8, figsize=(12, 7.2))
+    # rows 0-1: the most vulnerable, row 2: a spacer holding the second heading, rows 3-4: the least
+    fig, grid = plt.subplots(5, 8, figsize=(12, 7.8), gridspec_kw={"height_ratios": [1, 1, 0.22, 1, 1]})
+    for ax in grid[2]:
+        ax.axis("off")
+    headings = []
     for row, (title, idx) in enumerate(picks.items()):
-        for j, i in enumerate(idx):
-            ax = axes[2 * row + j // 8, j % 8]
-            ax.imshow(images[i])
-            ax.set_title(f"{class_names[true[i]]}\nIN-flag {rate[i]:.0%} ({int(scores['n_in'][i])})", fontsize=7)
+        rows = grid[3 * row: 3 * row + 2]
+        for j in range(16):
+            ax = rows[j // 8, j % 8]
             ax.axis("off")
-        axes[2 * row, 0].text(-0.2, 1.35, f"{title} under {attack} (threshold for {alpha:.1%} FPR on the references)",
-                              transform=axes[2 * row, 0].transAxes, fontsize=9, fontweight="bold")
+            if j < len(idx):
+                i = idx[j]
+                ax.imshow(images[i])
+                ax.set_title(f"{class_names[true[i]]}\nIN-flag {rate[i]:.0%} ({int(scores['n_in'][i])})", fontsize=7)
+        headings.append(f"{title} under {attack} (threshold for {alpha:.1%} FPR on the references)")
+    fig.suptitle(headings[0], fontsize=9, fontweight="bold")
+    label = grid[2, 0].text(0.0, 0.2, headings[1], transform=grid[2, 0].transAxes, fontsize=9, fontweight="bold")
+    label.set_in_layout(False)  # it spans the spacer row, over empty axes
     return _finish(fig, doc, path, _footer(doc) if footer is None else footer)
 
 

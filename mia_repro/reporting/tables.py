@@ -152,6 +152,20 @@ def _pair(a: dict | None, u: dict | None, key: str, digits: int) -> str:
     return " / ".join(f"{r[key]:.{digits}f}" if r else "—" for r in (a, u))
 
 
+def precision_text(r: dict | None) -> str:
+    """A row's precision, or "none called" when its attack called no record a member (recall 0 and advantage 0:
+    TPR = FPR = 0, where precision is undefined, not 0); "—" for a row that was not run."""
+    if r is None:
+        return "—"
+    if r.get("recall", 1) == 0 and r.get("advantage_at_decision", 1) == 0:
+        return "none called"
+    return f"{r['precision']:.3f}"
+
+
+def _precision_pair(a: dict | None, u: dict | None) -> str:
+    return " / ".join(precision_text(r) for r in (a, u))
+
+
 def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
     """The README's table of the trained defenses: test accuracy, the SVM's precision / AUC and LiRA's and RMIA's
     TPR at 0.1% FPR, each "aware / unaware"."""
@@ -166,7 +180,7 @@ def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
         a, u = svm.get((*k, "aware")), svm.get((*k, "unaware"))
         first = a or u
         cells = [f"{first['target_train_acc']:.3f} / {first['target_test_acc']:.3f}",
-                 _pair(a, u, "precision", 3), _pair(a, u, "auc", 3)]
+                 _precision_pair(a, u), _pair(a, u, "auc", 3)]
         for name in ("lira_offline", "rmia_offline"):
             cells.append(_pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), "tpr_at_0.1pct_fpr", 4))
         lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | " + " | ".join(cells) + " |")
@@ -194,9 +208,9 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
         tpr, name = max(cands)
         return f"{tpr:.4f} ({name})"
 
-    lines = ["| n | target ε | ε RDP / PLD | σ | test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
+    lines = ["| n | target ε | δ | ε RDP / PLD | σ | test acc | SVM precision aware / unaware | SVM AUC aware / unaware "
              "| best TPR@0.1%FPR aware; unaware | valid 95% ε lower bound aware; unaware |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     sizes = sorted({r["size"] for r in records if r["defense"] == "dp"})
     if not sizes:
         return "No DP-SGD settings in this sweep (`mitigation.dp_epsilons` is empty)."
@@ -208,14 +222,14 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
             if first is None:
                 continue
             if defense == "dp":
-                head = [f"{strength:g}", f"{first['epsilon']:.2f} / {first['epsilon_pld']:.2f}",
+                head = [f"{strength:g}", f"{first['delta']:g}", f"{first['epsilon']:.2f} / {first['epsilon_pld']:.2f}",
                         f"{first['noise_multiplier']:.3f}"]
                 bound = "; ".join(("0 (nothing proved)" if r["epsilon_lower_bound_attack"] is None else
                                    f"{r['epsilon_lower_bound']:.2f} ({r['epsilon_lower_bound_attack']})")
                                   if r else "—" for r in (a, u))
             else:
-                head, bound = ["no DP", "∞", "0"], "—"
-            cells = head + [f"{first['target_test_acc']:.3f}", _pair(a, u, "precision", 3), _pair(a, u, "auc", 3),
+                head, bound = ["no DP", "—", "∞", "0"], "—"
+            cells = head + [f"{first['target_test_acc']:.3f}", _precision_pair(a, u), _pair(a, u, "auc", 3),
                             "; ".join(best_tpr(size, defense, strength, sc) if r else "—"
                                       for sc, r in (("aware", a), ("unaware", u))), bound]
             lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
@@ -460,5 +474,6 @@ def markdown_sensitivity(result: dict, tuned: dict | None = None) -> str:
 def machines_table(summary: dict) -> pd.DataFrame:
     """Where a result's models were trained, from ``summary["stage1_trained_on"]``: one row per size and
     machine (trainer, backend, device, device name, Keras, models); empty for a summary without it."""
-    return pd.DataFrame([{"size n": int(n), **row} for n, rows in summary.get("stage1_trained_on", {}).items()
-                         for row in rows])
+    unrecorded = {"backend": "not recorded in the model files (written before they kept the machine)"}
+    return pd.DataFrame([{"size n": int(n), **row, **(unrecorded if row.get("backend") == "not recorded" else {})}
+                         for n, rows in summary.get("stage1_trained_on", {}).items() for row in rows])

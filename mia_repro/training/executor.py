@@ -52,6 +52,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
+from mia_repro.progress import progress
+
 from mia_repro.training.threads import ThreadsError, apply_threads, effective_cpus
 from mia_repro.errors import MiaReproError
 
@@ -233,7 +235,7 @@ def run_units(
     write = log or tqdm.write
     if not units:
         return
-    bar = tqdm(total=sum(size(u) for u in units), desc=desc, unit="model", leave=True)
+    bar = progress(total=sum(size(u) for u in units), desc=desc, unit="model", leave=True)
     failed: dict[int, str] = {}
 
     def finished(index: int, error: str | None, result: Any) -> None:
