@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from mia_repro.cli import main
+from mia_repro.paths import PROJECT_ROOT
 from mia_repro.experiment.profiles import get_config
 
 
@@ -182,3 +183,60 @@ def test_a_smoke_run_says_its_numbers_are_noise(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(figures, "audit", lambda *a, **k: None)
     assert main(["audit", "--profile", "smoke", "--results-dir", str(tmp_path / "r")]) == 0
     assert capsys.readouterr().out.splitlines()[0] == profile_note("smoke")
+
+
+def _tmpfs_runner(mount_point):
+    """A command prefix that runs its command with a 3 MiB tmpfs on ``mount_point`` (a private mount namespace,
+    as root or in a user namespace), or None where this machine allows neither."""
+    import shutil
+
+    for prefix in (["unshare", "-m"], ["unshare", "-rm"]):
+        if shutil.which("unshare") is None:
+            return None
+        probe = subprocess.run([*prefix, "sh", "-c", f"mount -t tmpfs -o size=3m tmpfs {mount_point}"],
+                               capture_output=True)
+        if probe.returncode == 0:
+            return prefix
+    return None
+
+
+@pytest.mark.integration
+def test_reproduce_on_a_real_full_disk_is_one_line_exit_2_and_leaves_no_incomplete_file(tmp_path, real_data):
+    """The probe's case on a real 3 MiB tmpfs (not a patched write): `reproduce --profile smoke` fills it while
+    Stage I writes its models; one line naming the folder, exit 2, and every file left under a final name whole
+    (each notebook valid JSON, each PNG ending in its IEND chunk, each npz readable)."""
+    import io
+    import json as _json
+    import shlex
+    import zipfile
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    prefix = _tmpfs_runner(mount)
+    if prefix is None:
+        pytest.skip("no tmpfs: this machine allows no private mount namespace (unshare -m / -rm)")
+    out, copy = mount / "out", tmp_path / "left"
+    script = (f"mount -t tmpfs -o size=3m tmpfs {shlex.quote(str(mount))} && "
+              f"{shlex.quote(sys.executable)} -m mia_repro.reproduce --profile smoke --out {shlex.quote(str(out))} "
+              f"--data {shlex.quote(str(real_data))}; code=$?; cp -a {shlex.quote(str(out))} {shlex.quote(str(copy))}; "
+              "exit $code")  # the tmpfs ends with its namespace: what it held is copied out first
+    run = subprocess.run([*prefix, "sh", "-c", script], capture_output=True, text=True, timeout=900,
+                         cwd=PROJECT_ROOT)
+    err = run.stderr.strip().splitlines()
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and len([e for e in err if e.startswith("error:")]) == 1
+    assert err[-1].startswith(f"error: no space left on the device holding {out}") and "MiB free" in err[-1]
+    files = {str(p.relative_to(copy)): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    assert files, "the run wrote nothing before the disk filled"
+    for name, data in files.items():
+        if name.split("/")[-1].startswith("."):  # temporary files and hidden logs: never read as results
+            continue
+        if name.endswith(".ipynb"):
+            assert "cells" in _json.loads(data), name
+        elif name.endswith(".png"):
+            assert data.endswith(b"IEND\xaeB`\x82"), name
+        elif name.endswith(".npz"):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                assert z.testzip() is None, name
+        elif name.endswith(".json"):
+            _json.loads(data)
