@@ -37,7 +37,7 @@ from mia_repro.evaluation import BOOTSTRAP, SCORE_ARRAYS, AttackResult, evaluate
 from mia_repro.experiment.outputs import SizeOutputs
 from mia_repro.experiment.plan import load_data
 from mia_repro.experiment.stage1 import load_stage1
-from mia_repro.experiment.provenance import stage1_meta, versions
+from mia_repro.experiment.provenance import computed_on, stage1_meta, versions
 from mia_repro.experiment.stage2 import STAGE2_VERSION, svm_result, target_scores_check
 from mia_repro.experiment.store import Part, get_or_compute
 from mia_repro.experiment.svm_sensitivity import run_svm_sensitivity
@@ -113,8 +113,9 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
             if not labels:
                 labels.append(load_data(cfg)[1])
             results = compare_size(cfg, so, labels[0], log)
+            ran_on = machine_info()
             return {**{name: r.arrays() for name, r in results.items()},
-                    BLOCKS: {name: r.block() for name, r in results.items()}}
+                    BLOCKS: {name: {**r.block(), "ran_on": ran_on} for name, r in results.items()}}
 
         parts = _entry(cfg, so)
         entry, cached = get_or_compute(parts, compute, log, check=_consistent)
@@ -122,7 +123,7 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
         for name in cfg.compared_attacks:  # byte-for-byte copies of the verified entries: git stores one blob for both
             copy_file(parts[name].path, cfg.layout.compared_scores(name, size))
         sizes[str(size)] = entry[BLOCKS]
-    result = {**stage1_meta(cfg, stage1), "compare_ran_on": machine_info(), "versions": versions(),
+    result = {**stage1_meta(cfg, stage1), "compare_ran_on": computed_on([b.get("ran_on") for blocks in sizes.values() for b in blocks.values()]), "versions": versions(),
               "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes}

@@ -20,7 +20,7 @@ from mia_repro.evaluation import BOOTSTRAP, SCORE_ARRAYS, jsonable
 from mia_repro.experiment.config import ExperimentConfig, to_dict
 from mia_repro.experiment.keys import config_key
 from mia_repro.experiment.pool import load_pool, pool_plan
-from mia_repro.experiment.provenance import versions
+from mia_repro.experiment.provenance import NOT_RECORDED, versions
 from mia_repro.experiment.store import Part, get_or_compute
 from mia_repro.metrics import FPR_LEVELS
 from mia_repro.pool_evaluation import leave_one_out, power_curve, precision_at_priors, reproducibility, summarize
@@ -153,14 +153,17 @@ def run_pool_attacks(cfg: ExperimentConfig, pool: ReferencePool | None = None, l
     log(f"Reference-pool attacks [{cfg.profile}]: {rp.n_models} models, {rp.n_targets} targets, "
         f"{len(POOL_ATTACKS)} attacks, power curve {list(rp.curve_counts)}")
     parts = _entry(cfg, fingerprint(pool))
-    entry, cached = get_or_compute(parts, lambda: dict(zip(("doc", "scores"), evaluate_pool(cfg, pool, log))), log,
-                                   check=_consistent)
+    def compute() -> dict:
+        doc, scores = evaluate_pool(cfg, pool, log)
+        return {"doc": {**doc, "ran_on": machine_info()}, "scores": scores}
+
+    entry, cached = get_or_compute(parts, compute, log, check=_consistent)
     copy_file(parts["scores"].path, cfg.layout.pool_scores)
     split, jobs, _ = pool_plan(cfg)
     doc = {"profile": cfg.profile, "pool": to_dict(rp), "model": to_dict(cfg.model), "seed": cfg.seed,
            "records": {"pool": int(len(split.records)), "population": int(len(split.population)),
                        "in_per_record": summarize(pool.member.sum(axis=0))},
-           "training": training_record(cfg), "ran_on": machine_info(), "versions": versions(),
+           "training": training_record(cfg), "ran_on": NOT_RECORDED, "versions": versions(),
            "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
            "wall_seconds_this_run": time.perf_counter() - start, **entry["doc"]}
     save_json(cfg.layout.pool_doc, doc)

@@ -60,3 +60,18 @@ def stage1_meta(cfg: ExperimentConfig, stage1: dict[int, SizeOutputs]) -> dict:
             meta[key] = values[0] if len(values) == 1 else "mixed: " + ", ".join(values)
     meta["stage1_trained_on"] = table
     return meta
+
+
+#: what a result records as the machine that computed it when its cache entry predates that record
+NOT_RECORDED = "not recorded (computed before its cache entry kept the machine)"
+
+
+def computed_on(records) -> dict | list | str:
+    """The machine(s) that computed a published result, from the ``ran_on`` each cache entry recorded when it
+    was computed (so a rerun from the caches on another machine publishes the same): one dict, a list of the
+    distinct ones, or :data:`NOT_RECORDED` when no entry has it."""
+    seen = []
+    for r in records:
+        if r is not None and r not in seen:
+            seen.append(r)
+    return NOT_RECORDED if not seen else seen[0] if len(seen) == 1 else seen

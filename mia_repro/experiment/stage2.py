@@ -36,7 +36,7 @@ from mia_repro.evaluation import SCORE_ARRAYS as EVAL_ARRAYS, AttackResult, eval
 from mia_repro.metrics import attack_metrics
 from mia_repro.experiment.outputs import SizeOutputs
 from mia_repro.experiment.stage1 import load_stage1
-from mia_repro.experiment.provenance import stage1_meta, versions
+from mia_repro.experiment.provenance import computed_on, stage1_meta, versions
 from mia_repro.paths import portable
 from mia_repro.experiment.store import Part, get_or_compute, load_entry, save_entry
 from mia_repro.training import choose_trainer, machine_info
@@ -190,6 +190,7 @@ def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict,
         block, arrays, svm = attack_size(cfg, so, fitted=fitted)
         block["seconds"] = time.perf_counter() - t0
         block["stage1_fingerprint"] = so.fingerprint()
+        block["ran_on"] = machine_info()
         if fitted is None:
             save_entry(_svms(cfg, so), {"svms": svm.svms_.to_arrays()})
         return {"scores": arrays, "block": block}
@@ -226,7 +227,7 @@ def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict[i
     return {
         **meta,
         "trainer": {"name": trainer, "reason": reason},
-        "stage2_ran_on": machine_info(),
+        "stage2_ran_on": computed_on([blocks[n].get("ran_on") for n in sorted(blocks)]),
         "versions": versions(),
         "positive_class": "member",
         "sizes": {str(n): blocks[n] for n in sorted(blocks)},

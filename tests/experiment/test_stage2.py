@@ -124,11 +124,17 @@ def test_summary_names_the_machine_that_trained_stage1_not_the_one_running_stage
     so = fake_size(30, n_shadows=2)
     so = dataclasses.replace(so, target=dataclasses.replace(so.target, trained_on=gpu, trainer="stacked"),
                              shadows=[dataclasses.replace(m, trained_on=gpu, trainer="stacked") for m in so.shadows])
-    s = stage2_mod.build_summary(tiny_config, {30: {}}, {30: so})
+    s = stage2_mod.build_summary(tiny_config, {30: {"ran_on": machine_info()}}, {30: so})
     assert (s["backend"], s["device"], s["device_name"]) == ("jax", "gpu", "NVIDIA H100 80GB HBM3")
     assert s["trainer"] == {"name": "stacked", "reason": "as recorded in the Stage I model files"}
     assert s["stage1_trained_on"]["30"] == [{**gpu, "trainer": "stacked", "models": 3}]
-    assert s["stage2_ran_on"] == machine_info()
+    assert s["stage2_ran_on"] == machine_info()  # the machine the cached block says fitted it
+    other = {"backend": "tensorflow", "device": "cpu", "device_name": "another CPU (2 cores)", "keras": "3.15.1"}
+    s = stage2_mod.build_summary(tiny_config, {30: {"ran_on": other}}, {30: so})
+    assert s["stage2_ran_on"] == other  # a rerun from the cache elsewhere publishes the same
+    from mia_repro.experiment.provenance import NOT_RECORDED
+
+    assert stage2_mod.build_summary(tiny_config, {30: {}}, {30: so})["stage2_ran_on"] == NOT_RECORDED
 
 
 def test_an_edited_summary_with_a_recomputed_digest_is_refit_not_published(stage2_run):
