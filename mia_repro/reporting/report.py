@@ -162,7 +162,10 @@ def mitigation_section(folder: Path, records: list[dict], meta: dict) -> list[st
                   "its threshold chosen on a split of the records it is not evaluated on.", "",
                   tables.markdown_dp(records, meta), ""]
         dp = [r for r in records if r["defense"] == "dp" and r.get("epsilon_lower_bound") is not None]
-        if dp:
+        if dp and max(r["epsilon_lower_bound"] for r in dp) == 0:
+            lines.append(f"- Every valid lower bound of the {len(dp)} DP rows is 0: no attack proves any ε against "
+                         "these targets (what the accountant's ε allows is an upper bound, not a measurement).")
+        elif dp:
             top = max(dp, key=lambda r: (r["epsilon_lower_bound"], -r["strength"]))
             over = [r for r in dp if r["epsilon_lower_bound"] > r["epsilon"]]
             lines.append(f"- The largest lower bound over the DP rows is {top['epsilon_lower_bound']:.2f} (target ε "
