@@ -94,12 +94,28 @@ def find_batch_dir(path: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
+#: the only globals an official CIFAR-10 batch refers to: numpy's array reconstruction (both numpy layouts)
+BATCH_GLOBALS = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                           ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles a batch file without running code: any global but :data:`BATCH_GLOBALS` is refused (a pickle
+    can name any callable, and it would be called while loading, before any content check)."""
+
+    def find_class(self, module, name):
+        if (module, name) not in BATCH_GLOBALS:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}")
+        return super().find_class(module, name)
+
+
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One batch file -> ``x`` uint8 (N, 32, 32, 3), ``y`` int64 (N,); :class:`DatasetCorruptError` naming ``path``
-    if it does not unpickle or lacks ``data`` (N, 3072) uint8 and N labels in 0..9."""
+    if it does not unpickle (with :class:`_BatchUnpickler`: no code runs) or lacks ``data`` (N, 3072) uint8 and N
+    labels in 0..9."""
     try:
         with open(path, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
+            batch = _BatchUnpickler(fh, encoding="bytes").load()
         data, labels = batch[b"data"], np.asarray(batch[b"labels"])
     except Exception as exc:  # UnpicklingError, EOFError, MemoryError, KeyError, TypeError ... from a damaged file
         raise DatasetCorruptError(f"{path}: not a CIFAR-10 batch ({type(exc).__name__}); {RESTORE_HINT}") from None

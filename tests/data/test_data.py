@@ -130,3 +130,25 @@ def test_training_inputs_are_checked_at_the_boundary():
         train_models([ok], cfg, x, y + 10)
     with pytest.raises(data_mod.InputError, match="both members and non-members"):
         train_models([TrainJob("m", np.arange(5), np.arange(3, 8), 0)], cfg, x, y)
+
+
+def test_a_batch_file_that_would_run_code_is_refused_before_it_runs(tmp_path):
+    """A pickle names any callable and calls it while loading: the batch reader allows numpy's array
+    reconstruction only, so a planted batch is a DatasetCorruptError and its code never runs."""
+    import pickle
+
+    import pytest
+
+    from mia_repro.data.cifar10 import DatasetCorruptError, read_batch
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": Payload(), b"labels": [0]}))
+    with pytest.raises(DatasetCorruptError, match="not a CIFAR-10 batch"):
+        read_batch(path)
+    assert not marker.exists()
