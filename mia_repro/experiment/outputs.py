@@ -5,8 +5,9 @@ A model's file is an ``.npz`` (format :data:`FORMAT`) with its digest sidecar (:
 :meth:`ModelOutputs.load` trusts it only after the digest and a content check against what the plan asks
 of that model (:class:`Expected`): its records and their membership, every array's shape, dtype and
 finiteness, the population sample and augmentations it was queried on, the target's records (shadows) and,
-for a DP-SGD model, its DP record.  A file of format 2 written before digests existed passes the same
-check and is then sealed in place: how the committed caches migrate, never retrained.
+for a DP-SGD model, its DP record, and the model's identity (config key and name) where the file holds it.
+A file without its digest sidecar is retrained, never sealed silently; ``python -m mia_repro.migrate seal``
+seals files one trusts, after the same checks, saying what it sealed.
 """
 from __future__ import annotations
 
