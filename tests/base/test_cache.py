@@ -166,7 +166,12 @@ def test_damaged_stage2_entries_are_refit_reported_and_rewritten(run, complete):
         assert len(s["score"]) == 60
     pkl.write_bytes(pkl.read_bytes()[:50])
     lines = []
-    run_mitigation(run, log=lines.append)  # loads the SVMs: reports, refits, rewrites
+    run_mitigation(run, log=lines.append)  # every setting cached: the unaware attacker's SVMs are not even read
+    assert not any(str(pkl) in line for line in lines)
+    for marker in (run.output_dir / "mitigation").glob("n30-none-*.json"):  # one setting to compute again
+        marker.unlink()
+    lines = []
+    run_mitigation(run, log=lines.append)  # loads the SVMs for it: reports, refits, rewrites
     assert any(f"{pkl}: content changed" in line and "refitting" in line for line in lines)
     assert load_npz(pkl, key=json.loads(sidecar(pkl).read_text())["key"]) is not None
 
