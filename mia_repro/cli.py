@@ -186,7 +186,7 @@ def run(args) -> None:
 
         run_seeds(cfg, args.seeds, verbose=verbose)
         figures.seed_runs(cfg, args.seeds)
-        write_reports(cfg)
+        write_reports(cfg, cfg.layout.seeds_dir.parent)  # the folder whose report shows the spread
         return
     if args.stage in ("stage1", "all"):
         from mia_repro.experiment.stage1 import run_stage1
@@ -218,12 +218,13 @@ def run(args) -> None:
     write_reports(cfg)
 
 
-def write_reports(cfg) -> None:
-    """``REPORT.md`` of the run's folder (and ``results/README.md`` for a committed profile's), from its JSON."""
+def write_reports(cfg, folder=None) -> None:
+    """``REPORT.md`` of the run's folder (or ``folder``; and ``results/README.md`` for a committed profile's),
+    from its JSON."""
     from mia_repro.paths import PROJECT_ROOT, portable
     from mia_repro.reporting.report import write_reports as write
 
-    for path in write(cfg.output_dir, PROJECT_ROOT / "results"):
+    for path in write(cfg.output_dir if folder is None else folder, PROJECT_ROOT / "results"):
         print(f"report -> {portable(path)}")
 
 

@@ -43,6 +43,7 @@ def _readable(cfg, changed: tuple[str, ...]) -> str:
                       and getattr(mine, f.name) not in ((), (0.0,))]  # a sweep emptied by another's flag: not named
         else:
             names.append(n)
+    names = list(dict.fromkeys(names))  # sizes and mitigation.sizes: named once
     return "-".join(names)[:60].rstrip("-") or "custom"
 
 
