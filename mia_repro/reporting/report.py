@@ -76,8 +76,8 @@ def stage2_section(folder: Path, summary: dict, seeds: dict | None) -> list[str]
         pairs = "; ".join(f"n = {int(n):,}: {np.median(summary['sizes'][n]['attack']['per_class']['precision']):.3f} "
                           f"(paper {paper[n]:.2f})" for n in sizes if paper[n])
         lines.append(f"- Median per-class precision, the statistic of the paper's Fig. 4: {pairs}.")
-    lines.append(f"- Over the simple baseline the SVM gains {tables.difference_range(summary, 'precision')} precision "
-                 f"points and {tables.difference_range(summary, 'auc')} AUC points (unrounded values).")
+    lines.append(f"- The SVM minus the simple baseline, over the sizes: {tables.difference_range(summary, 'precision')} "
+                 f"precision points and {tables.difference_range(summary, 'auc')} AUC points (unrounded values).")
     edges = sum(a.get("grid_edge_hits", 0) for a in att)
     plateaued = sum(a.get("grid_edge_plateaued", 0) for a in att)
     lines.append(f"- The CV optimum lies on the grid's edge for {edges} of {10 * len(att)} class models; one grid step "
