@@ -98,7 +98,8 @@ def make_portable(path: Path, source: Path, target: Path) -> None:
     """Rewrite the executed notebook at ``path`` (to be published as ``target``, run from ``source``) so that it
     names no folder of this machine: papermill's ``input_path`` / ``output_path`` and every output that prints
     a path inside the project become relative to the project (``results/quick/summary.json``); the home
-    folder becomes ``~``."""
+    folder becomes ``~``; papermill's injected parameters cell gets a fixed id (so that a rerun differs from the
+    committed notebook in its times only)."""
     import json
 
     from mia_repro.paths import portable
@@ -109,6 +110,9 @@ def make_portable(path: Path, source: Path, target: Path) -> None:
         meta["input_path"] = portable(source)
     if "output_path" in meta:
         meta["output_path"] = portable(target)
+    for cell in doc.get("cells", []):  # papermill's injected cell gets a random id on every run: fix it
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
     text = json.dumps(doc, indent=1, ensure_ascii=False)
     for old, new in ((str(PROJECT_ROOT) + "/", ""), (str(PROJECT_ROOT), "."), (str(Path.home()) + "/", "~/")):
         if len(old) > 2:

@@ -69,7 +69,8 @@ def test_make_portable_rewrites_papermill_paths_and_printed_project_paths(tmp_pa
 
     from mia_repro.reproduce import make_portable
 
-    nb = {"cells": [{"cell_type": "code", "source": [], "outputs": [
+    nb = {"cells": [{"cell_type": "code", "id": "a1b2c3d4", "source": [], "metadata": {"tags": ["injected-parameters"]},
+                     "outputs": [
         {"output_type": "stream", "name": "stdout", "text": [f"results go to {PROJECT_ROOT}/results/quick\n",
                                                               f"cache in {Path.home()}/.cache/x\n"]}]}],
           "metadata": {"papermill": {"input_path": str(PROJECT_ROOT / "notebooks" / "01.ipynb"),
@@ -80,6 +81,7 @@ def test_make_portable_rewrites_papermill_paths_and_printed_project_paths(tmp_pa
     doc = json.loads(path.read_text())
     assert doc["metadata"]["papermill"] == {"input_path": "notebooks/01.ipynb", "output_path": "results/quick/01.ipynb"}
     assert doc["cells"][0]["outputs"][0]["text"] == ["results go to results/quick\n", "cache in ~/.cache/x\n"]
+    assert doc["cells"][0]["id"] == "injected-parameters"  # papermill's random id: a rerun would differ
 
 
 def test_precision_of_an_attack_that_called_no_record_a_member_is_not_zero():
