@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from mia_repro.experiment.profiles import PROFILES, get_config, profile_note  # noqa: F401 (profile_note: cli's API)
+from mia_repro.experiment.profiles import PROFILES, get_config, profile_note
 from mia_repro.errors import ConfigError
 from mia_repro.errors import MiaReproError
 
@@ -186,7 +186,7 @@ def run(args) -> None:
 
         run_seeds(cfg, args.seeds, verbose=verbose)
         figures.seed_runs(cfg, args.seeds)
-        write_reports(cfg, cfg.layout.seeds_dir.parent)  # the folder whose report shows the spread
+        print_reports(cfg.layout.seeds_dir.parent)  # the folder whose report shows the spread
         return
     if args.stage in ("stage1", "all"):
         from mia_repro.experiment.stage1 import run_stage1
@@ -215,16 +215,16 @@ def run(args) -> None:
 
         run_audit(cfg, verbose=verbose)
         figures.audit(cfg)
-    write_reports(cfg)
+    print_reports(cfg.output_dir)
 
 
-def write_reports(cfg, folder=None) -> None:
-    """``REPORT.md`` of the run's folder (or ``folder``; and ``results/README.md`` for a committed profile's),
-    from its JSON."""
+def print_reports(folder) -> None:
+    """Write ``REPORT.md`` of ``folder`` (and ``results/README.md`` for a committed profile's folder) from its
+    JSON, one line per file written: the end of every stage and of ``reproduce``."""
     from mia_repro.paths import PROJECT_ROOT, portable
-    from mia_repro.reporting.report import write_reports as write
+    from mia_repro.reporting.report import write_reports
 
-    for path in write(cfg.output_dir if folder is None else folder, PROJECT_ROOT / "results"):
+    for path in write_reports(folder, PROJECT_ROOT / "results"):
         print(f"report -> {portable(path)}")
 
 

@@ -255,11 +255,9 @@ def main(argv=None) -> int:
             shutil.copyfile(path, PROJECT_ROOT / "notebooks" / path.name)
         print(f"updated {len(done)} notebooks in notebooks/ from the {a.profile} run")
     out = done[-1].parent if done else Path(a.out or PROJECT_ROOT / "results" / a.profile)
-    from mia_repro.paths import portable
-    from mia_repro.reporting.report import write_reports
+    from mia_repro.cli import print_reports
 
-    for path in write_reports(out, PROJECT_ROOT / "results"):
-        print(f"report -> {portable(path)}")
+    print_reports(out)
     print(f"done: {len(done)} notebook(s) in {time.perf_counter() - start:.0f}s")
     print("\n".join(summary_lines(out)))
     return 0

@@ -123,7 +123,8 @@ def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> d
         for name in cfg.compared_attacks:  # byte-for-byte copies of the verified entries: git stores one blob for both
             copy_file(parts[name].path, cfg.layout.compared_scores(name, size))
         sizes[str(size)] = entry[BLOCKS]
-    result = {**stage1_meta(cfg, stage1), "compare_ran_on": computed_on([b.get("ran_on") for blocks in sizes.values() for b in blocks.values()]), "versions": versions(),
+    ran_on = computed_on([b.get("ran_on") for blocks in sizes.values() for b in blocks.values()])
+    result = {**stage1_meta(cfg, stage1), "compare_ran_on": ran_on, "versions": versions(),
               "positive_class": "member", "bootstrap_resamples": BOOTSTRAP,
               "deterministic": cfg.deterministic, "outputs": to_dict(cfg.outputs),
               "wall_seconds_this_run": time.perf_counter() - start, "sizes": sizes}
