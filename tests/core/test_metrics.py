@@ -306,6 +306,11 @@ def test_auc_interval_is_hanley_mcneil_on_a_case_done_by_hand():
     lo, hi = auc_interval(1.0, 10, 10)  # SE 0 at a perfect AUC; clipped to [0, 1]
     assert (lo, hi) == (1.0, 1.0)
     assert auc_interval(0.5, 2500, 2500)[1] - 0.5 == pytest.approx(1.959964 * (1 / (12 * 2500 * 2500 / 5001)) ** 0.5, rel=1e-3)
-    for bad in ((1.2, 10, 10), (0.5, 0, 10), (float("nan"), 10, 10)):
-        with pytest.raises(ValueError):
+    assert auc_interval(0.0, 10, 10) == (0.0, 0.0)  # the edges of [0, 1] and one record per class are valid
+    lo, hi = auc_interval(0.5, 1, 1)  # SE² = 0.25: ± 0.98, clipped to [0, 1] on both sides
+    assert (lo, hi) == (0.0, 1.0)
+    lo, hi = auc_interval(0.99, 5, 5)  # 0.99 + 1.96 SE > 1: clipped above, not below
+    assert hi == 1.0 and 0.9 < lo < 0.99
+    for bad in ((1.2, 10, 10), (0.5, 0, 10), (0.5, 10, 0), (float("nan"), 10, 10)):
+        with pytest.raises(ValueError, match="auc_interval: expected an AUC in \\[0, 1\\] and positive counts"):
             auc_interval(*bad)
