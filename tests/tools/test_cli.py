@@ -57,6 +57,7 @@ def cli(*args, cwd=None):
     (["--seed", "1", "--seeds", "0", "1"], "--seed: give --seed or --seeds"), (["--seed", str(2**32)], "seed"),
     (["--workers", "0"], "workers"), (["--scheduler", "nowhere"], "scheduler"),
     (["--threads-per-model", "0"], "threads_per_model"), (["--data", ""], "data_path"),
+    (["--attacks", "no_such_attack"], "attacks"), (["--attacks", "lira_offline", "lira_offline"], "attacks"),
 ])
 def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
     out = cli("stage1", "--profile", "smoke", "--results-dir", str(tmp_path / "r"), *args)
