@@ -22,6 +22,14 @@
 ``lira_online``        Carlini et al. 2022: per-record IN and OUT Gaussians, likelihood ratio
 ``lira_online_global`` the same with one global IN and one global OUT variance
 ``rmia_online``        Zarifzadeh et al. 2024: Pr(x) over IN and OUT references
+``rmia_online_tuned``  the same with the signal's softmax temperature chosen on the simulation
+=====================  ==========================================================
+
+:data:`MORE_ATTACKS`, offline attacks that :func:`new_attack` and ``run_attacks`` know but the comparison and
+mitigation stages do not run by default:
+
+=====================  ==========================================================
+``rmia_offline_tuned`` RMIA offline with the signal's softmax temperature chosen on the simulation
 =====================  ==========================================================
 """
 from mia_repro.attacks.base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack, PopulationSimulation,
@@ -30,7 +38,7 @@ from mia_repro.attacks.calibrated_loss import CalibratedLoss
 from mia_repro.attacks.label_only import AugmentationAttack, GapAttack
 from mia_repro.attacks.lira import LiRAOffline, LiRAOfflineGlobal, LiRAOnline, LiRAOnlineGlobal
 from mia_repro.attacks.metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
-from mia_repro.attacks.rmia import RMIAOffline, RMIAOnline
+from mia_repro.attacks.rmia import RMIAOffline, RMIAOfflineTuned, RMIAOnline, RMIAOnlineTuned
 from mia_repro.attacks.shokri import PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
 from mia_repro.attacks.threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
 
@@ -38,21 +46,23 @@ ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThresh
                                       EntropyThreshold, CalibratedLoss,
                                       LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
 #: the online attacks (a reference pool only); :func:`new_attack` knows them too
-ONLINE_ATTACKS = {cls.name: cls for cls in (LiRAOnline, LiRAOnlineGlobal, RMIAOnline)}
+ONLINE_ATTACKS = {cls.name: cls for cls in (LiRAOnline, LiRAOnlineGlobal, RMIAOnline, RMIAOnlineTuned)}
+#: offline attacks outside :data:`ATTACKS` (the stages' default set); :func:`new_attack` knows them too
+MORE_ATTACKS = {cls.name: cls for cls in (RMIAOfflineTuned,)}
 
 
 
 def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
-    """One unfitted instance of attack ``name`` of :data:`ATTACKS` or :data:`ONLINE_ATTACKS`; the SVM variants
+    """One unfitted instance of attack ``name`` of :data:`ATTACKS`, :data:`ONLINE_ATTACKS` or :data:`MORE_ATTACKS`; the SVM variants
     take ``cfg`` (:class:`~mia_repro.attacks.config.AttackConfig`; None: its defaults) and ``seed``."""
-    known = {**ATTACKS, **ONLINE_ATTACKS}
+    known = {**ATTACKS, **ONLINE_ATTACKS, **MORE_ATTACKS}
     if name not in known:
         raise AttackInputError(f"unknown attack {name!r}; choose one of {', '.join(known)}")
     cls = known[name]
     return cls(cfg=cfg, seed=seed) if issubclass(cls, ShokriSVM) else cls()
 
 
-__all__ = ["ATTACKS", "ONLINE_ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "AttackNotFittedError",
+__all__ = ["ATTACKS", "MORE_ATTACKS", "ONLINE_ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "AttackNotFittedError",
            "MembershipAttack", "PopulationSimulation", "attack_dataset", "PerClassSVMs", "check_disjoint",
            "confidence_threshold", "fit_class_attack", "fit_per_class_svms", "stratified_subsample",
-           "true_class_confidence"] + [c.__name__ for c in (*ATTACKS.values(), *ONLINE_ATTACKS.values())]
+           "true_class_confidence"] + [c.__name__ for c in (*ATTACKS.values(), *ONLINE_ATTACKS.values(), *MORE_ATTACKS.values())]

@@ -472,6 +472,7 @@ class MembershipAttack(BaseEstimator):
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
+    long_label: ClassVar[str] = ""  # where variants sit side by side (the reference pool): names what tells them apart
     paper: ClassVar[str] = ""
     #: needs the shadows' outputs on the target's records and a population sample (the view's reference part)
     needs_references: ClassVar[bool] = False
@@ -533,6 +534,11 @@ class MembershipAttack(BaseEstimator):
 
     def score(self, view: "AttackerView") -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def regime_warning(self, view: "AttackerView") -> str | None:
+        """A sentence when this attack would run on ``view`` where it is known to be unreliable (e.g. LiRA's
+        per-record variances from few references), else None; ``run_attacks`` and the reports repeat it."""
+        return None
 
     def thresholds(self, view: "AttackerView") -> np.ndarray:
         """float64 (N,): the threshold each target record's score is compared with (``threshold_``, or its

@@ -9,24 +9,29 @@ not a member" is ``1 - Phi((phi - mu_out) / sigma_out)``.  The score reported
 is the standardized statistic ``(phi - mu_out) / sigma_out``, which ranks
 records exactly as the p-value does (larger = member).
 
-``global_variance=True`` is the variant the paper recommends with few
-reference models (Sec. VI-A, "fixed variance"): one ``sigma_out`` for all
-records, the pooled spread of the references around their per-record means.
-With a per-record variance, records that have fewer than two OUT references
-(possible in the simulation) use the global one.  No augmented queries are
-used (the paper's query augmentation is not reproduced).
+**The variance** (``variance``, Sec. VI-A "fixed variance"): ``"per_record"`` -- each record's own
+``sigma_out`` from its OUT references (Alg. 1 as written; a record with fewer than two uses the global
+one); ``"global"`` -- one ``sigma_out`` for all records, the pooled spread of the references around their
+per-record means, the variant the paper recommends with few reference models; ``"auto"`` -- per-record
+where the records have, in the median, at least :data:`AUTO_PER_RECORD_MIN` references on that side (the
+paper's 64 models, each record IN for half of them), global below.  A per-record variance from fewer than
+:data:`RELIABLE_PER_RECORD_MIN` values is noise: :meth:`LiRAOffline.regime_warning` says so, and
+``run_attacks`` and the reports repeat it.  With one reference per record the spread has no degree of
+freedom: sigma is then 1, and the score is the plain difference ``phi - mu_out`` (offline) or, online, a
+linear function of ``phi - (mu_in + mu_out) / 2`` -- a reference-calibrated confidence, not a Gaussian
+test.  A record with no OUT reference (a pool with few references) takes ``mu_out`` as the mean over every
+OUT entry (:func:`~mia_repro.attacks.reference.side_mean`), never 0.  No augmented queries are used (the
+paper's query augmentation is not reproduced).
 
 **Online** (Alg. 1 in full, Sec. IV-C): with reference models trained *with* the record (IN) as well as
 without it (OUT) -- a reference pool (:mod:`mia_repro.reference_pool`), never Shokri's shadows -- a Gaussian
 ``N(mu_in, sigma_in^2)`` is fitted to the IN references' ``phi`` and one to the OUT references', and the
 score is the log-likelihood ratio ``log N(phi; mu_in, sigma_in^2) - log N(phi; mu_out, sigma_out^2)``
-(larger = member).  ``global_variance=True``: one ``sigma_in`` and one ``sigma_out`` for all records (the
-pooled spreads around the per-record means), the variant the paper recommends with few models.  With a
-per-record variance, a record with fewer than two IN (OUT) references uses the global one.  With few
-references some records have no IN (or no OUT) reference at all: their missing mean is the other mean
-shifted by the mean IN - OUT gap of ``phi`` over every reference entry (each reference model's records
-are half IN, half OUT, so the gap is defined from one model on); the paper trains enough models for this
-never to happen and says nothing of it.
+(larger = member).  ``variance`` as offline, for each side.  With few references some records have no IN
+(or no OUT) reference at all: their missing mean is the other mean shifted by the mean IN - OUT gap of
+``phi`` over every reference entry (each reference model's records are half IN, half OUT, so the gap is
+defined from one model on); the paper trains enough models for this never to happen and says nothing of
+it.
 
 **Comparing with TF Privacy.**  TF Privacy's ``compute_score_lira``
 (``tensorflow_privacy ... advanced_mia``) scores a *two-sided* density ratio
@@ -42,35 +47,96 @@ from __future__ import annotations
 import numpy as np
 
 from mia_repro.attacks.base import AttackInputError
-from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std
+from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std, side_mean, target_problem
+
+
+VARIANCES = ("per_record", "global", "auto")
+#: "auto" uses per-record variances from this many references per record and side (the median) on
+AUTO_PER_RECORD_MIN = 32
+#: below this many values per record, a per-record variance is known to be unreliable (the warning)
+RELIABLE_PER_RECORD_MIN = 16
 
 
 def pooled_std(values: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> float:
-    """One standard deviation of ``values`` (R, N) around their per-record ``mean`` (N,) over ``mask``."""
+    """One standard deviation of ``values`` (R, N) around their per-record ``mean`` (N,) over ``mask``; 1.0
+    where no degree of freedom is left (every record has at most one entry: the score is then a difference,
+    see the module docstring)."""
     w = np.asarray(mask, dtype=np.float64)
-    dof = max(w.sum() - np.count_nonzero(w.sum(axis=0)), 1)
+    dof = w.sum() - np.count_nonzero(w.sum(axis=0))
+    if dof < 1:
+        return 1.0
     return float(np.sqrt((((values - mean) ** 2) * w).sum() / dof))
 
 
-class LiRAOffline(ReferenceAttack):
-    """``global_variance``: one ``sigma_out`` for every record (see the module docstring)."""
+def check_variance(name: str, variance) -> None:
+    if variance not in VARIANCES:
+        raise AttackInputError(f"{name}: variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
+
+
+def use_per_record(variance: str, count: np.ndarray) -> bool:
+    """Whether rule ``variance`` takes per-record variances for a side with ``count`` (N,) entries per record."""
+    return variance == "per_record" or (variance == "auto" and float(np.median(count)) >= AUTO_PER_RECORD_MIN)
+
+
+def side_sigma(values: np.ndarray, mask: np.ndarray, mean: np.ndarray, variance: str) -> np.ndarray:
+    """Per record (N,) the standard deviation rule ``variance`` gives one side (entries ``mask`` (R, N)) of
+    ``values`` around its per-record ``mean``: per-record (ddof 1; the pooled one below two entries) or the
+    pooled one (:func:`pooled_std`) for all."""
+    _, sd, count = masked_mean_std(values, mask)
+    pooled = pooled_std(values, mask, mean)
+    if use_per_record(variance, count):
+        return np.where(count >= 2, sd, pooled)
+    return np.full(values.shape[1], pooled)
+
+
+class _LiRA(ReferenceAttack):
+    """What both LiRAs share: the ``variance`` rule, checked in ``fit``, and the warning of its regime."""
+
+    def fit(self, view) -> "_LiRA":
+        check_variance(self.name, self.variance)
+        super().fit(view)
+        count = self._side_counts(target_problem(view))
+        self.info_.update(variance=self.variance, per_record_variance=bool(use_per_record(self.variance, count)),
+                          references_per_record_median=float(np.median(count)))
+        if warning := self.regime_warning(view):
+            self.info_["warning"] = warning
+        return self
+
+    def _side_counts(self, p: ReferenceProblem) -> np.ndarray:
+        """(N,) the per-record number of references on the side(s) the variance is estimated from (the
+        smaller side, online)."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def regime_warning(self, view) -> str | None:
+        """A sentence when this attack runs where it is known to be unreliable (per-record variances from
+        fewer than :data:`RELIABLE_PER_RECORD_MIN` references per record), else None."""
+        check_variance(self.name, self.variance)
+        count = self._side_counts(target_problem(view))
+        median = float(np.median(count))
+        if use_per_record(self.variance, count) and median < RELIABLE_PER_RECORD_MIN:
+            return (f"{self.name}: per-record variances from {median:g} references per record (median), fewer "
+                    f"than {RELIABLE_PER_RECORD_MIN}: unreliable (Carlini et al. 2022, Sec. VI-A); use "
+                    f"variance='global' (or 'auto') with few references")
+        return None
+
+
+class LiRAOffline(_LiRA):
+    """``variance``: ``"per_record"``, ``"global"`` or ``"auto"`` (see the module docstring)."""
 
     name = "lira_offline"
     label = "LiRA offline (one-sided)"
+    long_label = "LiRA offline (one-sided, per-record var.)"
     paper = "Carlini et al., S&P 2022, Alg. 1 offline (per-record Gaussian of OUT logit-scaled confidences, one-sided)"
 
-    def __init__(self, global_variance: bool = False):
-        self.global_variance = global_variance
+    def __init__(self, variance: str = "per_record"):
+        self.variance = variance
+
+    def _side_counts(self, p: ReferenceProblem) -> np.ndarray:
+        return np.asarray(p.ref_out, np.float64).sum(axis=0)
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
-        phi_ref = p.ref_phi
-        mu, sigma, count = masked_mean_std(phi_ref, p.ref_out)
-        sigma_all = pooled_std(phi_ref, p.ref_out, mu)
-        if self.global_variance:
-            sigma = np.full_like(mu, sigma_all)
-        else:
-            sigma = np.where(count >= 2, sigma, sigma_all)
-        return (p.phi - mu) / np.maximum(sigma, 1e-8)
+        mu, _ = side_mean(p.ref_phi, p.ref_out)
+        return (p.phi - mu) / np.maximum(side_sigma(p.ref_phi, p.ref_out, mu, self.variance), 1e-8)
 
 
 class LiRAOfflineGlobal(LiRAOffline):
@@ -78,8 +144,8 @@ class LiRAOfflineGlobal(LiRAOffline):
     label = "LiRA offline (one-sided, global var.)"
     paper = "Carlini et al., S&P 2022, Alg. 1 offline with a global (fixed) variance"
 
-    def __init__(self, global_variance: bool = True):
-        self.global_variance = global_variance
+    def __init__(self, variance: str = "global"):
+        self.variance = variance
 
 
 def gaussian_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -88,29 +154,23 @@ def gaussian_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndar
     return -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
 
 
-def in_out_gaussians(phi_ref: np.ndarray, ref_in: np.ndarray, global_variance: bool):
+def in_out_gaussians(phi_ref: np.ndarray, ref_in: np.ndarray, variance: str):
     """Per record ``(mu_in, sigma_in, mu_out, sigma_out)`` (N,) each, from the references' ``phi`` (R, N) and
-    ``ref_in`` bool (R, N), with the fallbacks of the module docstring.  :class:`AttackInputError` when no
-    reference entry is IN or none is OUT."""
+    ``ref_in`` bool (R, N), with the variance rule ``variance`` and the fallbacks of the module docstring.
+    :class:`AttackInputError` when no reference entry is IN or none is OUT."""
     ref_in = np.asarray(ref_in, bool)
     if not ref_in.any() or ref_in.all():
         raise AttackInputError("online LiRA: the references hold no IN entry or no OUT entry for these records")
-    mu_in, sd_in, n_in = masked_mean_std(phi_ref, ref_in)
-    mu_out, sd_out, n_out = masked_mean_std(phi_ref, ~ref_in)
+    mu_in, _, n_in = masked_mean_std(phi_ref, ref_in)
+    mu_out, _, n_out = masked_mean_std(phi_ref, ~ref_in)
     gap = phi_ref[ref_in].mean() - phi_ref[~ref_in].mean()
     mu_in = np.where(n_in > 0, mu_in, mu_out + gap)
     mu_out = np.where(n_out > 0, mu_out, mu_in - gap)
-    g_in = pooled_std(phi_ref, ref_in & (n_in > 0), mu_in)
-    g_out = pooled_std(phi_ref, ~ref_in & (n_out > 0), mu_out)
-    if global_variance:
-        sd_in, sd_out = np.full_like(mu_in, g_in), np.full_like(mu_out, g_out)
-    else:
-        sd_in, sd_out = np.where(n_in >= 2, sd_in, g_in), np.where(n_out >= 2, sd_out, g_out)
-    return mu_in, sd_in, mu_out, sd_out
+    return mu_in, side_sigma(phi_ref, ref_in, mu_in, variance), mu_out, side_sigma(phi_ref, ~ref_in, mu_out, variance)
 
 
-class LiRAOnline(ReferenceAttack):
-    """``global_variance``: one ``sigma_in`` and one ``sigma_out`` for every record (module docstring)."""
+class LiRAOnline(_LiRA):
+    """``variance``: ``"per_record"``, ``"global"`` or ``"auto"``, for each side (module docstring)."""
 
     name = "lira_online"
     label = "LiRA online (per-record var.)"
@@ -118,11 +178,15 @@ class LiRAOnline(ReferenceAttack):
              "confidences, likelihood ratio)")
     needs_in_references = True
 
-    def __init__(self, global_variance: bool = False):
-        self.global_variance = global_variance
+    def __init__(self, variance: str = "per_record"):
+        self.variance = variance
+
+    def _side_counts(self, p: ReferenceProblem) -> np.ndarray:
+        out = np.asarray(p.ref_out, np.float64).sum(axis=0)
+        return np.minimum(out, len(p.ref_out) - out)
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
-        mu_in, sd_in, mu_out, sd_out = in_out_gaussians(p.ref_phi, ~p.ref_out, self.global_variance)
+        mu_in, sd_in, mu_out, sd_out = in_out_gaussians(p.ref_phi, ~p.ref_out, self.variance)
         return gaussian_logpdf(p.phi, mu_in, sd_in) - gaussian_logpdf(p.phi, mu_out, sd_out)
 
 
@@ -131,5 +195,5 @@ class LiRAOnlineGlobal(LiRAOnline):
     label = "LiRA online (global var.)"
     paper = "Carlini et al., S&P 2022, Alg. 1 online with a global (fixed) variance"
 
-    def __init__(self, global_variance: bool = True):
-        self.global_variance = global_variance
+    def __init__(self, variance: str = "global"):
+        self.variance = variance

@@ -64,6 +64,23 @@ class ReferenceProblem:
         """(R, P) the references' losses on the population records."""
         return cross_entropy(self.pop_ref_logits, self.pop_true_class)
 
+    def true_log_probs(self, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """float64 log true-class probabilities of the softmax at ``temperature`` (logits / T), computed once
+        per temperature: ``(target (N,), references (R, N), target on the population (P,), references on the
+        population (R, P))``.  At T = 1 they are minus the losses."""
+        cache = self.__dict__.setdefault("_true_log_probs", {})
+        if temperature not in cache:
+            if temperature == 1.0:
+                parts = (self.loss, self.ref_loss, self.pop_loss, self.pop_ref_loss)
+            else:
+                t = float(temperature)
+                parts = (cross_entropy(self.logits / t, self.true_class),
+                         cross_entropy(self.ref_logits / t, self.true_class),
+                         cross_entropy(self.pop_logits / t, self.pop_true_class),
+                         cross_entropy(self.pop_ref_logits / t, self.pop_true_class))
+            cache[temperature] = tuple(-np.asarray(x, np.float64) for x in parts)
+        return cache[temperature]
+
 
 def target_problem(view: AttackerView) -> ReferenceProblem:
     """The real attack: the target, its 2n records, every shadow as an OUT reference."""
@@ -129,10 +146,25 @@ class ReferenceAttack(MembershipAttack):
 
 
 def masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per record mean, standard deviation and count of ``values`` (R, N) over entries where ``mask`` (R, N)."""
+    """Per record mean, standard deviation and count of ``values`` (R, N) over entries where ``mask`` (R, N).
+
+    A record with no entry in ``mask`` has count 0, mean 0 and standard deviation 0: callers that may meet
+    one fill it with :func:`side_mean` (never with that 0)."""
     w = np.asarray(mask, dtype=np.float64)
     count = w.sum(axis=0)
     safe = np.maximum(count, 1)
     mean = (values * w).sum(axis=0) / safe
     var = (((values - mean) ** 2) * w).sum(axis=0) / np.maximum(count - 1, 1)
     return mean, np.sqrt(var), count
+
+
+def side_mean(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean (N,), count (N,))``: per record the mean of ``values`` (R, N) over its entries in ``mask`` (R, N);
+    a record with none (possible with few references: no OUT, or no IN, model among them) gets the mean over
+    every entry in ``mask``, of all records -- the side's average, an estimate of what its own mean would
+    be, and never the 0 of an empty sum.  :class:`AttackInputError` when ``mask`` holds no entry at all."""
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        raise AttackInputError("reference attack: no reference entry on this side for any record")
+    mean, _, count = masked_mean_std(values, mask)
+    return np.where(count > 0, mean, values[mask].mean()), count

@@ -33,12 +33,23 @@ the record's mean likelihood ratio over the population, ``mean_z LR(x, z) =
 the added term lying in (0, 1/(P+1)), below one step of the fraction, so it
 never reorders records whose fractions differ.
 
+**The signal** (``temperature_grid``): ``Pr(x | theta)`` is the true-class probability of the softmax at a
+temperature T (the logits divided by T; T = 1 is the paper's).  On overfit models ``p_y`` saturates (members
+at 0.9998), the ratio tops out near 2 and RMIA loses its power; a larger T keeps the members apart.  The
+grid ``(1.0,)`` (the default) is the paper's signal; with a longer grid T is chosen on the simulation with
+``a`` and ``gamma`` (ties: the earlier entry, so T = 1), and ``info`` says whether it lies on the grid's
+edge.  ``rmia_offline_tuned`` / ``rmia_online_tuned`` are RMIA with T searched on :data:`TEMPERATURES`.
+
+**Missing references.**  With few reference models a record may have no OUT (or, online, no IN) reference:
+that side's average is then the average of the side over every record
+(:func:`~mia_repro.attacks.reference.side_mean`), never 0 (an empty average of 0 would make ``Pr(x)``
+tiny and rank such records first).
+
 **Online** (Sec. 4, "Online"): with reference models trained with x (IN) as well as without it, ``Pr(x)``
 is the average of ``Pr(x | theta_ref)`` over all of them, no ``a`` needed; here the mean of the IN
 references' average and the OUT references' average (the paper's references are half IN, half OUT for
 every x; a seeded random half of a pool gives each record only about half, and the balanced mean keeps
-the paper's weighting), or the average of the side there is where a record has references of one side
-only.  ``Pr(z)`` for a population record is the average over the references that did not train on it.
+the paper's weighting); a side a record has no reference of is the side's average over every record.  ``Pr(z)`` for a population record is the average over the references that did not train on it.
 ``gamma`` is chosen on the simulation as offline.
 
 Population records are the Stage I population sample (shadow pool, never
@@ -52,37 +63,60 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mia_repro.attacks.base import AttackInputError, balanced_threshold
-from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std, simulated_problems, simulate
+from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, side_mean, simulated_problems, simulate
+
+#: the temperatures the tuned RMIA variants search (1 is the paper's signal)
+TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 def marginal(p_ref: np.ndarray, out: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offline ``Pr(x)`` (N,) from reference probabilities (R, N) over OUT entries, and which records had any."""
-    mean, _, count = masked_mean_std(p_ref, out)
+    """Offline ``Pr(x)`` (N,) from reference probabilities (R, N) over OUT entries (a record without any: the
+    OUT average over every record), and which records had any."""
+    mean, count = side_mean(p_ref, out)
     return 0.5 * ((1 + a) * mean + (1 - a)), count > 0
 
 
 def online_marginal(p_ref: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Online ``Pr(x)`` (N,) from reference probabilities (R, N): the mean of the IN and the OUT references'
-    averages, or one side's average where a record has references of that side only."""
-    m_in, _, n_in = masked_mean_std(p_ref, ~out)
-    m_out, _, n_out = masked_mean_std(p_ref, out)
-    return np.where((n_in > 0) & (n_out > 0), 0.5 * (m_in + m_out), np.where(n_in > 0, m_in, m_out))
+    averages, a side a record has no reference of taking that side's average over every record."""
+    return 0.5 * (side_mean(p_ref, ~out)[0] + side_mean(p_ref, out)[0])
 
 
-def rmia_scores(p: ReferenceProblem, a: float | None, gammas) -> dict[float, np.ndarray]:
+def _side_means(p: ReferenceProblem, temperature: float) -> dict:
+    """The references' averages RMIA needs at ``temperature``, computed once per problem and temperature
+    (the grid search over ``a`` and ``gamma`` reuses them): the log signal of the target on x and on z, the
+    OUT and IN averages on x, the OUT average on z and which z have an OUT reference."""
+    cache = p.__dict__.setdefault("_rmia_means", {})
+    key = (temperature, np.asarray(p.ref_out, bool).tobytes(), np.asarray(p.pop_ref_out, bool).tobytes())
+    if key not in cache:  # keyed by the masks too: a problem whose masks were changed is recomputed
+        log_x, log_ref, log_pop, log_pop_ref = p.true_log_probs(temperature)
+        p_ref, p_pop_ref = np.exp(log_ref), np.exp(log_pop_ref)
+        out_x, _ = side_mean(p_ref, p.ref_out)
+        in_x = side_mean(p_ref, ~p.ref_out)[0] if (~np.asarray(p.ref_out, bool)).any() else None
+        out_z, n_z = side_mean(p_pop_ref, p.pop_ref_out)
+        cache[key] = {"log_x": log_x, "log_z": log_pop, "out_x": out_x, "in_x": in_x, "out_z": out_z,
+                      "has_ref": n_z > 0}
+    return cache[key]
+
+
+def rmia_scores(p: ReferenceProblem, a: float | None, gammas, temperature: float = 1.0) -> dict[float, np.ndarray]:
     """``{gamma: float64 (N,)}``: the fraction of population records z with ``LR(x, z) >= gamma``, plus the
-    tie-break of the module docstring, for each of ``gammas`` (the shared likelihood ratios computed once).
-    ``a`` None: online (``Pr(x)`` over IN and OUT references, :func:`online_marginal`)."""
-    p_ref = np.exp(-p.ref_loss)
-    pz, has_ref = marginal(np.exp(-p.pop_ref_loss), p.pop_ref_out, 0.0 if a is None else a)
+    tie-break of the module docstring, for each of ``gammas`` (the shared likelihood ratios computed once),
+    with the signal at ``temperature``.  ``a`` None: online (``Pr(x)`` over IN and OUT references,
+    :func:`online_marginal`)."""
+    m = _side_means(p, temperature)
+    has_ref = m["has_ref"]
     if a is None:  # online: Pr(z) is the plain average over the references that did not train on z
-        pz = masked_mean_std(np.exp(-p.pop_ref_loss), p.pop_ref_out)[0]
-        px = online_marginal(p_ref, p.ref_out)
+        if m["in_x"] is None:
+            raise AttackInputError("online RMIA: the references hold no IN entry for these records")
+        pz = m["out_z"]
+        px = 0.5 * (m["in_x"] + m["out_x"])
     else:
-        px, _ = marginal(p_ref, p.ref_out, a)
+        pz = 0.5 * ((1 + a) * m["out_z"] + (1 - a))
+        px = 0.5 * ((1 + a) * m["out_x"] + (1 - a))
     with np.errstate(divide="ignore"):  # Pr = 0 (a = 1, every reference at p = 0): ratio +inf, ranked first
-        log_ratio_x = -p.loss - np.log(px)
-        log_ratio_z = np.sort(-p.pop_loss[has_ref] - np.log(pz[has_ref]))
+        log_ratio_x = m["log_x"] - np.log(px)
+        log_ratio_z = np.sort(m["log_z"][has_ref] - np.log(pz[has_ref]))
     n_pop = len(log_ratio_z)
     tie_break = (0.5 + np.arctan(log_ratio_x) / np.pi) / (n_pop + 1)
     return {g: np.searchsorted(log_ratio_z, log_ratio_x - np.log(g), side="right") / max(n_pop, 1) + tie_break
@@ -96,25 +130,35 @@ def rmia_score(p: ReferenceProblem, a: float | None, gamma: float) -> np.ndarray
 
 def check_rmia_params(name: str, **params) -> None:
     """:class:`AttackInputError` naming attack ``name`` unless ``a`` (and every ``a_grid`` entry) lies in
-    [0, 1] and ``gamma`` (and every ``gamma_grid`` entry) is >= 1, the grids non-empty (those given)."""
+    [0, 1], ``gamma`` (and every ``gamma_grid`` entry) is >= 1 and every ``temperature_grid`` entry is a
+    finite number > 0, the grids non-empty (those given)."""
     def number_in(v, low, high) -> bool:
         return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating)) and low <= v <= high
 
-    bounds = {"a": (0, 1), "gamma": (1, np.inf), "a_grid": (0, 1), "gamma_grid": (1, np.inf)}
+    bounds = {"a": (0, 1), "gamma": (1, np.inf), "a_grid": (0, 1), "gamma_grid": (1, np.inf),
+              "temperature_grid": (np.finfo(np.float64).tiny, np.finfo(np.float64).max)}
     for what, value in params.items():
         low, high = bounds[what]
         if what.endswith("_grid"):
-            if not len(value) or not all(number_in(v, low, high) for v in value):
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not len(value) \
+                    or not all(number_in(v, low, high) for v in value):
+                shown = "(0, inf)" if what == "temperature_grid" else f"[{low}, {high}]"
                 raise AttackInputError(f"{name}: {what} must be a non-empty sequence of numbers in "
-                                       f"[{low}, {high}], got {value!r}")
+                                       f"{shown}, got {value!r}")
         elif not number_in(value, low, high):
             raise AttackInputError(f"{name}: {what} must be a number in [{low}, {high}], got {value!r}")
 
 
+def _edge(grid, chosen) -> bool:
+    """Whether ``chosen`` is the largest entry of a grid of several (the search may want one step beyond)."""
+    return len(grid) > 1 and chosen == max(grid)
+
+
 class RMIAOffline(ReferenceAttack):
     """Parameters: ``a`` / ``gamma`` (used as given when ``tune`` is False), the grids searched when ``tune``
-    is True.  Learned: ``a_``, ``gamma_`` (the pair used), ``threshold_``, ``info_`` (with ``tune``, every
-    simulated AUC)."""
+    is True, ``temperature_grid`` the signal's temperatures (module docstring; the first is used when
+    ``tune`` is False).  Learned: ``a_``, ``gamma_``, ``temperature_`` (the choice used), ``threshold_``,
+    ``info_`` (with ``tune``, every simulated AUC)."""
 
     name = "rmia_offline"
     label = "RMIA offline"
@@ -122,68 +166,120 @@ class RMIAOffline(ReferenceAttack):
 
     def __init__(self, a: float = 0.3, gamma: float = 1.0,
                  a_grid: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-                 gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True):
+                 gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True, temperature_grid: tuple = (1.0,)):
         self.a = a
         self.gamma = gamma
         self.a_grid = a_grid
         self.gamma_grid = gamma_grid
         self.tune = tune
+        self.temperature_grid = temperature_grid
 
     def fit(self, view) -> "RMIAOffline":
-        check_rmia_params(self.name, a=self.a, gamma=self.gamma, a_grid=self.a_grid, gamma_grid=self.gamma_grid)
+        check_rmia_params(self.name, a=self.a, gamma=self.gamma, a_grid=self.a_grid, gamma_grid=self.gamma_grid,
+                          temperature_grid=self.temperature_grid)
         info = {}
-        a, gamma = float(self.a), float(self.gamma)
+        a, gamma, temp = float(self.a), float(self.gamma), float(self.temperature_grid[0])
+        temps = tuple(float(t) for t in self.temperature_grid)
         if self.tune:
             problems = simulated_problems(view)
             member = np.concatenate([m for _, m in problems])
-            aucs: dict[tuple[float, float], float] = {}
-            for a in self.a_grid:
-                per_problem = [rmia_scores(p, a, self.gamma_grid) for p, _ in problems]
-                for g in self.gamma_grid:
-                    aucs[(a, g)] = float(roc_auc_score(member, np.concatenate([s[g] for s in per_problem])))
-            order = [(a, g) for g in self.gamma_grid for a in self.a_grid]  # gamma-major: an AUC tie keeps gamma 1
-            a, gamma = max(order, key=lambda k: aucs[k])
-            info = {"simulated_auc": {f"gamma={g:g}": {f"a={a:g}": aucs[(a, g)] for a in self.a_grid}
-                                      for g in self.gamma_grid}}
-        self.a_, self.gamma_ = a, gamma
+            aucs: dict[tuple[float, float, float], float] = {}
+            for t in temps:
+                for a in self.a_grid:
+                    per_problem = [rmia_scores(p, a, self.gamma_grid, t) for p, _ in problems]
+                    for g in self.gamma_grid:
+                        aucs[(t, a, g)] = float(roc_auc_score(member, np.concatenate([s[g] for s in per_problem])))
+            # temperature-major, then gamma-major: an AUC tie keeps T = 1 and gamma = 1
+            order = [(t, a, g) for t in temps for g in self.gamma_grid for a in self.a_grid]
+            temp, a, gamma = max(order, key=lambda k: aucs[k])
+
+            def table(t):
+                return {f"gamma={g:g}": {f"a={a:g}": aucs[(t, a, g)] for a in self.a_grid} for g in self.gamma_grid}
+
+            if temps == (1.0,):
+                info = {"simulated_auc": table(1.0)}
+            else:
+                info = {"simulated_auc": {f"T={t:g}": table(t) for t in temps},
+                        "temperature_on_grid_edge": _edge(temps, temp)}
+        self.a_, self.gamma_, self.temperature_ = a, gamma, temp
         score, member = simulate(view, self.problem_score)
         self.threshold_ = balanced_threshold(member, score)
         self.info_ = {**info, "a": self.a_, "gamma": self.gamma_, "simulated_records": int(len(member))}
+        if temps != (1.0,):
+            self.info_["temperature"] = self.temperature_
         return self
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
-        return rmia_score(p, self.a_, self.gamma_)
+        return rmia_scores(p, self.a_, (self.gamma_,), self.temperature_)[self.gamma_]
+
+
+class RMIAOfflineTuned(RMIAOffline):
+    name = "rmia_offline_tuned"
+    label = "RMIA offline (signal temperature chosen)"
+    paper = ("Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline, Pr(x|theta) the softmax at a temperature chosen on "
+             "the attacker's simulation")
+
+    def __init__(self, a: float = 0.3, gamma: float = 1.0,
+                 a_grid: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                 gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True, temperature_grid: tuple = TEMPERATURES):
+        super().__init__(a, gamma, a_grid, gamma_grid, tune, temperature_grid)
 
 
 class RMIAOnline(ReferenceAttack):
-    """Parameters: ``gamma`` (used as given when ``tune`` is False), ``gamma_grid`` searched on the simulation
-    when ``tune`` is True.  Learned: ``gamma_``, ``threshold_``, ``info_``."""
+    """Parameters: ``gamma`` (used as given when ``tune`` is False), ``gamma_grid`` and ``temperature_grid``
+    searched on the simulation when ``tune`` is True.  Learned: ``gamma_``, ``temperature_``, ``threshold_``,
+    ``info_``."""
 
     name = "rmia_online"
     label = "RMIA online"
     paper = "Zarifzadeh et al., ICML 2024, Eqs. 2-4 online (Pr(x) the average over IN and OUT references)"
     needs_in_references = True
 
-    def __init__(self, gamma: float = 1.0, gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True):
+    def __init__(self, gamma: float = 1.0, gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True,
+                 temperature_grid: tuple = (1.0,)):
         self.gamma = gamma
         self.gamma_grid = gamma_grid
         self.tune = tune
+        self.temperature_grid = temperature_grid
 
     def fit(self, view) -> "RMIAOnline":
-        check_rmia_params(self.name, gamma=self.gamma, gamma_grid=self.gamma_grid)
-        gamma, info = float(self.gamma), {}
+        check_rmia_params(self.name, gamma=self.gamma, gamma_grid=self.gamma_grid,
+                          temperature_grid=self.temperature_grid)
+        temps = tuple(float(t) for t in self.temperature_grid)
+        gamma, temp, info = float(self.gamma), temps[0], {}
         if self.tune:
             problems = simulated_problems(view)
             member = np.concatenate([m for _, m in problems])
-            per_problem = [rmia_scores(p, None, self.gamma_grid) for p, _ in problems]
-            aucs = {g: float(roc_auc_score(member, np.concatenate([s[g] for s in per_problem]))) for g in self.gamma_grid}
-            gamma = max(self.gamma_grid, key=lambda g: aucs[g])  # a tie keeps the earlier entry
-            info = {"simulated_auc": {f"gamma={g:g}": aucs[g] for g in self.gamma_grid}}
-        self.gamma_ = gamma
+            aucs = {}
+            for t in temps:
+                per_problem = [rmia_scores(p, None, self.gamma_grid, t) for p, _ in problems]
+                for g in self.gamma_grid:
+                    aucs[(t, g)] = float(roc_auc_score(member, np.concatenate([s[g] for s in per_problem])))
+            temp, gamma = max([(t, g) for t in temps for g in self.gamma_grid], key=lambda k: aucs[k])  # ties: earlier
+            if temps == (1.0,):
+                info = {"simulated_auc": {f"gamma={g:g}": aucs[(1.0, g)] for g in self.gamma_grid}}
+            else:
+                info = {"simulated_auc": {f"T={t:g}": {f"gamma={g:g}": aucs[(t, g)] for g in self.gamma_grid}
+                                          for t in temps},
+                        "temperature_on_grid_edge": _edge(temps, temp)}
+        self.gamma_, self.temperature_ = gamma, temp
         score, member = simulate(view, self.problem_score)
         self.threshold_ = balanced_threshold(member, score)
         self.info_ = {**info, "gamma": self.gamma_, "simulated_records": int(len(member))}
+        if temps != (1.0,):
+            self.info_["temperature"] = self.temperature_
         return self
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
-        return rmia_score(p, None, self.gamma_)
+        return rmia_scores(p, None, (self.gamma_,), self.temperature_)[self.gamma_]
+
+
+class RMIAOnlineTuned(RMIAOnline):
+    name = "rmia_online_tuned"
+    label = "RMIA online (signal temperature chosen)"
+    paper = ("Zarifzadeh et al., ICML 2024, Eqs. 2-4 online, Pr(x|theta) the softmax at a temperature chosen on "
+             "the attacker's simulation")
+
+    def __init__(self, gamma: float = 1.0, gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True,
+                 temperature_grid: tuple = TEMPERATURES):
+        super().__init__(gamma, gamma_grid, tune, temperature_grid)

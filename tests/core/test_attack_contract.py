@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fakes import fake_pool, fake_stage1
 from mia_repro import MiaReproError
-from mia_repro.attacks import ATTACKS, ONLINE_ATTACKS, AttackerView, AttackInputError, MembershipAttack, new_attack
+from mia_repro.attacks import ATTACKS, MORE_ATTACKS, ONLINE_ATTACKS, AttackerView, AttackInputError, MembershipAttack, new_attack
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.evaluation import run_attacks
 
@@ -44,7 +44,7 @@ def make(name: str) -> MembershipAttack:
     return new_attack(name, FAST_SVM, seed=3)
 
 
-NAMES = list(ATTACKS) + list(ONLINE_ATTACKS) + [MedianGap.name]
+NAMES = list(ATTACKS) + list(ONLINE_ATTACKS) + list(MORE_ATTACKS) + [MedianGap.name]
 
 
 @pytest.fixture(scope="module")

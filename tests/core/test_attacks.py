@@ -428,7 +428,9 @@ def test_new_attack_builds_each_attack_and_names_the_unknown():
     assert new_attack("shokri_svm").seed == 0 and new_attack("shokri_svm").cfg is None
     with pytest.raises(ValueError) as err:
         new_attack("lira")
-    assert str(err.value) == "unknown attack 'lira'; choose one of " + ", ".join([*ATTACKS, *ONLINE_ATTACKS])
+    from mia_repro.attacks import MORE_ATTACKS
+
+    assert str(err.value) == "unknown attack 'lira'; choose one of " + ", ".join([*ATTACKS, *ONLINE_ATTACKS, *MORE_ATTACKS])
 
 
 def test_the_views_repr_names_what_it_holds():

@@ -52,11 +52,12 @@ def test_online_lira_fills_a_missing_side_by_the_mean_in_out_gap():
     p = problem([2.0, 2.0], np.array([[4.0, 1.0]]), np.array([[1, 0]], bool))
     mu_in = np.array([4.0, 4.0])   # record 1 had no IN: mu_out + gap = 1 + 3
     mu_out = np.array([1.0, 1.0])  # record 0 had no OUT: mu_in - gap = 4 - 3
-    # one entry per side: the pooled spread has no degree of freedom left, floored at max(dof, 1): sd 0
+    # one entry per side: the pooled spread has no degree of freedom left: sigma 1 on both sides, so the
+    # score is the difference of the two squared distances (a linear function of phi - midpoint)
     got = LiRAOnlineGlobal().problem_score(p)
-    s = 1e-8  # both pooled spreads are 0, floored
-    want = -0.5 * ((2 - mu_in) / s) ** 2 + 0.5 * ((2 - mu_out) / s) ** 2
-    np.testing.assert_allclose(got, want, rtol=1e-9)
+    want = -0.5 * (2 - mu_in) ** 2 + 0.5 * (2 - mu_out) ** 2
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(got, (mu_in - mu_out) * (2 - (mu_in + mu_out) / 2), rtol=1e-12)
 
 
 def test_online_lira_needs_in_and_out_entries():
