@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mia_repro.attacks import ATTACKS, ONLINE_ATTACKS, AttackerView, MembershipAttack, new_attack
+from mia_repro.attacks import ATTACKS, MORE_ATTACKS, ONLINE_ATTACKS, AttackerView, MembershipAttack, new_attack
 from mia_repro.attacks.base import AttackInputError
 from mia_repro.metrics import AttackMetrics, attack_metrics, check_member_score, metrics_by_class, score_ties
 
@@ -195,6 +195,25 @@ class AttackResults:
             rows.append(row)
         return pd.DataFrame(rows).set_index("attack")
 
+    def per_record(self, record_ids=None) -> pd.DataFrame:
+        """Per-record risk: one row per target record, indexed by ``record_ids`` (N,) (e.g. the dataset
+        indices the records came from; None: 0..N-1), with its membership, its true class and, per attack,
+        its score (larger = more member) and decision -- sorted by nothing, so that rows line up with the
+        target's records."""
+        first = next(iter(self.results.values()), None)
+        if first is None:
+            raise OwnInputError("per_record: no attack ran, so there is no per-record score")
+        n = len(first.scores["score"])
+        ids = np.arange(n) if record_ids is None else np.asarray(record_ids)
+        if ids.shape != (n,) or len(np.unique(ids)) != n:
+            raise OwnInputError(f"record_ids: {n} distinct ids (one per target record), got shape {ids.shape}"
+                                f"{'' if ids.shape != (n,) else ' with repeats'}")
+        frame = {"member": first.scores["member"].astype(bool), "true_class": first.scores["true_class"]}
+        for name, r in self.results.items():
+            frame[f"{name} score"] = r.scores["score"]
+            frame[f"{name} pred"] = r.scores["pred"].astype(bool)
+        return pd.DataFrame(frame, index=pd.Index(ids, name="record id"))
+
     def save(self, path) -> tuple[Path, Path]:
         """Write ``<path>.json`` (blocks, skipped) and ``<path>.npz`` (``<attack>/<array>`` per record);
         returns both paths."""
@@ -253,8 +272,9 @@ def resolve_attacks(attacks, view: AttackerView, cfg=None, seed: int = 0) -> tup
     out = {}
     for item in items:
         if isinstance(item, str):
-            if item not in ATTACKS and item not in ONLINE_ATTACKS:
-                raise AttackInputError(f"attacks: unknown {item!r}; choose from {list(ATTACKS) + list(ONLINE_ATTACKS)} "
+            if item not in ATTACKS and item not in ONLINE_ATTACKS and item not in MORE_ATTACKS:
+                raise AttackInputError(f"attacks: unknown {item!r}; choose from "
+                                       f"{list(ATTACKS) + list(ONLINE_ATTACKS) + list(MORE_ATTACKS)} "
                                        f"or pass attack instances")
             item = new_attack(item, cfg, seed)
         elif not isinstance(item, MembershipAttack):
@@ -319,6 +339,9 @@ def run_attacks(view: AttackerView, member, attacks: Sequence | str | Membership
     if skipped:
         warnings.warn("run_attacks: not run on this view: " + "; ".join(f"{a} ({why})" for a, why in skipped.items()),
                       UserWarning, stacklevel=2)
+    for attack in chosen.values():
+        if line := attack.regime_warning(view):
+            warnings.warn(f"run_attacks: {line}", UserWarning, stacklevel=2)
     return AttackResults(evaluate_view(chosen, view, member, seed, bootstrap, log=lambda *_: None), skipped)
 
 

@@ -16,8 +16,14 @@ per-record reproducibility across targets, and precision at membership priors.
   ``pi`` of the queried records, a "member" call is right with probability
   ``PPV = pi TPR / (pi TPR + (1 - pi) FPR)``, from the TPR and FPR that the threshold chosen on the
   references gives on the targets (pooled over them), beside the oracle that sets its threshold on the
-  target's own labels at the same FPR.  Interval: the 2.5% and 97.5% quantiles of the PPV over Jeffreys
-  Beta posteriors of the pooled TPR and FPR (2,000 seeded draws).
+  target's own labels at the same FPR.  Interval: the 2.5% and 97.5% quantiles of the PPV over a seeded
+  two-way bootstrap (2,000 draws) that resamples the targets and, independently, the records: the targets
+  share their records, so their T x N calls are not T x N independent trials.
+* **Members at a false-discovery rate** (:func:`out_pvalues`, :func:`fdr_members`): per record the p-value of
+  "not a member" from the OUT references (the target's logit-scaled confidence against the Gaussian of the
+  OUT references' ones, with the global variance and the uncertainty of the record's mean), then
+  Benjamini-Hochberg over the records: the records called are members at FDR <= q if the p-values are valid.
+  :func:`fdr_check` measures the realized FDR of those calls on the pool's known membership.
 
 numpy, scikit-learn and the attacks only.
 """
@@ -27,11 +33,13 @@ import itertools
 from typing import Sequence
 
 import numpy as np
+from scipy.stats import false_discovery_control, norm
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from mia_repro.attacks.base import MembershipAttack, fpr_threshold
-from mia_repro.attacks.reference import ReferenceAttack, simulate
+from mia_repro.attacks.lira import pooled_std
+from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, side_mean, simulate, target_problem
 from mia_repro.evaluation import AttackResult, evaluate_attack
 from mia_repro.metrics import tpr_at_fpr
 from mia_repro.reference_pool import PoolInputError, ReferencePool
@@ -103,12 +111,15 @@ def leave_one_out(pool: ReferencePool, attacks: dict[str, MembershipAttack], tar
 
 
 def power_curve(pool: ReferencePool, attacks: dict[str, MembershipAttack], targets: Sequence[int],
-                counts: Sequence[int], sim_targets: int | None, seed: int = 0, log=print) -> dict:
+                counts: Sequence[int], sim_targets: int | None, seed: int = 0, log=print,
+                regimes: dict | None = None) -> dict:
     """AUC and TPR at 0.1% / 1% FPR of each attack with ``R`` references for ``R`` in ``counts``: per target
     a seeded subset of R of the other models serves as the references; the attacker's simulation runs on
     all of them with R references per simulated target, so its choices are made at the same R.  Returns
-    ``{name: {R: {"auc": [per target], "tpr_at_0.1pct_fpr": [...], "tpr_at_1pct_fpr": [...]}}}``."""
+    ``{name: {R: {"auc": [per target], "tpr_at_0.1pct_fpr": [...], "tpr_at_1pct_fpr": [...]}}}``; ``regimes``
+    (a dict, filled): ``{name: {R: whether the attack warned of its regime there}}``."""
     out = {name: {} for name in attacks}
+    regimes = {} if regimes is None else regimes
     for r_count in counts:
         for name in attacks:
             out[name][int(r_count)] = {"auc": [], "tpr_at_0.1pct_fpr": [], "tpr_at_1pct_fpr": []}
@@ -122,7 +133,10 @@ def power_curve(pool: ReferencePool, attacks: dict[str, MembershipAttack], targe
                              sim_targets=sim_targets, seed=seed)
             member = pool.member[t]
             for name, proto in attacks.items():
-                score = clone(proto).fit(view).score(view)
+                attack = clone(proto).fit(view)
+                score = attack.score(view)
+                warned = bool(getattr(attack, "info_", {}).get("warning"))
+                regimes.setdefault(name, {})[int(r_count)] = regimes.get(name, {}).get(int(r_count), False) or warned
                 row = out[name][int(r_count)]
                 row["auc"].append(float(roc_auc_score(member, score)))
                 row["tpr_at_0.1pct_fpr"].append(tpr_at_fpr(member, score, 0.001))
@@ -179,28 +193,116 @@ def ppv(prior: float, tpr: float, fpr: float) -> float:
     return float(prior * tpr / den) if den > 0 else float("nan")
 
 
+def two_way_bootstrap(flags: np.ndarray, member: np.ndarray, seed: int, draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(tpr (draws,), fpr (draws,))`` of the calls ``flags`` bool (T, N) against ``member`` bool (T, N) pooled
+    over targets and records, each draw resampling the T targets and the N records (with replacement,
+    independently): the multinomial counts weight the cells."""
+    t, n = flags.shape
+    rng = np.random.default_rng([seed, 71])
+    w_t = rng.multinomial(t, np.full(t, 1 / t), size=draws).astype(np.float64)  # (draws, T)
+    w_n = rng.multinomial(n, np.full(n, 1 / n), size=draws).astype(np.float64)  # (draws, N)
+
+    def count(cells: np.ndarray) -> np.ndarray:
+        return np.einsum("dt,tn,dn->d", w_t, cells.astype(np.float64), w_n)
+
+    pos, neg = count(member), count(~member)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return count(flags & member) / pos, count(flags & ~member) / neg
+
+
 def precision_at_priors(flags: np.ndarray, member: np.ndarray, oracle_tpr: Sequence[float], alpha: float,
                         priors: Sequence[float], seed: int = 0, draws: int = 2000) -> dict:
     """PPV at each prior of the calls ``flags`` bool (T, N) against ``member`` bool (T, N), pooled over the
-    T targets, with its interval (module docstring), beside the oracle's (``oracle_tpr``: per target the
-    TPR at FPR ``alpha`` with a threshold set on its own labels).  Returns ``{"tpr", "fpr", "tp", "fp",
-    "members", "nonmembers", "oracle_tpr", "priors": {pi: {"ppv", "ci95", "oracle_ppv"}}}``."""
+    T targets, with its interval (module docstring: a bootstrap over targets and records), beside the
+    oracle's (``oracle_tpr``: per target the TPR at FPR ``alpha`` with a threshold set on its own labels).
+    Returns ``{"tpr", "fpr", "tp", "fp", "members", "nonmembers", "oracle_tpr", "interval", "priors": {pi:
+    {"ppv", "ci95", "oracle_ppv"}}}``."""
     priors = check_priors(priors)
     flags, member = np.asarray(flags, bool), np.asarray(member, bool)
     tp, fp = int((flags & member).sum()), int((flags & ~member).sum())
     pos, neg = int(member.sum()), int((~member).sum())
     tpr, fpr = tp / pos, fp / neg
-    rng = np.random.default_rng([seed, 71])
-    tpr_s = rng.beta(tp + 0.5, pos - tp + 0.5, draws)
-    fpr_s = rng.beta(fp + 0.5, neg - fp + 0.5, draws)
+    tpr_s, fpr_s = two_way_bootstrap(flags, member, seed, draws)
     o_tpr = float(np.mean(oracle_tpr))
     out = {}
     for pi in priors:
-        s = pi * tpr_s / (pi * tpr_s + (1 - pi) * fpr_s)
-        out[pi] = {"ppv": ppv(pi, tpr, fpr), "ci95": [float(np.quantile(s, 0.025)), float(np.quantile(s, 0.975))],
-                   "oracle_ppv": ppv(pi, o_tpr, alpha)}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = pi * tpr_s / (pi * tpr_s + (1 - pi) * fpr_s)
+        s = s[~np.isnan(s)]  # a draw with no call at all has no precision
+        ci = [float(np.quantile(s, 0.025)), float(np.quantile(s, 0.975))] if len(s) else [float("nan")] * 2
+        out[pi] = {"ppv": ppv(pi, tpr, fpr), "ci95": ci, "oracle_ppv": ppv(pi, o_tpr, alpha)}
     return {"tpr": tpr, "fpr": fpr, "tp": tp, "fp": fp, "members": pos, "nonmembers": neg, "oracle_tpr": o_tpr,
-            "priors": out}
+            "interval": f"2.5%-97.5% quantiles of {draws} bootstrap draws over targets and records", "priors": out}
+
+
+def out_z(problem: ReferenceProblem) -> np.ndarray:
+    """float64 (N,): per record the standardized distance of the target's logit-scaled confidence ``phi``
+    above the Gaussian of the OUT references' ones, ``(phi - mu) / (sigma sqrt(1 + 1/c))`` with ``mu`` the
+    record's mean over its ``c`` OUT references, ``sigma`` the global OUT spread
+    (:func:`~mia_repro.attacks.lira.pooled_std`) and the ``1/c`` for the error of ``mu``; a record with no OUT
+    reference is measured against every OUT entry (their mean and spread)."""
+    phi_ref, out = problem.ref_phi, np.asarray(problem.ref_out, bool)
+    mu, count = side_mean(phi_ref, out)
+    sigma = pooled_std(phi_ref, out, mu)
+    sd = np.where(count > 0, sigma * np.sqrt(1 + 1 / np.maximum(count, 1)), phi_ref[out].std(ddof=1))
+    return (problem.phi - mu) / np.maximum(sd, 1e-12)
+
+
+def out_pvalues(view, calibrated: bool = True) -> np.ndarray:
+    """float64 (N,): per target record the one-sided p-value of "the target did not train on it".
+
+    The statistic is :func:`out_z`.  ``calibrated`` (the default): its p-value against the statistics of
+    the attacker's simulation (reference models as targets, :func:`~mia_repro.attacks.reference.
+    simulated_problems`) on the records they did not train on, ``(1 + #{null >= z}) / (1 + n_null)`` --
+    valid when the target is exchangeable with the reference models, whatever the shape of the tails.
+    Otherwise the Gaussian tail ``P(Z >= z)``, which the Gaussian's light tails can make too small (too many
+    false calls) on models whose confidences are heavy-tailed.
+    """
+    z = out_z(target_problem(view))
+    if not calibrated:
+        return norm.sf(z)
+    from mia_repro.attacks.reference import simulated_problems
+
+    null = np.sort(np.concatenate([out_z(p)[~m] for p, m in simulated_problems(view)]))
+    above = len(null) - np.searchsorted(null, z, side="left")
+    return (1.0 + above) / (1.0 + len(null))
+
+
+def fdr_members(pvalues: np.ndarray, q: float) -> np.ndarray:
+    """bool (N,): the records Benjamini-Hochberg calls members at false-discovery rate ``q`` in (0, 1) from
+    their p-values of "not a member" (:func:`out_pvalues`); valid while those p-values are."""
+    p = np.asarray(pvalues, np.float64)
+    if p.ndim != 1 or not len(p) or np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise PoolInputError(f"pvalues: a non-empty 1-D array of p-values in [0, 1], got shape {p.shape}")
+    if not (isinstance(q, (int, float, np.floating)) and not isinstance(q, bool) and 0 < q < 1):
+        raise PoolInputError(f"q: a false-discovery rate in (0, 1) (0.05 for 5%), got {q!r}")
+    return false_discovery_control(p, method="bh") <= q
+
+
+def fdr_check(pool: ReferencePool, targets: Sequence[int], qs: Sequence[float] = (0.01, 0.05, 0.1),
+              sim_targets: int | None = None, seed: int = 0, calibrated: bool = True) -> dict:
+    """The FDR calls on each leave-one-out target (every other model a reference; the simulation of
+    ``sim_targets`` of them calibrates the p-values, :func:`out_pvalues`), judged on its known membership:
+    per ``q`` the calls, the false ones and the realized FDR per target, and over all targets (false calls
+    / calls).  ``{"q=<q>": {"q", "calls": [...], "false": [...], "fdr": [...], "fdr_pooled", "max_fdr",
+    "tpr": [...]}}``."""
+    out = {f"q={q:g}": {"calls": [], "false": [], "fdr": [], "tpr": []} for q in qs}
+    for t in targets:
+        pv = out_pvalues(pool.view(t, sim_targets=sim_targets, seed=seed), calibrated)
+        member = pool.member[t]
+        for q in qs:
+            called = fdr_members(pv, q)
+            row = out[f"q={q:g}"]
+            k, false = int(called.sum()), int((called & ~member).sum())
+            row["calls"].append(k)
+            row["false"].append(false)
+            row["fdr"].append(false / k if k else 0.0)
+            row["tpr"].append(float((called & member).sum() / member.sum()))
+    for q, row in zip(qs, out.values()):
+        row["q"] = float(q)
+        row["fdr_pooled"] = float(sum(row["false"]) / max(sum(row["calls"]), 1))
+        row["max_fdr"] = float(max(row["fdr"]))
+    return out
 
 
 def summarize(values: Sequence[float]) -> dict:
@@ -210,5 +312,6 @@ def summarize(values: Sequence[float]) -> dict:
             "max": float(v.max()), "values": [float(x) for x in v]}
 
 
-__all__ = ["AttackResult", "attacker_scores", "check_priors", "flags_at", "leave_one_out", "power_curve", "ppv",
-           "precision_at_priors", "reproducibility", "summarize"]
+__all__ = ["AttackResult", "attacker_scores", "check_priors", "fdr_check", "fdr_members", "flags_at", "leave_one_out",
+           "out_pvalues", "out_z", "power_curve", "ppv", "precision_at_priors", "reproducibility", "summarize",
+           "two_way_bootstrap"]

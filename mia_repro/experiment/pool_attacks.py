@@ -1,12 +1,17 @@
 """The attacks on the reference pool: leave-one-out over ``n_targets`` pool models, the power curve over the
-number of references, per-record reproducibility and precision at membership priors
-(:mod:`mia_repro.pool_evaluation`), written to ``pool.json`` and one score file per attack and target.
+number of references, per-record reproducibility, precision at membership priors and the members called at a
+false-discovery rate (:mod:`mia_repro.pool_evaluation`), written to ``pool.json`` and one score file per attack
+and target.
 
-The attacks (:data:`POOL_ATTACKS`): LiRA online and offline (per-record and global variance), RMIA online
-and offline, the calibrated loss, the global loss threshold and Shokri's per-class SVMs with
-``svm_shadows`` reference models as shadows (fit once, on pool models that are never a target).  The
-power curve runs LiRA and RMIA, online and offline (:data:`CURVE_ATTACKS`).  Cached in the store, keyed
-by the pool's content, the config and the version.
+The attacks (:data:`POOL_ATTACKS`): LiRA online and offline with a global variance (the rule for pools of
+fewer than 64 references: ``variance="auto"`` picks it there) and, beside them, with per-record variances;
+RMIA online and offline with the signal's temperature chosen on the attacker's simulation and with the
+paper's signal; the calibrated loss, the global loss threshold and Shokri's per-class SVMs with
+``svm_shadows`` reference models as shadows (fit once, on pool models that are never a target).  The power
+curve runs the LiRAs and RMIAs (:data:`CURVE_ATTACKS`).  The score file also holds, per target, the
+records' p-values of "not a member" (``pvalue/<target>``) and the record ids (``pool_indices``, dataset
+indices), so that per-record risk is read by record.  Cached in the store, keyed by the pool's content, the
+config and the version.
 """
 from __future__ import annotations
 
@@ -23,14 +28,21 @@ from mia_repro.experiment.pool import load_pool, pool_plan
 from mia_repro.experiment.provenance import NOT_RECORDED, versions
 from mia_repro.experiment.store import Part, get_or_compute
 from mia_repro.metrics import FPR_LEVELS
-from mia_repro.pool_evaluation import leave_one_out, power_curve, precision_at_priors, reproducibility, summarize
+from mia_repro.pool_evaluation import (fdr_check, fdr_members, leave_one_out, out_pvalues, power_curve, precision_at_priors,
+                                      reproducibility, summarize)
 from mia_repro.reference_pool import ReferencePool
 from mia_repro.training import machine_info
 
-POOL_VERSION = 1
-POOL_ATTACKS = ("lira_online", "lira_online_global", "lira_offline", "lira_offline_global", "rmia_online",
-                "rmia_offline", "calibrated_loss", "loss_threshold_global", "shokri_svm")
-CURVE_ATTACKS = ("lira_online", "lira_offline", "rmia_online", "rmia_offline")
+POOL_VERSION = 2  # 2: no zero fallback for a missing side, sigma 1 without degrees of freedom, tuned RMIA, the
+#                   two-way bootstrap of the PPV intervals, the FDR calls and p-values
+#: the attacks, the recommended variant of each family before the one beside it
+POOL_ATTACKS = ("lira_online_global", "lira_online", "lira_offline_global", "lira_offline", "rmia_online_tuned",
+                "rmia_online", "rmia_offline_tuned", "rmia_offline", "calibrated_loss", "loss_threshold_global",
+                "shokri_svm")
+CURVE_ATTACKS = ("lira_online_global", "lira_online", "lira_offline_global", "lira_offline", "rmia_online_tuned",
+                 "rmia_offline_tuned", "rmia_online", "rmia_offline")
+#: the false-discovery rates of the FDR calls
+FDR_LEVELS = (0.01, 0.05, 0.1)
 METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "precision", "recall")
 
 
@@ -58,13 +70,14 @@ def evaluate_pool(cfg: ExperimentConfig, pool: ReferencePool, log=print) -> tupl
     loo = leave_one_out(pool, attacks, targets, rp.sim_targets, rp.fpr_levels, cfg.seed, BOOTSTRAP,
                         fitted={"shokri_svm": (svm, svm_models)}, log=log)
     log(f"  power curve over {list(rp.curve_counts)} references")
+    curve_regimes: dict = {}
     curve = power_curve(pool, {n: new_attack(n) for n in CURVE_ATTACKS}, targets, rp.curve_counts, rp.sim_targets,
-                        cfg.seed, log=log)
+                        cfg.seed, log=log, regimes=curve_regimes)
     member = pool.member[targets]
     arrays, attacks_doc = {}, {}
     for name, rows in loo.items():
         res = [r["result"] for r in rows]
-        block = {"label": res[0].label, "paper": res[0].paper, "params": res[0].params,
+        block = {"label": getattr(attacks.get(name), "long_label", "") or res[0].label, "paper": res[0].paper, "params": res[0].params,
                  "per_target": [{"target": pool.names[t], **{k: _metric(r, k) for k in METRICS},
                                  "threshold": r.threshold, "info": r.info} for t, r in zip(targets, res)],
                  **{k: summarize([_metric(r, k) for r in res]) for k in METRICS}}
@@ -88,11 +101,39 @@ def evaluate_pool(cfg: ExperimentConfig, pool: ReferencePool, log=print) -> tupl
     arrays["n_in"] = member.sum(axis=0).astype(np.int64)
     arrays["pool_indices"] = np.asarray(pool.indices if pool.indices is not None else np.arange(len(pool)))
     arrays["true_class"] = pool.true_class
+    log(f"  members at a false-discovery rate: BH over per-record p-values, q in {list(FDR_LEVELS)}")
+    fdr = {"calibrated": fdr_check(pool, targets, FDR_LEVELS, rp.sim_targets, cfg.seed, calibrated=True),
+           "gaussian": fdr_check(pool, targets, FDR_LEVELS, rp.sim_targets, cfg.seed, calibrated=False)}
+    for t in targets:
+        arrays[f"pvalue/{pool.names[t]}"] = out_pvalues(pool.view(t, sim_targets=rp.sim_targets, seed=cfg.seed))
     doc = {"attacks": attacks_doc,
            "curve": {name: {str(r): {k: summarize(v) for k, v in row.items()} for r, row in by_r.items()}
                      for name, by_r in curve.items()},
+           "warnings": regime_warnings(attacks_doc, curve_regimes),
+           "fdr": fdr, "strongest": strongest(attacks_doc),
            "worth_at_1pct": worth_lines(attacks_doc, rp)}
     return jsonable(doc), arrays
+
+
+def strongest(attacks_doc: dict) -> str:
+    """The attack with the largest mean TPR at 0.1% FPR over the targets (the gallery's and the flag rates')."""
+    return max(attacks_doc, key=lambda n: attacks_doc[n]["tpr_at_0.1pct_fpr"]["mean"])
+
+
+def regime_warnings(attacks_doc: dict, curve_regimes: dict) -> list[str]:
+    """One line per attack that ran where it is known to be unreliable (its ``info_["warning"]``): on the
+    leave-one-out targets, and at each reference count of the power curve."""
+    lines = []
+    for name, block in attacks_doc.items():
+        warned = {t["info"].get("warning") for t in block["per_target"]} - {None}
+        lines += [f"leave-one-out: {w}" for w in sorted(warned)]
+    for name, by_r in curve_regimes.items():
+        counts = [r for r, w in by_r.items() if w]
+        if counts:
+            lines.append(f"power curve: {name} at {', '.join(map(str, counts))} references: per-record variances "
+                         f"from fewer than 16 references per record (unreliable; the global variance is the rule "
+                         f"there)")
+    return lines
 
 
 def _metric(r, key: str) -> float:
@@ -119,7 +160,8 @@ def worth_lines(attacks_doc: dict, rp) -> list[str]:
 
 
 def _entry(cfg: ExperimentConfig, fp: str) -> dict[str, Part]:
-    key = config_key(POOL_VERSION, cfg.pool, cfg.attack, cfg.model, cfg.seed, BOOTSTRAP, POOL_ATTACKS, CURVE_ATTACKS, fp)
+    key = config_key(POOL_VERSION, cfg.pool, cfg.attack, cfg.model, cfg.seed, BOOTSTRAP, POOL_ATTACKS, CURVE_ATTACKS,
+                     FDR_LEVELS, fp)
     layout = cfg.layout
     return {"scores": Part(layout.pool_entry(key, "npz"), f"{key}/scores", "npz"),
             "doc": Part(layout.pool_entry(key, "json"), key, "json", _check_doc)}
@@ -128,6 +170,8 @@ def _entry(cfg: ExperimentConfig, fp: str) -> dict[str, Part]:
 def _check_doc(doc) -> None:
     if not isinstance(doc, dict) or set(doc.get("attacks", {})) != set(POOL_ATTACKS) or "curve" not in doc:
         raise ValueError("not every pool attack's block is there")
+    if set(doc["curve"]) != set(CURVE_ATTACKS) or not {"fdr", "warnings", "strongest"} <= set(doc):
+        raise ValueError("the power curve, the FDR calls or the warnings are not all there")
 
 
 def _consistent(entry: dict) -> None:
@@ -136,6 +180,7 @@ def _consistent(entry: dict) -> None:
     from mia_repro.metrics import check_published
 
     s = entry["scores"]
+    member = {}
     for name, block in entry["doc"]["attacks"].items():
         for t in block["per_target"]:
             arrays = {k: s[f"{name}/{t['target']}/{k}"] for k in ("member", "score", "pred", "true_class")}
@@ -143,6 +188,14 @@ def _consistent(entry: dict) -> None:
                 check_published(t, arrays)
             except ValueError as exc:
                 raise ValueError(f"{name} on {t['target']}: {exc}") from None
+            member[t["target"]] = arrays["member"].astype(bool)
+    for level, row in entry["doc"]["fdr"]["calibrated"].items():  # the FDR calls from the p-values
+        for i, target in enumerate(member):
+            called = fdr_members(s[f"pvalue/{target}"], row["q"])
+            got = (int(called.sum()), int((called & ~member[target]).sum()))
+            if got != (row["calls"][i], row["false"][i]):
+                raise ValueError(f"fdr {level} on {target}: {row['calls'][i]} calls ({row['false'][i]} false) published, "
+                                 f"its p-values give {got[0]} ({got[1]})")
 
 
 def run_pool_attacks(cfg: ExperimentConfig, pool: ReferencePool | None = None, log=print) -> dict:

@@ -55,6 +55,8 @@ def test_the_pool_trains_caches_resumes_and_its_attacks_write_what_they_publish(
     doc = run_pool_attacks(tiny_config, pool, log=lambda *_: None)
     assert set(doc["attacks"]) == set(POOL_ATTACKS) and set(doc["curve"]) == set(CURVE_ATTACKS)
     assert list(doc["curve"]["lira_online"]) == ["1", "2", "3"]
+    assert doc["strongest"] in POOL_ATTACKS and set(doc["fdr"]) == {"calibrated", "gaussian"}
+    assert all(isinstance(w, str) for w in doc["warnings"])
     scores = load_npz(tiny_config.layout.pool_scores)
     for name in POOL_ATTACKS:
         block = doc["attacks"][name]
@@ -81,3 +83,25 @@ def test_the_pool_trains_caches_resumes_and_its_attacks_write_what_they_publish(
     again = run_pool_attacks(tiny_config, pool, log=lines.append)
     assert any("lira_online on pool_000: its auc 0.99 is not what its scores give" in line for line in lines)
     assert again["attacks"]["lira_online"]["per_target"][0]["auc"] == doc["attacks"]["lira_online"]["per_target"][0]["auc"]
+
+    # an edited FDR call count with its sidecar recomputed: re-derived from the p-values, reported, recomputed
+    cached = json.loads(part.path.read_text())
+    cached["fdr"]["calibrated"]["q=0.1"]["calls"][0] += 7
+    part.path.write_text(json.dumps(cached))
+    seal(part.path, part.key)
+    lines = []
+    third = run_pool_attacks(tiny_config, pool, log=lines.append)
+    assert any("fdr q=0.1 on pool_000:" in line and "its p-values give" in line for line in lines), lines
+    assert third["fdr"] == doc["fdr"]
+    # what the reports and figures read of it: every table and figure draws from these files
+    from mia_repro.reporting import pool_plots, pool_tables
+
+    text = pool_tables.markdown_pool(doc)
+    assert "| references |" in text and "realized FDR" in text and "`lira_online_global`" in text
+    risk = pool_tables.record_risk(scores, doc["strongest"])
+    assert risk.index.name == "record id" and set(risk.index) == set(scores["pool_indices"])
+    assert risk["mean score IN"].is_monotonic_decreasing or risk["mean score IN"].isna().any()
+    assert pool_tables.fdr_table(doc).index.tolist() == [0.01, 0.05, 0.1]
+    images = np.zeros((len(pool), 32, 32, 3), np.uint8)
+    figs = pool_plots.pool_figures(doc, scores, images, [str(c) for c in range(10)], tiny_config.output_dir)
+    assert {"fig_pool_power_curve.png", "fig_pool_flag_rates.png", "fig_pool_gallery.png"} <= set(figs)
