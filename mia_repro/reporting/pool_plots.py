@@ -10,7 +10,18 @@ from sklearn.metrics import roc_curve
 
 from mia_repro.reporting.plots import _finish, _roc_axes, draw_all
 
-GALLERY_ATTACK = "lira_online"
+#: the attacks the flag-rate figure always draws beside the strongest one
+FLAG_RATE_ATTACKS = ("lira_online_global", "lira_offline_global", "rmia_online_tuned", "rmia_offline_tuned",
+                     "loss_threshold_global")
+
+
+#: the variants the power curve draws dashed, beside the ones to use (global variance, tuned signal)
+BESIDE = ("lira_online", "lira_offline", "rmia_online", "rmia_offline")
+
+
+def strongest(doc: dict) -> str:
+    """The pool's strongest attack (largest mean TPR at 0.1% FPR), as ``pool.json`` names it."""
+    return doc.get("strongest") or max(doc["attacks"], key=lambda n: doc["attacks"][n]["tpr_at_0.1pct_fpr"]["mean"])
 
 
 def _footer(doc: dict) -> str:
@@ -22,7 +33,8 @@ def _footer(doc: dict) -> str:
 
 
 def power_curve(doc: dict, path: Path | str | None = None, footer: str | None = None):
-    """TPR at 0.1% FPR and AUC (mean over targets, with their min and max) against the number of references."""
+    """TPR at 0.1% FPR and AUC (mean over targets, with their min and max) against the number of references;
+    solid: LiRA with a global variance and RMIA with its tuned signal, dashed: the variants beside them."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
     for ax, key, title in ((axes[0], "tpr_at_0.1pct_fpr", "TPR at 0.1% FPR"), (axes[1], "auc", "AUC")):
         for i, (name, by_r) in enumerate(doc["curve"].items()):
@@ -30,8 +42,9 @@ def power_curve(doc: dict, path: Path | str | None = None, footer: str | None = 
             mean = np.array([by_r[k][key]["mean"] for k in by_r])
             lo = np.array([by_r[k][key]["min"] for k in by_r])
             hi = np.array([by_r[k][key]["max"] for k in by_r])
-            online = "online" in name
-            ax.plot(r, mean, marker="o", ms=3, color=f"C{i}", ls="-" if online else "--", label=name)
+            beside = name in BESIDE  # the per-record / paper-signal variants, dashed beside the rule's
+            ax.plot(r, mean, marker="o" if "online" in name else "s", ms=3, color=f"C{i}", ls="--" if beside else "-",
+                    lw=1.0 if beside else 1.6, label=name)
             ax.fill_between(r, lo, hi, color=f"C{i}", alpha=0.12)
         ax.set_xscale("log", base=2)
         ax.set_xticks(r, [str(v) for v in r])
@@ -71,8 +84,8 @@ def flag_rates(doc: dict, scores: dict, path: Path | str | None = None, footer: 
     """Per record, the share of the targets that trained on it which flag it (threshold set on the references
     for each FPR), as a histogram per attack: a record flagged by every target that had it sits at 1."""
     levels = list(doc["pool"]["fpr_levels"])
-    names = [n for n in doc["attacks"] if n in ("lira_online", "lira_offline", "rmia_online", "rmia_offline",
-                                                "loss_threshold_global")]
+    best = strongest(doc)
+    names = [best] + [n for n in doc["attacks"] if n in FLAG_RATE_ATTACKS and n != best]
     fig, axes = plt.subplots(1, len(levels), figsize=(5.5 * len(levels), 4.2), squeeze=False)
     bins = np.linspace(0, 1, 11)
     for ax, alpha in zip(axes[0], levels):
@@ -80,8 +93,9 @@ def flag_rates(doc: dict, scores: dict, path: Path | str | None = None, footer: 
         for i, name in enumerate(names):
             rate = scores[f"{name}/in_rate@{key}"]
             ok = ~np.isnan(rate) & (scores["n_in"] >= 2)
-            ax.hist(rate[ok], bins=bins, histtype="step", lw=1.3, color=f"C{i}",
-                    label=f"{name} (≥90%: {doc['attacks'][name]['reproducibility'][key]['share_reliable']:.1%})")
+            ax.hist(rate[ok], bins=bins, histtype="step", lw=2.2 if name == best else 1.2, color=f"C{i}",
+                    label=f"{name}{' (strongest)' if name == best else ''} "
+                          f"(≥90%: {doc['attacks'][name]['reproducibility'][key]['share_reliable']:.1%})")
         ax.set_yscale("log")
         ax.set_xlabel("IN-flag rate: share of the targets that trained on the record which flag it")
         ax.set_ylabel("records (IN for ≥ 2 targets)")
@@ -91,19 +105,21 @@ def flag_rates(doc: dict, scores: dict, path: Path | str | None = None, footer: 
 
 
 def gallery(doc: dict, scores: dict, images: np.ndarray, class_names, path: Path | str | None = None,
-            footer: str | None = None, attack: str = GALLERY_ATTACK):
-    """The 16 most and the 16 least vulnerable pool records under ``attack``: ranked by their IN-flag rate at
-    the larger FPR level, ties broken by the mean score when IN.  ``images`` uint8 (N_pool, 32, 32, 3) in the
-    pool's record order."""
+            footer: str | None = None, attack: str | None = None):
+    """The 16 most and the 16 least vulnerable pool records under ``attack`` (None: the strongest), ranked by
+    their mean score over the targets that trained on them (a float: no ties, unlike a flag rate that
+    thousands of records share at 100%), each titled with that rank's statistic and its IN-flag rate.
+    ``images`` uint8 (N_pool, 32, 32, 3) in the pool's record order."""
+    from mia_repro.reporting.pool_tables import record_risk
+
+    attack = strongest(doc) if attack is None else attack
     alpha = max(doc["pool"]["fpr_levels"])
     rate = scores[f"{attack}/in_rate@fpr={alpha:g}"]
-    s, m = _per_target(scores, attack)
-    m = m.astype(bool)
-    with np.errstate(invalid="ignore"):
-        mean_in = np.where(m.any(axis=0), (s * m).sum(axis=0) / np.maximum(m.sum(axis=0), 1), np.nan)
-    ok = np.flatnonzero(~np.isnan(rate) & (scores["n_in"] >= 2))
-    order = ok[np.lexsort((mean_in[ok], rate[ok]))]  # ascending by rate, then by the mean IN score
-    picks = {"most vulnerable": order[::-1][:16], "least vulnerable": order[:16]}
+    risk = record_risk(scores, attack)
+    position = {rid: i for i, rid in enumerate(np.asarray(scores["pool_indices"]))}
+    ranked = [position[r] for r, n_in in zip(risk.index, risk["n_in"]) if n_in >= 2]  # most exposed first
+    mean_in = risk["mean score IN"].reindex(np.asarray(scores["pool_indices"])).to_numpy()
+    picks = {"most vulnerable": np.array(ranked[:16]), "least vulnerable": np.array(ranked[::-1][:16])}
     true = scores["true_class"]
     # rows 0-1: the most vulnerable, row 2: a spacer holding the second heading, rows 3-4: the least
     fig, grid = plt.subplots(5, 8, figsize=(12, 7.8), gridspec_kw={"height_ratios": [1, 1, 0.22, 1, 1]})
@@ -118,8 +134,10 @@ def gallery(doc: dict, scores: dict, images: np.ndarray, class_names, path: Path
             if j < len(idx):
                 i = idx[j]
                 ax.imshow(images[i])
-                ax.set_title(f"{class_names[true[i]]}\nIN-flag {rate[i]:.0%} ({int(scores['n_in'][i])})", fontsize=7)
-        headings.append(f"{title} under {attack} (threshold for {alpha:.1%} FPR on the references)")
+                ax.set_title(f"{class_names[true[i]]}\nscore {mean_in[i]:.3g} · flag {rate[i]:.0%} "
+                             f"({int(scores['n_in'][i])} IN)", fontsize=7)
+        headings.append(f"{title} under {attack}: mean score over the targets that trained on the record "
+                        f"(flag: share of them flagging it at {alpha:.1%} FPR)")
     fig.suptitle(headings[0], fontsize=9, fontweight="bold")
     label = grid[2, 0].text(0.0, 0.2, headings[1], transform=grid[2, 0].transAxes, fontsize=9, fontweight="bold")
     label.set_in_layout(False)  # it spans the spacer row, over empty axes

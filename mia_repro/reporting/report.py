@@ -116,8 +116,33 @@ def compare_section(folder: Path, result: dict) -> list[str]:
                   else "")
         lines.append(f"- n = {int(n):,}: the most members at 0.1% FPR are caught by {best.get('label', name)} "
                      f"({best['tpr_at_0.1pct_fpr']:.4f}, AUC {best['auc']:.3f}){versus}.")
+    if warned := regime_lines(result):
+        lines += ["", "Attacks run where they are known to be unreliable:", "", *[f"- {w}" for w in warned]]
     lines += ["", *_figures(folder, "fig_attacks_roc.png", "fig_attacks_tpr_vs_size.png"), ""]
     return lines
+
+
+def regime_lines(result: dict) -> list[str]:
+    """The comparison's attacks that ran in a regime known to be unreliable: the warning an attack recorded
+    (``info["warning"]``), else, for a block written before attacks recorded it, LiRA with per-record
+    variances (its ``params``) from fewer than 16 OUT references (the shadows)."""
+    from mia_repro.attacks.lira import RELIABLE_PER_RECORD_MIN
+
+    shadows = result.get("n_shadows")
+    out = []
+    for name in dict.fromkeys(n for blocks in result["sizes"].values() for n in blocks):
+        blocks = [b for b in result["sizes"].values() if name in b]
+        warning = next((b["info"]["warning"] for b in (x[name] for x in blocks)
+                        if isinstance(b.get("info"), dict) and b["info"].get("warning")), None)
+        params = blocks[0][name].get("params") or {}
+        per_record = params.get("variance") == "per_record" or params.get("global_variance") is False
+        if warning is None and per_record and isinstance(shadows, int) and shadows < RELIABLE_PER_RECORD_MIN:
+            warning = (f"{name}: per-record variances from {shadows} references per record (the shadows), fewer "
+                       f"than {RELIABLE_PER_RECORD_MIN}: unreliable (Carlini et al. 2022, Sec. VI-A); "
+                       f"lira_offline_global is the variant to read")
+        if warning:
+            out.append(warning)
+    return out
 
 
 def _strongest(records: list[dict], size: int, defense: str) -> float:
