@@ -6,6 +6,7 @@
     python -m mia_repro.bench --steps-per-execution 1 32 128 --k 1 --n 5000 --epochs 2   # sequential trainer
     python -m mia_repro.bench --dp --batch-size 32   # one DP-SGD step vs one ordinary step
     python -m mia_repro.bench --numpy-path   # the own-model API on numpy arrays, with and without Keras loaded
+    python -m mia_repro.bench --pool paper   # the pool attacks on the cached pool: seconds per attack and stage
 
 Prints the backend and device, seconds per model-epoch of each trainer
 (wall time of the whole training, model building and compilation included,
@@ -259,6 +260,46 @@ def run_numpy_path_bench(rounds: int = 2) -> dict:
     return r
 
 
+def run_pool_bench(profile: str, target: int = 0) -> dict:
+    """The pool attacks on the cached pool of ``profile`` (nothing trained): per attack of
+    :data:`~mia_repro.experiment.pool_attacks.POOL_ATTACKS` (the SVM aside: it is fit once per run) the
+    seconds of fit + score on one leave-one-out target, and of the attacker's scores behind its thresholds;
+    the FDR calls' p-values; and the ratio of each attack's time to ``lira_online_global``'s."""
+    from sklearn.base import clone
+
+    from mia_repro.attacks import new_attack
+    from mia_repro.experiment.pool import load_pool
+    from mia_repro.experiment.pool_attacks import POOL_ATTACKS
+    from mia_repro.experiment.profiles import get_config
+    from mia_repro.pool_evaluation import attacker_scores, out_pvalues
+    from mia_repro.training import machine_info
+
+    cfg = get_config(profile)
+    t0 = time.perf_counter()
+    pool = load_pool(cfg)
+    out = {"profile": profile, "models": pool.n_models, "records": len(pool), "load_seconds": time.perf_counter() - t0,
+           "device_name": machine_info().get("device_name"), "attacks": {}}
+    view = pool.view(target, sim_targets=cfg.pool.sim_targets, seed=cfg.seed)
+    for name in POOL_ATTACKS:
+        if name == "shokri_svm":
+            continue
+        attack = clone(new_attack(name, cfg.attack, cfg.seed))
+        start = time.perf_counter()
+        attack.fit(view)
+        attack.score(view)
+        fit_score = time.perf_counter() - start
+        start = time.perf_counter()
+        attacker_scores(attack, pool, view, target)
+        out["attacks"][name] = {"fit_score_seconds": fit_score, "attacker_scores_seconds": time.perf_counter() - start}
+    start = time.perf_counter()
+    out_pvalues(view)
+    out["pvalues_seconds"] = time.perf_counter() - start
+    base = out["attacks"]["lira_online_global"]["fit_score_seconds"]
+    for r in out["attacks"].values():
+        r["ratio_to_lira_online_global"] = r["fit_score_seconds"] / base
+    return out
+
+
 def _emit(r: dict, json_path: str | None) -> int:
     """Write the measurements to ``json_path`` (when given) and print them as one JSON line."""
     if json_path:
@@ -289,8 +330,26 @@ def main(argv=None) -> int:
     p.add_argument("--dp-steps", type=int, default=100, help="with --dp: steps per side and round (default 100)")
     p.add_argument("--numpy-path", action="store_true",
                    help="instead: the own-model API on numpy arrays, as it is and with the Keras pipeline imported")
+    p.add_argument("--pool", default=None, metavar="PROFILE",
+                   help="instead: the pool attacks on the cached pool of PROFILE (e.g. paper), seconds per attack")
     p.add_argument("--one-setting", type=int, nargs=2, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.pool:
+        from mia_repro.errors import MiaReproError
+
+        try:
+            r = run_pool_bench(a.pool)
+        except MiaReproError as exc:
+            p.exit(2, f"error: {exc}\n")
+        print(f"pool attacks on the cached {r['profile']} pool ({r['models']} models x {r['records']:,} records; "
+              f"{r['device_name']}), one leave-one-out target; loading the pool: {r['load_seconds']:.1f} s")
+        print("| attack | fit + score (s) | attacker's scores for the thresholds (s) | ratio to lira_online_global |")
+        print("|---|---|---|---|")
+        for name, t in r["attacks"].items():
+            print(f"| {name} | {t['fit_score_seconds']:.2f} | {t['attacker_scores_seconds']:.2f} | "
+                  f"{t['ratio_to_lira_online_global']:.1f}x |")
+        print(f"p-values for the FDR calls: {r['pvalues_seconds']:.2f} s")
+        return _emit(r, a.json)
     if a.one_setting:
         print(json.dumps(_one_setting(*a.one_setting, a.k, a.n, a.batch_size, a.epochs)))
         return 0

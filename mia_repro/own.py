@@ -10,14 +10,22 @@ Two ways to build the attacker's view (:class:`~mia_repro.attacks.AttackerView`)
 * :func:`view_from_arrays` -- the same from arrays: logits or probabilities (named for what they are:
   ``logits=`` vs ``probs=``), labels and, for shadows, membership.
 
+* :func:`view_from_pool` -- a pool of one's own reference models, some trained on each target record and
+  some not (their masks known): the online attacks (``lira_online_global``, ``rmia_online_tuned``, ... of
+  :data:`mia_repro.attacks.ONLINE_ATTACKS`) run on it beside the offline ones.
+
 Then :func:`~mia_repro.evaluation.run_attacks` fits attacks (names of :data:`mia_repro.attacks.ATTACKS`,
 configured instances, or a :class:`~mia_repro.attacks.MembershipAttack` subclass of one's own) on the view
 and scores the target's records; evaluation alone uses the target's membership labels, which the view
 never holds.  It returns :class:`~mia_repro.evaluation.AttackResults`: ``summary()`` (a table: AUC, TPR
 at 1% / 0.1% FPR with bootstrap 95% intervals, precision, recall), ``to_frame()``, per attack an
 :class:`~mia_repro.evaluation.AttackResult` (``results[name].scores``: ``member``, ``true_class``,
-``score``, ``pred``, ``threshold``), ``save(path)``; :func:`mia_repro.reporting.plots.results_roc` draws their ROC / ``load(path)``.  Nothing here
+``score``, ``pred``, ``threshold``), ``per_record(record_ids)`` (a table keyed by record id), ``save(path)``; :func:`mia_repro.reporting.plots.results_roc` draws their ROC / ``load(path)``.  Nothing here
 imports Keras but :func:`view_from_models`, which queries Keras models.
+
+Per-record risk on a pool view: :func:`pvalues` (per record the p-value of "not a member" from the OUT
+references) and :func:`members_at_fdr` (the records called members at a false-discovery rate, by
+Benjamini-Hochberg over those p-values).
 
 Every array is checked at the boundary (:class:`OwnInputError`, naming the argument): shapes, dtypes,
 finite values, labels in range, probability rows in [0, 1] summing to 1, and "logits" that look like
@@ -35,8 +43,8 @@ from mia_repro.attacks import AttackerView
 from mia_repro.attacks.base import PopulationSimulation, _rows_are_probabilities, log_softmax
 from mia_repro.evaluation import AttackResult, AttackResults, OwnInputError, run_attacks
 
-__all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "as_logits", "run_attacks",
-           "view_from_arrays", "view_from_models"]
+__all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "as_logits", "members_at_fdr",
+           "pvalues", "run_attacks", "view_from_arrays", "view_from_models", "view_from_pool"]
 
 
 def _looks_like_probs(a: np.ndarray) -> bool:
@@ -278,3 +286,99 @@ def _indices(name: str, idx, n_total: int) -> np.ndarray:
     if len(np.unique(a)) != len(a):
         raise OwnInputError(f"{name}: {len(a) - len(np.unique(a))} repeated indices")
     return a
+
+
+def view_from_pool(target_labels, reference_member, *, target_logits=None, target_probs=None,
+                   reference_logits=None, reference_probs=None, population_labels=None,
+                   target_population_logits=None, target_population_probs=None, population_logits=None,
+                   population_probs=None, sim_targets: int | None = None, seed: int = 0) -> AttackerView:
+    """The attacker's view of a target beside a pool of one's own reference models (the online attacks').
+
+    Target: ``target_logits`` or ``target_probs`` (N, C) on its N records, ``target_labels`` int (N,) (its
+    membership goes to :func:`run_attacks` only).  References (R >= 2 of them, trained like the target):
+    ``reference_logits`` / ``_probs`` (R, N, C) on the same records and ``reference_member`` bool (R, N),
+    whether reference r trained on record n -- some IN and some OUT entries (about half each, as in
+    Carlini et al. 2022, is what the online attacks want; a record with one side missing is scored with
+    that side's average).  Population: P records that no model trained on, ``population_labels`` (P,),
+    ``target_population_logits`` / ``_probs`` (P, C) and ``population_logits`` / ``_probs`` (R, P, C).
+    The attacker's simulation (thresholds, RMIA's parameters): the references in turn as the target,
+    ``sim_targets`` of them (seeded by ``seed``; None: all).
+    """
+    from mia_repro.reference_pool import PoolInputError, ReferencePool
+
+    t_logits = as_logits("target", target_logits, target_probs)
+    n, c = t_logits.shape
+    true = _labels("target_labels", target_labels, n, c)
+    if reference_logits is None and reference_probs is None:
+        raise OwnInputError("reference: give reference_logits= (or reference_probs=), shape (R, N, C)")
+    refs = reference_logits if reference_logits is not None else reference_probs
+    r = len(refs)
+    if r < 2:
+        raise OwnInputError(f"reference: at least 2 reference models (the attacker's simulation needs a target "
+                            f"and a reference among them), got {r}")
+    ref = np.stack([as_logits(f"reference {j}", *((refs[j], None) if reference_logits is not None
+                                                   else (None, refs[j]))) for j in range(r)])
+    if ref.shape != (r, n, c):
+        raise OwnInputError(f"reference: expected shape ({r}, {n}, {c}) (references x target records x classes), "
+                            f"got {ref.shape}")
+    rm = np.asarray(reference_member)
+    if rm.shape != (r, n) or not (rm.dtype == bool or (np.issubdtype(rm.dtype, np.number) and np.isin(rm, (0, 1)).all())):
+        raise OwnInputError(f"reference_member: expected booleans (or 0/1) of shape ({r}, {n}), got {rm.shape} "
+                            f"{rm.dtype}")
+    rm = rm.astype(bool)
+    if rm.all() or not rm.any():
+        raise OwnInputError("reference_member: the online attacks need references that trained on some target "
+                            "records (IN) and references that did not (OUT)")
+    if population_labels is None:
+        raise OwnInputError("population_labels: the population records' classes (P,) are needed (RMIA's "
+                            "population and the simulation)")
+    tpop = as_logits("target_population", target_population_logits, target_population_probs)
+    p = len(tpop)
+    pop_true = _labels("population_labels", population_labels, p, c)
+    pops = population_logits if population_logits is not None else population_probs
+    if pops is None or len(pops) != r:
+        raise OwnInputError(f"population: one (P, C) array per reference ({r}) in population_logits= (or _probs=)")
+    pop = np.stack([as_logits(f"population {j}", *((pops[j], None) if population_logits is not None
+                                                   else (None, pops[j]))) for j in range(r)])
+    if pop.shape != (r, p, c) or tpop.shape != (p, c):
+        raise OwnInputError(f"population: expected ({r}, {p}, {c}) for the references and ({p}, {c}) for the "
+                            f"target, got {pop.shape} and {tpop.shape}")
+    if sim_targets is not None and not (isinstance(sim_targets, (int, np.integer)) and not isinstance(sim_targets, bool)
+                                        and 2 <= sim_targets):
+        raise OwnInputError(f"sim_targets: an integer >= 2 (or None: every reference), got {sim_targets!r}")
+    try:
+        pool = ReferencePool(np.concatenate([t_logits[None], ref]), np.concatenate([np.zeros((1, n), bool), rm]),
+                             true, np.concatenate([tpop[None], pop]), pop_true,
+                             names=("target", *(f"reference_{j:03d}" for j in range(r))))
+        return pool.view(0, sim_targets=sim_targets, seed=seed)
+    except PoolInputError as exc:
+        raise OwnInputError(str(exc)) from None
+
+
+def pvalues(view: AttackerView, calibrated: bool = True) -> np.ndarray:
+    """float64 (N,): per target record the p-value of "the target did not train on it", from its OUT
+    references (:func:`mia_repro.pool_evaluation.out_pvalues`: the target's logit-scaled confidence against
+    the OUT Gaussian, calibrated on the attacker's simulation).  Needs a view with references."""
+    from mia_repro.pool_evaluation import out_pvalues
+
+    if not isinstance(view, AttackerView) or not view.has_references:
+        raise OwnInputError("view: an AttackerView with reference models (view_from_pool, or view_from_arrays with "
+                            "reference_logits=...)")
+    return out_pvalues(view, calibrated)
+
+
+def members_at_fdr(view: AttackerView, q: float = 0.05, record_ids=None, calibrated: bool = True) -> np.ndarray:
+    """The ids (``record_ids`` (N,); None: positions 0..N-1) of the target records called members at a
+    false-discovery rate ``q``: Benjamini-Hochberg over :func:`pvalues`.  "These k records are members at
+    FDR <= q" holds in expectation while the p-values are valid (the target trained like its references);
+    :func:`mia_repro.pool_evaluation.fdr_check` measures the realized FDR on a pool of known membership."""
+    from mia_repro.pool_evaluation import PoolInputError, fdr_members
+
+    p = pvalues(view, calibrated)
+    ids = np.arange(len(p)) if record_ids is None else np.asarray(record_ids)
+    if ids.shape != p.shape:
+        raise OwnInputError(f"record_ids: one id per target record ({len(p)}), got shape {ids.shape}")
+    try:
+        return ids[fdr_members(p, q)]
+    except PoolInputError as exc:
+        raise OwnInputError(str(exc)) from None

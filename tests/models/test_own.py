@@ -158,3 +158,79 @@ def test_outputs_must_name_logits_or_probs():
     with pytest.raises(OwnInputError, match="outputs: 'logits' or 'probs', got 'softmax'"):
         view_from_models(None, np.arange(10), [], np.zeros((50, 4), np.float32), np.zeros(50, np.int64),
                          outputs="softmax")
+
+
+# ---------------------------------------------------------------- a pool of one's own reference models
+
+def _own_pool(m=8, n=300, p=80, leak=2.5, seed=0):
+    from fakes import fake_pool
+
+    pool = fake_pool(m=m, n=n, p=p, leak=leak, seed=seed)
+    refs = np.arange(1, m)
+    kwargs = dict(target_logits=pool.logits[0].astype(np.float64), reference_logits=pool.logits[refs],
+                  population_labels=pool.pop_true_class, target_population_logits=pool.pop_logits[0].astype(np.float64),
+                  population_logits=pool.pop_logits[refs])
+    return pool, refs, kwargs
+
+
+def test_view_from_pool_runs_the_online_attacks_and_equals_the_pools_own_view():
+    from mia_repro.own import members_at_fdr, pvalues, view_from_pool
+
+    pool, refs, kw = _own_pool()
+    view = view_from_pool(pool.true_class, pool.member[refs], sim_targets=4, **kw)
+    results = run_attacks(view, pool.member[0], ["lira_online_global", "rmia_online_tuned", "lira_offline_global"],
+                          bootstrap=0)
+    assert results["lira_online_global"].metrics.auc > 0.8
+    same = run_attacks(pool.view(0, sim_targets=4), pool.member[0], ["lira_online_global"], bootstrap=0)
+    np.testing.assert_allclose(results["lira_online_global"].scores["score"], same["lira_online_global"].scores["score"])
+    ids = np.arange(1000, 1000 + len(pool))
+    table = results.per_record(ids)
+    assert list(table.index[:3]) == [1000, 1001, 1002] and table.index.name == "record id"
+    assert table.loc[1000 + 5, "lira_online_global score"] == results["lira_online_global"].scores["score"][5]
+    assert table["member"].sum() == pool.member[0].sum()
+    called = members_at_fdr(view, 0.1, record_ids=ids)
+    assert len(called) > 0 and set(called) <= set(ids)
+    truly = np.isin(called, ids[pool.member[0]])
+    assert truly.mean() >= 0.8
+    assert pvalues(view).shape == (len(pool),)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(reference_member=np.zeros((7, 300), bool)), "trained on some target records"),
+    (dict(reference_member=np.ones((7, 10), bool)), r"shape \(7, 300\)"),
+    (dict(population_labels=None), "population_labels"),
+    (dict(sim_targets=1), "sim_targets: an integer >= 2"),
+    (dict(population_logits=None), "one \\(P, C\\) array per reference"),
+])
+def test_view_from_pool_bad_input_is_one_named_error(change, match):
+    from mia_repro.own import view_from_pool
+
+    pool, refs, kw = _own_pool()
+    args = {"reference_member": pool.member[refs], **kw, **change}
+    with pytest.raises(OwnInputError, match=match):
+        view_from_pool(pool.true_class, **args)
+
+
+def test_view_from_pool_refuses_probabilities_given_as_logits_and_one_reference():
+    from mia_repro.own import view_from_pool
+
+    pool, refs, kw = _own_pool()
+    probs = np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(axis=1, keepdims=True)
+    with pytest.raises(OwnInputError, match="look like probabilities"):
+        view_from_pool(pool.true_class, pool.member[refs], **{**kw, "target_logits": probs})
+    with pytest.raises(OwnInputError, match="at least 2 reference models"):
+        view_from_pool(pool.true_class, pool.member[refs[:1]], **{**kw, "reference_logits": kw["reference_logits"][:1]})
+
+
+def test_per_record_and_members_at_fdr_check_their_ids():
+    from mia_repro.own import members_at_fdr, view_from_pool
+
+    pool, refs, kw = _own_pool()
+    view = view_from_pool(pool.true_class, pool.member[refs], sim_targets=4, **kw)
+    results = run_attacks(view, pool.member[0], ["lira_online_global"], bootstrap=0)
+    with pytest.raises(OwnInputError, match="record_ids: 300 distinct ids"):
+        results.per_record(np.zeros(300, int))
+    with pytest.raises(OwnInputError, match="record_ids: one id per target record"):
+        members_at_fdr(view, 0.05, record_ids=np.arange(5))
+    with pytest.raises(OwnInputError, match="false-discovery rate"):
+        members_at_fdr(view, 1.5)
