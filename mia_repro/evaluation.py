@@ -143,8 +143,16 @@ def evaluate_attack(attack: MembershipAttack, view: AttackerView, member, seed: 
 
 
 def _interval(m: AttackMetrics, key: str) -> str:
-    ci = m.tpr_at[key].ci95
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "—"
+    t = m.tpr_at[key]
+    if t.fp_allowed < 1:
+        return f"not measurable ({t.level:.1%} of {m.n_nonmembers} non-members is no false positive)"
+    return f"[{t.ci95[0]:.3f}, {t.ci95[1]:.3f}]" if t.ci95 else "—"
+
+
+def _tpr(m: AttackMetrics, key: str) -> float:
+    """The TPR at ``key``'s level, NaN where the level allows no false positive (it is the TPR at 0 FPR there)."""
+    t = m.tpr_at[key]
+    return t.tpr if t.fp_allowed >= 1 else float("nan")
 
 
 @dataclass(repr=False)
@@ -171,13 +179,19 @@ class AttackResults:
 
     def summary(self) -> pd.DataFrame:
         """One row per attack: AUC, TPR at 1% and 0.1% FPR with bootstrap 95% intervals, precision and
-        recall of the attack's own decision, the counts behind them."""
+        recall of the attack's own decision, the counts behind them.  With the false positives each level
+        allows (``FP allowed``: floor(level x non-members)); where that is 0 the TPR is NaN and its interval
+        reads "not measurable" (below 1,000 non-members at 0.1%)."""
         rows = []
         for name, r in self.results.items():
             m = r.metrics
+            fp = {k: m.tpr_at[k].fp_allowed for k in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")}
             rows.append({"attack": name, "variant": r.label, "AUC": m.auc,
-                         "TPR@1%FPR": m.tpr(0.01), "95% CI @1%": _interval(m, "tpr_at_1pct_fpr"),
-                         "TPR@0.1%FPR": m.tpr(0.001), "95% CI @0.1%": _interval(m, "tpr_at_0.1pct_fpr"),
+                         "TPR@1%FPR": _tpr(m, "tpr_at_1pct_fpr"), "95% CI @1%": _interval(m, "tpr_at_1pct_fpr"),
+                         "FP allowed @1%": fp["tpr_at_1pct_fpr"],
+                         "TPR@0.1%FPR": _tpr(m, "tpr_at_0.1pct_fpr"),
+                         "95% CI @0.1%": _interval(m, "tpr_at_0.1pct_fpr"),
+                         "FP allowed @0.1%": fp["tpr_at_0.1pct_fpr"],
                          "precision": m.precision, "recall": m.recall, "members": m.n_members,
                          "non-members": m.n_nonmembers})
         return pd.DataFrame(rows).set_index("attack")
@@ -269,6 +283,9 @@ def resolve_attacks(attacks, view: AttackerView, cfg=None, seed: int = 0) -> tup
         skipped = {name: why for name, a in chosen.items() if (why := _why_not(type(a), view))}
         return {n: a for n, a in chosen.items() if n not in skipped}, skipped
     items = [attacks] if isinstance(attacks, (str, MembershipAttack)) else list(attacks)
+    if not items:
+        raise AttackInputError("attacks: an empty list runs nothing; give attack names or instances, or None "
+                               "for every attack the view supports")
     out = {}
     for item in items:
         if isinstance(item, str):
@@ -326,6 +343,10 @@ def run_attacks(view: AttackerView, member, attacks: Sequence | str | Membership
         raise OwnInputError(f"member: {len(member)} flags for the view's {len(view)} target records")
     if member.all() or not member.any():
         raise OwnInputError("member: the evaluation needs members and non-members among the target's records")
+    for what, value in (("seed", seed), ("bootstrap", bootstrap)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise OwnInputError(f"{what}: a non-negative integer, got {value!r}"
+                                + (" (0: no bootstrap intervals)" if what == "bootstrap" else ""))
     from mia_repro.attacks.config import AttackConfig
 
     if cfg is not None and not isinstance(cfg, AttackConfig):
@@ -342,7 +363,12 @@ def run_attacks(view: AttackerView, member, attacks: Sequence | str | Membership
     for attack in chosen.values():
         if line := attack.regime_warning(view):
             warnings.warn(f"run_attacks: {line}", UserWarning, stacklevel=2)
-    return AttackResults(evaluate_view(chosen, view, member, seed, bootstrap, log=lambda *_: None), skipped)
+    try:
+        return AttackResults(evaluate_view(chosen, view, member, seed, bootstrap, log=lambda *_: None), skipped)
+    except OwnInputError:
+        raise
+    except AttackInputError as exc:  # what an attack found wrong with the view (e.g. a class no shadow holds)
+        raise OwnInputError(str(exc)) from None
 
 
 __all__ = ["AttackResult", "AttackResults", "BOOTSTRAP", "SCORE_ARRAYS", "evaluate_attack", "evaluate_view",

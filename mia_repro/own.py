@@ -48,9 +48,11 @@ __all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "a
 
 
 def _looks_like_probs(a: np.ndarray) -> bool:
-    """Values in [0, 1] whose rows sum to 1 within 0.06: probabilities, rounded to 2 decimals as like as not
-    (real logits are not confined to [0, 1] with rows summing to one)."""
-    return bool(a.size) and bool(a.min() >= 0 and a.max() <= 1 and np.allclose(a.sum(axis=-1), 1, atol=0.06))
+    """Values in [0, 1] whose rows sum to 1 within what rounding to one decimal can move them (0.05 per class,
+    at least 0.06): probabilities, rounded as like as not (real logits are not confined to [0, 1] with rows
+    summing to about one)."""
+    atol = max(0.06, 0.05 * a.shape[-1]) if a.ndim else 0.06
+    return bool(a.size) and bool(a.min() >= 0 and a.max() <= 1 and np.allclose(a.sum(axis=-1), 1, atol=atol))
 
 
 #: the largest logit magnitude accepted: far above any trained network's, far below float64's overflow of x**2
@@ -81,6 +83,11 @@ def as_logits(name: str, logits=None, probs=None) -> np.ndarray:
                                 "statistics (squares, exponentials) overflow float64 there; pass the model's "
                                 "pre-softmax outputs, or log-probabilities")
         if _looks_like_probs(a):
+            off = float(np.abs(a.sum(axis=-1) - 1).max())
+            if off > 1e-3:
+                raise OwnInputError(f"{name} logits: these look like rounded probabilities (all in [0, 1], rows "
+                                    f"summing to 1 within {off:.2g}); rounding erases what the attacks measure: "
+                                    f"give the model's unrounded outputs (pre-softmax as logits=, or probs=)")
             raise OwnInputError(f"{name} logits: these look like probabilities (all in [0, 1], rows summing to 1); "
                                 f"pass them as probs=, or give the pre-softmax outputs")
         return a.astype(np.float64)

@@ -317,7 +317,13 @@ def fit_per_class_svms(train: AttackData, cfg: AttackConfig, seed: int, num_clas
                        fixed: tuple[float, float] | None = None, beyond_edge: bool = False) -> PerClassSVMs:
     """Fit one SVM per class on shadow records ``train`` (:func:`fit_class_attack`'s ``fixed`` / ``beyond_edge``),
     each Platt-calibrated on its class's records.  ``progress``: optional callable taking an iterable
-    (e.g. ``tqdm``)."""
+    (e.g. ``tqdm``).  A class with no shadow record is an :class:`AttackInputError` (its SVM has nothing to
+    learn from); one whose shadow records are all members (or all non-members) gets a constant decision."""
+    missing = sorted(set(range(num_classes)) - set(np.unique(train.true_class).tolist()))
+    if missing:
+        raise AttackInputError(f"shokri_svm: the shadows hold no record of class(es) {missing} of 0..{num_classes - 1}"
+                               f" (one SVM per class learns from them); give shadow records of every class, or "
+                               f"leave the SVM attacks out")
     classes = range(num_classes)
     if progress is not None:
         classes = progress(classes)

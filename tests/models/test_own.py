@@ -67,7 +67,9 @@ def test_without_a_population_the_reference_attacks_are_skipped_or_named(stage1)
     (lambda kw: {**kw, "target_logits": np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(1, keepdims=True)},
      "target logits: these look like probabilities"),
     (lambda kw: {**kw, "target_logits": np.round(np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(1, keepdims=True), 2)},
-     "target logits: these look like probabilities"),
+     "target logits: these look like rounded probabilities"),
+    (lambda kw: {**kw, "target_logits": np.round(np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(1, keepdims=True), 1)},
+     "target logits: these look like rounded probabilities .* give the model's unrounded outputs"),
     (lambda kw: {**{k: v for k, v in kw.items() if k != "target_logits"}, "target_probs": kw["target_logits"]},
      "target probs: not probabilities"),
     (lambda kw: {**kw, "target_logits": kw["target_logits"][:-1]}, "target_labels: expected 159 labels"),
@@ -96,6 +98,34 @@ def test_run_attacks_checks_membership_and_names(stage1):
         run_attacks(view, so.target.member, ["lira"])
     with pytest.raises(OwnInputError, match="view: expected an AttackerView"):
         run_attacks({"target": 1}, so.target.member)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"attacks": []}, "attacks: an empty list runs nothing"),
+    ({"attacks": ["loss_threshold"], "seed": -1}, "seed: a non-negative integer, got -1"),
+    ({"attacks": ["loss_threshold"], "bootstrap": -5}, r"bootstrap: a non-negative integer, got -5 \(0: no bootstrap"),
+    ({"attacks": ["loss_threshold"], "bootstrap": "x"}, "bootstrap: a non-negative integer, got 'x'"),
+    ({"attacks": ["loss_threshold"], "seed": True}, "seed: a non-negative integer, got True"),
+])
+def test_run_attacks_refuses_what_would_end_in_a_raw_error(stage1, kwargs, match):
+    so, labels = stage1
+    view = view_from_arrays(**_arrays(so, labels))
+    with pytest.raises(OwnInputError, match=match):
+        run_attacks(view, so.target.member, **kwargs)
+
+
+def test_shadows_of_one_class_are_refused_by_the_svm_and_served_by_the_others():
+    """Shadows whose records are all of class 0: the per-class SVM has nothing to learn for classes 1 and 2
+    (one named error, not numpy's), while a threshold attack still runs."""
+    rng = np.random.default_rng(0)
+    member = np.arange(100) < 50
+    kw = dict(target_labels=rng.integers(0, 3, 100), shadow_labels=[np.zeros(100, int)] * 2,
+              shadow_member=[member] * 2, target_logits=rng.normal(size=(100, 3)) * 3,
+              shadow_logits=[rng.normal(size=(100, 3)) * 3 for _ in range(2)])
+    view = view_from_arrays(**kw)
+    with pytest.raises(OwnInputError, match=r"shokri_svm: the shadows hold no record of class\(es\) \[1, 2\] of 0..2"):
+        run_attacks(view, member, ["shokri_svm"], cfg=FAST, bootstrap=0)
+    assert list(run_attacks(view, member, ["loss_threshold_global"], bootstrap=0).blocks) == ["loss_threshold_global"]
 
 
 def test_probabilities_become_log_probabilities():
@@ -234,3 +264,23 @@ def test_per_record_and_members_at_fdr_check_their_ids():
         members_at_fdr(view, 0.05, record_ids=np.arange(5))
     with pytest.raises(OwnInputError, match="false-discovery rate"):
         members_at_fdr(view, 1.5)
+
+
+@pytest.mark.parametrize("non_members, fp_allowed", [(400, 0), (999, 0), (1000, 1), (2500, 2)])
+def test_summary_says_when_tpr_at_low_fpr_is_not_measurable(non_members, fp_allowed):
+    """Below 1,000 non-members 0.1% FPR allows no false positive: the summary shows the allowed count, NaN for
+    the TPR and "not measurable" for its interval, instead of a TPR at 0 FPR under the 0.1% heading."""
+    rng = np.random.default_rng(1)
+    n = 200 + non_members
+    member = np.arange(n) < 200
+    logits = rng.normal(size=(n, 3)) + 2.0 * member[:, None] * np.eye(3)[rng.integers(0, 3, n)]
+    view = view_from_arrays(rng.integers(0, 3, n), [rng.integers(0, 3, 300)], [np.arange(300) < 150],
+                            target_logits=logits, shadow_logits=[rng.normal(size=(300, 3))])
+    row = run_attacks(view, member, ["loss_threshold_global"], bootstrap=20).summary().loc["loss_threshold_global"]
+    assert row["FP allowed @0.1%"] == fp_allowed and row["FP allowed @1%"] == non_members // 100
+    if fp_allowed:
+        assert row["TPR@0.1%FPR"] >= 0 and row["95% CI @0.1%"].startswith("[")
+    else:
+        assert np.isnan(row["TPR@0.1%FPR"])
+        assert row["95% CI @0.1%"] == f"not measurable (0.1% of {non_members} non-members is no false positive)"
+    assert row["TPR@1%FPR"] >= 0 and row["95% CI @1%"].startswith("[")
