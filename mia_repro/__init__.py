@@ -7,7 +7,8 @@ The package in layers; a module imports only from its own layer or the ones abov
    ``validation`` (config value checks), ``paths``, ``cache`` (atomic files and digests), ``quiet`` (Keras
    without backend noise), ``determinism``.
 2. **core** -- ``attacks/`` (Shokri's per-class SVMs and today's attacks, scikit-learn estimators on the
-   attacker's view), ``metrics``, ``evaluation`` (fit, score, judge), ``reference_pool`` (a pool of
+   attacker's view), ``metrics``, ``evaluation`` (fit, score, judge), ``mistakes`` (a user's silent
+   mistakes caught: the same model twice, misaligned labels, inverted membership), ``reference_pool`` (a pool of
    reference models and the attacker's view of one), ``pool_evaluation`` (leave-one-out, the power
    curve, reproducibility, precision at priors), ``audit``, ``privacy``, ``defenses``: numpy, scipy and
    scikit-learn only.

@@ -23,6 +23,7 @@ import pandas as pd
 
 from mia_repro.attacks import ATTACKS, MORE_ATTACKS, ONLINE_ATTACKS, AttackerView, MembershipAttack, new_attack
 from mia_repro.attacks.base import AttackInputError
+from mia_repro.mistakes import OwnInputError, inversion_warning, misalignment_warning
 from mia_repro.metrics import AttackMetrics, attack_metrics, check_member_score, metrics_by_class, score_ties
 
 #: resamples behind every TPR@FPR interval of the stages' results
@@ -318,10 +319,6 @@ def evaluate_view(attacks: dict[str, MembershipAttack], view: AttackerView, memb
     return results
 
 
-class OwnInputError(AttackInputError):
-    """An array given for one's own model is not what the attacks need; the message names the argument."""
-
-
 def run_attacks(view: AttackerView, member, attacks: Sequence | str | MembershipAttack | None = None, cfg=None,
                 seed: int = 0, bootstrap: int = BOOTSTRAP) -> AttackResults:
     """Fit each of ``attacks`` on ``view``, score the target's records and evaluate against ``member`` bool (N,).
@@ -360,15 +357,18 @@ def run_attacks(view: AttackerView, member, attacks: Sequence | str | Membership
     if skipped:
         warnings.warn("run_attacks: not run on this view: " + "; ".join(f"{a} ({why})" for a, why in skipped.items()),
                       UserWarning, stacklevel=2)
-    for attack in chosen.values():
-        if line := attack.regime_warning(view):
-            warnings.warn(f"run_attacks: {line}", UserWarning, stacklevel=2)
+    lines = [attack.regime_warning(view) for attack in chosen.values()] + [misalignment_warning(view)]
     try:
-        return AttackResults(evaluate_view(chosen, view, member, seed, bootstrap, log=lambda *_: None), skipped)
+        results = evaluate_view(chosen, view, member, seed, bootstrap, log=lambda *_: None)
     except OwnInputError:
         raise
     except AttackInputError as exc:  # what an attack found wrong with the view (e.g. a class no shadow holds)
         raise OwnInputError(str(exc)) from None
+    lines.append(inversion_warning({name: r.metrics.auc for name, r in results.items()},
+                                   int(member.sum()), int((~member).sum())))
+    for line in filter(None, lines):
+        warnings.warn(f"run_attacks: {line}", UserWarning, stacklevel=2)
+    return AttackResults(results, skipped)
 
 
 __all__ = ["AttackResult", "AttackResults", "BOOTSTRAP", "SCORE_ARRAYS", "evaluate_attack", "evaluate_view",

@@ -30,7 +30,8 @@ Benjamini-Hochberg over those p-values).
 Every array is checked at the boundary (:class:`OwnInputError`, naming the argument): shapes, dtypes,
 finite values, labels in range, probability rows in [0, 1] summing to 1, and "logits" that look like
 probabilities (all in [0, 1], rows summing to 1) -- the softmax passed where logits are expected, which
-would silently weaken LiRA and RMIA.
+would silently weaken LiRA and RMIA.  A shadow or reference whose outputs repeat the target's is refused,
+and :func:`run_attacks` warns when labels look misaligned or membership inverted (:mod:`mia_repro.mistakes`).
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ import numpy as np
 
 from mia_repro.attacks import AttackerView
 from mia_repro.attacks.base import PopulationSimulation, _rows_are_probabilities, log_softmax
-from mia_repro.evaluation import AttackResult, AttackResults, OwnInputError, run_attacks
+from mia_repro.evaluation import AttackResult, AttackResults, run_attacks
+from mia_repro.mistakes import OwnInputError, check_not_copies
 
 __all__ = ["AttackResult", "AttackResults", "OwnInputError", "ShadowOutputs", "as_logits", "members_at_fdr",
            "pvalues", "run_attacks", "view_from_arrays", "view_from_models", "view_from_pool"]
@@ -212,6 +214,8 @@ def view_from_arrays(target_labels, shadow_labels: Sequence, shadow_member: Sequ
                                 "trained on and others did not")
         reference = dict(target_pop_logits=tpop, ref_logits=ref, pop_true_class=pop_true,
                          simulation=PopulationSimulation(pop, pm, pop_true))
+    check_not_copies(t_logits, {**{f"shadow {j}": sh.logits for j, sh in enumerate(shadows)},
+                                **{f"reference {j}": z for j, z in enumerate(reference.get("ref_logits", ()))}})
     return AttackerView(target_logits=t_logits, target_probs=np.exp(log_softmax(t_logits)).astype(np.float32),
                         true_class=true, shadows=shadows, **reference)
 
@@ -328,6 +332,7 @@ def view_from_pool(target_labels, reference_member, *, target_logits=None, targe
     if ref.shape != (r, n, c):
         raise OwnInputError(f"reference: expected shape ({r}, {n}, {c}) (references x target records x classes), "
                             f"got {ref.shape}")
+    check_not_copies(t_logits, {f"reference {j}": z for j, z in enumerate(ref)})
     rm = np.asarray(reference_member)
     if rm.shape != (r, n) or not (rm.dtype == bool or (np.issubdtype(rm.dtype, np.number) and np.isin(rm, (0, 1)).all())):
         raise OwnInputError(f"reference_member: expected booleans (or 0/1) of shape ({r}, {n}), got {rm.shape} "

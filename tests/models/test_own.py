@@ -273,8 +273,9 @@ def test_summary_says_when_tpr_at_low_fpr_is_not_measurable(non_members, fp_allo
     rng = np.random.default_rng(1)
     n = 200 + non_members
     member = np.arange(n) < 200
-    logits = rng.normal(size=(n, 3)) + 2.0 * member[:, None] * np.eye(3)[rng.integers(0, 3, n)]
-    view = view_from_arrays(rng.integers(0, 3, n), [rng.integers(0, 3, 300)], [np.arange(300) < 150],
+    y = rng.integers(0, 3, n)
+    logits = rng.normal(size=(n, 3)) + (1.0 + 2.0 * member[:, None]) * np.eye(3)[y]
+    view = view_from_arrays(y, [rng.integers(0, 3, 300)], [np.arange(300) < 150],
                             target_logits=logits, shadow_logits=[rng.normal(size=(300, 3))])
     row = run_attacks(view, member, ["loss_threshold_global"], bootstrap=20).summary().loc["loss_threshold_global"]
     assert row["FP allowed @0.1%"] == fp_allowed and row["FP allowed @1%"] == non_members // 100
