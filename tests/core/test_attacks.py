@@ -264,7 +264,9 @@ def test_global_loss_threshold_is_one_threshold_where_per_class_thresholds_diffe
     loss = np.array([0.1, 0.2, 0.25, 0.3, 0.4, 1.0, 1.1, 1.2, 1.3])
     y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
     member = np.array([1, 1, 1, 0, 0, 1, 1, 0, 0], bool)
-    view = view_from_arrays(y, [y], [member], target_logits=logits_for(loss, y), shadow_logits=[logits_for(loss, y)])
+    # the target is another model: its losses 1% below the shadow's (identical outputs would be refused as a copy)
+    view = view_from_arrays(y, [y], [member], target_logits=logits_for(0.99 * loss, y),
+                            shadow_logits=[logits_for(loss, y)])
     shadow = view.shadows[0]
     np.testing.assert_allclose(cross_entropy(shadow.logits, y), loss, rtol=1e-12)
     g = GlobalLossThreshold().fit(view)
