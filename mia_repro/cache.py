@@ -18,6 +18,7 @@ checked its content (how committed Stage I caches migrate, never retrained).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -85,8 +86,56 @@ def _checked(path: Path, value: Any, check: Callable[[Any], None] | None) -> Any
     return value
 
 
+#: the environment variable naming the folders whose writes :func:`confined` guards (inherited by workers)
+WRITE_ROOTS = "MIA_REPRO_WRITE_ROOTS"
+
+
+class WriteRefusedError(MiaReproInputError):
+    """A write the package will not make: into a folder, or through a symbolic link inside a results folder."""
+
+
+@contextlib.contextmanager
+def confined(*roots: str | os.PathLike):
+    """While inside, :func:`atomic_write` refuses to write below one of ``roots`` (a run's results folder, its
+    Stage I folder) through a symbolic link: a linked subfolder would put the run's files somewhere else.
+    The roots themselves may be links.  Set in the environment, so that worker processes started inside
+    inherit it; nested calls add roots."""
+    before = os.environ.get(WRITE_ROOTS)
+    mine = [os.path.abspath(r) for r in roots]
+    os.environ[WRITE_ROOTS] = os.pathsep.join(([before] if before else []) + mine)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(WRITE_ROOTS, None)
+        else:
+            os.environ[WRITE_ROOTS] = before
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """``path`` if a file may be written there: :class:`WriteRefusedError` when it is a folder, or when a
+    folder between a :func:`confined` root and it is a symbolic link."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir() and not path.is_symlink():
+        raise WriteRefusedError(f"{path} is a folder where a file is written: move it away and rerun")
+    for root in filter(None, os.environ.get(WRITE_ROOTS, "").split(os.pathsep)):
+        try:
+            below = path.parent.relative_to(root)
+        except ValueError:
+            continue
+        here = Path(root)
+        for part in below.parts:
+            here = here / part
+            if here.is_symlink():
+                raise WriteRefusedError(f"{here} is a symbolic link (to {os.readlink(here)}): no stage writes through "
+                                        f"a link inside its results folder {root}; replace the link by a folder "
+                                        f"and rerun")
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Call ``write(fileobj)`` on a temp file, then rename it to ``path``."""
+    """Call ``write(fileobj)`` on a temp file, then rename it to ``path`` (:func:`check_writable` first)."""
+    check_writable(path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

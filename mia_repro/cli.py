@@ -172,6 +172,14 @@ def run(args) -> None:
         print(ensure_dataset())
         return
     check_writable(cfg.output_dir)
+    from mia_repro.experiment.lock import holding, run_folders
+
+    with holding(*run_folders(cfg)):  # one run per results folder; every stage inside holds it too
+        run_stages(args, cfg, verbose)
+
+
+def run_stages(args, cfg, verbose: int) -> None:
+    """The stages ``args.stage`` asks for, on the checked ``cfg``, then the reports."""
     if (note := profile_note(cfg.profile)) is not None:
         print(note)
     changed = cfg.changed_fields() if cfg.results_dir is None else ()

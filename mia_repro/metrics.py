@@ -264,6 +264,48 @@ def metrics_by_class(
     return per_class
 
 
+def point_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray) -> dict:
+    """The numbers of :meth:`AttackMetrics.to_dict` but the bootstrap intervals, from one ROC curve: what
+    :func:`attack_metrics` gives (to rounding), at a fraction of its cost, to re-derive many published rows
+    from their score files on every run.  ``member`` bool (N,), ``score`` float64 (N,), ``pred`` 0/1 (N,)."""
+    member = np.asarray(member, bool)
+    score = np.asarray(score, np.float64)
+    pred = np.asarray(pred).astype(bool)
+    n_pos, n_neg = int(member.sum()), int((~member).sum())
+    tp, fp = int((pred & member).sum()), int((pred & ~member).sum())
+    tpr = tp / n_pos if n_pos else float("nan")
+    fpr_d = fp / n_neg if n_neg else float("nan")
+    both = n_pos > 0 and n_neg > 0
+    if both:
+        fpr, tprs, _ = skm.roc_curve(member, score)
+        levels = {key: float(tprs[fpr <= level].max()) for key, level in FPR_LEVELS.items()}
+        auc, adv = float(skm.auc(fpr, tprs)), float(np.max(tprs - fpr))
+    else:
+        levels, auc, adv = {key: float("nan") for key in FPR_LEVELS}, float("nan"), float("nan")
+    n = n_pos + n_neg
+    return {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tpr if n_pos else 0.0,
+            "accuracy": (tp + n_neg - fp) / n if n else float("nan"),
+            "balanced_accuracy": (tpr + 1 - fpr_d) / 2, "auc": auc, **levels,
+            "advantage_at_decision": tpr - fpr_d, "advantage_max": adv, "n_members": n_pos, "n_nonmembers": n_neg,
+            "fp_allowed": {key: int(math.floor(level * n_neg + 1e-9)) for key, level in FPR_LEVELS.items()}}
+
+
+def same_value(a, b, tol: float = 1e-9) -> bool:
+    """Whether two published values agree: numbers to ``tol`` (relative above 1; NaN equals NaN), lists,
+    tuples and dicts element by element, anything else by ``==``."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b) and all(
+            same_value(a[k], b[k], tol) for k in a)
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and all(
+            same_value(x, y, tol) for x, y in zip(a, b))
+    numeric = (int, float, np.integer, np.floating)
+    if isinstance(a, numeric) and isinstance(b, numeric) and not isinstance(a, bool) and not isinstance(b, bool):
+        a, b = float(a), float(b)
+        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+    return a == b
+
+
 def check_published(block: dict, arrays: dict, tol: float = 1e-9) -> None:
     """ValueError saying what disagrees unless a published ``block`` (AUC, TPRs at each FPR level, precision,
     recall, threshold) is what its per-record ``arrays`` (``member``, ``score``, ``pred``, ``true_class``) give:

@@ -31,6 +31,7 @@ import time
 import numpy as np
 from scipy.special import log_softmax
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.audit import epsilon_lower_bound
 from mia_repro.cache import save_json, save_npz
 from mia_repro.errors import MiaReproError
@@ -38,7 +39,7 @@ from mia_repro.experiment.config import ExperimentConfig, to_dict
 from mia_repro.experiment.outputs import ModelOutputs
 from mia_repro.experiment.plan import TrainRequest, execution, size_jobs, size_splits
 from mia_repro.experiment.provenance import run_meta, versions
-from mia_repro.experiment.trained import train_or_load_many
+from mia_repro.experiment.trained import ModelStore, train_or_load_many
 from mia_repro.models.config import DPConfig
 from mia_repro.one_run_audit import one_run_audit
 
@@ -82,14 +83,57 @@ def _loss_score(out: ModelOutputs) -> np.ndarray:
     return lp[np.arange(len(out.true_class)), out.true_class]
 
 
-def audit_row(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOutputs) -> tuple[dict, dict]:
-    """One model's row (:data:`ROW_KEYS`) and its per-record arrays."""
+#: how far the ε of a σ calibrated to a target ε may lie from the target (the calibration's tolerance is 1e-4)
+CALIBRATION_TOLERANCE = 1e-2
+
+
+def checked_schedule(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOutputs, path=None) -> dict:
+    """The model's DP schedule re-derived: q and steps from the training set (its members and included
+    black-box canaries), the batch size and epochs; σ the configured one, or one whose RDP ε meets the
+    target ε (to :data:`CALIBRATION_TOLERANCE`); δ and C the configured ones; both ε from the accountant
+    for (σ, q, steps, δ).  :class:`AuditError` naming the model file when its record says otherwise (an
+    edited file, or another run's): what is published is the accountant's ε, never the file's."""
+    from mia_repro.privacy import epsilon_pld, epsilon_rdp, steps_per_epoch
+
+    dp = out.dp
+    bb = out.trained_on.get("blackbox_canaries", {})
+    n = int(out.member.sum()) + int(np.sum(np.asarray(bb.get("included", []), bool)))
+    batch, epochs = cfg.model.batch_size, cfg.model.epochs
+    sigma, q, steps = float(dp["noise_multiplier"]), float(dp["sampling_rate"]), int(dp["steps"])
+    eps = epsilon_rdp(sigma, q, steps, float(dp["delta"]))
+    eps_pld = epsilon_pld(sigma, q, steps, float(dp["delta"]))
+    target = dp_cfg.target_epsilon
+    wrong = []
+    if not math.isclose(q, batch / n, rel_tol=1e-12) or steps != epochs * steps_per_epoch(n, batch):
+        wrong.append(f"q {q!r} and steps {steps} (its {n} training records, batch {batch} and {epochs} epochs "
+                     f"give {batch / n!r} and {epochs * steps_per_epoch(n, batch)})")
+    if float(dp["delta"]) != dp_cfg.delta or float(dp["clip_norm"]) != dp_cfg.clip_norm:
+        wrong.append(f"δ {dp['delta']!r} / C {dp['clip_norm']!r} (configured {dp_cfg.delta!r} / {dp_cfg.clip_norm!r})")
+    if dp_cfg.noise_multiplier is not None and sigma != dp_cfg.noise_multiplier:
+        wrong.append(f"σ {sigma!r} (configured {dp_cfg.noise_multiplier!r})")
+    if target is not None and not abs(eps - target) <= CALIBRATION_TOLERANCE * target:
+        wrong.append(f"σ {sigma!r}, whose ε is {eps:.4g}, not the target ε {target:g}")
+    for name, mine in (("epsilon", eps), ("epsilon_pld", eps_pld)):
+        if not (float(dp[name]) == mine or math.isclose(float(dp[name]), mine, rel_tol=1e-9)):
+            wrong.append(f"{name} {float(dp[name])!r} (the accountant gives {mine!r} for its σ, q and steps)")
+    if wrong:
+        raise AuditError(f"{label}: the DP record of its model file{'' if path is None else f' {path}'} is not its "
+                         f"run's: {'; '.join(wrong)}; the file was edited or is another run's: delete it and rerun "
+                         f"`python -m mia_repro audit --profile {cfg.profile}`")
+    return {**dp, "epsilon": eps, "epsilon_pld": eps_pld}
+
+
+def audit_row(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOutputs, path=None
+              ) -> tuple[dict, dict]:
+    """One model's row (:data:`ROW_KEYS`) and its per-record arrays; the schedule :func:`checked_schedule`'s,
+    every bound computed from the arrays written to ``audit_scores.npz``."""
     rec, bb = out.trained_on.get("canaries"), out.trained_on.get("blackbox_canaries", {})
     dp = out.dp
     if (not isinstance(rec, dict) or len(rec.get("score", ())) != dp_cfg.canaries or dp is None
             or len(bb.get("score", ())) != dp_cfg.blackbox_canaries):
         raise AuditError(f"{label}: the model's file holds no canary record of {dp_cfg.canaries} canaries; delete it "
                          f"and rerun `python -m mia_repro audit --profile {cfg.profile}`")
+    dp = checked_schedule(cfg, label, dp_cfg, out, path)
     included = np.asarray(rec["included"], bool)
     score = np.asarray(rec["score"], np.float64)
     conf = cfg.audit.confidence
@@ -122,6 +166,7 @@ def audit_row(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOut
     return row, arrays
 
 
+@exclusive
 def run_audit(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print) -> list[dict]:
     """Train (or load) the audit's models, audit each, write ``audit.json`` and ``audit_scores.npz``."""
     start = time.perf_counter()
@@ -137,8 +182,9 @@ def run_audit(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print) -> 
     outs = train_or_load_many(cfg, requests, data=data, verbose=verbose, log=log,
                               desc=f"audit models ({execution(cfg).describe()})")
     rows, arrays = [], {}
-    for (label, dp_cfg), (out,) in zip(audit_settings(cfg), outs):
-        row, arr = audit_row(cfg, label, dp_cfg, out)
+    store = ModelStore(cfg)
+    for (label, dp_cfg), (out,), request in zip(audit_settings(cfg), outs, requests):
+        row, arr = audit_row(cfg, label, dp_cfg, out, store.path(request.jobs[0], request.size, request.model_cfg))
         rows.append(row)
         arrays.update(arr)
         claim = "ε = ∞" if row["claimed_epsilon"] is None else f"claimed ε {row['claimed_epsilon']:.2f}"

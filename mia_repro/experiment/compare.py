@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.attacks import AttackerView, ShokriSVM, new_attack
 from mia_repro.cache import copy_file, load_json, save_json
 from mia_repro.experiment.config import ExperimentConfig, to_dict
@@ -96,6 +97,7 @@ def _blocks_check(names: tuple[str, ...]):
     return check
 
 
+@exclusive
 def run_compare(cfg: ExperimentConfig, log=print, sensitivity: bool = True) -> dict:
     """Run (or load from cache) the attack comparison for every size; write ``attacks.json``, the score files
     and, with ``sensitivity``, the fixed SVM's (C, gamma) table (:mod:`mia_repro.experiment.svm_sensitivity`)."""

@@ -10,22 +10,27 @@ For each size in ``cfg.mitigation.sizes`` and each defense setting:
   defense) and new attack models are fit.
 
 L2 / dropout / DP-SGD targets (and aware shadows) go through the cached training path
-of Stage I.  Writes ``results/<profile>/mitigation.json`` (SVM attack; one
+of Stage I.  Each setting's cache entry is its per-record score file (:func:`_check_scores`: membership,
+the target's correctness, every attack's scores, decisions and bootstrap intervals per scenario, a DP
+target's schedule) and its rows; the rows are re-derived from the score file (:func:`derive_rows`) on
+every run, and a cached row that is not what its score file gives is reported and recomputed, so no
+edited row is published.  Writes ``results/<profile>/mitigation.json`` (SVM attack; one
 record per (defense, strength, size, scenario) with exactly the keys of
 :func:`record_keys`: :data:`RECORD_KEYS`, plus :data:`DP_KEYS` for a DP-SGD
-target — its schedule, both ε and the audit's lower bound on ε),
+target — its schedule, both ε from the accountant and the audit's lower bound on ε),
 ``mitigation_meta.json`` (provenance, settings, the same records for the
 threshold baseline, every compared attack per setting), and for each DP-SGD target
-``dp_scores/dp_<ε>_<size>.npz``: ``member`` and, per scenario, the per-record scores of every attack
-the audit chose from (``<scenario>__<attack>``, :func:`dp_score_arrays`), so that every published bound
-recomputes from files.
+``dp_scores/dp_<ε>_<size>.npz``: a byte copy of its setting's score file (``<scenario>__<attack>``: the
+per-record scores the audit chose from), so that every published bound recomputes from files.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import numpy as np
+from mia_repro.experiment.lock import exclusive
 from mia_repro.progress import progress
 
 from mia_repro.attacks import ATTACKS, AttackerView, ConfidenceThreshold, ShokriSVM, new_attack
@@ -40,7 +45,8 @@ from mia_repro.experiment.stage1 import Stage1Error, load_stage1
 from mia_repro.experiment.plan import TrainRequest, execution, load_data, size_jobs, size_splits
 from mia_repro.experiment.store import Part, load_entry, save_entry
 from mia_repro.experiment.trained import train_or_load, train_or_load_many
-from mia_repro.evaluation import evaluate_attack, evaluate_view
+from mia_repro.evaluation import evaluate_attack, evaluate_view, jsonable
+from mia_repro.metrics import point_metrics, same_value, score_ties
 from mia_repro.experiment.stage2 import load_attack
 from mia_repro.experiment.provenance import run_meta, versions
 
@@ -55,7 +61,8 @@ SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "samplin
 #: and direction chosen on a seeded half of the target's records, the bound computed on the other half
 DP_KEYS = SCHEDULE_KEYS + ("epsilon_lower_bound", "epsilon_lower_bound_attack", "epsilon_lower_bound_threshold",
                            "epsilon_lower_bound_direction")
-MITIGATION_VERSION = 5  # 4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
+MITIGATION_VERSION = 6  # 6: every setting keeps a per-record score file its rows are derived from;
+#                         4: one estimator contract (the SVM's decision is its calibrated score >= its class threshold);
 #                         5: the SVMs score by calibrated log-odds;
 #                          2: the comparison's attacks (LiRA, RMIA, ...) on the L2 / dropout / undefended targets;
 #                         3: scores from float64 logits (threshold on log p_y, RMIA's tie-break and gamma search),
@@ -71,48 +78,103 @@ def _compared(defense: str) -> bool:
     return defense == "none" or defense in TRAINING_DEFENSES
 
 
-def compared_attacks(cfg: ExperimentConfig, view: AttackerView, member: np.ndarray, delta: float | None = None) -> dict:
-    """Every attack of the comparison stage but the tuned Shokri SVM (the rows' own ``svm``) on ``view``'s
-    target, its shadows the attacker's reference models, judged against ``member``; per attack the metrics
-    of :data:`COMPARED_METRICS`, and with ``delta`` (a DP target) this attack's own valid audit bound
-    ``epsilon_lower_bound`` and the threshold it chose (:func:`mia_repro.audit.epsilon_lower_bound`, seeded
-    with ``cfg.seed``) and, under ``"_scores"``, its per-record scores (float64 (N,))."""
-    attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in ATTACKS if name != ShokriSVM.name}
-    results = evaluate_view(attacks, view, member, cfg.seed, log=lambda *_: None)
-    out = {name: {k: r.metrics.get(k) if k != "ties" else r.ties for k in COMPARED_METRICS}
-           for name, r in results.items()}
-    if delta is not None:
-        for name, r in results.items():
-            bound = epsilon_lower_bound(r.scores["member"], r.scores["score"], delta, seed=cfg.seed)
-            out[name].update(epsilon_lower_bound=bound["epsilon_lower_bound"],
-                             epsilon_lower_bound_threshold=bound["threshold"],
-                             _scores=np.asarray(r.scores["score"], np.float64))
-    return out
+SVM, THRESHOLD = ShokriSVM.name, "confidence_threshold_baseline"  # the names of a row's two attacks in a score file
+#: the schedule's inputs as a DP setting's score file holds them (``schedule``, float64, this order)
+SCHEDULE_INPUTS = ("noise_multiplier", "sampling_rate", "steps", "delta", "clip_norm")
 
 
-def _record(defense, strength, size, scenario, target: ModelOutputs, view: AttackerView, attack) -> dict:
-    """One result row for the fitted ``attack`` (SVM or threshold baseline) on ``view``'s target (the
-    defended one, through its output defense if any); a DP target's row also holds ``_scores``, this
-    attack's per-record scores (audited with the others by :func:`dp_audit`)."""
-    result = evaluate_attack(attack, view, target.member, seed=0, fit=False)
+def compared_names() -> list[str]:
+    """The comparison's attacks run on a setting: every attack of :data:`ATTACKS` but the tuned SVM (the
+    rows' own ``svm``), in that order."""
+    return [name for name in ATTACKS if name != SVM]
+
+
+def _arrays(result) -> dict[str, np.ndarray]:
+    """What a setting's score file keeps of one attack's evaluation: ``score`` float64 (N,), ``pred`` int64
+    (N,) and ``ci95`` float64 (2, 2): the bootstrap intervals of the TPR at 1% and 0.1% FPR (NaN: none)."""
     m = result.metrics
-    correct = view.target_records().features.argmax(axis=1) == target.true_class
-    row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
-           "target_train_acc": float(correct[target.member].mean()),
-           "target_test_acc": float(correct[~target.member].mean())}
-    row.update({k: m.get(k) for k in RECORD_KEYS if k not in row})
-    if defense == "dp":
-        row["_scores"] = np.asarray(result.scores["score"], np.float64)
-    return row
+    ci = [m.get(f"{k}_ci95") or [np.nan, np.nan] for k in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")]
+    return {"score": np.asarray(result.scores["score"], np.float64),
+            "pred": np.asarray(result.scores["pred"], np.int64), "ci95": np.asarray(ci, np.float64)}
 
 
-def dp_score_arrays(svm_row: dict, threshold_row: dict, compared: dict) -> dict[str, np.ndarray]:
-    """The per-record scores one DP scenario's audit chooses from, popped from its rows: ``{attack: float64
-    (N,)}`` for the SVM (``shokri_svm``), the threshold baseline (``confidence_threshold_baseline``) and every
-    compared attack, in the target's record order."""
-    scores = {"shokri_svm": svm_row.pop("_scores"), "confidence_threshold_baseline": threshold_row.pop("_scores")}
-    scores.update({name: m.pop("_scores") for name, m in compared.items()})
-    return scores
+def compared_attacks(cfg: ExperimentConfig, view: AttackerView, member: np.ndarray) -> dict[str, dict]:
+    """Every attack of :func:`compared_names` fit on ``view`` (its shadows the attacker's reference models),
+    scored on its target and judged against ``member``: per attack its :func:`_arrays` (bootstrap seeded
+    with ``cfg.seed``)."""
+    attacks = {name: new_attack(name, cfg.attack, cfg.seed) for name in compared_names()}
+    results = evaluate_view(attacks, view, member, cfg.seed, log=lambda *_: None)
+    return {name: _arrays(r) for name, r in results.items()}
+
+
+def _judged(attack, view: AttackerView, member: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_arrays` of the fitted ``attack`` (SVM or threshold baseline) on ``view``'s target (bootstrap seed 0)."""
+    return _arrays(evaluate_attack(attack, view, member, seed=0, fit=False))
+
+
+def score_name(scenario: str, attack: str, what: str = "score") -> str:
+    """The name of one array in a setting's score file: ``<scenario>__<attack>`` for the score (the DP audit's
+    layout), ``<scenario>__<attack>__pred`` / ``__ci95`` for the decisions and intervals."""
+    return f"{scenario}__{attack}" + ("" if what == "score" else f"__{what}")
+
+
+def _metrics(arrays: dict, scenario: str, attack: str) -> dict:
+    """One attack's numbers in one scenario, re-derived from a score file: :func:`~mia_repro.metrics.point_metrics`
+    of its scores and decisions, its intervals as kept (None where NaN) and the ties in its scores."""
+    member = arrays["member"]
+    score = arrays[score_name(scenario, attack)]
+    m = point_metrics(member, score, arrays[score_name(scenario, attack, "pred")])
+    for key, ci in zip(("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr"), arrays[score_name(scenario, attack, "ci95")]):
+        m[f"{key}_ci95"] = None if np.isnan(ci).any() else [float(ci[0]), float(ci[1])]
+    m["ties"] = score_ties(member, score)
+    return m
+
+
+def _schedule(arrays: dict) -> dict:
+    """A DP target's schedule from its score file's ``schedule``, both ε re-derived by the accountant."""
+    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+
+    sched = dict(zip(SCHEDULE_INPUTS, (float(v) for v in arrays["schedule"])))
+    sched["steps"] = int(sched["steps"])
+    args = (sched["noise_multiplier"], sched["sampling_rate"], sched["steps"], sched["delta"])
+    return {**sched, "epsilon": epsilon_rdp(*args), "epsilon_pld": epsilon_pld(*args)}
+
+
+def derive_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float, arrays: dict) -> list[dict]:
+    """A setting's rows from its score file alone: per scenario the SVM's and the threshold baseline's
+    records (:func:`record_keys`), the compared attacks (:data:`COMPARED_METRICS`) where they run, and for
+    a DP target the schedule with both ε from the accountant and the audit's bounds (:func:`dp_audit`, and
+    each compared attack's own).  What is published is this, never the cached JSON as such."""
+    member, correct = arrays["member"], arrays["correct"]
+    accuracy = {"target_train_acc": float(correct[member].mean()), "target_test_acc": float(correct[~member].mean())}
+    dp = _schedule(arrays) if defense == "dp" else None
+    rows = []
+    for scenario in _scenarios(cfg, size, defense):
+        def record(attack: str) -> dict:
+            row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
+                   **accuracy}
+            m = _metrics(arrays, scenario, attack)
+            row.update({k: m[k] for k in RECORD_KEYS if k not in row})
+            return row
+
+        svm, threshold = record(SVM), record(THRESHOLD)
+        compared = None
+        if _compared(defense):
+            compared = {}
+            for name in compared_names():
+                m = _metrics(arrays, scenario, name)
+                compared[name] = {k: m[k] for k in COMPARED_METRICS}
+                if dp is not None:
+                    bound = epsilon_lower_bound(member, arrays[score_name(scenario, name)], dp["delta"], seed=cfg.seed)
+                    compared[name].update(epsilon_lower_bound=bound["epsilon_lower_bound"],
+                                          epsilon_lower_bound_threshold=bound["threshold"])
+        if dp is not None:
+            names = [SVM, THRESHOLD, *(compared_names() if compared is not None else [])]
+            audit = dp_audit(cfg, member, dp, {name: arrays[score_name(scenario, name)] for name in names})
+            svm.update(audit)
+            threshold.update(audit)
+        rows.append({"scenario": scenario, "svm": svm, "threshold": threshold, "attacks": compared})
+    return rows
 
 
 def dp_audit(cfg: ExperimentConfig, member: np.ndarray, dp: dict, scores: dict[str, np.ndarray]) -> dict:
@@ -138,14 +200,19 @@ def settings(cfg: ExperimentConfig) -> list[tuple[str, float]]:
     return out
 
 
-def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose, labels
-                      ) -> list[tuple[str, dict, dict, dict | None]]:
-    """Rows ``(scenario, svm_row, threshold_row, compared)`` for one defense setting at one size.
+def _scenarios(cfg: ExperimentConfig, size: int, defense: str) -> list[str]:
+    """The attacker scenarios evaluated for ``defense`` at ``size``: unaware, and aware where :func:`_aware`."""
+    return ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
 
-    ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).  ``compared``:
-    :func:`compared_attacks` for L2 / dropout / DP / no defense (with the scenario's shadows as reference
-    models; ``labels`` are the pooled classes), None for output-side defenses, whose attacker sees only the
-    post-processed probabilities, not the logits these attacks read.
+
+def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose, labels) -> dict[str, np.ndarray]:
+    """One defense setting at one size, evaluated: its score file (:func:`_check_scores`), from which
+    :func:`derive_rows` gives its rows.
+
+    ``unaware`` = ``(svm, threshold)``: the attacks fit on the plain shadows (Stage II's).  The compared
+    attacks (:func:`compared_attacks`) run for L2 / dropout / DP / no defense (with the scenario's shadows as
+    reference models; ``labels`` are the pooled classes), not for output-side defenses, whose attacker sees
+    only the post-processed probabilities, not the logits these attacks read.
     """
     compare = _compared(defense)
     unaware_svm, unaware_threshold = unaware
@@ -159,48 +226,39 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
         transform = output_defense(defense, strength)
     view = AttackerView.from_stage1(SizeOutputs(size, target, list(base.shadows)), labels if compare else None,
                                     output_defense=transform)
-    delta = target.dp["delta"] if defense == "dp" else None
-    rows = [("unaware", _record(defense, strength, size, "unaware", target, view, unaware_svm),
-             _record(defense, strength, size, "unaware", target, view, unaware_threshold),
-             compared_attacks(cfg, view, target.member, delta) if compare else None)]
+    judged = {"unaware": {SVM: _judged(unaware_svm, view, target.member),
+                          THRESHOLD: _judged(unaware_threshold, view, target.member),
+                          **(compared_attacks(cfg, view, target.member) if compare else {})}}
     if _aware(cfg, size, defense):
-        rows.append(_aware_row(cfg, size, defense, strength, target, view, base, splits, data, verbose,
-                               labels, unaware, rows[0][3], delta))
+        judged["aware"] = judged["unaware"] if defense == "none" else _aware_arrays(
+            cfg, size, defense, strength, target, view, base, splits, data, verbose, labels)
+    arrays = {"member": np.asarray(target.member, bool),
+              "correct": view.target_records().features.argmax(axis=1) == target.true_class}
+    for scenario, by_attack in judged.items():
+        for attack, a in by_attack.items():
+            arrays.update({score_name(scenario, attack, what): v for what, v in a.items()})
     if defense == "dp":
-        for _, svm_row, threshold_row, compared in rows:
-            scores = dp_score_arrays(svm_row, threshold_row, compared)
-            dp = dp_audit(cfg, target.member, target.dp, scores)
-            svm_row.update(dp)
-            threshold_row.update(dp)
-            svm_row["_scores"] = {"member": target.member, **scores}  # into the setting's score file (run_mitigation)
-    return rows
+        arrays["schedule"] = np.asarray([target.dp[k] for k in SCHEDULE_INPUTS], np.float64)
+    return arrays
 
 
-def _aware_row(cfg, size, defense, strength, target, unaware_view, base, splits, data, verbose, labels, unaware,
-               unaware_compared, delta) -> tuple[str, dict, dict, dict | None]:
-    """The aware attacker's ``(scenario, svm_row, threshold_row, compared)`` for one setting: shadows trained
-    with the target's training defense (or the Stage I shadows' outputs passed through its output-side
-    defense, as ``unaware_view`` shows the target's); for no defense, the unaware attacker's own rows."""
-    unaware_svm, unaware_threshold = unaware
-    view = unaware_view
-    if defense == "none":
-        svm, threshold = unaware_svm, unaware_threshold
+def _aware_arrays(cfg, size, defense, strength, target, unaware_view, base, splits, data, verbose, labels
+                  ) -> dict[str, dict]:
+    """The aware attacker's :func:`_arrays` per attack for one defended setting: shadows trained with the
+    target's training defense (or the Stage I shadows' outputs passed through its output-side defense, as
+    ``unaware_view`` shows the target's), the SVM and the baseline fit on them, the compared attacks with
+    them as references."""
+    if defense in TRAINING_DEFENSES:
+        jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
+        shadows = train_or_load(cfg, size, jobs, _model_cfg(cfg, defense, strength), data=data, verbose=verbose,
+                                desc=f"{defense}={strength} shadows n={size}")
     else:
-        if defense in TRAINING_DEFENSES:
-            jobs = size_jobs(splits, cfg.seed, cfg.mitigation.aware_shadows)[1:]
-            shadows = train_or_load(cfg, size, jobs, _model_cfg(cfg, defense, strength), data=data, verbose=verbose,
-                                    desc=f"{defense}={strength} shadows n={size}")
-        else:
-            shadows = base.shadows[: cfg.mitigation.aware_shadows]
-        view = AttackerView.from_stage1(SizeOutputs(size, target, list(shadows)),
-                                        labels if _compared(defense) else None,
-                                        output_defense=unaware_view.output_defense)
-        svm = ShokriSVM(cfg.attack, cfg.seed).fit(view)
-        threshold = ConfidenceThreshold().fit(view)
-    return ("aware", _record(defense, strength, size, "aware", target, view, svm),
-            _record(defense, strength, size, "aware", target, view, threshold),
-            (unaware_compared if defense == "none" else compared_attacks(cfg, view, target.member, delta))
-            if _compared(defense) else None)
+        shadows = base.shadows[: cfg.mitigation.aware_shadows]
+    view = AttackerView.from_stage1(SizeOutputs(size, target, list(shadows)), labels if _compared(defense) else None,
+                                    output_defense=unaware_view.output_defense)
+    return {SVM: _judged(ShokriSVM(cfg.attack, cfg.seed).fit(view), view, target.member),
+            THRESHOLD: _judged(ConfidenceThreshold().fit(view), view, target.member),
+            **(compared_attacks(cfg, view, target.member) if _compared(defense) else {})}
 
 
 def _aware(cfg: ExperimentConfig, size: int, defense: str) -> bool:
@@ -243,8 +301,9 @@ def record_keys(defense: str) -> tuple[str, ...]:
 
 def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float):
     """What a setting's cached rows must be: one per scenario of the setting, each with an SVM and a
-    threshold record of :data:`RECORD_KEYS` for this very setting, and the compared attacks where they run."""
-    scenarios = ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
+    threshold record of :func:`record_keys` for this very setting, and the compared attacks where they run
+    (that they are what the score file gives is :func:`_consistent_rows`' check)."""
+    scenarios = _scenarios(cfg, size, defense)
     compared = _compared(defense)
 
     def check(rows) -> None:
@@ -263,7 +322,7 @@ def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float)
 
 def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: float, fingerprint: str
                    ) -> dict[str, Part]:
-    """One setting's cache entry: its rows (and a DP setting's per-record scores before them); the key hashes
+    """One setting's cache entry: its per-record score file, then its rows (the marker); the key hashes
     everything they depend on."""
     key = config_key(MITIGATION_VERSION, *([DP_AUDIT_VERSION] if defense == "dp" else []), cfg.model, cfg.attack, cfg.mitigation.aware_sizes, cfg.mitigation.aware_defenses,
                      cfg.mitigation.aware_shadows, cfg.seed, cfg.n_shadows, cfg.n_records, size, defense, strength,
@@ -271,66 +330,67 @@ def _setting_entry(cfg: ExperimentConfig, size: int, defense: str, strength: flo
                      *([_model_cfg(cfg, defense, strength), cfg.mitigation.dp_aware] if defense == "dp" else []))
     rows = Part(cfg.layout.mitigation_setting(size, defense, strength, key), key, "json",
                 _check_rows(cfg, size, defense, strength))
-    if defense != "dp":
-        return {"rows": rows}
     scores = Part(rows.path.with_suffix(".npz"), key, "npz", _check_scores(cfg, size, defense))
     return {"scores": scores, "rows": rows}
 
 
 def _check_scores(cfg: ExperimentConfig, size: int, defense: str):
-    """What a DP setting's score file must hold: ``member`` (bool, one entry per target record: 2 x size) and
-    for each scenario the SVM's, the threshold baseline's and every compared attack's finite float64 scores."""
-    scenarios = ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
-    attacks = {ShokriSVM.name, "confidence_threshold_baseline"} | {a for a in ATTACKS if a != ShokriSVM.name}
+    """What a setting's score file must hold: ``member`` and ``correct`` (bool, one entry per target record:
+    2 x size; ``correct``: the defended target's top class is the true one), for each scenario and attack
+    (the SVM, the threshold baseline and, where they run, the compared ones) its finite float64 scores
+    (``<scenario>__<attack>``), int64 0/1 decisions (``__pred``) and float64 (2, 2) intervals (``__ci95``);
+    for a DP target ``schedule`` (:data:`SCHEDULE_INPUTS`, finite)."""
+    attacks = [SVM, THRESHOLD, *(compared_names() if _compared(defense) else [])]
+    names = {score_name(s, a, w) for s in _scenarios(cfg, size, defense) for a in attacks for w in ("score", "pred", "ci95")}
+    names |= {"member", "correct"} | ({"schedule"} if defense == "dp" else set())
 
     def check(arrays) -> None:
+        if set(arrays) != names:
+            raise ValueError(f"arrays {sorted(set(arrays) ^ names)} missing or unexpected")
         member = arrays["member"]
-        if member.dtype != bool or member.shape != (2 * size,):
-            raise ValueError(f"member: expected bool ({2 * size},), got {member.dtype} {member.shape}")
-        want = {f"{s}__{a}" for s in scenarios for a in attacks}
-        if set(arrays) - {"member"} != want:
-            raise ValueError("scores of other scenarios or attacks")
-        for name in want:
-            a = arrays[name]
-            if a.dtype != np.float64 or a.shape != member.shape or not np.isfinite(a).all():
-                raise ValueError(f"{name}: expected finite float64 {member.shape}")
+        for flag in ("member", "correct"):
+            if arrays[flag].dtype != bool or arrays[flag].shape != (2 * size,):
+                raise ValueError(f"{flag}: expected bool ({2 * size},), got {arrays[flag].dtype} {arrays[flag].shape}")
+        for s in _scenarios(cfg, size, defense):
+            for a in attacks:
+                score, pred, ci = (arrays[score_name(s, a, w)] for w in ("score", "pred", "ci95"))
+                if score.dtype != np.float64 or score.shape != member.shape or not np.isfinite(score).all():
+                    raise ValueError(f"{score_name(s, a)}: expected finite float64 {member.shape}")
+                if pred.dtype != np.int64 or pred.shape != member.shape or not np.isin(pred, (0, 1)).all():
+                    raise ValueError(f"{score_name(s, a, 'pred')}: expected int64 0/1 {member.shape}")
+                if ci.dtype != np.float64 or ci.shape != (2, 2):
+                    raise ValueError(f"{score_name(s, a, 'ci95')}: expected float64 (2, 2)")
+        if defense == "dp" and (arrays["schedule"].shape != (len(SCHEDULE_INPUTS),)
+                                or not np.isfinite(arrays["schedule"]).all()):
+            raise ValueError(f"schedule: expected finite {SCHEDULE_INPUTS}")
     return check
 
 
-def check_dp_rows(cfg: ExperimentConfig, entry: dict) -> None:
-    """ValueError unless a DP setting's rows are what their parts give: both ε re-derived by the accountant
-    from the recorded schedule (σ, q, steps, δ), and the audit's bound re-derived from the setting's score
-    file (:func:`dp_audit`)."""
-    from mia_repro.privacy import epsilon_pld, epsilon_rdp
-
-    arrays = entry["scores"]
-    for r in entry["rows"]:
-        svm = r["svm"]
-        sched = (svm["noise_multiplier"], svm["sampling_rate"], svm["steps"], svm["delta"])
-        if svm["epsilon"] != epsilon_rdp(*sched) or svm["epsilon_pld"] != epsilon_pld(*sched):
-            raise ValueError(f"{r['scenario']}: its ε {svm['epsilon']!r} / {svm['epsilon_pld']!r} are not what the "
-                             f"accountant gives for its schedule")
-        prefix = r["scenario"] + "__"
-        scores = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-        audit = dp_audit(cfg, arrays["member"], {k: svm[k] for k in SCHEDULE_KEYS}, scores)
-        for part in ("svm", "threshold"):
-            if any(r[part][k] != audit[k] for k in DP_KEYS):
-                raise ValueError(f"{r['scenario']}: its {part} row's audit is not what its scores give")
-
-
-def _consistent_rows(cfg: ExperimentConfig, entry: dict | None, parts: dict, log) -> list | None:
-    """A loaded setting's rows, or None (recompute) when a DP setting's rows disagree with their parts."""
+def _consistent_rows(cfg: ExperimentConfig, key: tuple, entry: dict | None, parts: dict, log) -> list | None:
+    """A loaded setting's rows as :func:`derive_rows` gives them from its score file, or None (recompute,
+    logged naming the file) when the cached rows are not that: every published row is re-derived."""
     if entry is None:
         return None
-    if "scores" in parts:
-        try:
-            check_dp_rows(cfg, entry)
-        except ValueError as exc:
-            log(f"  cache entry not usable: {parts['rows'].path}: {exc}; recomputing")
-            return None
-    return entry["rows"]
+    size, defense, strength = key
+    derived = json.loads(json.dumps(derive_rows(cfg, size, defense, strength, entry["scores"]), default=jsonable))
+    where = _first_difference(entry["rows"], derived)
+    if where is not None:
+        log(f"  cache entry not usable: {parts['rows'].path}: {where} is not what its score file gives; recomputing")
+        return None
+    return derived
 
 
+def _first_difference(cached, derived, at: str = "rows") -> str | None:
+    """Where ``cached`` first differs from ``derived`` (:func:`~mia_repro.metrics.same_value`), or None."""
+    if isinstance(cached, dict) and isinstance(derived, dict) and set(cached) == set(derived):
+        return next((w for k in derived if (w := _first_difference(cached[k], derived[k], f"{at}.{k}"))), None)
+    if isinstance(cached, list) and isinstance(derived, list) and len(cached) == len(derived):
+        return next((w for i, (c, d) in enumerate(zip(cached, derived))
+                     if (w := _first_difference(c, d, f"{at}[{i}]"))), None)
+    return None if same_value(cached, derived) else at
+
+
+@exclusive
 def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[dict]:
     """Run the whole mitigation sweep (cached per setting); returns the SVM records."""
     start = time.perf_counter()
@@ -346,7 +406,7 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[d
     svm_rows, thr_rows, compared_rows = [], [], []
     entries = {(size, d, s): _setting_entry(cfg, size, d, s, stage1[size].fingerprint())
                for size in cfg.mitigation.sizes for d, s in grid}
-    cached = {k: _consistent_rows(cfg, load_entry(parts, log), parts, log) for k, parts in entries.items()}
+    cached = {k: _consistent_rows(cfg, k, load_entry(parts, log), parts, log) for k, parts in entries.items()}
     requests = training_requests(cfg, [k for k, rows in cached.items() if rows is None])
     data = None  # every worker (and this process, if it must) loads CIFAR-10 itself
     if requests:  # every model the missing settings need, in one pass of the executor, cached per model
@@ -359,20 +419,14 @@ def run_mitigation(cfg: ExperimentConfig, verbose: int = 0, log=print) -> list[d
         for defense, strength in progress(grid, desc=f"mitigation n={size}", unit="setting"):
             rows = cached[(size, defense, strength)]
             parts = entries[(size, defense, strength)]
-            if rows is None:  # computed and saved (checked first: what a later run will demand of it)
+            if rows is None:  # evaluated; the rows derived from the score file, both saved (each checked first)
                 if unaware is None:
                     unaware = (load_attack(cfg, stage1[size], log=log),
                                ConfidenceThreshold().fit(AttackerView.from_stage1(stage1[size])))
-                rows = [{"scenario": s, "svm": a, "threshold": b, "attacks": c} for s, a, b, c in
-                        _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)]
-                values = {"rows": rows}
-                if "scores" in parts:
-                    values["scores"] = {"member": rows[0]["svm"]["_scores"]["member"]}
-                    for r in rows:
-                        values["scores"].update({f"{r['scenario']}__{k}": v for k, v in r["svm"].pop("_scores").items()
-                                                 if k != "member"})
-                save_entry(parts, values)
-            if "scores" in parts:
+                arrays = _evaluate_setting(cfg, size, defense, strength, stage1[size], unaware, data, verbose, labels)
+                rows = json.loads(json.dumps(derive_rows(cfg, size, defense, strength, arrays), default=jsonable))
+                save_entry(parts, {"scores": arrays, "rows": rows})
+            if defense == "dp":
                 copy_file(parts["scores"].path, cfg.layout.dp_scores(size, strength))
             for r in rows:
                 svm_rows.append(r["svm"])

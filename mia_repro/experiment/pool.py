@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.cache import CacheEntryError
 from mia_repro.data.splits import PoolSplit, pool_split
 from mia_repro.errors import MiaReproError
@@ -65,6 +66,7 @@ def as_pool(split: PoolSplit, outs: list[ModelOutputs], y: np.ndarray | None = N
                          names=tuple(o.name for o in outs), indices=split.records, pop_indices=split.population)
 
 
+@exclusive
 def train_pool(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print) -> ReferencePool:
     """Train (or load from the cache) the pool's ``n_models`` models; one line when done."""
     rp = cfg.pool

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.attacks import new_attack
 from mia_repro.cache import copy_file, save_json
 from mia_repro.evaluation import BOOTSTRAP, SCORE_ARRAYS, jsonable
@@ -198,6 +199,7 @@ def _consistent(entry: dict) -> None:
                                  f"its p-values give {got[0]} ({got[1]})")
 
 
+@exclusive
 def run_pool_attacks(cfg: ExperimentConfig, pool: ReferencePool | None = None, log=print) -> dict:
     """Run (or load from the cache) the attacks on the pool; write ``pool.json`` and ``pool_scores.npz``."""
     start = time.perf_counter()

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.cache import save_json
 from mia_repro.experiment.compare import run_compare
 from mia_repro.errors import ConfigError
@@ -58,6 +59,7 @@ def seed_config(cfg: ExperimentConfig, seed: int) -> ExperimentConfig:
                                stage1_dir=str(cfg.layout.stage1_root))
 
 
+@exclusive
 def run_seeds(cfg: ExperimentConfig, seeds: list[int], verbose: int = 0, log=print) -> dict:
     """Run Stage I, Stage II and the comparison for every seed; write and return ``seeds.json``."""
     if len(set(seeds)) != len(seeds) or len(seeds) < 2:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.cache import CacheEntryError
 from mia_repro.errors import MiaReproError
 from mia_repro.experiment.config import ExperimentConfig
@@ -23,6 +24,7 @@ class Stage1Error(MiaReproError, RuntimeError):
     """Stage I outputs are missing for what a later stage needs."""
 
 
+@exclusive
 def run_stage1(cfg: ExperimentConfig, verbose: int = 0, data=None, log=print) -> dict[int, SizeOutputs]:
     """Train (or load from cache) the target and ``cfg.n_shadows`` shadows for every size.
 

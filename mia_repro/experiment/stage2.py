@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from mia_repro.experiment.lock import exclusive
 from mia_repro.attacks import AttackerView, ConfidenceThreshold, PerClassSVMs, ShokriSVM
 from mia_repro.cache import copy_file, load_json, load_npz, save_json
 from mia_repro.experiment.config import ExperimentConfig, to_dict
@@ -69,7 +70,8 @@ def _entry(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Part]:
 def _svms(cfg: ExperimentConfig, so: SizeOutputs) -> dict[str, Part]:
     """The fitted per-class SVMs of one size (kept for the mitigation stage; git-ignored)."""
     _, fit_key = _keys(cfg, so)
-    return {"svms": Part(cfg.layout.stage2_svms(so.size, fit_key), fit_key, "npz", _is_attack)}
+    return {"svms": Part(cfg.layout.stage2_svms(so.size, fit_key), fit_key, "npz",
+                         _attack_check(so.target.probs.shape[1]))}
 
 
 def target_scores_check(so: SizeOutputs, fields: tuple[str, ...]):
@@ -163,36 +165,72 @@ def svm_result(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> AttackResul
 
 def load_attack(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> ShokriSVM:
     """The fitted Stage II SVMs of one size as a fitted :class:`~mia_repro.attacks.ShokriSVM`
-    (:meth:`~mia_repro.attacks.ShokriSVM.from_fitted`); refit from the Stage I outputs and kept (with its
-    digest) when absent (they are git-ignored) or not verified (reported by path)."""
-    params = {"cfg": cfg.attack, "seed": cfg.seed, "beyond_edge": True}
-    # as Stage II fits them (beyond_edge recorded)
-    fitted, _ = get_or_compute(
-        _svms(cfg, so), lambda: {"svms": ShokriSVM(**params).fit(AttackerView.from_stage1(so)).svms_.to_arrays()},
-        log, then="refitting")
-    return ShokriSVM.from_fitted(PerClassSVMs.from_arrays(fitted["svms"]), **params)
+    (:meth:`~mia_repro.attacks.ShokriSVM.from_fitted`), used only if they give back, on the target's records,
+    the scores and decisions of Stage II's verified score file; refit (and kept, with their digest) when
+    absent (they are git-ignored), unverified or not those (reported by path)."""
+    params = {"cfg": cfg.attack, "seed": cfg.seed, "beyond_edge": True}  # as Stage II fits them
+    _, published, _ = size_entry(cfg, so, log)
+    parts = _svms(cfg, so)
+    found = load_entry(parts, log, then="refitting")
+    if found is not None:
+        svm = ShokriSVM.from_fitted(PerClassSVMs.from_arrays(found["svms"]), **params)
+        differs = _differs_from(svm, so, published)
+        if differs is None:
+            return svm
+        log(f"  cache entry not usable: {parts['svms'].path}: {differs}; refitting")
+    svm = ShokriSVM(**params).fit(AttackerView.from_stage1(so))
+    differs = _differs_from(svm, so, published)
+    if differs is not None:  # another machine's floating point, or Stage II's scores from other SVMs
+        log(f"  refit SVMs n={so.size}: {differs} (Stage II's file {_entry(cfg, so)['scores'].path})")
+    save_entry(parts, {"svms": svm.svms_.to_arrays()})
+    return svm
 
 
-def _is_attack(arrays) -> None:
-    """The check of a fitted-SVM file: :meth:`PerClassSVMs.from_arrays` reads it (numbers only, no code)."""
-    PerClassSVMs.from_arrays(arrays)
+#: how far a kept SVM's scores may lie from Stage II's: floating point of another CPU moves calibrated
+#: log-odds by ~1e-8, a forged coefficient or calibration by far more
+SCORE_TOLERANCE = 1e-6
+
+
+def _differs_from(svm: ShokriSVM, so: SizeOutputs, published: dict) -> str | None:
+    """What differs between ``svm``'s scores, decision values and decisions on ``so``'s target and Stage II's
+    published ones (``published``: its score arrays), or None when they agree: values to
+    :data:`SCORE_TOLERANCE` (absolute and relative), decisions wherever the score is farther than that from
+    its threshold."""
+    view = AttackerView.from_stage1(so)
+    score, decision, thresholds = svm.score(view), svm.decision_function(view), svm.thresholds(view)
+    for name, mine in (("score", score), ("decision_value", decision)):
+        off = ~np.isclose(mine, published[name], rtol=SCORE_TOLERANCE, atol=SCORE_TOLERANCE)
+        if off.any():
+            return (f"their {name}s on the target are not Stage II's ({int(off.sum())} of {len(mine)} records "
+                    f"differ, by up to {float(np.abs(mine - published[name]).max()):.3g})")
+    clear = np.abs(score - thresholds) > SCORE_TOLERANCE
+    flipped = clear & ((score >= thresholds).astype(np.int64) != published["pred"])
+    if flipped.any():
+        return f"their decisions on the target are not Stage II's ({int(flipped.sum())} differ)"
+    return None
+
+
+def _attack_check(num_classes: int):
+    """The check of a fitted-SVM file: :meth:`PerClassSVMs.from_arrays` reads it (numbers only, no code), and it
+    holds one SVM per class of the ``num_classes``."""
+    def check(arrays) -> None:
+        found = len(PerClassSVMs.from_arrays(arrays).classes)
+        if found != num_classes:
+            raise ValueError(f"{found} classes' SVMs in it, expected {num_classes}")
+    return check
 
 
 def size_entry(cfg: ExperimentConfig, so: SizeOutputs, log=print) -> tuple[dict, dict, bool]:
     """``(size_block, score_arrays, cached)`` of one size: the verified cache entry (``cached`` True), or
-    fitted now and cached (the fitted SVMs kept for the mitigation stage; SVMs fitted before are scored
-    anew rather than refitted)."""
+    the SVMs fitted now (never scored from a kept ``.svms.npz``: what Stage II publishes is what it fitted)
+    and cached, the fitted SVMs kept for the mitigation stage."""
     def compute() -> dict:
         t0 = time.perf_counter()
-        svms = load_entry(_svms(cfg, so), log, then="refitting")
-        fitted = None if svms is None else ShokriSVM.from_fitted(PerClassSVMs.from_arrays(svms["svms"]),
-                                                                  cfg=cfg.attack, seed=cfg.seed, beyond_edge=True)
-        block, arrays, svm = attack_size(cfg, so, fitted=fitted)
+        block, arrays, svm = attack_size(cfg, so)
         block["seconds"] = time.perf_counter() - t0
         block["stage1_fingerprint"] = so.fingerprint()
         block["ran_on"] = machine_info()
-        if fitted is None:
-            save_entry(_svms(cfg, so), {"svms": svm.svms_.to_arrays()})
+        save_entry(_svms(cfg, so), {"svms": svm.svms_.to_arrays()})
         return {"scores": arrays, "block": block}
 
     entry, cached = get_or_compute(_entry(cfg, so), compute, log, then="refitting", check=_consistent)
@@ -235,6 +273,7 @@ def build_summary(cfg: ExperimentConfig, blocks: dict[int, dict], stage1: dict[i
     }
 
 
+@exclusive
 def run_stage2(cfg: ExperimentConfig, log=print) -> dict:
     """Run (or load from cache) the attack for every size; write the scores and ``summary.json``."""
     start = time.perf_counter()

@@ -121,3 +121,36 @@ def test_bad_audit_settings_are_named():
     labels = [label for label, _ in audit_settings(__import__("mia_repro.experiment.profiles", fromlist=["x"]).get_config("quick"))]
     assert labels == ["dp_eps1", "dp_eps2", "dp_eps4", "dp_eps8", "no_dp_sigma0", "broken_no_noise_claims_eps2",
                       "broken_no_clipping_claims_eps2"]
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("epsilon", 50.0, "epsilon 50.0 (the accountant gives"),
+    ("noise_multiplier", 0.2, "not the target ε 1"),
+    ("steps", 1, "q "),
+])
+def test_an_edited_dp_record_with_a_recomputed_digest_is_refused_naming_the_file(audited, tmp_path, field, value,
+                                                                                  says):
+    """The probe: an audit model's file claims ε 50 beside its σ (or another σ, or other steps), its digest
+    recomputed.  ε is re-derived by the accountant from σ, q and steps, and those from the configuration:
+    one error naming the file, nothing published."""
+    import shutil
+
+    from mia_repro.cache import load_npz, save_npz, sidecar
+    from mia_repro.experiment.canary_audit import AuditError
+
+    cfg, _ = audited
+    shutil.copytree(cfg.output_dir, tmp_path / "r")
+    cfg = dataclasses.replace(cfg, results_dir=str(tmp_path / "r"))
+    before = cfg.layout.audit.read_text()
+    path = next(f for f in cfg.layout.stage1_root.rglob("target-*.npz")
+                if "weights" not in f.parts and json.loads(str(np.load(f)["trained_on"])).get("dp", {}).get(
+                    "noise_multiplier", 0) > 0 and "canaries" in json.loads(str(np.load(f)["trained_on"])))
+    arrays = load_npz(path)
+    record = json.loads(str(arrays["trained_on"]))
+    record["dp"][field] = value
+    arrays["trained_on"] = np.array(json.dumps(record))
+    save_npz(path, key=json.loads(sidecar(path).read_text())["key"], **arrays)
+    with pytest.raises(AuditError, match="the DP record of its model file") as err:
+        run_audit(cfg, log=quiet)
+    assert str(path) in str(err.value) and says in str(err.value)
+    assert cfg.layout.audit.read_text() == before

@@ -158,7 +158,9 @@ def test_dp_rows_record_the_schedule_both_epsilons_and_the_audit(swept):
         with np.load(cfg.layout.dp_scores(30, 8.0)) as z:
             arrays = {k: z[k] for k in z.files}
         prefix = r["scenario"] + "__"
-        scores = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        scores = {k[len(prefix):]: v for k, v in arrays.items()
+                  if k.startswith(prefix) and not k.endswith(("__pred", "__ci95"))}
+        assert dict(zip(mit.SCHEDULE_INPUTS, arrays["schedule"])) == {k: r[k] for k in mit.SCHEDULE_INPUTS}
         assert set(scores) == {"shokri_svm", "confidence_threshold_baseline"} | {c["attack"] for c in compared}
         again = epsilon_lower_bound(arrays["member"], scores, r["delta"], seed=cfg.seed)
         assert again["epsilon_lower_bound"] == r["epsilon_lower_bound"]
@@ -189,21 +191,75 @@ def test_dp_without_the_aware_attacker_still_records_schedule_and_audit(mitigate
     assert len(list((cfg.output_dir / "stage1" / "n30").glob("*.npz"))) == before
 
 
-def test_an_edited_dp_row_with_a_recomputed_digest_is_not_published(mitigated):
-    """The probe's forgery: a cached DP row's ε set from 8 to 0.1 beside its σ, the sidecar recomputed. Its ε
-    is re-derived by the accountant from the recorded schedule before publishing: reported, recomputed."""
+def _forge(cfg, size, defense, strength, edit):
+    """The probe's forgery: a setting's cached rows edited by ``edit`` and their digest sidecar recomputed."""
     from mia_repro.cache import seal
-    from mia_repro.experiment.mitigation import _setting_entry
     from mia_repro.experiment.stage1 import load_stage1
 
-    cfg, rows = mitigated
-    part = _setting_entry(cfg, 30, "dp", 8.0, load_stage1(cfg)[30].fingerprint())["rows"]
+    part = mit._setting_entry(cfg, size, defense, strength, load_stage1(cfg)[size].fingerprint())["rows"]
     cached = json.loads(part.path.read_text())
-    cached[0]["svm"]["epsilon"] = 0.1
+    edit(cached)
     part.path.write_text(json.dumps(cached))
     seal(part.path, part.key)
+    return part.path
+
+
+def test_an_edited_dp_row_with_a_recomputed_digest_is_not_published(mitigated):
+    """A cached DP row's ε set from 8 to 0.1 beside its σ, the sidecar recomputed. Its ε is re-derived by the
+    accountant from the schedule in the setting's score file before publishing: reported, recomputed."""
+    cfg, rows = mitigated
+    path = _forge(cfg, 30, "dp", 8.0, lambda c: c[0]["svm"].update(epsilon=0.1))
     lines = []
     again = run_mitigation(cfg, log=lines.append)
-    assert any("are not what the accountant gives for its schedule" in line for line in lines), "\n".join(lines)
+    assert any(str(path) in line and "rows[0].svm.epsilon is not what its score file gives" in line
+               for line in lines), "\n".join(lines)
     dp = [r for r in again if r["defense"] == "dp"]
     assert dp[0]["epsilon"] == pytest.approx(8.0, abs=0.01) and dp == [r for r in rows if r["defense"] == "dp"]
+
+
+@pytest.mark.parametrize("defense, strength, part, key", [
+    ("l2", 1e-3, "svm", "auc"), ("dropout", 0.5, "threshold", "precision"), ("topk", 1, "svm", "auc"),
+    ("rounding", 1, "svm", "tpr_at_0.1pct_fpr_ci95"), ("temperature", 5.0, "threshold", "target_test_acc"),
+    ("none", 0.0, "attacks", "auc")])
+def test_a_forged_non_dp_row_with_a_recomputed_digest_is_not_published(mitigated, defense, strength, part, key):
+    """The probe's forgery of a non-DP setting (L2, dropout, output defenses, none): a row's AUC (or another
+    number) set to 0.99, its digest recomputed.  Re-derived from the setting's score file: the log names the
+    file and the number, the setting is recomputed, and what is published is what the sweep gave before."""
+    cfg, rows = mitigated
+    _, meta = mit.load_mitigation(cfg)
+
+    def edit(cached):
+        target = cached[0][part] if part != "attacks" else cached[0]["attacks"]["lira_offline"]
+        target[key] = [0.9, 0.99] if key.endswith("ci95") else 0.99
+
+    path = _forge(cfg, 30, defense, strength, edit)
+    lines = []
+    again = run_mitigation(cfg, log=lines.append)
+    name = "attacks.lira_offline" if part == "attacks" else part
+    assert any(str(path) in line and f"rows[0].{name}.{key}" in line and "is not what its score file gives" in line
+               and "recomputing" in line for line in lines), "\n".join(lines)
+    assert again == json.loads(json.dumps(rows))
+    assert mit.load_mitigation(cfg)[1]["attack_comparison"] == meta["attack_comparison"]
+
+
+def test_every_published_row_is_what_its_score_file_gives(swept):
+    """mitigation.json and the meta's baseline and compared rows are :func:`derive_rows` of each setting's
+    score file; the score file holds every scenario's scores, decisions and intervals."""
+    from mia_repro.experiment.stage1 import load_stage1
+
+    cfg, rows = swept
+    _, meta = mit.load_mitigation(cfg)
+    fingerprint = load_stage1(cfg)[30].fingerprint()
+    for defense, strength in settings(cfg):
+        parts = mit._setting_entry(cfg, 30, defense, strength, fingerprint)
+        derived = mit.derive_rows(cfg, 30, defense, strength, parts["scores"].load())
+        mine = [r for r in rows if (r["defense"], r["strength"]) == (defense, float(strength))]
+        assert json.loads(json.dumps(mine)) == json.loads(json.dumps([d["svm"] for d in derived]))
+        base = [r for r in meta["threshold_baseline"] if (r["defense"], r["strength"]) == (defense, float(strength))]
+        assert json.loads(json.dumps(base)) == json.loads(json.dumps([d["threshold"] for d in derived]))
+        for d in derived:
+            for name, m in (d["attacks"] or {}).items():
+                row = [c for c in meta["attack_comparison"] if (c["defense"], c["strength"], c["scenario"], c["attack"])
+                       == (defense, float(strength), d["scenario"], name)]
+                assert len(row) == 1 and json.loads(json.dumps(m)) == {
+                    k: v for k, v in row[0].items() if k not in ("defense", "strength", "size", "scenario", "attack")}

@@ -109,9 +109,9 @@ def test_damaged_stage2_cache_is_refit(stage2_run):
         marker.write_text("{not json")
     lines = []
     again = run_stage2(cfg, log=lines.append)
-    # per size: the block (damaged) and the fitted SVMs (their digest damaged too): both reported, both refit
-    assert sum("cache entry not usable" in line and "refitting" in line for line in lines) == 4
-    assert sum(".svms.npz" in line for line in lines) == 2
+    # per size: the block (damaged) reported and refit; the SVMs are fitted anew, never read for the scores
+    assert sum("cache entry not usable" in line and "refitting" in line for line in lines) == 2
+    assert not any(".svms.npz" in line for line in lines)
     assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"]
 
 
@@ -153,3 +153,85 @@ def test_an_edited_summary_with_a_recomputed_digest_is_refit_not_published(stage
     again = run_stage2(cfg, log=lines.append)
     assert any("its auc 0.99 is not what its scores give" in line and line.endswith("refitting") for line in lines)
     assert again["sizes"]["150"]["attack"]["auc"] == summary["sizes"]["150"]["attack"]["auc"] != 0.99
+
+
+def _forge_svms(path, edit):
+    """The probe's forgery of a fitted-SVM file: its arrays edited by ``edit``, its digest sidecar recomputed."""
+    from mia_repro.cache import load_npz, save_npz, sidecar
+
+    key = json.loads(sidecar(path).read_text())["key"]
+    arrays = load_npz(path)
+    edit(arrays)
+    save_npz(path, key=key, **arrays)
+
+
+def _forge_dual(arrays):
+    arrays["c0_dual"] = arrays["c0_dual"] * -3.0
+
+
+def _forge_platt(arrays):
+    meta = json.loads(str(arrays["meta"]))
+    for c in meta["classes"]:
+        c["platt"] = [5.0, 1.0] if c["platt"] else c["platt"]
+    arrays["meta"] = np.array(json.dumps(meta))
+
+
+@pytest.mark.parametrize("edit", [_forge_dual, _forge_platt], ids=["coefficients", "calibration"])
+def test_forged_svms_with_a_recomputed_digest_change_no_published_number(stage2_run, edit):
+    """The probe: a fitted-SVM file's coefficients (or its calibration) forged, its digest recomputed, and the
+    Stage II entry removed so that the stage recomputes it.  Stage II fits its SVMs anew and never scores a
+    kept file: summary.json is what it was."""
+    cfg, summary = stage2_run
+    before = (cfg.output_dir / "summary.json").read_text()
+    for path in (cfg.output_dir / "stage2").glob("*.svms.npz"):
+        _forge_svms(path, edit)
+    for marker in (cfg.output_dir / "stage2").glob("n*-*.json"):
+        marker.unlink()
+    run_stage2(cfg, log=lambda *_: None)
+    after = json.loads((cfg.output_dir / "summary.json").read_text())
+    mine = json.loads(before)
+    for n in ("150", "200"):  # every number but the fit's seconds
+        for part in ("attack", "baseline", "target", "shadows"):
+            a, b = dict(after["sizes"][n][part]), dict(mine["sizes"][n][part])
+            a.pop("seconds", None), b.pop("seconds", None)
+            assert a == b
+
+
+@pytest.mark.parametrize("edit", [_forge_dual, _forge_platt], ids=["coefficients", "calibration"])
+def test_the_mitigation_stage_refits_forged_svms_that_do_not_give_stage2s_scores(stage2_run, edit):
+    """load_attack (the mitigation stage's unaware attacker) uses a kept SVM file only if it gives back Stage
+    II's verified scores and decisions on the target; a forged one is reported by path and refit."""
+    cfg, _ = stage2_run
+    so = stage2_mod.load_stage1(cfg)[150]
+    path = stage2_mod._svms(cfg, so)["svms"].path
+    honest = stage2_mod.load_attack(cfg, so, log=lambda *_: None)
+    _forge_svms(path, edit)
+    lines = []
+    svm = stage2_mod.load_attack(cfg, so, log=lines.append)
+    assert any(str(path) in line and "not Stage II's" in line and "refitting" in line for line in lines), lines
+    _, published, _ = stage2_mod.size_entry(cfg, so, log=lambda *_: None)
+    from mia_repro.attacks import AttackerView
+
+    np.testing.assert_array_equal(svm.score(AttackerView.from_stage1(so)), published["score"])
+    np.testing.assert_array_equal(honest.score(AttackerView.from_stage1(so)), published["score"])
+    quiet = []
+    stage2_mod.load_attack(cfg, so, log=quiet.append)  # the refit was kept: used as it is now
+    assert quiet == []
+
+
+def test_an_svm_file_with_no_classes_is_named_and_refit(stage2_run):
+    cfg, _ = stage2_run
+    so = stage2_mod.load_stage1(cfg)[150]
+    path = stage2_mod._svms(cfg, so)["svms"].path
+
+    def empty(arrays):
+        for k in [k for k in arrays if k != "meta"]:
+            del arrays[k]
+        arrays["meta"] = np.array(json.dumps({"classes": [], "trained_on": []}))
+
+    _forge_svms(path, empty)
+    lines = []
+    svm = stage2_mod.load_attack(cfg, so, log=lines.append)
+    assert any(str(path) in line and "0 classes' SVMs in it, expected 10" in line and "refitting" in line
+               for line in lines), lines
+    assert len(svm.svms_.classes) == 10
