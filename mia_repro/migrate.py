@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mia_repro.cache import seal, sidecar
+from mia_repro.cache import NPZ_DAMAGE, seal, sidecar
 from mia_repro.errors import MiaReproError
 
 REQUIRED = ("format", "probs", "logits", "true_class", "member", "indices", "pop_logits", "trained_on")
@@ -49,14 +49,20 @@ def check_model_file(path: Path) -> str:
             if "identity" in z.files:
                 import json
 
-                theirs = json.loads(str(z["identity"])).get("key")
+                ident = json.loads(str(z["identity"]))
+                if not isinstance(ident, dict):
+                    raise MigrateError(f"{path}: its identity record is not an object ({type(ident).__name__}): "
+                                       f"not a model file the package wrote")
+                theirs = ident.get("key")
                 if theirs != key:
                     raise MigrateError(f"{path}: its identity says key {theirs}, its name {key}: another model's file")
             for k in ("probs", "logits", "pop_logits"):
                 if not np.isfinite(z[k]).all():
                     raise MigrateError(f"{path}: {k} holds NaN or infinite values")
-    except (OSError, ValueError) as exc:
-        raise MigrateError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    except MigrateError:
+        raise
+    except NPZ_DAMAGE as exc:  # a truncated or altered zip, a bad member: what numpy raises on damaged bytes
+        raise MigrateError(f"{path}: unreadable ({type(exc).__name__}: {exc}); not sealed") from None
     return key
 
 

@@ -37,7 +37,7 @@ class DPRun:
     canaries: dict | None
 
 
-def _check(model, x, y, dp, epochs, batch_size) -> tuple[np.ndarray, np.ndarray]:
+def _check(model, x, y, dp, epochs, batch_size, learning_rate=1e-3) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(model, keras.Model):
         raise OwnDPInputError(f"model: expected a keras.Model that outputs logits, got {type(model).__name__}")
     if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers()):
@@ -52,13 +52,51 @@ def _check(model, x, y, dp, epochs, batch_size) -> tuple[np.ndarray, np.ndarray]
     y = np.asarray(y)
     if y.dtype.kind not in "iu" or y.shape != (len(x),):
         raise OwnDPInputError(f"y: expected integer class labels of shape ({len(x)},), got {y.dtype} {y.shape}")
-    out = model(x[:1])
+    want = _input_shape(model)
+    if want is not None and (len(want) != x.ndim - 1 or any(w is not None and w != g for w, g in zip(want, x.shape[1:]))):
+        raise OwnDPInputError(f"x: the model takes inputs of shape {tuple(want)} per example, x has {x.shape[1:]}")
+    try:
+        out = np.asarray(model(x[: min(len(x), 64)]), np.float64)
+    except Exception as exc:  # the backend's own error on inputs the model cannot take: one line of it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OwnDPInputError(f"x: the model cannot take inputs of shape {x.shape[1:]} ({first})") from None
+    if _outputs_probabilities(model, out):
+        raise OwnDPInputError("model: its outputs are probabilities (a final softmax); DP-SGD's loss needs logits: "
+                              "build the last layer with activation=None (keep the softmax for prediction only)")
     classes = int(out.shape[-1])
     if y.min() < 0 or y.max() >= classes:
         raise OwnDPInputError(f"y: labels must lie in 0..{classes - 1} (the model has {classes} outputs)")
     if not (isinstance(epochs, int) and epochs >= 1 and isinstance(batch_size, int) and 1 <= batch_size <= len(x)):
         raise OwnDPInputError(f"epochs and batch_size: expected integers >= 1, batch_size <= {len(x)}")
+    parameters = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    if dp.canaries > parameters:
+        raise OwnDPInputError(f"dp.canaries: {dp.canaries} white-box canaries need as many trainable parameters (one "
+                              f"each); the model has {parameters}: use at most {parameters}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.integer, np.floating)) \
+            or not 0 < float(learning_rate) < np.inf:
+        raise OwnDPInputError(f"learning_rate: expected a positive finite number, got {learning_rate!r}")
     return x.astype(np.float32), y.astype(np.int32)
+
+
+def _input_shape(model) -> tuple | None:
+    """The per-example input shape a functional or built model declares, or None when it declares none."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs or len(inputs) != 1:
+        return None
+    return tuple(inputs[0].shape[1:])
+
+
+def _outputs_probabilities(model, out: np.ndarray) -> bool:
+    """Whether ``model`` ends in a softmax (its last layer's activation, or a Softmax layer) or its outputs
+    ``out`` (B, C) look like probabilities: every row non-negative and summing to 1."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if activation == "softmax" or isinstance(last, keras.layers.Softmax):
+        return True
+    return out.ndim == 2 and out.shape[1] > 1 and bool((out >= 0).all() and np.allclose(out.sum(1), 1.0, atol=1e-5))
 
 
 def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, seed: int = 0,
@@ -68,7 +106,7 @@ def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, s
     from mia_repro.attacks.base import cross_entropy
     from mia_repro.training.dp_sgd import dp_fit, make_optimizer
 
-    xs, ys = _check(model, x, y, dp, epochs, batch_size)
+    xs, ys = _check(model, x, y, dp, epochs, batch_size, learning_rate)
 
     def evaluate() -> tuple[float, float]:
         logits = np.concatenate([np.asarray(model(xs[i:i + 512]), np.float64) for i in range(0, len(xs), 512)])
@@ -82,6 +120,8 @@ def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, s
 def audit_dp_run(run: DPRun, confidence: float = 0.95) -> dict:
     """The one-run ε lower bound from ``run``'s canaries (:func:`~mia_repro.one_run_audit.one_run_audit`),
     with the accountant's ε beside it (``claimed_epsilon``)."""
+    if not isinstance(run, DPRun):
+        raise OwnDPInputError(f"run: expected what train_dp_sgd returned (a DPRun), got {type(run).__name__}")
     if run.canaries is None:
         raise OwnDPInputError("this run has no canaries: train with DPConfig(canaries=...) to audit it")
     result = one_run_audit(np.asarray(run.canaries["included"], bool), np.asarray(run.canaries["score"]),

@@ -134,6 +134,13 @@ def audit_row(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOut
         raise AuditError(f"{label}: the model's file holds no canary record of {dp_cfg.canaries} canaries; delete it "
                          f"and rerun `python -m mia_repro audit --profile {cfg.profile}`")
     dp = checked_schedule(cfg, label, dp_cfg, out, path)
+    for kind, values in (("white-box canary", rec["score"]), ("black-box canary", bb.get("score", []))):
+        bad = int((~np.isfinite(np.asarray(values, np.float64))).sum())
+        if bad:
+            raise AuditError(f"{label}: {bad} of its {len(values)} {kind} scores are NaN or infinite in its model "
+                             f"file{'' if path is None else f' {path}'} (a damaged file, or training that "
+                             f"diverged): delete the file and rerun `python -m mia_repro audit --profile "
+                             f"{cfg.profile}`")
     included = np.asarray(rec["included"], bool)
     score = np.asarray(rec["score"], np.float64)
     conf = cfg.audit.confidence

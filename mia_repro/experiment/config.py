@@ -35,6 +35,10 @@ MAX_SEED = 2**32 - 1  # what numpy's and every backend's seeding accepts
 SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
 
+#: the sweep's largest L2 strength, rounding decimals and DP-SGD target ε
+MAX_L2, MAX_DECIMALS, MAX_EPSILON = 1.0, 8, 1000.0
+
+
 @dataclass(frozen=True)
 class MitigationConfig:
     """The mitigation sweep: regularized targets and output-side defenses.
@@ -73,14 +77,29 @@ class MitigationConfig:
         positive_ints("mitigation.sizes", mi.sizes, allow_empty=True)
         positive_ints("mitigation.aware_sizes", mi.aware_sizes, allow_empty=True)
         positive_numbers("mitigation.l2_strengths", mi.l2_strengths, allow_zero=True)
+        need(all(math.isfinite(s) and s <= MAX_L2 for s in mi.l2_strengths), "mitigation.l2_strengths",
+             f"every strength must be at most {MAX_L2:g} (a larger penalty drives every weight to 0 and overflows "
+             f"the loss)", mi.l2_strengths)
         positive_numbers("mitigation.dropout_rates", mi.dropout_rates, allow_zero=True)
         need(all(r < 1 for r in mi.dropout_rates), "mitigation.dropout_rates", "every rate must be below 1",
              mi.dropout_rates)
         positive_ints("mitigation.topk", mi.topk, allow_empty=True)
+        need(isinstance(mi.rounding_decimals, tuple) and all(is_int(d) and 0 <= d <= MAX_DECIMALS
+                                                             for d in mi.rounding_decimals),
+             "mitigation.rounding_decimals", f"expected integers from 0 to {MAX_DECIMALS} (float32 probabilities "
+             f"hold no more decimals; below 0 rounds to tens)", mi.rounding_decimals)
         if mi.temperatures:
             positive_numbers("mitigation.temperatures", mi.temperatures)
-        need(isinstance(mi.dp_epsilons, tuple) and all(is_number(e) and 0 < e < math.inf for e in mi.dp_epsilons),
-             "mitigation.dp_epsilons", "expected a tuple of positive finite numbers", mi.dp_epsilons)
+            need(all(math.isfinite(t) for t in mi.temperatures), "mitigation.temperatures",
+                 "every temperature must be finite", mi.temperatures)
+        need(isinstance(mi.dp_epsilons, tuple) and all(is_number(e) and 0 < e <= MAX_EPSILON for e in mi.dp_epsilons),
+             "mitigation.dp_epsilons", f"expected a tuple of positive numbers up to {MAX_EPSILON:g} (beyond it the "
+             f"noise cannot be calibrated; for no privacy, the undefended target is the sweep's first row)",
+             mi.dp_epsilons)
+        for name in ("l2_strengths", "dropout_rates", "topk", "rounding_decimals", "temperatures", "dp_epsilons"):
+            values = getattr(mi, name)
+            need(len(set(values)) == len(values), f"mitigation.{name}", "each value once (a repeat would publish "
+                 "its rows twice)", values)
         need(isinstance(mi.dp_aware, bool), "mitigation.dp_aware", "expected True or False", mi.dp_aware)
         if mi.dp_epsilons:  # the DPConfig each setting will use, validated now rather than mid-sweep
             try:

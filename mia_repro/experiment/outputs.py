@@ -215,7 +215,9 @@ class ModelOutputs:
             raise CacheEntryError(f"{path}: computed for another population sample or augmentation list")
         dp = self.dp
         if expect.dp and not (isinstance(dp, dict) and all(
-                isinstance(dp.get(k), (int, float)) and not isinstance(dp.get(k), bool) and np.isfinite(dp[k])
+                isinstance(dp.get(k), (int, float)) and not isinstance(dp.get(k), bool) and (
+                    np.isfinite(dp[k]) or (k in ("epsilon", "epsilon_pld") and dp[k] == np.inf
+                                           and dp.get("noise_multiplier") == 0))  # σ = 0: ε = ∞, no privacy
                 for k in DP_FIELDS)):
             raise CacheEntryError(f"{path}: a DP-SGD model's file without its complete DP record "
                                   f"({', '.join(DP_FIELDS)}): an ordinary model's file in a DP model's place?")

@@ -110,9 +110,10 @@ class ModelConfig:
         m = self
         need(is_int(m.epochs) and m.epochs >= 1, "model.epochs", "expected an integer >= 1", m.epochs)
         need(is_int(m.batch_size) and m.batch_size >= 1, "model.batch_size", "expected an integer >= 1", m.batch_size)
-        need(is_number(m.learning_rate) and m.learning_rate > 0, "model.learning_rate", "expected a positive number",
+        need(is_number(m.learning_rate) and 0 < m.learning_rate < math.inf, "model.learning_rate", "expected a positive finite number",
              m.learning_rate)
-        need(is_number(m.l2) and m.l2 >= 0, "model.l2", "expected a number >= 0", m.l2)
+        need(is_number(m.l2) and 0 <= m.l2 <= 1, "model.l2", "expected a number in [0, 1] (a larger penalty "
+             "drives every weight to 0 and overflows the loss)", m.l2)
         need(is_number(m.dropout) and 0 <= m.dropout < 1, "model.dropout", "expected a number in [0, 1)", m.dropout)
         need(is_int(m.num_classes) and m.num_classes >= 2, "model.num_classes", "expected an integer >= 2",
              m.num_classes)

@@ -89,8 +89,13 @@ def test_black_box_canaries_are_outside_the_target_records_and_mislabelled(audit
 def test_a_rerun_trains_nothing_and_gives_the_same_rows(audited):
     cfg, rows = audited
     files = sorted(cfg.layout.stage1_root.rglob("*.npz"))
-    again = run_audit(cfg, log=quiet)
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    lines = []
+    again = run_audit(cfg, log=lines.append)
     assert again == rows and sorted(cfg.layout.stage1_root.rglob("*.npz")) == files
+    # every model file used as it is: the σ = 0 model's ε = ∞ is its complete DP record, not a damaged one
+    assert not any("not usable" in line for line in lines), lines
+    assert {f: f.stat().st_mtime_ns for f in files} == stamps
 
 
 def test_the_white_box_canaries_score_what_dp_sgd_released(audited):
@@ -154,3 +159,25 @@ def test_an_edited_dp_record_with_a_recomputed_digest_is_refused_naming_the_file
         run_audit(cfg, log=quiet)
     assert str(path) in str(err.value) and says in str(err.value)
     assert cfg.layout.audit.read_text() == before
+
+
+def test_nan_canary_scores_name_the_model_the_file_and_the_fix(audited, tmp_path):
+    import shutil
+
+    from mia_repro.cache import load_npz, save_npz, sidecar
+    from mia_repro.experiment.canary_audit import AuditError
+
+    cfg, _ = audited
+    shutil.copytree(cfg.output_dir, tmp_path / "r")
+    cfg = dataclasses.replace(cfg, results_dir=str(tmp_path / "r"))
+    path = next(f for f in cfg.layout.stage1_root.rglob("target-*.npz")
+                if "weights" not in f.parts and "canaries" in json.loads(str(np.load(f)["trained_on"])))
+    arrays = load_npz(path)
+    record = json.loads(str(arrays["trained_on"]))
+    record["canaries"]["score"][3] = float("nan")
+    arrays["trained_on"] = np.array(json.dumps(record))
+    save_npz(path, key=json.loads(sidecar(path).read_text())["key"], **arrays)
+    with pytest.raises(AuditError, match=r"1 of its 60 white-box canary scores are NaN or infinite in its model file "
+                                         r".*delete the file and rerun `python -m mia_repro audit") as err:
+        run_audit(cfg, log=quiet)
+    assert str(path) in str(err.value)

@@ -1,3 +1,4 @@
+import json
 import numpy as np
 import pytest
 
@@ -413,3 +414,29 @@ def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity
     again = train_or_load(cfg, 30, [job], dp_model, log=lines.append, stats=stats)[0]
     assert f"the file of another model (target, trained for key {store.key(job, 30, cfg.model)})" in lines[0]
     assert stats["trained"] == 1 and again.dp == dp_out.dp
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda p, d: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "unreadable (BadZipFile"),
+    (lambda p, d: np.savez(p, **{**d, "identity": np.array(json.dumps(["not", "an", "object"]))}),
+     "its identity record is not an object (list)"),
+    (lambda p, d: np.savez(p, **{**d, "identity": np.array("{broken")}), "unreadable (JSONDecodeError"),
+])
+def test_the_seal_command_refuses_a_damaged_file_in_one_line(tiny_config, capsys, damage, says):
+    """The probe's cases: a truncated zip, an identity that is not an object, an identity that is not JSON:
+    each one line naming the file, exit 2, nothing sealed (never a traceback)."""
+    import dataclasses
+
+    from mia_repro import migrate
+
+    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    run_stage1(cfg, log=quiet)
+    target = ModelStore(cfg).path(size_jobs(make_splits(240, 30, 2, 0), 0)[0], 30, cfg.model)
+    d = dict(np.load(target))
+    sidecar(target).unlink()
+    damage(target, d)
+    capsys.readouterr()  # Stage I's progress lines
+    assert migrate.main(["seal", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(target) in err[0] and says in err[0], err
+    assert not sidecar(target).exists()

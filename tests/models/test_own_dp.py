@@ -49,3 +49,51 @@ def test_bad_own_dp_inputs_are_named():
         train_dp_sgd(_mlp(), x, y, {"target_epsilon": 2.0}, epochs=1)
     with pytest.raises(OwnDPInputError, match="no canaries"):
         audit_dp_run(train_dp_sgd(_mlp(), x, y, dp, epochs=1, batch_size=20))
+
+
+def _softmax_mlp(classes=3, as_layer=False):
+    keras.utils.set_random_seed(0)
+    if as_layer:
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Softmax()])
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="tanh"),
+                             keras.layers.Dense(classes, activation="softmax")])
+
+
+@pytest.mark.parametrize("as_layer", [False, True], ids=["activation", "layer"])
+def test_a_softmax_model_is_refused_as_not_giving_logits(as_layer):
+    x, y = _data()
+    with pytest.raises(OwnDPInputError, match="outputs are probabilities .*activation=None"):
+        train_dp_sgd(_softmax_mlp(as_layer=as_layer), x, y, DPConfig(target_epsilon=2.0), epochs=1)
+
+
+@pytest.mark.parametrize("lr", [float("nan"), -1.0, 0.0, float("inf"), "x", True])
+def test_a_learning_rate_that_cannot_train_is_refused(lr):
+    x, y = _data()
+    with pytest.raises(OwnDPInputError, match="learning_rate: expected a positive finite number"):
+        train_dp_sgd(_mlp(), x, y, DPConfig(target_epsilon=2.0), epochs=1, learning_rate=lr)
+
+
+def test_inputs_of_another_width_are_named_not_a_keras_error():
+    x, y = _data()
+    with pytest.raises(OwnDPInputError, match=r"x: the model takes inputs of shape \(8,\) per example, x has \(5,\)"):
+        train_dp_sgd(_mlp(), x[:, :5], y, DPConfig(target_epsilon=2.0), epochs=1)
+
+
+def test_more_canaries_than_parameters_are_named():
+    x, y = _data()
+    n = sum(int(np.prod(v.shape)) for v in _mlp().trainable_variables)
+    with pytest.raises(OwnDPInputError, match=f"dp.canaries: {n + 1} white-box canaries .* the model has {n}"):
+        train_dp_sgd(_mlp(), x, y, DPConfig(target_epsilon=2.0, canaries=n + 1), epochs=1)
+
+
+@pytest.mark.parametrize("run", ["x", None, {"schedule": {}}])
+def test_auditing_what_is_not_a_run_is_named(run):
+    with pytest.raises(OwnDPInputError, match="run: expected what train_dp_sgd returned"):
+        audit_dp_run(run)
+
+
+def test_a_logit_model_still_trains_after_the_checks():
+    x, y = _data()
+    run = train_dp_sgd(_mlp(), x, y, DPConfig(target_epsilon=2.0, noise_seed="model"), epochs=1, batch_size=20,
+                       learning_rate=1e-2)
+    assert run.schedule["steps"] == 6

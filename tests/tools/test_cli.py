@@ -241,3 +241,64 @@ def test_reproduce_on_a_real_full_disk_is_one_line_exit_2_and_leaves_no_incomple
                 assert z.testzip() is None, name
         elif name.endswith(".json"):
             _json.loads(data)
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--rounding", "-1"], "--rounding (mitigation.rounding_decimals): expected integers from 0 to 8"),
+    (["--rounding", "400"], "--rounding (mitigation.rounding_decimals): expected integers from 0 to 8"),
+    (["--l2", "inf"], "--l2 (mitigation.l2_strengths): every strength must be at most 1"),
+    (["--l2", "1e300"], "--l2 (mitigation.l2_strengths): every strength must be at most 1"),
+    (["--dp-epsilons", "1e300"], "--dp-epsilons (mitigation.dp_epsilons): expected a tuple of positive numbers up to"),
+    (["--temperatures", "inf"], "--temperatures (mitigation.temperatures): every temperature must be finite"),
+    (["--l2", "0.01", "0.01"], "--l2 (mitigation.l2_strengths): each value once"),
+    (["--topk", "1", "1"], "--topk (mitigation.topk): each value once"),
+])
+def test_every_sweep_value_is_checked_before_any_work(tmp_path, capsys, flags, says):
+    """The probe's sweep values: each one line, exit 2, and nothing made (no results folder, no model)."""
+    out = tmp_path / "r"
+    assert main(["mitigation", "--profile", "quick", "--results-dir", str(out), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+    assert not out.exists()
+
+
+def test_good_sweep_values_pass_the_checks():
+    from mia_repro.experiment.overrides import with_sweep
+
+    cfg = with_sweep(get_config("quick"), rounding=[0, 8], l2=[1.0], temperatures=[1e6], dp_epsilons=[1000.0])
+    assert cfg.mitigation.rounding_decimals == (0, 8) and cfg.mitigation.dp_epsilons == (1000.0,)
+
+
+@pytest.mark.parametrize("text, says", [
+    (b"\x00\xff\xfe\x00binary", "not a text file (TOML is UTF-8 text)"),
+    (b'profile = "nope"\n', "profile 'nope': choose the profile with --profile"),
+    (b'data_path = "/nonexistent/cifar"\n', "data_path: --data /nonexistent/cifar: no such folder"),
+    (b'[mitigation]\nrounding_decimals = ["x"]\n', "mitigation.rounding_decimals: expected integers from 0 to 8"),
+    (b'rounding = [-1]\n', "rounding (mitigation.rounding_decimals): expected integers from 0 to 8"),
+    (b'l2 = 0.01\n', "l2: expected a list of values"),
+    (b'nonsense = 1\n', "nonsense: not a setting of the experiment"),
+])
+def test_a_bad_config_file_is_one_line(tmp_path, capsys, text, says):
+    path = tmp_path / "exp.toml"
+    path.write_bytes(text)
+    out = tmp_path / "r"
+    assert main(["mitigation", "--profile", "quick", "--results-dir", str(out), "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --config {path}: ") and says in err[0], err
+    assert not out.exists()
+
+
+def test_the_files_names_are_the_flags_names_with_the_flags_meaning(tmp_path):
+    """`epochs`, `shadows` and the sweep flags' names are accepted in the file and mean what the flags do; a
+    [mitigation] sweep field means the same: the sweep is exactly the defenses given."""
+    from mia_repro.experiment.overrides import with_config_file, with_sweep
+
+    base = get_config("quick")
+    flags = with_sweep(base, l2=[0.001])
+    for text in ('epochs = 3\nshadows = 5\nl2 = [0.001]\n', 'epochs = 3\nshadows = 5\n[mitigation]\nl2_strengths = [0.001]\n'):
+        path = tmp_path / "exp.toml"
+        path.write_text(text)
+        cfg = with_config_file(base, path)
+        assert (cfg.model.epochs, cfg.n_shadows) == (3, 5)
+        assert cfg.mitigation == flags.mitigation  # an L2-only sweep, as `--l2 0.001`
+        assert cfg.mitigation.rounding_decimals == () and cfg.mitigation.l2_strengths == (0.001,)
