@@ -4,7 +4,7 @@ The package in layers; a module imports only from its own layer or the ones abov
 (enforced by ``tests/base/test_layering.py`` on every import, at module level or inside a function):
 
 1. **base** -- ``errors`` (every error the package raises on purpose derives from :class:`MiaReproError`),
-   ``validation`` (config value checks), ``paths``, ``cache`` (atomic files and digests), ``quiet`` (Keras
+   ``validation`` (config value checks), ``paths``, ``environment`` (variables set for a while), ``cache`` (atomic files and digests), ``quiet`` (Keras
    without backend noise), ``determinism``.
 2. **core** -- ``attacks/`` (Shokri's per-class SVMs and today's attacks, scikit-learn estimators on the
    attacker's view), ``metrics``, ``evaluation`` (fit, score, judge), ``mistakes`` (a user's silent

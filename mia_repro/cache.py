@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from mia_repro.environment import setenv
 from mia_repro.errors import MiaReproInputError
 
 SIDECAR = ".digest.json"
@@ -101,15 +102,8 @@ def confined(*roots: str | os.PathLike):
     The roots themselves may be links.  Set in the environment, so that worker processes started inside
     inherit it; nested calls add roots."""
     before = os.environ.get(WRITE_ROOTS)
-    mine = [os.path.abspath(r) for r in roots]
-    os.environ[WRITE_ROOTS] = os.pathsep.join(([before] if before else []) + mine)
-    try:
+    with setenv(WRITE_ROOTS, os.pathsep.join(([before] if before else []) + [os.path.abspath(r) for r in roots])):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(WRITE_ROOTS, None)
-        else:
-            os.environ[WRITE_ROOTS] = before
 
 
 def check_writable(path: str | os.PathLike) -> Path:

@@ -290,20 +290,22 @@ def point_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray) -> di
             "fp_allowed": {key: int(math.floor(level * n_neg + 1e-9)) for key, level in FPR_LEVELS.items()}}
 
 
-def same_value(a, b, tol: float = 1e-9) -> bool:
-    """Whether two published values agree: numbers to ``tol`` (relative above 1; NaN equals NaN), lists,
-    tuples and dicts element by element, anything else by ``==``."""
-    if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b) and all(
-            same_value(a[k], b[k], tol) for k in a)
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and all(
-            same_value(x, y, tol) for x, y in zip(a, b))
+def first_difference(a, b, at: str = "value", tol: float = 1e-9) -> str | None:
+    """Where published value ``a`` first differs from ``b`` (``at``, then ``.key`` and ``[i]`` below it), or
+    None when they agree: numbers to ``tol`` (relative above 1; NaN equals NaN), dicts with the same keys and
+    lists or tuples of one length element by element, anything else by ``==``."""
+    if isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b):
+        return next((w for k in b if (w := first_difference(a[k], b[k], f"{at}.{k}", tol))), None)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return next((w for i, (x, y) in enumerate(zip(a, b)) if (w := first_difference(x, y, f"{at}[{i}]", tol))),
+                    None)
+    if isinstance(a, (dict, list, tuple)) or isinstance(b, (dict, list, tuple)):
+        return at  # one a container, the other not, or of other keys or length
     numeric = (int, float, np.integer, np.floating)
     if isinstance(a, numeric) and isinstance(b, numeric) and not isinstance(a, bool) and not isinstance(b, bool):
         a, b = float(a), float(b)
-        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol * max(1.0, abs(a), abs(b))
-    return a == b
+        return None if (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol * max(1.0, abs(a), abs(b)) else at
+    return None if a == b else at
 
 
 def check_published(block: dict, arrays: dict, tol: float = 1e-9) -> None:

@@ -81,17 +81,11 @@ KERNEL_LOG = ".kernel.log"
 def no_progress_bars():
     """The package's progress bars off in the kernels started within (:mod:`mia_repro.progress`): a widget's
     live state is not saved, so an executed notebook would show each bar frozen at 0%."""
+    from mia_repro.environment import setenv
     from mia_repro.progress import ENV
 
-    saved = os.environ.get(ENV)
-    os.environ[ENV] = "1"
-    try:
+    with setenv(ENV, "1"):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop(ENV, None)
-        else:
-            os.environ[ENV] = saved
 
 
 def make_portable(path: Path, source: Path, target: Path) -> None:

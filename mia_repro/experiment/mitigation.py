@@ -46,7 +46,7 @@ from mia_repro.experiment.plan import TrainRequest, execution, load_data, size_j
 from mia_repro.experiment.store import Part, load_entry, save_entry
 from mia_repro.experiment.trained import train_or_load, train_or_load_many
 from mia_repro.evaluation import evaluate_attack, evaluate_view, jsonable
-from mia_repro.metrics import point_metrics, same_value, score_ties
+from mia_repro.metrics import first_difference, point_metrics, score_ties
 from mia_repro.experiment.stage2 import load_attack
 from mia_repro.experiment.provenance import run_meta, versions
 
@@ -373,21 +373,11 @@ def _consistent_rows(cfg: ExperimentConfig, key: tuple, entry: dict | None, part
         return None
     size, defense, strength = key
     derived = json.loads(json.dumps(derive_rows(cfg, size, defense, strength, entry["scores"]), default=jsonable))
-    where = _first_difference(entry["rows"], derived)
+    where = first_difference(entry["rows"], derived, "rows")
     if where is not None:
         log(f"  cache entry not usable: {parts['rows'].path}: {where} is not what its score file gives; recomputing")
         return None
     return derived
-
-
-def _first_difference(cached, derived, at: str = "rows") -> str | None:
-    """Where ``cached`` first differs from ``derived`` (:func:`~mia_repro.metrics.same_value`), or None."""
-    if isinstance(cached, dict) and isinstance(derived, dict) and set(cached) == set(derived):
-        return next((w for k in derived if (w := _first_difference(cached[k], derived[k], f"{at}.{k}"))), None)
-    if isinstance(cached, list) and isinstance(derived, list) and len(cached) == len(derived):
-        return next((w for i, (c, d) in enumerate(zip(cached, derived))
-                     if (w := _first_difference(c, d, f"{at}[{i}]"))), None)
-    return None if same_value(cached, derived) else at
 
 
 @exclusive

@@ -11,7 +11,7 @@ PACKAGE = Path(mia_repro.__file__).parent
 
 #: layer of every module or sub-package (first dotted part under mia_repro), top of the list = lowest
 LAYERS = {
-    "errors": 0, "validation": 0, "paths": 0, "cache": 0, "quiet": 0, "determinism": 0, "progress": 0,
+    "errors": 0, "environment": 0, "validation": 0, "paths": 0, "cache": 0, "quiet": 0, "determinism": 0, "progress": 0,
     "attacks": 1, "metrics": 1, "evaluation": 1, "audit": 1, "privacy": 1, "defenses": 1, "reference_pool": 1,
     "pool_evaluation": 1, "one_run_audit": 1, "mistakes": 1,
     "data": 2,

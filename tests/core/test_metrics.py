@@ -314,3 +314,44 @@ def test_auc_interval_is_hanley_mcneil_on_a_case_done_by_hand():
     for bad in ((1.2, 10, 10), (0.5, 0, 10), (0.5, 10, 0), (float("nan"), 10, 10)):
         with pytest.raises(ValueError, match="auc_interval: expected an AUC in \\[0, 1\\] and positive counts"):
             auc_interval(*bad)
+
+
+@pytest.mark.parametrize("n, ties", [(10, False), (200, True), (3000, False), (3000, True)])
+def test_point_metrics_are_attack_metrics_without_the_bootstrap(n, ties):
+    from mia_repro.metrics import attack_metrics, first_difference, point_metrics
+
+    rng = np.random.default_rng(n)
+    member = rng.random(n) < 0.5
+    score = rng.normal(size=n) + member
+    score = np.round(score, 1) if ties else score
+    pred = (score > 0.5).astype(int)
+    assert first_difference(point_metrics(member, score, pred), attack_metrics(member, score, pred).to_dict(),
+                            tol=1e-12) is None
+
+
+def test_point_metrics_of_one_class_are_nan_where_attack_metrics_are():
+    from mia_repro.metrics import attack_metrics, first_difference, point_metrics
+
+    member, score, pred = np.ones(5, bool), np.arange(5.0), np.array([1, 0, 1, 1, 0])
+    assert first_difference(point_metrics(member, score, pred), attack_metrics(member, score, pred).to_dict()) is None
+    assert np.isnan(point_metrics(member, score, pred)["auc"])
+
+
+def test_first_difference_names_where_two_published_values_part():
+    from mia_repro.metrics import first_difference
+
+    a = {"rows": [{"auc": 0.7, "ci": [0.1, 0.2], "n": 3, "name": "x"}]}
+    assert first_difference(a, json_copy(a)) is None
+    assert first_difference(a, {"rows": [{"auc": 0.7 + 1e-12, "ci": [0.1, 0.2], "n": 3, "name": "x"}]}) is None
+    assert first_difference(a, {"rows": [{"auc": 0.99, "ci": [0.1, 0.2], "n": 3, "name": "x"}]}, "r") == "r.rows[0].auc"
+    assert first_difference(a, {"rows": [{"auc": 0.7, "ci": [0.1, 0.3], "n": 3, "name": "x"}]}) == "value.rows[0].ci[1]"
+    assert first_difference(a, {"rows": [{"auc": 0.7, "ci": [0.1], "n": 3, "name": "x"}]}) == "value.rows[0].ci"
+    assert first_difference(a, {"rows": [{"auc": 0.7, "ci": [0.1, 0.2], "n": 3}]}) == "value.rows[0]"
+    assert first_difference({"x": float("nan")}, {"x": float("nan")}) is None
+    assert first_difference({"x": "1"}, {"x": 1}) == "value.x" and first_difference([1], 1) == "value"
+
+
+def json_copy(value):
+    import json
+
+    return json.loads(json.dumps(value))
