@@ -125,10 +125,10 @@ def svm_block(result: AttackResult, svm: ShokriSVM, decision: np.ndarray) -> dic
 BASELINE_NAME = "one global threshold on log p_y, from the logits in float64 (fit on shadow records)"
 
 
-def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True,
-                fitted: ShokriSVM | None = None) -> tuple[dict, dict, ShokriSVM]:
-    """Fit the tuned Shokri SVM (or take ``fitted``, the same SVMs fitted before: :func:`load_attack`) and the
-    threshold baseline of one size on its shadows and evaluate them on its target
+def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = True
+                ) -> tuple[dict, dict, ShokriSVM]:
+    """Fit the tuned Shokri SVM and the threshold baseline of one size on its shadows and evaluate them on its
+    target
     (:func:`~mia_repro.evaluation.evaluate_attack`).
 
     Returns ``(size_block, score_arrays, svm)``; ``size_block`` holds ``target``, ``shadows``, ``attack``
@@ -136,8 +136,8 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
     """
     view = AttackerView.from_stage1(so)
     member = so.target.member
-    svm = fitted or ShokriSVM(cfg.attack, cfg.seed, beyond_edge=True, verbose=show_progress)
-    result = evaluate_attack(svm, view, member, seed=cfg.seed, fit=fitted is None)
+    svm = ShokriSVM(cfg.attack, cfg.seed, beyond_edge=True, verbose=show_progress)
+    result = evaluate_attack(svm, view, member, seed=cfg.seed)
     baseline = evaluate_attack(ConfidenceThreshold(), view, member, seed=cfg.seed)
     decision = svm.decision_function(view)
     block = {
