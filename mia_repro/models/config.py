@@ -11,8 +11,9 @@ from mia_repro.validation import is_int, is_number, need, positive_ints
 
 DP_OPTIMIZERS = ("adam", "sgd")
 #: deliberately broken DP-SGD, for testing the audit: "no_noise" adds no noise while the accountant is told σ,
-#: "no_clipping" clips nothing while the accountant assumes C
-BROKEN_TRAINERS = ("no_noise", "no_clipping")
+#: "no_clipping" clips nothing while the accountant assumes C, "realized_batch" divides the noisy sum by the
+#: step's realized batch size instead of the expected one
+BROKEN_TRAINERS = ("no_noise", "no_clipping", "realized_batch")
 NOISE_SEEDS = ("secret", "model")
 
 

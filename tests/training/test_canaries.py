@@ -39,3 +39,36 @@ def test_noise_seeds():
     assert not np.array_equal(a, b)  # fresh entropy each run
     np.testing.assert_array_equal(noise_generator("model", 5).random(3), np.random.default_rng([5, 13]).random(3))
     np.testing.assert_array_equal(noise_generator(7, 5).random(3), np.random.default_rng([7, 13]).random(3))
+
+
+def test_the_likelihood_ratio_score_by_hand():
+    """q = 1/2, claimed C = 1 and σC = 2: one step released at 1.0 adds log(1/2 + 1/2 exp((1 - 1/2) / 4)) =
+    log(1.066574...) = 0.064452...; one at -2.0 adds log(1/2 + 1/2 exp((-2 - 1/2) / 4)) = log(0.767631...) = -0.264447...;
+    the sum score adds the released values themselves."""
+    c = WhiteBoxCanaries([(4,)], m=2, clip_norm=1.0, seed=1, claimed_clip=1.0, claimed_noise_std=2.0,
+                         sampling_rate=0.5)
+    released = np.zeros(4)
+    released[c.coordinates] = [1.0, -2.0]
+    c.observe([released])
+    np.testing.assert_allclose(c.lr_score, [np.log(0.5 + 0.5 * np.exp(0.125)), np.log(0.5 + 0.5 * np.exp(-0.625))],
+                               rtol=1e-12)
+    assert c.lr_score[0] == pytest.approx(0.0644519, abs=1e-6) and c.lr_score[1] == pytest.approx(-0.2644465, abs=1e-6)
+    np.testing.assert_array_equal(c.score, [1.0, -2.0])
+    c.observe([released])  # a second step adds the same again
+    np.testing.assert_allclose(c.lr_score, 2 * np.array([0.0644519, -0.2644465]), atol=2e-6)
+    assert c.record()["lr_score"] == c.lr_score.tolist()
+    # no noise claimed: no likelihood ratio, recorded as None
+    assert WhiteBoxCanaries([(4,)], m=2, clip_norm=1.0, seed=1, sampling_rate=0.5).record()["lr_score"] is None
+
+
+def test_canaries_are_drawn_from_the_seed_alone_and_count_the_batch():
+    from mia_repro.training.canaries import draw
+
+    c = WhiteBoxCanaries([(3, 5), (7,)], m=6, clip_norm=1.0, seed=9)
+    coords, inc = draw(22, 6, 9)
+    np.testing.assert_array_equal(c.coordinates, coords)
+    np.testing.assert_array_equal(c.included, inc)
+    c.add([np.zeros((3, 5)), np.zeros(7)], sampling_rate=1.0)
+    assert c.last_hits == int(inc.sum())  # every included canary joins this step's batch
+    c.add([np.zeros((3, 5)), np.zeros(7)], sampling_rate=0.0)
+    assert c.last_hits == 0

@@ -229,3 +229,41 @@ def test_delta_at_or_above_one_over_n_is_refused_with_the_reason():
     cfg = get_config("smoke")  # mitigation at n = 200, the audit at n = 200
     with pytest.raises(ConfigError, match=r"^mitigation.dp_delta: expected δ < 1/n = 0.005 .*publishes one record"):
         dataclasses.replace(cfg, mitigation=dataclasses.replace(cfg.mitigation, dp_delta=0.01))
+
+
+def test_the_realized_batch_trainer_divides_by_the_batch_it_drew():
+    """No noise, no clipping, SGD at learning rate 1: the correct trainer moves the weights by sum / divisor, the
+    broken one by sum / (records in the batch + canaries sampled); its canaries observe the update times the
+    expected batch size (the noisy sum for a trainer that divides by that constant)."""
+    from mia_repro.training.canaries import WhiteBoxCanaries
+
+    x, y = batch(5, seed=3)
+    moved = {}
+    for realized in (False, True):
+        model = logits_model(build_cnn(TINY, seed=6))
+        step = DPStep(model, keras.optimizers.SGD(learning_rate=1.0), math.inf, 0.0, divisor=10.0,
+                      realized_batch=realized)
+        before = [w.astype(np.float64) for w in weights_of(model)]
+        can = WhiteBoxCanaries([tuple(v.shape) for v in step.variables], m=4, clip_norm=math.inf, seed=2)
+        step(x, y, np.random.default_rng(0), can, sampling_rate=1.0)
+        moved[realized] = ([b - a for b, a in zip(before, weights_of(model))], can)
+    hits = moved[True][1].last_hits
+    assert hits == int(moved[True][1].included.sum()) >= 1
+    for a, b in zip(moved[False][0], moved[True][0]):  # the same sum, divided by 10 and by 5 + hits
+        np.testing.assert_allclose(b * (5 + hits), a * 10, rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(moved[True][1].score, moved[False][1].score * 10 / (5 + hits),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_the_schedule_comes_from_the_public_size():
+    """``public_size`` 40 of 48 training records (8 canaries drawn in): q = 8 / 40 and 2 epochs of 5 steps."""
+    from mia_repro.models.config import DPConfig
+    from mia_repro.training.dp_sgd import dp_fit
+
+    model = logits_model(build_cnn(TINY, seed=1))
+    x, y = batch(48, seed=4)
+    schedule, _, _ = dp_fit(model, x, y, DPConfig(noise_multiplier=1.0), epochs=2, batch_size=8, seed=0,
+                            optimizer=keras.optimizers.SGD(learning_rate=0.1), public_size=40)
+    assert schedule.sampling_rate == 8 / 40 and schedule.steps == 10
+    with pytest.raises(ValueError, match="public_size"):
+        dp_fit(model, x, y, DPConfig(noise_multiplier=1.0), 1, 8, 0, keras.optimizers.SGD(0.1), public_size=49)
