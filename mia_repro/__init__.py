@@ -10,8 +10,9 @@ The package in layers; a module imports only from its own layer or the ones abov
    attacker's view), ``metrics``, ``evaluation`` (fit, score, judge), ``mistakes`` (a user's silent
    mistakes caught: the same model twice, misaligned labels, inverted membership), ``reference_pool`` (a pool of
    reference models and the attacker's view of one), ``pool_evaluation`` (leave-one-out, the power
-   curve, reproducibility, precision at priors), ``audit``, ``privacy``, ``defenses``: numpy, scipy and
-   scikit-learn only.
+   curve, reproducibility, precision at priors), ``audit``, ``one_run_audit`` (Steinke et al.'s bound),
+   ``one_run_gdp`` (the f-DP one-run estimate), ``audit_ceiling`` (what the audit could show at best),
+   ``privacy``, ``defenses``: numpy, scipy and scikit-learn only.
 3. **data** -- ``data/``: CIFAR-10 pooled and verified, the member / non-member splits, augmentations.
 4. **models and training** -- ``models/`` (the CNN, its config, what a model is asked, inference),
    ``training/`` (jobs, trainers, DP-SGD, and the executor that trains on every core or a Dask

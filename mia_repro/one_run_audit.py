@@ -92,12 +92,10 @@ def k_grid(m: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def one_run_audit(included, score, delta: float, confidence: float = 0.95) -> dict:
-    """The one-run ε lower bound from ``m`` canaries: ``included`` bool (m,) (each drawn with probability 1/2
-    before training), ``score`` float (m,) (larger = more likely included).  Every pair of :func:`k_grid` at
-    significance (1 − confidence) / its size (Bonferroni); returns ``epsilon_lower_bound`` (the largest,
-    valid at ``confidence``), its ``k_plus``, ``k_minus``, ``guesses`` (r), ``correct`` (v), the ``m``, the
-    number of ``hypotheses`` and ``rows`` (every pair's r, v and bound)."""
+def check_canaries(included, score, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(included bool (m,), score float64 (m,))`` checked for a one-run estimator: a 1-d bool ``included``, a
+    finite ``score`` of its shape, at least 2 canaries, ``confidence`` in (0, 1); :class:`MetricInputError`
+    otherwise."""
     included = np.asarray(included)
     score = np.asarray(score, np.float64)
     if included.dtype != bool or included.ndim != 1:
@@ -108,17 +106,33 @@ def one_run_audit(included, score, delta: float, confidence: float = 0.95) -> di
         raise MetricInputError("score has non-finite values")
     if not 0 < confidence < 1:
         raise MetricInputError(f"confidence must be in (0, 1), got {confidence}")
-    m = len(score)
-    if m < 2:
-        raise MetricInputError(f"need at least 2 canaries, got {m}")
+    if len(score) < 2:
+        raise MetricInputError(f"need at least 2 canaries, got {len(score)}")
+    return included, score
+
+
+def guess_counts(included: np.ndarray, score: np.ndarray, pairs: list[tuple[int, int]]) -> list[dict]:
+    """Per (k+, k−) of ``pairs``: ``k_plus``, ``k_minus``, ``guesses`` (r) and ``correct`` (v) of
+    :func:`guesses` against the truth ``included``."""
     truth = np.where(included, 1, -1)
-    pairs = k_grid(m)
-    each = 1 - (1 - confidence) / len(pairs)
     rows = []
     for kp, km in pairs:
         g = guesses(score, kp, km)
-        r, v = int((g != 0).sum()), int((g == truth).sum())
-        rows.append({"k_plus": kp, "k_minus": km, "guesses": r, "correct": v,
-                     "epsilon_lower_bound": epsilon_one_run(m, r, v, delta, each)})
+        rows.append({"k_plus": kp, "k_minus": km, "guesses": int((g != 0).sum()), "correct": int((g == truth).sum())})
+    return rows
+
+
+def one_run_audit(included, score, delta: float, confidence: float = 0.95) -> dict:
+    """The one-run ε lower bound from ``m`` canaries: ``included`` bool (m,) (each drawn with probability 1/2
+    before training), ``score`` float (m,) (larger = more likely included).  Every pair of :func:`k_grid` at
+    significance (1 − confidence) / its size (Bonferroni); returns ``epsilon_lower_bound`` (the largest,
+    valid at ``confidence``), its ``k_plus``, ``k_minus``, ``guesses`` (r), ``correct`` (v), the ``m``, the
+    number of ``hypotheses`` and ``rows`` (every pair's r, v and bound)."""
+    included, score = check_canaries(included, score, confidence)
+    m = len(score)
+    pairs = k_grid(m)
+    each = 1 - (1 - confidence) / len(pairs)
+    rows = [{**row, "epsilon_lower_bound": epsilon_one_run(m, row["guesses"], row["correct"], delta, each)}
+            for row in guess_counts(included, score, pairs)]
     best = max(rows, key=lambda row: row["epsilon_lower_bound"])
     return {**best, "m": m, "hypotheses": len(pairs), "confidence": confidence, "rows": rows}

@@ -13,7 +13,7 @@ PACKAGE = Path(mia_repro.__file__).parent
 LAYERS = {
     "errors": 0, "environment": 0, "validation": 0, "paths": 0, "cache": 0, "quiet": 0, "determinism": 0, "progress": 0,
     "attacks": 1, "metrics": 1, "evaluation": 1, "audit": 1, "privacy": 1, "defenses": 1, "reference_pool": 1,
-    "pool_evaluation": 1, "one_run_audit": 1, "mistakes": 1,
+    "pool_evaluation": 1, "one_run_audit": 1, "one_run_gdp": 1, "audit_ceiling": 1, "mistakes": 1,
     "data": 2,
     "models": 3, "training": 3, "own": 3, "own_dp": 3,
     "experiment": 4,
