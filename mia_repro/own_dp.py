@@ -3,7 +3,11 @@
 :func:`train_dp_sgd` trains any Keras model that outputs **logits** with the package's DP-SGD
 (:func:`mia_repro.training.dp_sgd.dp_fit`: Poisson sampling, per-example clipping, Gaussian noise σC,
 the accountant's ε from ``dp-accounting``), optionally with white-box canaries; :func:`audit_dp_run` turns
-the canaries into a valid ε lower bound (:func:`mia_repro.one_run_audit.one_run_audit`).
+the canaries into a valid ε lower bound (:func:`mia_repro.one_run_audit.one_run_audit`) and says whether it
+exceeds the claim.  Before training, a run with canaries knows the most ε they can prove (every guess right,
+:func:`mia_repro.audit_ceiling.steinke_cap`): when that cap is not above the claimed ε, no outcome of the
+audit could show the claim broken, and :func:`train_dp_sgd` warns (:class:`AuditCeilingWarning`) before it
+trains.
 
 Which models: per-example gradients are taken one example at a time (vectorized), so a layer whose output
 for one example depends on the others in its batch (BatchNormalization in training mode) breaks the
@@ -26,15 +30,21 @@ class OwnDPInputError(MiaReproError, ValueError):
     """A model or data that :func:`train_dp_sgd` cannot train with DP-SGD."""
 
 
+class AuditCeilingWarning(UserWarning):
+    """The run's canaries cannot prove its claimed ε even with every guess right."""
+
+
 @dataclass
 class DPRun:
     """What :func:`train_dp_sgd` did: ``schedule`` (σ, q, steps, C, δ and both ε, as
     :class:`mia_repro.privacy.Schedule`'s dict), ``history`` (per-epoch loss, accuracy, clipped fraction,
-    computed without noise: outside the guarantee) and ``canaries`` (their record, or None)."""
+    computed without noise: outside the guarantee), ``canaries`` (their record, or None) and
+    ``epsilon_cap`` (the most ε its canaries can prove at 95% confidence; None without canaries)."""
 
     schedule: dict
     history: dict
     canaries: dict | None
+    epsilon_cap: float | None = None
 
 
 def _check(model, x, y, dp, epochs, batch_size, learning_rate=1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +117,7 @@ def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, s
     from mia_repro.training.dp_sgd import dp_fit, make_optimizer
 
     xs, ys = _check(model, x, y, dp, epochs, batch_size, learning_rate)
+    cap = _announce_cap(model, dp, len(xs), batch_size, epochs, int(seed))
 
     def evaluate() -> tuple[float, float]:
         logits = np.concatenate([np.asarray(model(xs[i:i + 512]), np.float64) for i in range(0, len(xs), 512)])
@@ -114,16 +125,50 @@ def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, s
 
     schedule, history, canaries = dp_fit(model, xs, ys, dp, epochs, batch_size, int(seed),
                                          make_optimizer(dp.optimizer, learning_rate), evaluate, verbose, "own model")
-    return DPRun(schedule.to_dict(), history, canaries.record() if canaries is not None else None)
+    return DPRun(schedule.to_dict(), history, canaries.record() if canaries is not None else None, cap)
+
+
+def _announce_cap(model, dp: DPConfig, n: int, batch_size: int, epochs: int, seed: int) -> float | None:
+    """The most ε the run's canaries can prove (they are drawn from ``seed`` before training), with an
+    :class:`AuditCeilingWarning` when it is not above the claimed ε; None without canaries."""
+    import warnings
+
+    from mia_repro.audit_ceiling import steinke_cap
+    from mia_repro.privacy import schedule_for
+    from mia_repro.training.canaries import draw
+
+    if not dp.canaries:
+        return None
+    total = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    _, included = draw(total, dp.canaries, seed)
+    cap = steinke_cap(dp.canaries, dp.delta, 0.95, int(included.sum()))
+    claimed = schedule_for(dp, n, batch_size, epochs).epsilon
+    if not cap > claimed:
+        warnings.warn(AuditCeilingWarning(
+            f"the most ε that {dp.canaries} canaries can prove is {cap:.2f} (every guess right, 95% confidence), "
+            f"not above the claimed ε = {claimed:.2f}: no outcome of this audit can show the claim broken; use more "
+            f"canaries (each needs one trainable parameter; the model has {total})"), stacklevel=3)
+    return cap
 
 
 def audit_dp_run(run: DPRun, confidence: float = 0.95) -> dict:
-    """The one-run ε lower bound from ``run``'s canaries (:func:`~mia_repro.one_run_audit.one_run_audit`),
-    with the accountant's ε beside it (``claimed_epsilon``)."""
+    """The one-run ε lower bound from ``run``'s canaries (:func:`~mia_repro.one_run_audit.one_run_audit`, the
+    sum score), with the accountant's ε beside it (``claimed_epsilon``), ``exceeds_claim`` (the bound above
+    it), ``epsilon_cap`` (the most these canaries can prove at ``confidence``: every guess right) and
+    ``lr_epsilon_lower_bound`` (the same bound from the likelihood-ratio score; None at σ = 0)."""
     if not isinstance(run, DPRun):
         raise OwnDPInputError(f"run: expected what train_dp_sgd returned (a DPRun), got {type(run).__name__}")
     if run.canaries is None:
         raise OwnDPInputError("this run has no canaries: train with DPConfig(canaries=...) to audit it")
-    result = one_run_audit(np.asarray(run.canaries["included"], bool), np.asarray(run.canaries["score"]),
-                           run.schedule["delta"], confidence)
-    return {**{k: v for k, v in result.items() if k != "rows"}, "claimed_epsilon": run.schedule["epsilon"]}
+    from mia_repro.audit_ceiling import steinke_cap
+
+    included = np.asarray(run.canaries["included"], bool)
+    delta = run.schedule["delta"]
+    result = one_run_audit(included, np.asarray(run.canaries["score"]), delta, confidence)
+    lr = run.canaries.get("lr_score")
+    claimed = float(run.schedule["epsilon"])
+    return {**{k: v for k, v in result.items() if k != "rows"}, "claimed_epsilon": claimed,
+            "exceeds_claim": bool(result["epsilon_lower_bound"] > claimed),
+            "epsilon_cap": steinke_cap(len(included), delta, confidence, int(included.sum())),
+            "lr_epsilon_lower_bound": None if lr is None else
+            one_run_audit(included, np.asarray(lr), delta, confidence)["epsilon_lower_bound"]}

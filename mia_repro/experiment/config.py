@@ -204,17 +204,20 @@ class AuditConfig:
     ``broken_epsilon``), each with ``canaries`` white-box gradient canaries and ``blackbox_canaries``
     mislabelled CIFAR-10 records (each included with probability 1/2, as the audit's theorem requires), the
     mitigation's clip norm, δ and optimizer.  ``confidence``: of
-    every bound.  ``noise_seed``: the DP noise's seed (see :class:`DPConfig`).
+    every bound.  ``noise_seed``: the DP noise's seed (see :class:`DPConfig`); each model has its own
+    training seed, so with "model" each its own (public) noise stream.  ``ceiling_trials``: the simulated
+    ideal runs behind each row's ceiling (:func:`mia_repro.audit_ceiling.ideal_ceiling`).
     """
 
     size: int = 2500
     epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     canaries: int = 1000
     blackbox_canaries: int = 1000
-    broken: tuple[str, ...] = ("no_noise", "no_clipping")
+    broken: tuple[str, ...] = ("no_noise", "no_clipping", "realized_batch")
     broken_epsilon: float = 2.0  # below the ceiling of m = 1,000 canaries (all guesses right proves at most ~4.5)
     confidence: float = 0.95
     noise_seed: int | str = "secret"
+    ceiling_trials: int = 100
 
     def __post_init__(self):
         from mia_repro.models.config import BROKEN_TRAINERS
@@ -234,6 +237,9 @@ class AuditConfig:
              "expected a positive finite number", self.broken_epsilon)
         need(is_number(self.confidence) and 0 < self.confidence < 1, "audit.confidence",
              "expected a number in (0, 1) (0.95 for 95%)", self.confidence)
+        need(is_int(self.ceiling_trials) and 10 <= self.ceiling_trials <= 10_000, "audit.ceiling_trials",
+             "expected an integer in 10..10000 (the simulated runs behind a median and a 10-90% band)",
+             self.ceiling_trials)
         try:
             DPConfig(noise_multiplier=1.0, noise_seed=self.noise_seed)  # the trainer's own check
         except ConfigError as exc:

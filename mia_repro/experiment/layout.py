@@ -18,6 +18,7 @@
     pool/pool-<key>.json | .npz                   the pool attacks' cache entry
     pool.json, pool_scores.npz                    the pool attacks' results and per-record arrays
     audit.json, audit_scores.npz                  the canary audit's bounds and per-record arrays
+    audit/ceiling-<key>.json                      the ideal-mechanism ceiling of one audited schedule
 """
 from __future__ import annotations
 
@@ -170,6 +171,10 @@ class Layout:
     @property
     def audit(self) -> Path:
         return self.output_dir / "audit.json"
+
+    def audit_ceiling(self, key: str) -> Path:
+        """The simulated ceiling of one audited schedule (:func:`mia_repro.audit_ceiling.ideal_ceiling`)."""
+        return self.output_dir / "audit" / f"ceiling-{key}.json"
 
     @property
     def audit_scores(self) -> Path:

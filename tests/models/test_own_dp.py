@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from mia_repro.models.config import DPConfig
+from mia_repro.audit_ceiling import steinke_cap
 from mia_repro.own_dp import OwnDPInputError, audit_dp_run, train_dp_sgd
 from mia_repro.quiet import keras
 
@@ -30,10 +31,35 @@ def test_an_own_model_trains_with_dp_sgd_and_its_canaries_audit_it():
     assert s["sampling_rate"] == 20 / 120 and s["steps"] == 3 * 6 and s["epsilon"] == pytest.approx(2.0, abs=0.01)
     assert len(run.history["loss"]) == 3 and len(run.canaries["score"]) == 100
     audit = audit_dp_run(run)
-    assert 0 <= audit["epsilon_lower_bound"] < audit["claimed_epsilon"]
+    assert 0 <= audit["epsilon_lower_bound"] < audit["claimed_epsilon"] and not audit["exceeds_claim"]
+    assert audit["epsilon_cap"] == run.epsilon_cap == steinke_cap(100, 1e-5, 0.95, sum(run.canaries["included"]))
+    assert audit["lr_epsilon_lower_bound"] is not None and audit["lr_epsilon_lower_bound"] < audit["claimed_epsilon"]
     broken = train_dp_sgd(_mlp(), x, y, DPConfig(target_epsilon=0.5, canaries=100, broken="no_noise",
                                                  noise_seed="model"), epochs=3, batch_size=20)
-    assert audit_dp_run(broken)["epsilon_lower_bound"] > broken.schedule["epsilon"]  # caught
+    caught = audit_dp_run(broken)
+    assert caught["epsilon_lower_bound"] > broken.schedule["epsilon"] and caught["exceeds_claim"]
+
+
+def test_a_claim_its_canaries_cannot_break_is_announced_before_training():
+    """20 canaries prove at most ε ≈ 1.4 (every guess right): a claim of ε = 4 cannot be shown broken, and the
+    warning says so before any step (the history is empty when it is raised as an error)."""
+    import warnings
+
+    from mia_repro.own_dp import AuditCeilingWarning
+
+    x, y = _data()
+    model = _mlp()
+    dp = DPConfig(target_epsilon=4.0, canaries=20, noise_seed="model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AuditCeilingWarning)
+        with pytest.raises(AuditCeilingWarning, match=r"the most ε that 20 canaries can prove is \d\.\d\d .*not above the "
+                                                      r"claimed ε = 4\.00"):
+            train_dp_sgd(model, x, y, dp, epochs=1, batch_size=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AuditCeilingWarning)  # a breakable claim: no warning
+        train_dp_sgd(_mlp(), x, y, DPConfig(target_epsilon=0.5, canaries=100, noise_seed="model"), epochs=1,
+                     batch_size=20)
+    assert train_dp_sgd(_mlp(), x, y, DPConfig(target_epsilon=2.0), epochs=1, batch_size=20).epsilon_cap is None
 
 
 def test_bad_own_dp_inputs_are_named():
