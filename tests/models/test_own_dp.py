@@ -41,7 +41,7 @@ def test_an_own_model_trains_with_dp_sgd_and_its_canaries_audit_it():
 
 
 def test_a_claim_its_canaries_cannot_break_is_announced_before_training():
-    """20 canaries prove at most ε ≈ 1.4 (every guess right): a claim of ε = 4 cannot be shown broken, and the
+    """20 canaries prove at most ε ≈ 0.6 (every guess right): a claim of ε = 4 cannot be shown broken, and the
     warning says so before any step (the history is empty when it is raised as an error)."""
     import warnings
 
