@@ -45,8 +45,34 @@ def test_module_entry_point_help():
     assert "stage1" in out.stdout and "--profile" in out.stdout
 
 
-def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "mia_repro", *args], capture_output=True, text=True, cwd=cwd)
+class _Ran:
+    """What a CLI run left: its exit status and its stderr."""
+
+    def __init__(self, returncode: int, stderr: str):
+        self.returncode, self.stderr = returncode, stderr
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``cli(*args, cwd=None)``: ``python -m mia_repro *args`` run in this process (``main``, what the entry
+    point calls), its exit status and stderr; one subprocess run below checks the entry point itself."""
+
+    def run(*args, cwd=None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(list(args))
+        return _Ran(code, capsys.readouterr().err)
+
+    return run
+
+
+def test_the_entry_point_exits_2_with_the_one_line_main_prints(tmp_path):
+    """The module entry point is ``main``: a bad value is the same one line and exit status 2 in a process."""
+    out = subprocess.run([sys.executable, "-m", "mia_repro", "stage1", "--profile", "smoke", "--results-dir",
+                          str(tmp_path / "r"), "--sizes", "0"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith("error: sizes") and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("args, field", [
@@ -59,7 +85,7 @@ def cli(*args, cwd=None):
     (["--threads-per-model", "0"], "threads_per_model"), (["--data", ""], "data_path"),
     (["--attacks", "no_such_attack"], "attacks"), (["--attacks", "lira_offline", "lira_offline"], "attacks"),
 ])
-def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
+def test_bad_values_are_one_line_exit_2(args, field, tmp_path, cli):
     out = cli("stage1", "--profile", "smoke", "--results-dir", str(tmp_path / "r"), *args)
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and out.stderr.startswith(f"error: {field}")
@@ -67,7 +93,7 @@ def test_bad_values_are_one_line_exit_2(args, field, tmp_path):
     assert not (tmp_path / "r" / "stage1").exists()  # nothing trained, nothing written
 
 
-def test_results_dir_that_is_a_file_is_rejected_before_training(tmp_path):
+def test_results_dir_that_is_a_file_is_rejected_before_training(tmp_path, cli):
     f = tmp_path / "file"
     f.write_text("x")
     out = cli("stage1", "--profile", "smoke", "--results-dir", str(f / "sub"))
@@ -75,7 +101,7 @@ def test_results_dir_that_is_a_file_is_rejected_before_training(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders: the check cannot fail as root")
-def test_read_only_results_dir_is_rejected_before_training(tmp_path):
+def test_read_only_results_dir_is_rejected_before_training(tmp_path, cli):
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
@@ -110,13 +136,13 @@ def test_data_stage_fails_when_the_dataset_is_nowhere(tmp_path, monkeypatch):
     (["all", "--profile", "smoke", "--sizes", "400"], "mitigation.sizes: none of the profile's mitigation sizes"),
     (["mitigation", "--profile", "smoke", "--sizes", "400"], "mitigation.sizes"),
 ])
-def test_the_whole_plan_is_checked_before_anything_runs(args, field, tmp_path):
+def test_the_whole_plan_is_checked_before_anything_runs(args, field, tmp_path, cli):
     out = cli(*args, "--results-dir", str(tmp_path / "r"))
     assert out.returncode == 2 and out.stderr.startswith(f"error: {field}") and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()  # nothing trained, no folder made
 
 
-def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path):
+def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path, cli):
     out = cli("stage1", "--profile", "smoke", "--results-dir", "", cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.startswith("error: results_dir: expected a non-empty path")
     assert list(tmp_path.iterdir()) == []
