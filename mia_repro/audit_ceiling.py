@@ -18,8 +18,8 @@ import math
 import numpy as np
 
 from mia_repro.metrics import MetricInputError
-from mia_repro.one_run_audit import epsilon_one_run, k_grid, one_run_audit
-from mia_repro.one_run_gdp import gdp_cap, gdp_epsilon, mu_one_run, one_run_gdp_audit, one_sided_pairs
+from mia_repro.one_run_audit import epsilon_one_run, k_grid, likelihood_ratio_step, one_run_audit
+from mia_repro.one_run_gdp import gdp_cap, gdp_epsilon, one_run_gdp_audit
 
 SCORES = ("sum", "lr")
 _CHUNK = 64  # steps simulated at once for the likelihood-ratio score
@@ -33,15 +33,6 @@ def steinke_cap(m: int, delta: float, confidence: float = 0.95, included: int | 
     each = 1 - (1 - confidence) / len(pairs)
     fits = [(kp, km) for kp, km in pairs if included is None or (kp <= included and km <= m - included)]
     return max((epsilon_one_run(m, kp + km, kp + km, delta, each) for kp, km in fits), default=0.0)
-
-
-def gdp_cap_given(m: int, confidence: float = 0.95, included: int | None = None) -> float:
-    """:func:`mia_repro.one_run_gdp.gdp_cap` where only ``included`` canaries are in (every pair when None)."""
-    if included is None:
-        return gdp_cap(m, confidence)
-    pairs = one_sided_pairs(m)
-    each = 1 - (1 - confidence) / len(pairs)
-    return max((mu_one_run(m, kp, kp, each) for kp, _ in pairs if kp <= included), default=0.0)
 
 
 def simulate_scores(m: int, noise_multiplier: float, sampling_rate: float, steps: int, rng: np.random.Generator,
@@ -60,14 +51,13 @@ def simulate_scores(m: int, noise_multiplier: float, sampling_rate: float, steps
         return included, k + s * math.sqrt(steps) * rng.standard_normal(m)
     if s == 0:
         raise MetricInputError("the likelihood-ratio score is not defined at σ = 0")
-    slope, offset = 1.0 / s ** 2, 0.5 / s ** 2
-    log_out, log_in = math.log1p(-sampling_rate), math.log(sampling_rate)
+    step = likelihood_ratio_step(1.0, s, sampling_rate)
     total = np.zeros(m)
     for start in range(0, steps, _CHUNK):
         t = min(_CHUNK, steps - start)
         o = s * rng.standard_normal((t, m))
         o += (rng.random((t, m)) < sampling_rate) & included
-        total += np.logaddexp(log_out, log_in + slope * o - offset).sum(axis=0)
+        total += step(o).sum(axis=0)
     return included, total
 
 
@@ -79,7 +69,7 @@ def _band(values: list[float]) -> dict:
 def caps(m: int, delta: float, confidence: float = 0.95, included: int | None = None) -> dict:
     """The most each estimator can show with ``m`` canaries, ``included`` of them in: ``epsilon_cap``
     (:func:`steinke_cap`), ``gdp_mu_cap`` and its ε at ``delta``, ``gdp_epsilon_cap``."""
-    mu = gdp_cap_given(m, confidence, included)
+    mu = gdp_cap(m, confidence, included)
     return {"epsilon_cap": steinke_cap(m, delta, confidence, included), "gdp_mu_cap": mu,
             "gdp_epsilon_cap": gdp_epsilon(mu, delta)}
 

@@ -92,6 +92,19 @@ def k_grid(m: int) -> list[tuple[int, int]]:
     return pairs
 
 
+def likelihood_ratio_step(clip: float, noise_std: float, sampling_rate: float):
+    """``f(o)``: one step's log-likelihood ratio of "the canary is included" against "it is not" for a
+    white-box canary that adds ``clip`` to its coordinate with probability ``sampling_rate`` under
+    N(0, ``noise_std``²) noise: log(1 − q + q exp((c o − c²/2) / s²)), float64 of ``o``'s shape, summed over the
+    steps by the likelihood-ratio score (:mod:`mia_repro.training.canaries`, the ideal runs of
+    :mod:`mia_repro.audit_ceiling`).  Needs s > 0 and 0 < q < 1."""
+    c, s, q = float(clip), float(noise_std), float(sampling_rate)
+    if not (s > 0 and 0 < q < 1):
+        raise MetricInputError(f"the likelihood ratio needs noise > 0 and 0 < q < 1, got {s} and {q}")
+    slope, offset, log_out, log_in = c / s ** 2, c ** 2 / (2 * s ** 2), math.log1p(-q), math.log(q)
+    return lambda o: np.logaddexp(log_out, log_in + slope * o - offset)
+
+
 def check_canaries(included, score, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """``(included bool (m,), score float64 (m,))`` checked for a one-run estimator: a 1-d bool ``included``, a
     finite ``score`` of its shape, at least 2 canaries, ``confidence`` in (0, 1); :class:`MetricInputError`

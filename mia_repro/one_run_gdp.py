@@ -129,8 +129,9 @@ def one_run_gdp_audit(included, score, delta: float, confidence: float = 0.95) -
             "hypotheses": len(pairs), "confidence": confidence, "rows": rows}
 
 
-def gdp_cap(m: int, confidence: float = 0.95) -> float:
-    """The most μ that ``m`` canaries can show: every guess right, at the best pair of :func:`one_sided_pairs`."""
+def gdp_cap(m: int, confidence: float = 0.95, included: int | None = None) -> float:
+    """The most μ that ``m`` canaries can show: every guess right, at the best pair of :func:`one_sided_pairs`
+    that ``included`` canaries in allow (every pair when None; 0 when none does)."""
     pairs = one_sided_pairs(m)
     each = 1 - (1 - confidence) / len(pairs)
-    return max(mu_one_run(m, kp, kp, each) for kp, _ in pairs)
+    return max((mu_one_run(m, kp, kp, each) for kp, _ in pairs if included is None or kp <= included), default=0.0)

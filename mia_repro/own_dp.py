@@ -117,37 +117,38 @@ def train_dp_sgd(model, x, y, dp: DPConfig, epochs: int, batch_size: int = 32, s
     from mia_repro.training.dp_sgd import dp_fit, make_optimizer
 
     xs, ys = _check(model, x, y, dp, epochs, batch_size, learning_rate)
-    cap = _announce_cap(model, dp, len(xs), batch_size, epochs, int(seed))
+    cap: list[float | None] = []
+
+    def before_training(schedule, canaries) -> None:  # the canaries are drawn and σ is known: check the cap
+        cap.append(_announce_cap(model, schedule, canaries))
 
     def evaluate() -> tuple[float, float]:
         logits = np.concatenate([np.asarray(model(xs[i:i + 512]), np.float64) for i in range(0, len(xs), 512)])
         return float(cross_entropy(logits, ys).mean()), float((logits.argmax(1) == ys).mean())
 
     schedule, history, canaries = dp_fit(model, xs, ys, dp, epochs, batch_size, int(seed),
-                                         make_optimizer(dp.optimizer, learning_rate), evaluate, verbose, "own model")
-    return DPRun(schedule.to_dict(), history, canaries.record() if canaries is not None else None, cap)
+                                         make_optimizer(dp.optimizer, learning_rate), evaluate, verbose, "own model",
+                                         before_training=before_training)
+    return DPRun(schedule.to_dict(), history, canaries.record() if canaries is not None else None, cap[0])
 
 
-def _announce_cap(model, dp: DPConfig, n: int, batch_size: int, epochs: int, seed: int) -> float | None:
-    """The most ε the run's canaries can prove (they are drawn from ``seed`` before training), with an
-    :class:`AuditCeilingWarning` when it is not above the claimed ε; None without canaries."""
+def _announce_cap(model, schedule, canaries) -> float | None:
+    """The most ε the run's ``canaries`` can prove (drawn, not yet trained on), with an
+    :class:`AuditCeilingWarning` when it is not above the ε of ``schedule``; None without canaries."""
     import warnings
 
     from mia_repro.audit_ceiling import steinke_cap
-    from mia_repro.privacy import schedule_for
-    from mia_repro.training.canaries import draw
 
-    if not dp.canaries:
+    if canaries is None:
         return None
-    total = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
-    _, included = draw(total, dp.canaries, seed)
-    cap = steinke_cap(dp.canaries, dp.delta, 0.95, int(included.sum()))
-    claimed = schedule_for(dp, n, batch_size, epochs).epsilon
-    if not cap > claimed:
+    m = len(canaries.included)
+    cap = steinke_cap(m, schedule.delta, 0.95, int(canaries.included.sum()))
+    if not cap > schedule.epsilon:
+        total = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
         warnings.warn(AuditCeilingWarning(
-            f"the most ε that {dp.canaries} canaries can prove is {cap:.2f} (every guess right, 95% confidence), "
-            f"not above the claimed ε = {claimed:.2f}: no outcome of this audit can show the claim broken; use more "
-            f"canaries (each needs one trainable parameter; the model has {total})"), stacklevel=3)
+            f"the most ε that {m} canaries can prove is {cap:.2f} (every guess right, 95% confidence), "
+            f"not above the claimed ε = {schedule.epsilon:.2f}: no outcome of this audit can show the claim broken; "
+            f"use more canaries (each needs one trainable parameter; the model has {total})"), stacklevel=5)
     return cap
 
 

@@ -129,6 +129,11 @@ def _loss_score(out: ModelOutputs) -> np.ndarray:
 CALIBRATION_TOLERANCE = 1e-2
 
 
+def _model_file(path) -> str:
+    """"its model file <path>" for a message (the path left out when not known)."""
+    return "its model file" + ("" if path is None else f" {path}")
+
+
 def checked_schedule(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOutputs, path=None) -> dict:
     """The model's DP schedule re-derived: q and steps from the public size (its members; the black-box
     canaries drawn in are the audit's secret), the batch size and epochs; σ the configured one, or one whose RDP ε meets the
@@ -158,7 +163,7 @@ def checked_schedule(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: M
         if not (float(dp[name]) == mine or math.isclose(float(dp[name]), mine, rel_tol=1e-9)):
             wrong.append(f"{name} {float(dp[name])!r} (the accountant gives {mine!r} for its σ, q and steps)")
     if wrong:
-        raise AuditError(f"{label}: the DP record of its model file{'' if path is None else f' {path}'} is not its "
+        raise AuditError(f"{label}: the DP record of {_model_file(path)} is not its "
                          f"run's: {'; '.join(wrong)}; the file was edited or is another run's: delete it and rerun "
                          f"`python -m mia_repro audit --profile {cfg.profile}`")
     return {**dp, "epsilon": eps, "epsilon_pld": eps_pld}
@@ -175,7 +180,7 @@ def _score_arrays(label: str, dp_cfg: DPConfig, rec: dict, bb: dict, path, profi
               "lr_score": None if rec.get("lr_score") is None else np.asarray(rec["lr_score"], np.float64),
               "bb_included": np.asarray(bb.get("included", []), bool),
               "bb_score": np.asarray(bb.get("score", []), np.float64)}
-    where = f"its model file{'' if path is None else f' {path}'}"
+    where = _model_file(path)
     if arrays["lr_score"] is not None and len(arrays["lr_score"]) != dp_cfg.canaries:
         raise AuditError(f"{label}: {where} holds {len(arrays['lr_score'])} likelihood-ratio scores for "
                          f"{dp_cfg.canaries} canaries: delete the file and rerun `python -m mia_repro audit --profile "
@@ -188,6 +193,10 @@ def _score_arrays(label: str, dp_cfg: DPConfig, rec: dict, bb: dict, path, profi
                              f"damaged file, or training that diverged): delete the file and rerun `python -m "
                              f"mia_repro audit --profile {profile}`")
     return arrays
+
+
+#: bump when the simulation or the estimators it runs change
+CEILING_VERSION = 1
 
 
 def ceiling_for(cfg: ExperimentConfig, dp: dict, m: int, log=print) -> dict:
@@ -215,10 +224,6 @@ def ceiling_for(cfg: ExperimentConfig, dp: dict, m: int, log=print) -> dict:
     return get_or_compute({"ceiling": Part(cfg.layout.audit_ceiling(key), key, "json", check)}, compute, log)[0]["ceiling"]
 
 
-#: bump when the simulation or the estimators it runs change
-CEILING_VERSION = 1
-
-
 def audit_row(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOutputs, path=None, seed=None,
               log=print) -> tuple[dict, dict]:
     """One model's row (:data:`ROW_KEYS`) and its per-record arrays; the schedule :func:`checked_schedule`'s,
@@ -235,7 +240,7 @@ def audit_row(cfg: ExperimentConfig, label: str, dp_cfg: DPConfig, out: ModelOut
     dp = checked_schedule(cfg, label, dp_cfg, out, path)
     arr = _score_arrays(label, dp_cfg, rec, bb, path, cfg.profile)
     if (arr["lr_score"] is None) != (float(dp["noise_multiplier"]) == 0):
-        raise AuditError(f"{label}: its model file{'' if path is None else f' {path}'} has "
+        raise AuditError(f"{label}: {_model_file(path)} has "
                          f"{'no' if arr['lr_score'] is None else 'a'} likelihood-ratio score at σ = "
                          f"{dp['noise_multiplier']!r}; delete it and rerun `python -m mia_repro audit --profile "
                          f"{cfg.profile}`")

@@ -38,6 +38,8 @@ import math
 
 import numpy as np
 
+from mia_repro.one_run_audit import likelihood_ratio_step
+
 MAGNITUDE = 10.0
 
 
@@ -69,11 +71,10 @@ class WhiteBoxCanaries:
         self._pos = self.coordinates - starts[self._var]
         self.magnitude = MAGNITUDE if clip_norm is None or not math.isfinite(clip_norm) else min(MAGNITUDE, clip_norm)
         self.score = np.zeros(m, np.float64)
-        c = self.magnitude if claimed_clip is None else float(claimed_clip)
-        s = float(claimed_noise_std)
-        self._lr = None  # (c / s², c² / (2 s²), log(1 − q), log q) of the likelihood ratio, when defined
-        if s > 0 and 0 < sampling_rate < 1:
-            self._lr = (c / s ** 2, c ** 2 / (2 * s ** 2), math.log1p(-sampling_rate), math.log(sampling_rate))
+        self._lr = None  # one step's log-likelihood ratio, when defined
+        if claimed_noise_std > 0 and 0 < sampling_rate < 1:
+            self._lr = likelihood_ratio_step(self.magnitude if claimed_clip is None else claimed_clip,
+                                             claimed_noise_std, sampling_rate)
         self.lr_score = None if self._lr is None else np.zeros(m, np.float64)
         self.steps = 0
         self.sampled = 0
@@ -100,8 +101,7 @@ class WhiteBoxCanaries:
             o[sel] = np.asarray(released[v], np.float64).reshape(-1)[self._pos[sel]]
         self.score += o
         if self._lr is not None:
-            slope, offset, log_out, log_in = self._lr
-            self.lr_score += np.logaddexp(log_out, log_in + slope * o - offset)
+            self.lr_score += self._lr(o)
 
     def record(self) -> dict:
         """What the model's file keeps for the audit (JSON-able): coordinates, inclusion, both scores

@@ -108,13 +108,14 @@ class DPStep:
 
 
 def dp_fit(logits, xs: np.ndarray, ys: np.ndarray, dp, epochs: int, batch_size: int, seed: int, optimizer,
-           evaluate=None, verbose: int = 0, name: str = "", public_size: int | None = None
-           ) -> tuple[Schedule, dict, "WhiteBoxCanaries | None"]:
+           evaluate=None, verbose: int = 0, name: str = "", public_size: int | None = None,
+           before_training=None) -> tuple[Schedule, dict, "WhiteBoxCanaries | None"]:
     """DP-SGD on any Keras model ``logits`` that outputs logits (B, C): ``xs`` float32 (N, ...) model inputs,
     ``ys`` int32 (N,), ``dp`` a :class:`~mia_repro.models.config.DPConfig`, ``seed`` the batch sampling's
     (and the canaries', and with ``noise_seed="model"`` the noise's) seed; ``public_size`` the n of the
     schedule (q = batch_size / n, steps, the expected batch), N when None (a training set with secret
-    canaries drawn in passes its members' count).  ``evaluate()`` -> (loss, accuracy)
+    canaries drawn in passes its members' count); ``before_training(schedule, canaries)`` is called once
+    both are made, before the first step.  ``evaluate()`` -> (loss, accuracy)
     on the members after each epoch, for the history.  Returns the :class:`Schedule` (what the accountant
     was told, also for a broken trainer), the history (``loss``, ``accuracy``, ``clipped_fraction`` per
     epoch; outside the guarantee, see the module) and the canaries (None without)."""
@@ -131,6 +132,8 @@ def dp_fit(logits, xs: np.ndarray, ys: np.ndarray, dp, epochs: int, batch_size: 
                                  claimed_clip=dp.clip_norm, claimed_noise_std=schedule.noise_multiplier * dp.clip_norm,
                                  sampling_rate=schedule.sampling_rate)
                 if dp.canaries else None)
+    if before_training is not None:
+        before_training(schedule, canaries)
     sample_rng = np.random.default_rng([seed, 11])
     noise_rng = noise_generator(dp.noise_seed, seed)
     per_epoch = schedule.steps // epochs

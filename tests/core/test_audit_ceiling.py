@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mia_repro.audit_ceiling import caps, gdp_cap_given, ideal_ceiling, simulate_scores, steinke_cap
+from mia_repro.audit_ceiling import caps, ideal_ceiling, simulate_scores, steinke_cap
 from mia_repro.metrics import MetricInputError
 from mia_repro.one_run_audit import epsilon_one_run, k_grid
 from mia_repro.one_run_gdp import gdp_cap, gdp_epsilon
@@ -79,7 +79,7 @@ def test_the_caps_follow_the_inclusion_on_both_sides():
     assert steinke_cap(1000, 1e-5, 0.95, 0) == 0.0 and caps(1000, 1e-5, 0.95, 0)["gdp_mu_cap"] == 0.0
     assert caps(1000, 1e-5)["gdp_mu_cap"] == gdp_cap(1000)
     assert caps(1000, 1e-5, 0.8)["gdp_mu_cap"] == gdp_cap(1000, 0.8) > gdp_cap(1000)
-    assert steinke_cap(1000, 1e-5) == steinke_cap(1000, 1e-5, 0.95) and gdp_cap_given(1000) == gdp_cap(1000, 0.95)
+    assert steinke_cap(1000, 1e-5) == steinke_cap(1000, 1e-5, 0.95) and gdp_cap(1000) == gdp_cap(1000, 0.95)
     assert caps(1000, 1e-5, 0.95, 500)["gdp_mu_cap"] == gdp_cap(1000) > caps(1000, 1e-5, 0.95, 499)["gdp_mu_cap"]
 
 

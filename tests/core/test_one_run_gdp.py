@@ -96,6 +96,8 @@ def test_the_guess_counts_are_the_one_sided_pairs_and_bonferroni_corrected():
                                                                          1 - 0.05 / 8)
     assert out["epsilon_estimate"] == gdp_epsilon(out["mu_lower_bound"], 1e-5)
     # every guess right is the cap, and the cap grows with the canaries
+    assert gdp_cap(1000) == mu_one_run(1000, 500, 500, 1 - 0.05 / 8)  # (500, 0) all right, at β / 8
+    assert gdp_cap(1000, 0.95, 499) == mu_one_run(1000, 300, 300, 1 - 0.05 / 8)  # (500, 0) out of reach
     assert gdp_cap(200) < gdp_cap(1000) and one_run_gdp_audit(inc, inc * 10.0, 1e-5)["mu_lower_bound"] <= gdp_cap(m)
 
 
