@@ -238,3 +238,29 @@ def test_nan_canary_scores_name_the_model_the_file_and_the_fix(audited, tmp_path
                                          r".*delete the file and rerun `python -m mia_repro audit") as err:
         run_audit(cfg, log=quiet)
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda rec: rec.update(lr_score=rec["lr_score"][:-1]), "59 likelihood-ratio scores for 60 canaries"),
+    (lambda rec: rec.update(lr_score=None), "has no likelihood-ratio score at σ = "),
+])
+def test_a_damaged_likelihood_ratio_record_names_the_file_and_the_fix(audited, tmp_path, edit, says):
+    import shutil
+
+    from mia_repro.cache import load_npz, save_npz, sidecar
+    from mia_repro.experiment.canary_audit import AuditError
+
+    cfg, _ = audited
+    shutil.copytree(cfg.output_dir, tmp_path / "r")
+    cfg = dataclasses.replace(cfg, results_dir=str(tmp_path / "r"))
+    before = cfg.layout.audit.read_text()
+    path = next(f for f in cfg.layout.stage1_root.rglob("audit_dp_eps1_target-*.npz") if "weights" not in f.parts)
+    arrays = load_npz(path)
+    record = json.loads(str(arrays["trained_on"]))
+    edit(record["canaries"])
+    arrays["trained_on"] = np.array(json.dumps(record))
+    save_npz(path, key=json.loads(sidecar(path).read_text())["key"], **arrays)
+    with pytest.raises(AuditError, match="rerun `python -m mia_repro audit") as err:
+        run_audit(cfg, log=quiet)
+    assert str(path) in str(err.value) and says in str(err.value)
+    assert cfg.layout.audit.read_text() == before  # nothing published
