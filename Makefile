@@ -1,6 +1,7 @@
 # mia_repro — one command for the main job, one for the tests.
 #   make reproduce            # PROFILE=quick by default; PROFILE=paper for the full protocol
 #   make test                 # unit + integration tests
+#   make test-fast            # the loop while editing: nothing that trains a model, nothing slow
 PROFILE ?= quick
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ ONLY_ARG = $(if $(ONLY),--only $(ONLY))
 # module fixtures are built once). 2 matches the CI machine's cores; TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
 
-.PHONY: install data test reproduce stage1 stage2 mitigation bench notebooks mutation
+.PHONY: install data test test-fast reproduce stage1 stage2 mitigation bench notebooks mutation
 
 install: $(STAMP)
 
@@ -32,6 +33,11 @@ data: install
 test: install data
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
 	$(PY) -m pytest -q -m serial
+
+# The loop while editing: every test but those that train a model (marker `training`, checked by tests/conftest.py),
+# the slow recomputations of the committed results (`slow`) and the serial ones.
+test-fast: install
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not training and not slow and not serial"
 
 # The main job: set up, find the data, run the four notebooks in order (papermill).
 reproduce: install data

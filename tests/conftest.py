@@ -106,3 +106,149 @@ def real_data():
         where = ", ".join(str(p) for p in candidate_dirs())
         pytest.skip(f"real CIFAR-10 not found in {where}; run `python ../shared/data/cifar10/materialize.py data/`")
     return folder
+
+
+# --- the `training` marker, checked: a test that trains a model in this process without the marker fails ---
+# Keras's fit / train_on_batch and the DP-SGD step are wrapped as soon as their modules are imported; a test
+# not marked `training` that calls one fails, naming the call, so `make test-fast` (-m "not training") stays a
+# loop without training.  Training in other processes (the executor's workers, a CLI subprocess) is not seen
+# here: those tests are marked by hand.
+import importlib.abc  # noqa: E402
+import sys  # noqa: E402
+
+_TRAINED: list[str] = []
+
+
+def _recording(owner, attr: str, what: str) -> None:
+    original = getattr(owner, attr)
+    if getattr(original, "_records_training", False):
+        return
+
+    def wrapped(*args, **kwargs):
+        _TRAINED.append(what)
+        return original(*args, **kwargs)
+
+    wrapped._records_training = True
+    setattr(owner, attr, wrapped)
+
+
+def _patch(name: str, module) -> None:
+    if name == "keras":
+        _recording(module.Model, "fit", "keras.Model.fit")
+        _recording(module.Model, "train_on_batch", "keras.Model.train_on_batch")
+    elif name == "mia_repro.training.dp_sgd":
+        _recording(module.DPStep, "__call__", "a DP-SGD step")
+
+
+class _TrainingWatch(importlib.abc.MetaPathFinder):
+    """Patches a watched module right after it executes (before an importer binds its names)."""
+
+    WATCHED = ("keras", "mia_repro.training.dp_sgd")
+
+    def find_spec(self, name, path, target=None):
+        if name not in self.WATCHED:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        if spec is None or spec.loader is None:
+            return None
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_and_patch(module):
+            exec_module(module)
+            _patch(name, module)
+
+        spec.loader = type("_PatchingLoader", (), {"create_module": lambda self, s: loader.create_module(s),
+                                                    "exec_module": lambda self, m: exec_and_patch(m)})()
+        return spec
+
+
+for _name in _TrainingWatch.WATCHED:
+    if _name in sys.modules:
+        _patch(_name, sys.modules[_name])
+sys.meta_path.insert(0, _TrainingWatch())
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the session's tiny complete run depends on its training: it is a `training` test."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.training)
+
+
+def _watch_training(item, where: str):
+    """Hook wrapper body: fail ``item`` if the phase it wraps trained a model and the test is not marked."""
+    del _TRAINED[:]
+    outcome = yield
+    if _TRAINED and item.get_closest_marker("training") is None and outcome.excinfo is None:
+        pytest.fail(f"{item.nodeid}{where} trains a model ({_TRAINED[0]}, {len(_TRAINED)} call(s)) but is not marked "
+                    f"`training`: mark it (`@pytest.mark.training`), or give it seeded fake outputs", pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield from _watch_training(item, "")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """Training in a fixture counts for the test that asked for it (a module fixture: its first test)."""
+    yield from _watch_training(item, ": a fixture it uses")
+
+
+# --- the tiny complete run, trained once per test session (shared by the pytest-xdist workers) ---
+def _shared_root(tmp_path_factory):
+    """A folder every xdist worker of this session sees (the workers' common base), else this run's base."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Folder of the tiny config's complete run -- Stage I, Stage II, the comparison and the mitigation sweep --
+    built by the first worker that asks (the others wait on a file lock) and never written again: tests take
+    a copy (:func:`copy_of_tiny_run`)."""
+    import fcntl
+
+    from mia_repro.experiment.compare import run_compare
+    from mia_repro.experiment.mitigation import run_mitigation
+    from mia_repro.experiment.stage1 import run_stage1
+    from mia_repro.experiment.stage2 import run_stage2
+
+    root = _shared_root(tmp_path_factory) / "tiny-run"
+    with open(f"{root}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "complete").exists():
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            cfg = tiny_config_in(root)
+            for stage in (run_stage1, run_stage2, run_compare, run_mitigation):
+                stage(cfg, log=lambda *_: None)
+            (root / "complete").write_text(str(cfg.threads_per_model))
+    return root
+
+
+def copy_of_tiny_run(tiny_run, dest, **changes) -> ExperimentConfig:
+    """The tiny config (``changes`` applied) reading the session's dataset, with a private copy of the complete
+    run's results in ``dest / "results"``: a test may rerun, damage or extend it."""
+    import dataclasses
+    import shutil
+
+    shutil.copytree(tiny_run / "results", dest / "results")
+    cfg = make_tiny_config(dest, tiny_run / "data" / "cifar-10-batches-py")
+    # the threads that trained it, so a model retrained here has the same bits
+    return dataclasses.replace(cfg, threads_per_model=int((tiny_run / "complete").read_text()), **changes)
+
+
+@pytest.fixture
+def trained_config(tiny_run, tmp_path):
+    """The tiny config with a private copy of the complete run (its Stage I models trained, nothing to train)."""
+    return copy_of_tiny_run(tiny_run, tmp_path)

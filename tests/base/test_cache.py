@@ -71,16 +71,11 @@ def quiet(*_):
 
 
 @pytest.fixture(scope="module")
-def complete(tmp_path_factory):
-    """Stage I, II, the comparison and the mitigation sweep, once (read only)."""
+def complete(tiny_run, tmp_path_factory):
+    """Stage I, II, the comparison and the mitigation sweep (the session's tiny run, copied; read only)."""
     import conftest
 
-    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("cache"))
-    run_stage1(cfg, log=quiet)
-    run_stage2(cfg, log=quiet)
-    run_compare(cfg, log=quiet)
-    run_mitigation(cfg, log=quiet)
-    return cfg
+    return conftest.copy_of_tiny_run(tiny_run, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ import textwrap
 import keras
 import pytest
 
+pytestmark = pytest.mark.training  # trains in two processes
+
+
 TRAIN = textwrap.dedent("""
     import hashlib, os, sys
     import numpy as np

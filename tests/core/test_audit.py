@@ -231,6 +231,7 @@ def test_the_attack_is_selected_on_the_selection_part():
         epsilon_lower_bound(np.r_[True, False], np.array([1.0, 0.0]), 0.0)
 
 
+@pytest.mark.slow
 def test_permutation_no_signal_the_published_bound_is_zero_in_95_percent():
     """Labels permuted at random (no signal at all), 13 attacks' scores as in the mitigation stage: the
     valid bound is 0 in at least 95% of 200 seeded permutations; the maximum over thresholds and attacks

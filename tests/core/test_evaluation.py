@@ -81,6 +81,7 @@ def test_attack_results_save_and_load_through_json_and_npz_without_pickle(case, 
     assert "AttackResults(2 attacks" in repr(res) and "AttackResult(loss_threshold" in repr(res["loss_threshold"])
 
 
+@pytest.mark.slow
 def test_the_numpy_path_imports_neither_keras_nor_tensorflow():
     """view_from_arrays + run_attacks (every attack the arrays serve) + reporting.plots.results_roc in a fresh interpreter."""
     from mia_repro.bench import run_numpy_path

@@ -15,6 +15,9 @@ from mia_repro.one_run_audit import one_run_audit
 from mia_repro.one_run_gdp import one_run_gdp_audit
 
 
+pytestmark = pytest.mark.training  # the module fixture trains the audit models
+
+
 def quiet(*_):
     pass
 

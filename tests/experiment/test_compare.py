@@ -18,13 +18,11 @@ def quiet(*_):
 
 
 @pytest.fixture(scope="module")
-def compared(tmp_path_factory):
+def compared(tiny_run, tmp_path_factory):
     import conftest
 
-    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("cmp"))
-    run_stage1(cfg, log=quiet)
-    run_stage2(cfg, log=quiet)
-    return cfg, run_compare(cfg, log=quiet)
+    cfg = conftest.copy_of_tiny_run(tiny_run, tmp_path_factory.mktemp("cmp"))
+    return cfg, run_compare(cfg, log=quiet)  # the session's comparison, read back from its files
 
 
 def test_attacks_json_has_every_attack_at_every_size(compared):
@@ -130,6 +128,7 @@ def test_an_edited_summary_with_a_recomputed_digest_is_not_published(compared, t
     assert again["sizes"]["30"]["lira_offline"]["auc"] == result["sizes"]["30"]["lira_offline"]["auc"] != 0.99
 
 
+@pytest.mark.training
 def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     import dataclasses
 

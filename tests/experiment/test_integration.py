@@ -25,6 +25,7 @@ def test_real_cifar10_is_official(cifar):
     assert abs(x[:50000, ..., 0].mean() - 125.307) < 0.01
 
 
+@pytest.mark.training
 @pytest.mark.integration
 def test_smoke_profile_end_to_end(cifar, tmp_path):
     from mia_repro.experiment.mitigation import run_mitigation

@@ -17,14 +17,12 @@ def quiet(*_):
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    """Stage I, Stage II and the mitigation sweep on the tiny config, once for the module (read only)."""
+def swept(tiny_run, tmp_path_factory):
+    """Stage I, Stage II and the mitigation sweep on the tiny config (the session's run, copied; read only)."""
     import conftest
 
-    cfg = conftest.tiny_config_in(tmp_path_factory.mktemp("mit"))
-    run_stage1(cfg, log=quiet)
-    run_stage2(cfg, log=quiet)
-    return cfg, run_mitigation(cfg, log=quiet)
+    cfg = conftest.copy_of_tiny_run(tiny_run, tmp_path_factory.mktemp("mit"))
+    return cfg, run_mitigation(cfg, log=quiet)  # the session's sweep, read back from its files
 
 
 @pytest.fixture

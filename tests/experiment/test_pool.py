@@ -42,6 +42,7 @@ def test_a_pool_larger_than_the_data_is_refused_when_the_config_is_made(tiny_con
         dataclasses.replace(tiny_config, pool=dataclasses.replace(tiny_config.pool, size=120))
 
 
+@pytest.mark.training
 def test_the_pool_trains_caches_resumes_and_its_attacks_write_what_they_publish(tiny_config):
     with pytest.raises(PoolError, match="is not trained"):
         load_pool(tiny_config)

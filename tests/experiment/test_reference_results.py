@@ -32,6 +32,7 @@ def test_summary_names_its_provenance(committed):
         assert (QUICK / fig).exists()
 
 
+@pytest.mark.slow
 def test_stage2_recomputed_from_committed_stage1_matches(committed, tmp_path):
     """Refit the n=2500 attack from the committed Stage I cache (no Stage II cache) and compare."""
     from mia_repro.experiment.stage2 import run_stage2
@@ -117,6 +118,7 @@ def test_paper_results_name_the_machine_that_trained_every_model():
     assert paper["backend"] and paper["device_name"] and paper["trainer"]["name"] and paper["stage2_ran_on"]
 
 
+@pytest.mark.slow
 def test_paper_stage2_recomputed_from_committed_stage1_matches(tmp_path):
     """Refit the smallest committed paper size's attack from its Stage I cache, into an empty results folder."""
     from mia_repro.experiment.stage2 import run_stage2
@@ -173,6 +175,7 @@ def test_paper_mitigation_ran_the_issues_grid_with_both_attackers():
     assert get_config("paper").mitigation.sizes == (2500,)  # the profile says what ran
 
 
+@pytest.mark.slow
 def test_committed_dp_rows_recompute_with_dp_accounting_and_carry_the_audit():
     """Every DP row of the committed quick sweep: both ε recompute from the recorded schedule with
     dp-accounting, the RDP ε meets its target within 0.01, the audit's bound is a number below the guarantee

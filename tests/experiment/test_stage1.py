@@ -20,6 +20,7 @@ def quiet(*_):
     pass
 
 
+@pytest.mark.training
 def test_stage1_trains_caches_and_skips_on_rerun(tiny_config, monkeypatch):
     out = run_stage1(tiny_config, log=quiet)
     assert set(out) == {30, 40}
@@ -47,6 +48,7 @@ def test_stage1_trains_caches_and_skips_on_rerun(tiny_config, monkeypatch):
     assert load_stage1(tiny_config)[40].target.train_acc == out[40].target.train_acc
 
 
+@pytest.mark.training
 def test_interrupted_run_resumes_at_next_model(tiny_config, monkeypatch):
     cfg = tiny_config.__class__(**{**tiny_config.__dict__, "sizes": (30,)})
     real = sequential.train_one
@@ -110,11 +112,12 @@ def test_outputs_roundtrip_and_checks(tmp_path):
         ModelOutputs.load(tmp_path / "bad.npz", "shadow_00", spec)
 
 
-def test_old_format_cache_is_recomputed_never_misread(tiny_config):
+@pytest.mark.training
+def test_old_format_cache_is_recomputed_never_misread(trained_config):
     """A format-1 file (softmax only) is completed from its weights, or retrained when none are kept."""
     import dataclasses
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     first = run_stage1(cfg, log=quiet)[30]
     store = ModelStore(cfg)
     jobs = size_jobs(make_splits(240, 30, 2, 0), 0)
@@ -135,13 +138,14 @@ def test_old_format_cache_is_recomputed_never_misread(tiny_config):
     assert again.shadows[0].logits is not None and again.shadows[0].ref_logits.shape == (60, 10)
 
 
-def test_files_are_trusted_by_content_and_key_not_by_name(tiny_config):
+@pytest.mark.training
+def test_files_are_trusted_by_content_and_key_not_by_name(trained_config):
     """Edited, swapped, or copied with its digest under another name: reported by path, retrained; a file
     whose digest was deleted is never sealed silently (retrained), only by `python -m mia_repro.migrate seal`."""
     import dataclasses
     import shutil
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     first = run_stage1(cfg, log=quiet)[30]
     store = ModelStore(cfg)
     target, s0, s1 = (store.path(j, 30, cfg.model) for j in size_jobs(make_splits(240, 30, 2, 0), 0))
@@ -176,7 +180,7 @@ def test_files_are_trusted_by_content_and_key_not_by_name(tiny_config):
     assert not sidecar(s0).exists()
 
 
-def test_only_the_migrate_command_seals_and_it_says_what(tiny_config, capsys):
+def test_only_the_migrate_command_seals_and_it_says_what(trained_config, capsys):
     """A model file whose sidecar is gone: the stage retrains it; `python -m mia_repro.migrate seal` seals it
     (one line naming file and key) and the stage then uses it; an edited file is still caught by content
     only where the checks see it, so the command refuses NaN and files that already have a digest."""
@@ -184,7 +188,7 @@ def test_only_the_migrate_command_seals_and_it_says_what(tiny_config, capsys):
 
     from mia_repro import migrate
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     run_stage1(cfg, log=quiet)
     store = ModelStore(cfg)
     target = store.path(size_jobs(make_splits(240, 30, 2, 0), 0)[0], 30, cfg.model)
@@ -204,10 +208,11 @@ def test_only_the_migrate_command_seals_and_it_says_what(tiny_config, capsys):
     assert "logits holds NaN" in capsys.readouterr().err and not sidecar(target).exists()
 
 
-def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
+@pytest.mark.training
+def test_damaged_cache_and_orphans_are_recomputed(trained_config):
     import dataclasses
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     run_stage1(cfg, log=quiet)
     store = ModelStore(cfg)
     jobs = size_jobs(make_splits(240, 30, 2, 0), 0)
@@ -225,11 +230,12 @@ def test_damaged_cache_and_orphans_are_recomputed(tiny_config):
     assert load_stage1(cfg)[30].shadows[1].logits.shape == (60, 10)
 
 
-def test_foreign_file_with_weights_is_retrained_not_completed(tiny_config):
+@pytest.mark.training
+def test_foreign_file_with_weights_is_retrained_not_completed(trained_config):
     """A file holding other records (a reused folder) is never completed from weights: that model is retrained."""
     import dataclasses
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     first = run_stage1(cfg, log=quiet)[30]
     store = ModelStore(cfg)
     job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
@@ -245,13 +251,13 @@ def test_foreign_file_with_weights_is_retrained_not_completed(tiny_config):
     np.testing.assert_array_equal(again.target.probs, first.target.probs)  # deterministic retraining
 
 
-def test_extras_are_what_the_attacks_need(tiny_config):
+def test_extras_are_what_the_attacks_need(trained_config):
     import dataclasses
 
     from mia_repro.attacks.base import log_softmax
     from mia_repro.data.splits import population_sample
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     so = run_stage1(cfg, log=quiet)[30]
     splits = make_splits(240, 30, 2, 0)
     pop = population_sample(splits, 40, 0)
@@ -274,6 +280,7 @@ def test_choose_trainer_on_cpu():
         training.choose_trainer("fast")
 
 
+@pytest.mark.training
 def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path):
     """A trained model records machine_info(); a file from before that loads with {} and is reported as
     "not recorded"; a completed file keeps the machine of its training, not the completing one."""
@@ -327,12 +334,12 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
     assert again.target.trained_on == {"backend": "jax", "device": "gpu"}
 
 
-def test_nan_logits_with_a_consistent_digest_are_one_line_and_a_recomputation(tiny_config):
+def test_nan_logits_with_a_consistent_digest_are_one_line_and_a_recomputation(trained_config):
     """A file whose digest matches but whose logits hold NaN: later stages get one Stage1Error naming the
     file; Stage I reports it by path and recomputes it (by inference from its kept weights)."""
     import dataclasses
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     first = run_stage1(cfg, log=quiet)[30]
     store = ModelStore(cfg)
     job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
@@ -366,7 +373,8 @@ def test_probabilities_in_place_of_logits_or_a_wrong_dtype_fail_the_content_chec
             ModelOutputs.load(tmp_path / "x.npz", "shadow_00", expect)
 
 
-def test_an_ordinary_file_in_a_dp_models_place_is_retrained(tiny_config):
+@pytest.mark.training
+def test_an_ordinary_file_in_a_dp_models_place_is_retrained(trained_config):
     """An ordinary model's file copied over a DP-SGD target's (and re-keyed, digest consistent) is refused
     by its missing DP record and retrained, never a TypeError later; the reverse swap is refused too."""
     import dataclasses
@@ -374,7 +382,7 @@ def test_an_ordinary_file_in_a_dp_models_place_is_retrained(tiny_config):
     from mia_repro.experiment.trained import train_or_load
     from mia_repro.models.config import DPConfig
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     plain = run_stage1(cfg, log=quiet)[30]
     job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
     dp_model = dataclasses.replace(cfg.model, dp=DPConfig(noise_multiplier=1.0))
@@ -393,7 +401,8 @@ def test_an_ordinary_file_in_a_dp_models_place_is_retrained(tiny_config):
                           expected(cfg, make_splits(240, 30, 2, 0), job, cfg.model))
 
 
-def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity(tiny_config):
+@pytest.mark.training
+def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity(trained_config):
     """The probe's swap: the plain target's file copied over a DP-SGD target's place and its sidecar recomputed
     for that key: the identity inside the file names the other model, so it is refused and retrained."""
     import dataclasses
@@ -402,7 +411,7 @@ def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity
     from mia_repro.experiment.trained import train_or_load
     from mia_repro.models.config import DPConfig
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     run_stage1(cfg, log=quiet)
     job = size_jobs(make_splits(240, 30, 2, 0), 0)[0]
     dp_model = dataclasses.replace(cfg.model, dp=DPConfig(noise_multiplier=1.0, noise_seed="model"))
@@ -422,14 +431,14 @@ def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity
      "its identity record is not an object (list)"),
     (lambda p, d: np.savez(p, **{**d, "identity": np.array("{broken")}), "unreadable (JSONDecodeError"),
 ])
-def test_the_seal_command_refuses_a_damaged_file_in_one_line(tiny_config, capsys, damage, says):
+def test_the_seal_command_refuses_a_damaged_file_in_one_line(trained_config, capsys, damage, says):
     """The probe's cases: a truncated zip, an identity that is not an object, an identity that is not JSON:
     each one line naming the file, exit 2, nothing sealed (never a traceback)."""
     import dataclasses
 
     from mia_repro import migrate
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     run_stage1(cfg, log=quiet)
     target = ModelStore(cfg).path(size_jobs(make_splits(240, 30, 2, 0), 0)[0], 30, cfg.model)
     d = dict(np.load(target))

@@ -11,6 +11,9 @@ from mia_repro.experiment.stage2 import run_stage2
 from mia_repro.experiment import stage2 as stage2_mod
 
 
+pytestmark = pytest.mark.slow  # each test fits Stage II's SVMs on fake outputs of two sizes (seconds each)
+
+
 @pytest.fixture
 def stage2_run(tiny_config, monkeypatch):
     fakes = {n: fake_size(n, n_shadows=2, seed=n, leak=2.5) for n in (150, 200)}

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from mia_repro.models.config import ModelConfig
 from mia_repro.models.cnn import build_cnn
@@ -44,6 +45,7 @@ def test_seed_fixes_initial_weights():
     assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
 
 
+@pytest.mark.training
 def test_steps_per_execution_changes_speed_not_weights():
     """Several steps per backend call (including a last call with fewer steps than asked) train the same
     model as one step per call: bit-equal weights and history under deterministic kernels."""

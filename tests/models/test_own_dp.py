@@ -8,6 +8,9 @@ from mia_repro.own_dp import OwnDPInputError, audit_dp_run, train_dp_sgd
 from mia_repro.quiet import keras
 
 
+pytestmark = pytest.mark.training  # every test trains an own model with DP-SGD
+
+
 def _mlp(classes=3, norm=None):
     layers = [keras.Input((8,)), keras.layers.Dense(256, activation="tanh")]  # canaries: 1 of ~3,000 parameters each
     if norm is not None:

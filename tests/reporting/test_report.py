@@ -53,6 +53,7 @@ def test_run_meta_names_provenance():
     assert meta["profile"] == "smoke" and meta["sizes"] == ["200", "400"] and meta["backend"] and meta["seed"] == 0
 
 
+@pytest.mark.training
 def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
     from mia_repro import bench
 
@@ -61,6 +62,7 @@ def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
     assert "ratio sequential/stacked" in out and "per model-epoch" in out
 
 
+@pytest.mark.training
 def test_bench_times_a_dp_step_against_an_ordinary_one(capsys):
     from mia_repro import bench
 
@@ -104,6 +106,7 @@ def test_notebook_failure_shows_the_exception_line_not_a_truncated_dump():
     assert line == "02_stage2_attack.ipynb: cell 3 (run_stage2(cfg)) raised Stage1Error: Stage I has not run"
 
 
+@pytest.mark.training
 def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
     from mia_repro import bench
 
@@ -112,6 +115,7 @@ def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
     assert "default kernels" in out and "deterministic kernels" in out and "ratio deterministic/default" in out
 
 
+@pytest.mark.training
 def test_bench_steps_per_execution_mode_times_each_value_and_checks_the_weights(capsys, tmp_path):
     import json
 

@@ -148,6 +148,7 @@ def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path, cli):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.training
 @pytest.mark.integration
 def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_free(tmp_path, monkeypatch, capsys, real_data):
     import errno
@@ -227,6 +228,7 @@ def _tmpfs_runner(mount_point):
     return None
 
 
+@pytest.mark.training
 @pytest.mark.integration
 def test_reproduce_on_a_real_full_disk_is_one_line_exit_2_and_leaves_no_incomplete_file(tmp_path, real_data):
     """The probe's case on a real 3 MiB tmpfs (not a patched write): `reproduce --profile smoke` fills it while

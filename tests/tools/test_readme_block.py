@@ -3,6 +3,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from mia_repro.paths import PROJECT_ROOT
 
 
@@ -16,6 +18,7 @@ def test_the_block_has_at_most_30_lines():
     assert len(readme_block().strip().splitlines()) <= 30
 
 
+@pytest.mark.training
 def test_the_readme_block_runs_as_printed_and_prints_a_table_and_draws_the_figure(real_data, tmp_path):
     out = subprocess.run([sys.executable, "-c", readme_block()], cwd=tmp_path, capture_output=True, text=True,
                          timeout=900, env={**__import__("os").environ, "MIA_REPRO_DATA": str(real_data)})
@@ -27,6 +30,7 @@ def test_the_readme_block_runs_as_printed_and_prints_a_table_and_draws_the_figur
     assert out.stderr.strip() == "", out.stderr[-2000:]  # a quiet console: no backend noise
 
 
+@pytest.mark.training
 def test_the_pool_block_runs_as_printed_and_prints_what_the_readme_shows(real_data, tmp_path):
     """The second block (a pool of one's own reference models, the committed quick pool standing in) prints
     exactly the output under it: it reads cached logits only, so the numbers are the same on any machine."""

@@ -19,6 +19,9 @@ from mia_repro.training.dp_grads import clipped_sum_fn
 from mia_repro.training.dp_sgd import DPStep, logits_model, train_dp
 from mia_repro.training.jobs import TrainJob
 
+pytestmark = pytest.mark.training  # every test takes DP-SGD steps
+
+
 TINY = ModelConfig(epochs=1, batch_size=8, conv_filters=(4, 4), dense_units=8)
 
 

@@ -14,6 +14,9 @@ from mia_repro.experiment.profiles import get_config
 from mia_repro.training import Execution, TrainingFailed, run_units
 from mia_repro.training.threads import ThreadsError, apply_threads
 
+pytestmark = pytest.mark.training  # the executor's workers train tiny models
+
+
 def _this_process() -> Execution:
     """One worker that is this process: with the thread count this process's backend can still compute with
     (another test file in the same pytest worker may have started TensorFlow with its default count; asking

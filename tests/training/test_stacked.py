@@ -11,6 +11,9 @@ from mia_repro.training.stacked import build_stacked_cnn, epoch_orders, stack_we
 from mia_repro.models.inference import predict_batched as predict
 from mia_repro.training import TrainJob
 
+pytestmark = pytest.mark.training  # every test trains stacked and separate models
+
+
 CFG = ModelConfig(epochs=2, batch_size=8, conv_filters=(4, 6), dense_units=8)
 K, N = 3, 20
 
