@@ -157,16 +157,22 @@ class _TrainingWatch(importlib.abc.MetaPathFinder):
                 break
         if spec is None or spec.loader is None:
             return None
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_and_patch(module):
-            exec_module(module)
-            _patch(name, module)
-
-        spec.loader = type("_PatchingLoader", (), {"create_module": lambda self, s: loader.create_module(s),
-                                                    "exec_module": lambda self, m: exec_and_patch(m)})()
+        spec.loader = _PatchingLoader(spec.loader, name)
         return spec
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """``loader`` that patches the module (:func:`_patch`) once it has executed."""
+
+    def __init__(self, loader, name: str):
+        self.loader, self.name = loader, name
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _patch(self.name, module)
 
 
 for _name in _TrainingWatch.WATCHED:
@@ -236,16 +242,16 @@ def tiny_run(tmp_path_factory):
     return root
 
 
-def copy_of_tiny_run(tiny_run, dest, **changes) -> ExperimentConfig:
-    """The tiny config (``changes`` applied) reading the session's dataset, with a private copy of the complete
-    run's results in ``dest / "results"``: a test may rerun, damage or extend it."""
+def copy_of_tiny_run(tiny_run, dest) -> ExperimentConfig:
+    """The tiny config reading the session's dataset, with a private copy of the complete run's results in
+    ``dest / "results"``: a test may rerun, damage or extend it."""
     import dataclasses
     import shutil
 
     shutil.copytree(tiny_run / "results", dest / "results")
     cfg = make_tiny_config(dest, tiny_run / "data" / "cifar-10-batches-py")
     # the threads that trained it, so a model retrained here has the same bits
-    return dataclasses.replace(cfg, threads_per_model=int((tiny_run / "complete").read_text()), **changes)
+    return dataclasses.replace(cfg, threads_per_model=int((tiny_run / "complete").read_text()))
 
 
 @pytest.fixture

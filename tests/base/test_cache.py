@@ -1,5 +1,4 @@
 """Caches are trusted by their content, not their name (mia_repro.cache): damage a file, rerun, compare."""
-import dataclasses
 import json
 import shutil
 
@@ -12,7 +11,6 @@ from mia_repro.cache import (CacheEntryError, load_json, load_npz, save_json, sa
                              sidecar)
 from mia_repro.experiment.compare import run_compare
 from mia_repro.experiment.mitigation import run_mitigation, settings
-from mia_repro.experiment.stage1 import run_stage1
 from mia_repro.reporting.spread import load_seeds, spread_for
 from mia_repro.experiment.stage2 import run_stage2
 
@@ -79,10 +77,9 @@ def complete(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture
-def run(complete, tmp_path):
+def run(trained_config):
     """A private copy of the complete run, to damage."""
-    shutil.copytree(complete.output_dir, tmp_path / "results")
-    return dataclasses.replace(complete, results_dir=str(tmp_path / "results"))
+    return trained_config
 
 
 def published_aucs_recompute(cfg) -> None:

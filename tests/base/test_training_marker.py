@@ -18,9 +18,7 @@ class _Item:
 
 
 def _run_hook(item, trains: bool) -> None:
-    hook = conftest.pytest_runtest_call.__wrapped__ if hasattr(conftest.pytest_runtest_call, "__wrapped__") \
-        else conftest.pytest_runtest_call
-    gen = hook(item)
+    gen = conftest.pytest_runtest_call(item)
     next(gen)
     if trains:
         conftest._TRAINED.append("keras.Model.fit")

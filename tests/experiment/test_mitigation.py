@@ -8,8 +8,7 @@ import pytest
 
 from mia_repro.experiment import mitigation as mit
 from mia_repro.experiment.mitigation import DP_KEYS, RECORD_KEYS, record_keys, run_mitigation, settings
-from mia_repro.experiment.stage1 import Stage1Error, run_stage1
-from mia_repro.experiment.stage2 import run_stage2
+from mia_repro.experiment.stage1 import Stage1Error
 
 
 def quiet(*_):

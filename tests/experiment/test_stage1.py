@@ -112,7 +112,6 @@ def test_outputs_roundtrip_and_checks(tmp_path):
         ModelOutputs.load(tmp_path / "bad.npz", "shadow_00", spec)
 
 
-@pytest.mark.training
 def test_old_format_cache_is_recomputed_never_misread(trained_config):
     """A format-1 file (softmax only) is completed from its weights, or retrained when none are kept."""
     import dataclasses
@@ -138,7 +137,6 @@ def test_old_format_cache_is_recomputed_never_misread(trained_config):
     assert again.shadows[0].logits is not None and again.shadows[0].ref_logits.shape == (60, 10)
 
 
-@pytest.mark.training
 def test_files_are_trusted_by_content_and_key_not_by_name(trained_config):
     """Edited, swapped, or copied with its digest under another name: reported by path, retrained; a file
     whose digest was deleted is never sealed silently (retrained), only by `python -m mia_repro.migrate seal`."""
@@ -208,7 +206,6 @@ def test_only_the_migrate_command_seals_and_it_says_what(trained_config, capsys)
     assert "logits holds NaN" in capsys.readouterr().err and not sidecar(target).exists()
 
 
-@pytest.mark.training
 def test_damaged_cache_and_orphans_are_recomputed(trained_config):
     import dataclasses
 
@@ -230,7 +227,6 @@ def test_damaged_cache_and_orphans_are_recomputed(trained_config):
     assert load_stage1(cfg)[30].shadows[1].logits.shape == (60, 10)
 
 
-@pytest.mark.training
 def test_foreign_file_with_weights_is_retrained_not_completed(trained_config):
     """A file holding other records (a reused folder) is never completed from weights: that model is retrained."""
     import dataclasses
@@ -373,7 +369,6 @@ def test_probabilities_in_place_of_logits_or_a_wrong_dtype_fail_the_content_chec
             ModelOutputs.load(tmp_path / "x.npz", "shadow_00", expect)
 
 
-@pytest.mark.training
 def test_an_ordinary_file_in_a_dp_models_place_is_retrained(trained_config):
     """An ordinary model's file copied over a DP-SGD target's (and re-keyed, digest consistent) is refused
     by its missing DP record and retrained, never a TypeError later; the reverse swap is refused too."""
@@ -401,7 +396,6 @@ def test_an_ordinary_file_in_a_dp_models_place_is_retrained(trained_config):
                           expected(cfg, make_splits(240, 30, 2, 0), job, cfg.model))
 
 
-@pytest.mark.training
 def test_another_models_file_with_a_recomputed_digest_is_refused_by_its_identity(trained_config):
     """The probe's swap: the plain target's file copied over a DP-SGD target's place and its sidecar recomputed
     for that key: the identity inside the file names the other model, so it is refused and retrained."""
