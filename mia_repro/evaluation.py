@@ -24,7 +24,7 @@ import pandas as pd
 from mia_repro.attacks import ATTACKS, MORE_ATTACKS, ONLINE_ATTACKS, AttackerView, MembershipAttack, new_attack
 from mia_repro.attacks.base import AttackInputError
 from mia_repro.mistakes import OwnInputError, inversion_warning, misalignment_warning
-from mia_repro.metrics import AttackMetrics, attack_metrics, check_member_score, metrics_by_class, score_ties
+from mia_repro.metrics import AttackMetrics, Metric, attack_metrics, check_member_score, metrics_by_class, score_ties
 
 #: resamples behind every TPR@FPR interval of the stages' results
 BOOTSTRAP = 200
@@ -105,8 +105,8 @@ class AttackResult:
         for key, level in FPR_LEVELS.items():
             ci = block.get(f"{key}_ci95")
             tpr_at[key] = TPRAtFPR(level, block[key], block["fp_allowed"][key], tuple(ci) if ci else None)
-        metrics = AttackMetrics(**{k: block[k] for k in ("precision", "recall", "accuracy", "balanced_accuracy",
-                                                         "auc", "advantage_at_decision", "advantage_max",
+        metrics = AttackMetrics(**{k: block[k] for k in (Metric.PRECISION, Metric.RECALL, Metric.ACCURACY, Metric.BALANCED_ACCURACY,
+                                                         Metric.AUC, Metric.ADVANTAGE_AT_DECISION, Metric.ADVANTAGE_MAX,
                                                          "n_members", "n_nonmembers")},
                                 tpr_at=tpr_at, threshold=block["threshold"])
         return cls(name, block["label"], block["paper"], block.get("params", {}), block["threshold"],
@@ -186,13 +186,13 @@ class AttackResults:
         rows = []
         for name, r in self.results.items():
             m = r.metrics
-            fp = {k: m.tpr_at[k].fp_allowed for k in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")}
+            fp = {k: m.tpr_at[k].fp_allowed for k in (Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR)}
             rows.append({"attack": name, "variant": r.label, "AUC": m.auc,
-                         "TPR@1%FPR": _tpr(m, "tpr_at_1pct_fpr"), "95% CI @1%": _interval(m, "tpr_at_1pct_fpr"),
-                         "FP allowed @1%": fp["tpr_at_1pct_fpr"],
-                         "TPR@0.1%FPR": _tpr(m, "tpr_at_0.1pct_fpr"),
-                         "95% CI @0.1%": _interval(m, "tpr_at_0.1pct_fpr"),
-                         "FP allowed @0.1%": fp["tpr_at_0.1pct_fpr"],
+                         "TPR@1%FPR": _tpr(m, Metric.TPR_AT_1PCT_FPR), "95% CI @1%": _interval(m, Metric.TPR_AT_1PCT_FPR),
+                         "FP allowed @1%": fp[Metric.TPR_AT_1PCT_FPR],
+                         "TPR@0.1%FPR": _tpr(m, Metric.TPR_AT_0_1PCT_FPR),
+                         "95% CI @0.1%": _interval(m, Metric.TPR_AT_0_1PCT_FPR),
+                         "FP allowed @0.1%": fp[Metric.TPR_AT_0_1PCT_FPR],
                          "precision": m.precision, "recall": m.recall, "members": m.n_members,
                          "non-members": m.n_nonmembers})
         return pd.DataFrame(rows).set_index("attack")

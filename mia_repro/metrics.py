@@ -19,13 +19,53 @@ positives are allowed, ``fp_allowed``) and, when asked, a seeded bootstrap
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 from sklearn import metrics as skm
 from mia_repro.errors import MiaReproInputError
 
-FPR_LEVELS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
+
+class Metric(str, Enum):
+    """The name of every number :func:`attack_metrics` publishes, as it is spelled in the JSON.
+
+    A member is its string (``Metric.AUC == "auc"``, one hash, ``f"{m}"`` and ``json`` write the value), so a
+    dict read from a results file answers ``block[Metric.TPR_AT_0_1PCT_FPR]``.  ``fpr_level`` is the
+    false-positive rate of a TPR-at-FPR metric (None for the others); ``ci95`` the key of its interval.
+
+    >>> Metric.TPR_AT_0_1PCT_FPR.fpr_level, Metric.TPR_AT_0_1PCT_FPR.ci95, f"{Metric.AUC}"
+    (0.001, 'tpr_at_0.1pct_fpr_ci95', 'auc')
+    """
+
+    PRECISION = "precision"
+    RECALL = "recall"
+    ACCURACY = "accuracy"
+    BALANCED_ACCURACY = "balanced_accuracy"
+    AUC = "auc"
+    TPR_AT_1PCT_FPR = "tpr_at_1pct_fpr"
+    TPR_AT_0_1PCT_FPR = "tpr_at_0.1pct_fpr"
+    TPR_AT_0PCT_FPR = "tpr_at_0pct_fpr"
+    ADVANTAGE_AT_DECISION = "advantage_at_decision"
+    ADVANTAGE_MAX = "advantage_max"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+    @property
+    def fpr_level(self) -> float | None:
+        return _LEVEL_OF.get(self.value)
+
+    @property
+    def ci95(self) -> str:
+        """The key of this metric's bootstrap interval in the JSON (``<value>_ci95``)."""
+        return f"{self.value}_ci95"
+
+
+_LEVEL_OF = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
+#: the TPR-at-FPR metrics and their false-positive rates, in the order the JSON lists them
+FPR_LEVELS = {m: m.fpr_level for m in Metric if m.fpr_level is not None}
 
 
 class MetricInputError(MiaReproInputError):
@@ -56,6 +96,68 @@ def check_fpr_level(fpr_level) -> float:
     return float(fpr_level)
 
 
+@dataclass(frozen=True, eq=False)
+class RocCurve:
+    """The ROC curve of one set of scores: ``sklearn.metrics.roc_curve`` run once, and every threshold-free
+    number read from it.  ``fpr``, ``tpr``, ``thresholds`` float64 (K,) as ``roc_curve`` returns them
+    (thresholds decreasing, the first point (0, 0)); empty when either class is absent, and then every
+    answer is NaN.  ``auc`` is ``roc_auc_score`` bit for bit (which computes ``auc`` on this curve).
+
+    >>> roc = RocCurve.of([True, True, False, False], [0.9, 0.4, 0.5, 0.1])
+    >>> roc.auc, roc.tpr_at(0.0), roc.advantage, roc.ppv_at(0.0)
+    (0.75, 0.5, 0.5, 1.0)
+    """
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    n_members: int
+    n_nonmembers: int
+
+    @classmethod
+    def of(cls, member, score) -> RocCurve:
+        """The curve of ``score`` float (N,) (larger = more member) against ``member`` bool (N,)."""
+        member, score = check_member_score(member, score)
+        n_pos, n_neg = int(member.sum()), int((~member).sum())
+        if n_pos and n_neg:
+            fpr, tpr, thresholds = skm.roc_curve(member, score)
+        else:
+            fpr = tpr = thresholds = np.zeros(0)
+        return cls(fpr, tpr, thresholds, n_pos, n_neg)
+
+    @property
+    def defined(self) -> bool:
+        """Both classes occur (otherwise every answer is NaN)."""
+        return len(self.fpr) > 0
+
+    @property
+    def auc(self) -> float:
+        return float(skm.auc(self.fpr, self.tpr)) if self.defined else float("nan")
+
+    @property
+    def advantage(self) -> float:
+        """max over thresholds of TPR - FPR (TF Privacy's "attacker advantage")."""
+        return float(np.max(self.tpr - self.fpr)) if self.defined else float("nan")
+
+    def _point(self, fpr_level: float) -> int:
+        """Index of the point of largest TPR with FPR <= ``fpr_level`` (the first such point of the curve)."""
+        ok = self.fpr <= check_fpr_level(fpr_level)  # roc_curve starts at (0, 0): some point always qualifies
+        return int(np.flatnonzero(ok)[np.argmax(self.tpr[ok])])
+
+    def tpr_at(self, fpr_level: float) -> float:
+        """Largest true-positive rate at false-positive rate <= ``fpr_level`` (a rate in [0, 1): 0.01 = 1%)."""
+        return float(self.tpr[self._point(fpr_level)]) if self.defined else float("nan")
+
+    def ppv_at(self, fpr_level: float) -> float:
+        """Precision (positive predictive value: members among the records called member) at the threshold
+        of :meth:`tpr_at`; NaN where that threshold calls no record a member."""
+        if not self.defined:
+            return float("nan")
+        i = self._point(fpr_level)
+        tp, fp = self.tpr[i] * self.n_members, self.fpr[i] * self.n_nonmembers
+        return float(tp / (tp + fp)) if tp + fp else float("nan")
+
+
 def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float:
     """Largest true-positive rate (members caught) at false-positive rate <= ``fpr_level``.
 
@@ -63,20 +165,12 @@ def tpr_at_fpr(member: np.ndarray, score: np.ndarray, fpr_level: float) -> float
     class is absent.
     """
     fpr_level = check_fpr_level(fpr_level)
-    member, score = check_member_score(member, score)
-    if member.all() or not member.any():
-        return float("nan")
-    fpr, tpr, _ = skm.roc_curve(member, score)
-    return float(tpr[fpr <= fpr_level].max())  # roc_curve starts at (0, 0): some point always qualifies
+    return RocCurve.of(member, score).tpr_at(fpr_level)
 
 
 def max_advantage(member: np.ndarray, score: np.ndarray) -> float:
     """max over thresholds of TPR - FPR (NaN if either class is absent)."""
-    member, score = check_member_score(member, score)
-    if member.all() or not member.any():
-        return float("nan")
-    fpr, tpr, _ = skm.roc_curve(member, score)
-    return float(np.max(tpr - fpr))
+    return RocCurve.of(member, score).advantage
 
 
 def auc_interval(auc: float, n_members: int, n_nonmembers: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -114,6 +208,12 @@ def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int =
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()}
 
 
+def fp_allowed(fpr_level: float, n_nonmembers: int) -> int:
+    """False positives a TPR at ``fpr_level`` allows among ``n_nonmembers``: floor(level x n), where a level
+    times a count that is an integer in exact arithmetic (0.001 x 5000) counts as that integer."""
+    return int(math.floor(fpr_level * n_nonmembers + 1e-9))
+
+
 @dataclass(frozen=True)
 class TPRAtFPR:
     """The true-positive rate at one false-positive level: ``level`` (0.01 = 1%), ``tpr``, the false
@@ -145,8 +245,10 @@ class AttackMetrics:
     advantage_max: float
     n_members: int
     n_nonmembers: int
-    tpr_at: dict[str, TPRAtFPR]
+    tpr_at: dict[Metric, TPRAtFPR]
     threshold: float | list[float] | None = None
+    #: the curve the threshold-free numbers come from (``m.roc.ppv_at(0.001)``); not part of the JSON
+    roc: RocCurve | None = field(default=None, compare=False, repr=False)
 
     def tpr(self, fpr_level: float) -> float:
         """The TPR at ``fpr_level`` (one of :data:`FPR_LEVELS`' rates)."""
@@ -157,13 +259,13 @@ class AttackMetrics:
 
     def to_dict(self) -> dict:
         """The JSON layout (without ``threshold``, which the stages place first in their blocks)."""
-        out = {"precision": self.precision, "recall": self.recall, "accuracy": self.accuracy,
-               "balanced_accuracy": self.balanced_accuracy, "auc": self.auc}
-        out.update({key: t.tpr for key, t in self.tpr_at.items()})
-        out.update(advantage_at_decision=self.advantage_at_decision, advantage_max=self.advantage_max,
-                   n_members=self.n_members, n_nonmembers=self.n_nonmembers,
-                   fp_allowed={key: t.fp_allowed for key, t in self.tpr_at.items()})
-        out.update({f"{key}_ci95": list(t.ci95) for key, t in self.tpr_at.items() if t.ci95 is not None})
+        out = {m.value: getattr(self, m.name.lower()) for m in (Metric.PRECISION, Metric.RECALL, Metric.ACCURACY,
+                                                               Metric.BALANCED_ACCURACY, Metric.AUC)}
+        out.update({Metric(key).value: t.tpr for key, t in self.tpr_at.items()})
+        out.update({m.value: getattr(self, m.name.lower()) for m in (Metric.ADVANTAGE_AT_DECISION, Metric.ADVANTAGE_MAX)})
+        out.update(n_members=self.n_members, n_nonmembers=self.n_nonmembers,
+                   fp_allowed={Metric(key).value: t.fp_allowed for key, t in self.tpr_at.items()})
+        out.update({Metric(key).ci95: list(t.ci95) for key, t in self.tpr_at.items() if t.ci95 is not None})
         return out
 
     # read like the dict of to_dict(): every stage's code and the JSON share one spelling
@@ -209,22 +311,23 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     both = member.any() and not member.all()
     tpr = float(pred[member].mean()) if member.any() else float("nan")
     fpr = float(pred[~member].mean()) if (~member).any() else float("nan")
-    n_neg = int((~member).sum())
+    roc = RocCurve.of(member, score)
     intervals = bootstrap_tpr_intervals(member, score, bootstrap, seed) if bootstrap and both else {}
     return AttackMetrics(
         precision=float(skm.precision_score(member, pred, zero_division=0)),
         recall=float(skm.recall_score(member, pred, zero_division=0)),
         accuracy=float(skm.accuracy_score(member, pred)),
         balanced_accuracy=(tpr + 1 - fpr) / 2,
-        auc=float(skm.roc_auc_score(member, score)) if both else float("nan"),
+        auc=roc.auc,
         advantage_at_decision=tpr - fpr,
-        advantage_max=max_advantage(member, score),
-        n_members=int(member.sum()),
-        n_nonmembers=n_neg,
-        tpr_at={key: TPRAtFPR(level, tpr_at_fpr(member, score, level), int(math.floor(level * n_neg + 1e-9)),
+        advantage_max=roc.advantage,
+        n_members=roc.n_members,
+        n_nonmembers=roc.n_nonmembers,
+        tpr_at={key: TPRAtFPR(level, roc.tpr_at(level), fp_allowed(level, roc.n_nonmembers),
                               tuple(intervals[key]) if key in intervals else None)
                 for key, level in FPR_LEVELS.items()},
         threshold=threshold,
+        roc=roc,
     )
 
 
@@ -248,14 +351,14 @@ def score_ties(member: np.ndarray, score: np.ndarray) -> dict:
             "largest_group": int(size.max())}
 
 
-PER_CLASS_KEYS = ("precision", "recall", "accuracy", "auc", "advantage_at_decision")
+PER_CLASS_KEYS = (Metric.PRECISION, Metric.RECALL, Metric.ACCURACY, Metric.AUC, Metric.ADVANTAGE_AT_DECISION)
 
 
 def metrics_by_class(
     member: np.ndarray, true_class: np.ndarray, score: np.ndarray, pred: np.ndarray, num_classes: int = 10
 ) -> dict[str, list[float]]:
     """Per-class lists (index = true class) of :data:`PER_CLASS_KEYS` (NaN for a class with no records)."""
-    per_class: dict[str, list[float]] = {k: [] for k in PER_CLASS_KEYS}
+    per_class: dict[str, list[float]] = {k.value: [] for k in PER_CLASS_KEYS}
     for c in range(num_classes):
         sel = np.asarray(true_class) == c
         m = attack_metrics(member[sel], score[sel], pred[sel]) if sel.any() else {}
@@ -275,19 +378,15 @@ def point_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray) -> di
     tp, fp = int((pred & member).sum()), int((pred & ~member).sum())
     tpr = tp / n_pos if n_pos else float("nan")
     fpr_d = fp / n_neg if n_neg else float("nan")
-    both = n_pos > 0 and n_neg > 0
-    if both:
-        fpr, tprs, _ = skm.roc_curve(member, score)
-        levels = {key: float(tprs[fpr <= level].max()) for key, level in FPR_LEVELS.items()}
-        auc, adv = float(skm.auc(fpr, tprs)), float(np.max(tprs - fpr))
-    else:
-        levels, auc, adv = {key: float("nan") for key in FPR_LEVELS}, float("nan"), float("nan")
+    roc = RocCurve.of(member, score)
+    levels = {key.value: roc.tpr_at(level) for key, level in FPR_LEVELS.items()}
+    auc, adv = roc.auc, roc.advantage
     n = n_pos + n_neg
     return {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tpr if n_pos else 0.0,
             "accuracy": (tp + n_neg - fp) / n if n else float("nan"),
             "balanced_accuracy": (tpr + 1 - fpr_d) / 2, "auc": auc, **levels,
             "advantage_at_decision": tpr - fpr_d, "advantage_max": adv, "n_members": n_pos, "n_nonmembers": n_neg,
-            "fp_allowed": {key: int(math.floor(level * n_neg + 1e-9)) for key, level in FPR_LEVELS.items()}}
+            "fp_allowed": {key.value: fp_allowed(level, n_neg) for key, level in FPR_LEVELS.items()}}
 
 
 def first_difference(a, b, at: str = "value", tol: float = 1e-9) -> str | None:
@@ -315,10 +414,11 @@ def check_published(block: dict, arrays: dict, tol: float = 1e-9) -> None:
     member = np.asarray(arrays["member"], bool)
     score = np.asarray(arrays["score"], np.float64)
     pred = np.asarray(arrays["pred"]).astype(int)
-    derived = {"auc": float(skm.roc_auc_score(member, score)) if member.any() and not member.all() else float("nan"),
-               "precision": float(skm.precision_score(member, pred, zero_division=0)),
-               "recall": float(skm.recall_score(member, pred, zero_division=0)),
-               **{k: tpr_at_fpr(member, score, level) for k, level in FPR_LEVELS.items()}}
+    roc = RocCurve.of(member, score)
+    derived = {Metric.AUC: roc.auc,
+               Metric.PRECISION: float(skm.precision_score(member, pred, zero_division=0)),
+               Metric.RECALL: float(skm.recall_score(member, pred, zero_division=0)),
+               **{k: roc.tpr_at(level) for k, level in FPR_LEVELS.items()}}
     for k, v in derived.items():
         if k in block and block[k] is not None and not (
                 (math.isnan(v) and math.isnan(block[k])) or abs(float(block[k]) - v) <= tol):

@@ -41,7 +41,7 @@ from mia_repro.attacks.base import MembershipAttack, fpr_threshold
 from mia_repro.attacks.lira import pooled_std
 from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, side_mean, simulate, target_problem
 from mia_repro.evaluation import AttackResult, evaluate_attack
-from mia_repro.metrics import tpr_at_fpr
+from mia_repro.metrics import Metric, tpr_at_fpr
 from mia_repro.reference_pool import PoolInputError, ReferencePool
 
 
@@ -122,7 +122,7 @@ def power_curve(pool: ReferencePool, attacks: dict[str, MembershipAttack], targe
     regimes = {} if regimes is None else regimes
     for r_count in counts:
         for name in attacks:
-            out[name][int(r_count)] = {"auc": [], "tpr_at_0.1pct_fpr": [], "tpr_at_1pct_fpr": []}
+            out[name][int(r_count)] = {Metric.AUC: [], Metric.TPR_AT_0_1PCT_FPR: [], Metric.TPR_AT_1PCT_FPR: []}
         for t in targets:
             others = [i for i in range(pool.n_models) if i != t]
             if r_count > len(others):
@@ -139,10 +139,10 @@ def power_curve(pool: ReferencePool, attacks: dict[str, MembershipAttack], targe
                 regimes.setdefault(name, {})[int(r_count)] = regimes.get(name, {}).get(int(r_count), False) or warned
                 row = out[name][int(r_count)]
                 row["auc"].append(float(roc_auc_score(member, score)))
-                row["tpr_at_0.1pct_fpr"].append(tpr_at_fpr(member, score, 0.001))
-                row["tpr_at_1pct_fpr"].append(tpr_at_fpr(member, score, 0.01))
+                row[Metric.TPR_AT_0_1PCT_FPR].append(tpr_at_fpr(member, score, 0.001))
+                row[Metric.TPR_AT_1PCT_FPR].append(tpr_at_fpr(member, score, 0.01))
         log(f"    {r_count:3d} references: " + ", ".join(
-            f"{n} {np.mean(out[n][int(r_count)]['tpr_at_0.1pct_fpr']):.3f}" for n in attacks) + " (TPR@0.1%FPR)")
+            f"{n} {np.mean(out[n][int(r_count)][Metric.TPR_AT_0_1PCT_FPR]):.3f}" for n in attacks) + " (TPR@0.1%FPR)")
     return out
 
 

@@ -43,6 +43,7 @@ from mia_repro.experiment.stage2 import STAGE2_VERSION, svm_result, target_score
 from mia_repro.experiment.store import Part, get_or_compute
 from mia_repro.experiment.svm_sensitivity import run_svm_sensitivity
 from mia_repro.training import machine_info
+from mia_repro.metrics import Metric
 
 COMPARE_VERSION = 4  # 3: one estimator contract (thresholds that give the decisions, the SVM's result from Stage II);
 #                     4: the Shokri SVMs score by calibrated log-odds
@@ -91,7 +92,7 @@ def _blocks_check(names: tuple[str, ...]):
         if not isinstance(blocks, dict) or set(blocks) != set(names):
             raise ValueError(f"attacks {sorted(blocks) if isinstance(blocks, dict) else blocks!r}, "
                              f"expected {sorted(names)}")
-        if not all(isinstance(b, dict) and {"auc", "tpr_at_0.1pct_fpr", "ties", "per_class", "label", "threshold"}
+        if not all(isinstance(b, dict) and {Metric.AUC, Metric.TPR_AT_0_1PCT_FPR, "ties", "per_class", "label", "threshold"}
                    <= set(b) for b in blocks.values()):
             raise ValueError("an attack's block is incomplete")
     return check

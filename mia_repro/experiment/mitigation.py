@@ -46,13 +46,13 @@ from mia_repro.experiment.plan import TrainRequest, execution, load_data, size_j
 from mia_repro.experiment.store import Part, load_entry, save_entry
 from mia_repro.experiment.trained import train_or_load, train_or_load_many
 from mia_repro.evaluation import evaluate_attack, evaluate_view, jsonable
-from mia_repro.metrics import first_difference, point_metrics, score_ties
+from mia_repro.metrics import Metric, first_difference, point_metrics, score_ties
 from mia_repro.experiment.stage2 import load_attack
 from mia_repro.experiment.provenance import run_meta, versions
 
 RECORD_KEYS = ("defense", "strength", "size", "scenario", "target_train_acc", "target_test_acc",
-               "precision", "recall", "auc", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95", "tpr_at_1pct_fpr",
-               "tpr_at_1pct_fpr_ci95", "advantage_at_decision", "advantage_max", "n_nonmembers")
+               Metric.PRECISION, Metric.RECALL, Metric.AUC, Metric.TPR_AT_0_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR.ci95, Metric.TPR_AT_1PCT_FPR,
+               Metric.TPR_AT_1PCT_FPR.ci95, Metric.ADVANTAGE_AT_DECISION, Metric.ADVANTAGE_MAX, "n_nonmembers")
 TRAINING_DEFENSES = ("l2", "dropout", "dp")
 #: the fields of a DP model's recorded schedule (:class:`mia_repro.privacy.Schedule`) that its rows copy
 SCHEDULE_KEYS = ("epsilon", "epsilon_pld", "delta", "noise_multiplier", "sampling_rate", "steps", "clip_norm")
@@ -69,8 +69,8 @@ MITIGATION_VERSION = 6  # 6: every setting keeps a per-record score file its row
 #                            the global loss threshold and the fixed-hyperparameter SVM among the compared attacks
 DP_AUDIT_VERSION = 2  # in a DP setting's key beside MITIGATION_VERSION; 2: valid bounds (select on one half of
 #                       the records, bound on the other) and the per-record score files
-COMPARED_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_1pct_fpr_ci95", "tpr_at_0.1pct_fpr", "tpr_at_0.1pct_fpr_ci95",
-                    "precision", "recall", "advantage_max", "n_nonmembers", "ties")
+COMPARED_METRICS = (Metric.AUC, Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_1PCT_FPR.ci95, Metric.TPR_AT_0_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR.ci95,
+                    Metric.PRECISION, Metric.RECALL, Metric.ADVANTAGE_MAX, "n_nonmembers", "ties")
 
 
 def _compared(defense: str) -> bool:
@@ -93,7 +93,7 @@ def _arrays(result) -> dict[str, np.ndarray]:
     """What a setting's score file keeps of one attack's evaluation: ``score`` float64 (N,), ``pred`` int64
     (N,) and ``ci95`` float64 (2, 2): the bootstrap intervals of the TPR at 1% and 0.1% FPR (NaN: none)."""
     m = result.metrics
-    ci = [m.get(f"{k}_ci95") or [np.nan, np.nan] for k in ("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr")]
+    ci = [m.get(f"{k}_ci95") or [np.nan, np.nan] for k in (Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR)]
     return {"score": np.asarray(result.scores["score"], np.float64),
             "pred": np.asarray(result.scores["pred"], np.int64), "ci95": np.asarray(ci, np.float64)}
 
@@ -124,7 +124,7 @@ def _metrics(arrays: dict, scenario: str, attack: str) -> dict:
     member = arrays["member"]
     score = arrays[score_name(scenario, attack)]
     m = point_metrics(member, score, arrays[score_name(scenario, attack, "pred")])
-    for key, ci in zip(("tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr"), arrays[score_name(scenario, attack, "ci95")]):
+    for key, ci in zip((Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR), arrays[score_name(scenario, attack, "ci95")]):
         m[f"{key}_ci95"] = None if np.isnan(ci).any() else [float(ci[0]), float(ci[1])]
     m["ties"] = score_ties(member, score)
     return m

@@ -28,7 +28,7 @@ from mia_repro.experiment.keys import config_key
 from mia_repro.experiment.pool import load_pool, pool_plan
 from mia_repro.experiment.provenance import NOT_RECORDED, versions
 from mia_repro.experiment.store import Part, get_or_compute
-from mia_repro.metrics import FPR_LEVELS
+from mia_repro.metrics import FPR_LEVELS, Metric
 from mia_repro.pool_evaluation import (fdr_check, fdr_members, leave_one_out, out_pvalues, power_curve, precision_at_priors,
                                       reproducibility, summarize)
 from mia_repro.reference_pool import ReferencePool
@@ -44,7 +44,7 @@ CURVE_ATTACKS = ("lira_online_global", "lira_online", "lira_offline_global", "li
                  "rmia_offline_tuned", "rmia_online", "rmia_offline")
 #: the false-discovery rates of the FDR calls
 FDR_LEVELS = (0.01, 0.05, 0.1)
-METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "precision", "recall")
+METRICS = (Metric.AUC, Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR, Metric.PRECISION, Metric.RECALL)
 
 
 def fingerprint(pool: ReferencePool) -> str:
@@ -118,7 +118,7 @@ def evaluate_pool(cfg: ExperimentConfig, pool: ReferencePool, log=print) -> tupl
 
 def strongest(attacks_doc: dict) -> str:
     """The attack with the largest mean TPR at 0.1% FPR over the targets (the gallery's and the flag rates')."""
-    return max(attacks_doc, key=lambda n: attacks_doc[n]["tpr_at_0.1pct_fpr"]["mean"])
+    return max(attacks_doc, key=lambda n: attacks_doc[n][Metric.TPR_AT_0_1PCT_FPR]["mean"])
 
 
 def regime_warnings(attacks_doc: dict, curve_regimes: dict) -> list[str]:

@@ -25,9 +25,10 @@ from mia_repro.experiment.config import ExperimentConfig
 from mia_repro.experiment.provenance import run_meta
 from mia_repro.experiment.stage1 import run_stage1
 from mia_repro.experiment.stage2 import run_stage2
+from mia_repro.metrics import Metric
 
 
-SPREAD_METRICS = ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "precision", "recall", "advantage_max")
+SPREAD_METRICS = (Metric.AUC, Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR, Metric.PRECISION, Metric.RECALL, Metric.ADVANTAGE_MAX)
 
 
 def spread(values: list[float]) -> dict:

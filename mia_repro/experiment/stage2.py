@@ -34,7 +34,7 @@ from mia_repro.cache import copy_file, load_json, load_npz, save_json
 from mia_repro.experiment.config import ExperimentConfig, to_dict
 from mia_repro.experiment.keys import config_key
 from mia_repro.evaluation import SCORE_ARRAYS as EVAL_ARRAYS, AttackResult, evaluate_attack
-from mia_repro.metrics import attack_metrics
+from mia_repro.metrics import Metric, attack_metrics
 from mia_repro.experiment.outputs import SizeOutputs
 from mia_repro.experiment.stage1 import load_stage1
 from mia_repro.experiment.provenance import computed_on, stage1_meta, versions
@@ -336,7 +336,7 @@ def subsample_ablation(cfg: ExperimentConfig, size: int, fit_samples: tuple[int,
             a = block["attack"]
             rows.append({"fit_samples": n, "cv_samples": c.attack.cv_samples,
                          "seconds": round(time.perf_counter() - t0, 1),
-                         **{k: a[k] for k in ("precision", "recall", "accuracy", "auc", "tpr_at_0.1pct_fpr")}})
+                         **{k: a[k] for k in (Metric.PRECISION, Metric.RECALL, Metric.ACCURACY, Metric.AUC, Metric.TPR_AT_0_1PCT_FPR)}})
         return {"rows": rows}
 
     parts = {"rows": Part(cfg.layout.stage2_ablation(size, key), key, "json", check)}

@@ -25,13 +25,14 @@ from mia_repro.experiment.keys import config_key
 from mia_repro.experiment.store import Part, get_or_compute
 from mia_repro.evaluation import evaluate_attack
 from mia_repro.experiment.outputs import SizeOutputs
+from mia_repro.metrics import Metric
 
 SENSITIVITY_VERSION = 3  # 3: the fixed SVM scores by calibrated log-odds, its decision log-odds >= its class threshold
 #: (C, gamma) pairs: C in {0.1, 1, 10} x gamma in {0.01, 0.1, 1}, around the fixed variant's default (1, 0.1),
 #: and one step beyond the upper corner, (100, 10): the tuned SVM's optimum lies far up that diagonal
 PAIRS = tuple((C, g) for C in (0.1, 1.0, 10.0) for g in (0.01, 0.1, 1.0)) + ((100.0, 10.0),)
 ROW_KEYS = ("C", "gamma", "median_class_precision", "median_class_recall", "precision", "recall", "auc",
-            "tpr_at_1pct_fpr", "seconds")
+            Metric.TPR_AT_1PCT_FPR, "seconds")
 
 
 def sensitivity_rows(cfg: ExperimentConfig, so: SizeOutputs, pairs=PAIRS) -> list[dict]:
@@ -48,7 +49,7 @@ def sensitivity_rows(cfg: ExperimentConfig, so: SizeOutputs, pairs=PAIRS) -> lis
                      "median_class_precision": float(np.nanmedian(r.per_class["precision"])),
                      "median_class_recall": float(np.nanmedian(r.per_class["recall"])),
                      "precision": m.precision, "recall": m.recall, "auc": m.auc,
-                     "tpr_at_1pct_fpr": m.tpr(0.01), "seconds": r.seconds})
+                     Metric.TPR_AT_1PCT_FPR: m.tpr(0.01), "seconds": r.seconds})
     return rows
 
 

@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from mia_repro.cache import load_npz
 from mia_repro.experiment.layout import Layout
 from mia_repro.data.cifar10 import CLASS_NAMES
+from mia_repro.metrics import Metric
 
 
 def provenance(summary: dict) -> str:
@@ -440,7 +441,7 @@ def dp_attacks(records: list[dict], meta: dict, path: Path | str | None = None, 
     right edge ("no DP")."""
     size = min(r["size"] for r in _rows(records, defense="dp"))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for col, metric in enumerate(("auc", "tpr_at_0.1pct_fpr")):
+    for col, metric in enumerate((Metric.AUC, Metric.TPR_AT_0_1PCT_FPR)):
         ax = axes[col]
         for j, attack in enumerate(DP_ATTACKS):
             name = None if attack == "shokri_svm" else attack
@@ -607,7 +608,7 @@ def attacks_tpr_vs_size(result: dict, path: Path | str | None = None, footer: st
     sizes = [int(n) for n in result["sizes"]]
     names = list(next(iter(result["sizes"].values())))
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    for ax, key, level in ((axes[0], "tpr_at_1pct_fpr", 0.01), (axes[1], "tpr_at_0.1pct_fpr", 0.001)):
+    for ax, key, level in ((axes[0], Metric.TPR_AT_1PCT_FPR, 0.01), (axes[1], Metric.TPR_AT_0_1PCT_FPR, 0.001)):
         for i, name in enumerate(names):
             blocks = [result["sizes"][str(n)][name] for n in sizes]
             y = np.array([b[key] for b in blocks])

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from mia_repro.reporting.plots import _finish, _roc_axes, draw_all
+from mia_repro.metrics import Metric
 
 #: the attacks the flag-rate figure always draws beside the strongest one
 FLAG_RATE_ATTACKS = ("lira_online_global", "lira_offline_global", "rmia_online_tuned", "rmia_offline_tuned",
@@ -21,7 +22,7 @@ BESIDE = ("lira_online", "lira_offline", "rmia_online", "rmia_offline")
 
 def strongest(doc: dict) -> str:
     """The pool's strongest attack (largest mean TPR at 0.1% FPR), as ``pool.json`` names it."""
-    return doc.get("strongest") or max(doc["attacks"], key=lambda n: doc["attacks"][n]["tpr_at_0.1pct_fpr"]["mean"])
+    return doc.get("strongest") or max(doc["attacks"], key=lambda n: doc["attacks"][n][Metric.TPR_AT_0_1PCT_FPR]["mean"])
 
 
 def _footer(doc: dict) -> str:
@@ -36,7 +37,7 @@ def power_curve(doc: dict, path: Path | str | None = None, footer: str | None = 
     """TPR at 0.1% FPR and AUC (mean over targets, with their min and max) against the number of references;
     solid: LiRA with a global variance and RMIA with its tuned signal, dashed: the variants beside them."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-    for ax, key, title in ((axes[0], "tpr_at_0.1pct_fpr", "TPR at 0.1% FPR"), (axes[1], "auc", "AUC")):
+    for ax, key, title in ((axes[0], Metric.TPR_AT_0_1PCT_FPR, "TPR at 0.1% FPR"), (axes[1], Metric.AUC, "AUC")):
         for i, (name, by_r) in enumerate(doc["curve"].items()):
             r = np.array([int(k) for k in by_r])
             mean = np.array([by_r[k][key]["mean"] for k in by_r])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from mia_repro.metrics import Metric
 
 
 def _ms(block: dict, key: str) -> str:
@@ -17,13 +18,13 @@ def attacks_table(doc: dict) -> pd.DataFrame:
     rows = []
     for name, b in doc["attacks"].items():
         rows.append({"attack": name, "variant": b["label"], "AUC": _ms(b, "auc"),
-                     "TPR@1%FPR": _ms(b, "tpr_at_1pct_fpr"), "TPR@0.1%FPR": _ms(b, "tpr_at_0.1pct_fpr"),
-                     "TPR@0.1%FPR min-max": f"{b['tpr_at_0.1pct_fpr']['min']:.4f}-{b['tpr_at_0.1pct_fpr']['max']:.4f}",
+                     "TPR@1%FPR": _ms(b, Metric.TPR_AT_1PCT_FPR), "TPR@0.1%FPR": _ms(b, Metric.TPR_AT_0_1PCT_FPR),
+                     "TPR@0.1%FPR min-max": f"{b[Metric.TPR_AT_0_1PCT_FPR]['min']:.4f}-{b[Metric.TPR_AT_0_1PCT_FPR]['max']:.4f}",
                      "targets": len(b["per_target"])})
     return pd.DataFrame(rows).set_index("attack")
 
 
-def curve_table(doc: dict, key: str = "tpr_at_0.1pct_fpr") -> pd.DataFrame:
+def curve_table(doc: dict, key: str = Metric.TPR_AT_0_1PCT_FPR) -> pd.DataFrame:
     """Rows: number of references; columns: attacks; cells: the mean over targets of ``key``."""
     data = {name: {int(r): v[key]["mean"] for r, v in by_r.items()} for name, by_r in doc["curve"].items()}
     out = pd.DataFrame(data)
@@ -109,10 +110,10 @@ def shokri_protocol_table(doc: dict, attacks_json: dict | None) -> pd.DataFrame 
     for name, b in doc["attacks"].items():
         offline = name.replace("online", "offline")
         s = blocks.get(name) or blocks.get(offline)
-        rows.append({"attack (pool)": name, "pool TPR@0.1%FPR": b["tpr_at_0.1pct_fpr"]["mean"],
+        rows.append({"attack (pool)": name, "pool TPR@0.1%FPR": b[Metric.TPR_AT_0_1PCT_FPR]["mean"],
                      "pool AUC": b["auc"]["mean"],
                      "Shokri protocol attack": name if name in blocks else (offline if s else "—"),
-                     "Shokri TPR@0.1%FPR": s["tpr_at_0.1pct_fpr"] if s else float("nan"),
+                     "Shokri TPR@0.1%FPR": s[Metric.TPR_AT_0_1PCT_FPR] if s else float("nan"),
                      "Shokri AUC": s["auc"] if s else float("nan")})
     return pd.DataFrame(rows).set_index("attack (pool)")
 
@@ -126,7 +127,7 @@ def _pair_sentences(doc: dict) -> list[str]:
     out = []
     for first, other in PAIRS:
         if first in doc["attacks"] and other in doc["attacks"]:
-            a, b = (doc["attacks"][n]["tpr_at_0.1pct_fpr"]["mean"] for n in (first, other))
+            a, b = (doc["attacks"][n][Metric.TPR_AT_0_1PCT_FPR]["mean"] for n in (first, other))
             better, worse, hi, lo = (first, other, a, b) if a >= b else (other, first, b, a)
             out.append(f"`{better}` {hi:.4f} against `{worse}` {lo:.4f} (TPR@0.1%FPR).")
     return out
@@ -159,9 +160,9 @@ def markdown_pool(doc: dict, curve_attacks: tuple[str, ...] | None = None) -> st
     allowed = n_neg * 0.001
     lines = ["| attack | AUC | TPR@1%FPR | TPR@0.1%FPR (min–max over targets) |", "|---|---|---|---|"]
     for name, b in doc["attacks"].items():
-        t = b["tpr_at_0.1pct_fpr"]
-        lines.append(f"| `{name}` ({b['label']}) | {ms(b, 'auc', 3)} | {ms(b, 'tpr_at_1pct_fpr', 4)} | "
-                     f"{ms(b, 'tpr_at_0.1pct_fpr', 4)} ({t['min']:.4f}–{t['max']:.4f}) |")
+        t = b[Metric.TPR_AT_0_1PCT_FPR]
+        lines.append(f"| `{name}` ({b['label']}) | {ms(b, 'auc', 3)} | {ms(b, Metric.TPR_AT_1PCT_FPR, 4)} | "
+                     f"{ms(b, Metric.TPR_AT_0_1PCT_FPR, 4)} ({t['min']:.4f}–{t['max']:.4f}) |")
     lines += ["", f"Mean ± standard deviation over the targets; each TPR@0.1%FPR rests on at most {int(allowed)} "
               f"false positive(s) per target (0.1% of {n_neg:,} non-members is {allowed:g}).  Of each pair the first row is the variant the "
               f"rules pick: LiRA with a global variance (`variance=\"auto\"` below 64 references; here about "
@@ -173,7 +174,7 @@ def markdown_pool(doc: dict, curve_attacks: tuple[str, ...] | None = None) -> st
               "|---|" + "---|" * len(curve_attacks)]
     counts = sorted({int(r) for a in curve_attacks for r in doc["curve"][a]})
     for r in counts:
-        cells = [f"{doc['curve'][a][str(r)]['tpr_at_0.1pct_fpr']['mean']:.4f} "
+        cells = [f"{doc['curve'][a][str(r)][Metric.TPR_AT_0_1PCT_FPR]['mean']:.4f} "
                  f"({doc['curve'][a][str(r)]['auc']['mean']:.3f})" for a in curve_attacks]
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
     lines += ["", "With one reference per record the variance has no degree of freedom: LiRA's score there is the "

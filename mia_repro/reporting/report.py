@@ -17,6 +17,7 @@ import numpy as np
 
 from mia_repro.cache import atomic_write
 from mia_repro.reporting import tables
+from mia_repro.metrics import Metric
 
 REPORT = "REPORT.md"
 INDEX = "README.md"
@@ -82,8 +83,8 @@ def stage2_section(folder: Path, summary: dict, seeds: dict | None) -> list[str]
     plateaued = sum(a.get("grid_edge_plateaued", 0) for a in att)
     lines.append(f"- The CV optimum lies on the grid's edge for {edges} of {10 * len(att)} class models; one grid step "
                  f"beyond, {plateaued} of them gain less than one standard error of the CV estimate (plateaued).")
-    weak = [f"{int(n):,}" for n, a in zip(sizes, att) if a["tpr_at_0.1pct_fpr_ci95"][0] <= RANDOM_TPR]
-    tprs = ", ".join(f"{a['tpr_at_0.1pct_fpr']:.4f}" for a in att)
+    weak = [f"{int(n):,}" for n, a in zip(sizes, att) if a[Metric.TPR_AT_0_1PCT_FPR.ci95][0] <= RANDOM_TPR]
+    tprs = ", ".join(f"{a[Metric.TPR_AT_0_1PCT_FPR]:.4f}" for a in att)
     lines.append(f"- TPR at 0.1% FPR: {tprs}; its 95% interval "
                  + (f"includes random guessing (0.001) at n = {', '.join(weak)}." if weak else
                     "excludes random guessing (0.001) at every size."))
@@ -110,12 +111,12 @@ def compare_section(folder: Path, result: dict) -> list[str]:
     for n in result["sizes"]:
         lines += [tables.markdown_attacks(result, n), ""]
     for n, blocks in result["sizes"].items():
-        name, best = max(blocks.items(), key=lambda kv: (kv[1]["tpr_at_0.1pct_fpr"], kv[0]))
+        name, best = max(blocks.items(), key=lambda kv: (kv[1][Metric.TPR_AT_0_1PCT_FPR], kv[0]))
         svm = blocks.get("shokri_svm")
-        versus = (f", against {svm['tpr_at_0.1pct_fpr']:.4f} for the tuned Shokri SVM" if svm and name != "shokri_svm"
+        versus = (f", against {svm[Metric.TPR_AT_0_1PCT_FPR]:.4f} for the tuned Shokri SVM" if svm and name != "shokri_svm"
                   else "")
         lines.append(f"- n = {int(n):,}: the most members at 0.1% FPR are caught by {best.get('label', name)} "
-                     f"({best['tpr_at_0.1pct_fpr']:.4f}, AUC {best['auc']:.3f}){versus}.")
+                     f"({best[Metric.TPR_AT_0_1PCT_FPR]:.4f}, AUC {best['auc']:.3f}){versus}.")
     if warned := regime_lines(result):
         lines += ["", "Attacks run where they are known to be unreliable:", "", *[f"- {w}" for w in warned]]
     lines += ["", *_figures(folder, "fig_attacks_roc.png", "fig_attacks_tpr_vs_size.png"), ""]
@@ -341,11 +342,11 @@ def headline_table(root: str | Path, profile: str = "paper") -> str:
     for n, b in summary["sizes"].items():
         a = b["attack"]
         blocks = attacks["sizes"].get(n, {})
-        best = max(blocks.items(), key=lambda kv: (kv[1]["tpr_at_0.1pct_fpr"], kv[0])) if blocks else None
+        best = max(blocks.items(), key=lambda kv: (kv[1][Metric.TPR_AT_0_1PCT_FPR], kv[0])) if blocks else None
         paper = tables.PAPER_FIG4_MEDIAN_PRECISION.get(int(n))
         lines.append(f"| {int(n):,} | {'—' if paper is None else f'{paper:.2f}'} | "
-                     f"{np.median(a['per_class']['precision']):.3f} | {a['auc']:.3f} | {a['tpr_at_0.1pct_fpr']:.4f} | "
-                     + (f"{best[1].get('label', best[0])}: {best[1]['tpr_at_0.1pct_fpr']:.4f}" if best else "—") + " |")
+                     f"{np.median(a['per_class']['precision']):.3f} | {a['auc']:.3f} | {a[Metric.TPR_AT_0_1PCT_FPR]:.4f} | "
+                     + (f"{best[1].get('label', best[0])}: {best[1][Metric.TPR_AT_0_1PCT_FPR]:.4f}" if best else "—") + " |")
     return "\n".join(lines)
 
 

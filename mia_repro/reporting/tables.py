@@ -14,6 +14,7 @@ from mia_repro.experiment.config import ExperimentConfig
 from mia_repro.data.cifar10 import CLASS_NAMES
 from mia_repro.experiment.provenance import run_meta  # noqa: F401 (the notebooks' provenance block)
 from mia_repro.training import backend_info, choose_trainer
+from mia_repro.metrics import Metric
 
 
 def config_table(cfg: ExperimentConfig) -> pd.DataFrame:
@@ -72,7 +73,7 @@ def _seed_sd(spread: dict | None, n: str, *path: str) -> dict:
         return {}
     seeds = len(spread["seeds"])
     return {f"AUC sd ({seeds} seeds)": block["auc"]["std"],
-            f"TPR@0.1%FPR sd ({seeds} seeds)": block["tpr_at_0.1pct_fpr"]["std"]}
+            f"TPR@0.1%FPR sd ({seeds} seeds)": block[Metric.TPR_AT_0_1PCT_FPR]["std"]}
 
 
 def attack_table(summary: dict, spread: dict | None = None) -> pd.DataFrame:
@@ -84,7 +85,7 @@ def attack_table(summary: dict, spread: dict | None = None) -> pd.DataFrame:
         rows.append({
             "size n": int(n), "target train acc": b["target"]["train_acc"], "target test acc": b["target"]["test_acc"],
             "SVM precision": a["precision"], "SVM recall": a["recall"], "SVM accuracy": a["accuracy"],
-            "SVM AUC": a["auc"], "SVM TPR@1%FPR": a["tpr_at_1pct_fpr"], "SVM TPR@0.1%FPR": a["tpr_at_0.1pct_fpr"],
+            "SVM AUC": a[Metric.AUC], "SVM TPR@1%FPR": a[Metric.TPR_AT_1PCT_FPR], "SVM TPR@0.1%FPR": a[Metric.TPR_AT_0_1PCT_FPR],
             "threshold precision": t["precision"], "threshold recall": t["recall"],
             "threshold accuracy": t["accuracy"], "threshold AUC": t["auc"],
             "grid edge hits": a.get("grid_edge_hits", 0), **_seed_sd(spread, n, "svm"),
@@ -137,7 +138,7 @@ def mitigation_attacks_table(meta: dict, attacks: tuple[str, ...] = ("lira_offli
         return pd.DataFrame()
     df = pd.DataFrame(rows)
     wide = df.pivot_table(index=["size", "defense", "strength"], columns=["attack", "scenario"],
-                          values=["auc", "tpr_at_0.1pct_fpr"], aggfunc="first")
+                          values=[Metric.AUC, Metric.TPR_AT_0_1PCT_FPR], aggfunc="first")
     wide.columns = [f"{a} {'TPR@0.1%' if m != 'auc' else 'AUC'} ({s})" for m, a, s in wide.columns]
     wide = wide.reset_index()
     wide["_o"] = wide["defense"].map(DEFENSE_ORDER)
@@ -157,7 +158,7 @@ def precision_text(r: dict | None) -> str:
     TPR = FPR = 0, where precision is undefined, not 0); "—" for a row that was not run."""
     if r is None:
         return "—"
-    if r.get("recall", 1) == 0 and r.get("advantage_at_decision", 1) == 0:
+    if r.get(Metric.RECALL, 1) == 0 and r.get(Metric.ADVANTAGE_AT_DECISION, 1) == 0:
         return "none called"
     return f"{r['precision']:.3f}"
 
@@ -182,7 +183,7 @@ def markdown_mitigation_attacks(records: list[dict], meta: dict) -> str:
         cells = [f"{first['target_train_acc']:.3f} / {first['target_test_acc']:.3f}",
                  _precision_pair(a, u), _pair(a, u, "auc", 3)]
         for name in ("lira_offline", "rmia_offline"):
-            cells.append(_pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), "tpr_at_0.1pct_fpr", 4))
+            cells.append(_pair(cmp.get((*k, "aware", name)), cmp.get((*k, "unaware", name)), Metric.TPR_AT_0_1PCT_FPR, 4))
         lines.append(f"| {k[0]:,} | {k[1]} | {k[2]:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -198,11 +199,11 @@ def markdown_dp(records: list[dict], meta: dict) -> str:
         return hit[0] if hit else None
 
     def best_tpr(size, defense, strength, scenario) -> str:
-        cands = [(r["tpr_at_0.1pct_fpr"], r["attack"]) for r in cmp
+        cands = [(r[Metric.TPR_AT_0_1PCT_FPR], r["attack"]) for r in cmp
                  if (r["size"], r["defense"], r["strength"], r["scenario"]) == (size, defense, strength, scenario)]
         svm = row_of(size, defense, strength, scenario)
         if svm:
-            cands.append((svm["tpr_at_0.1pct_fpr"], "shokri_svm"))
+            cands.append((svm[Metric.TPR_AT_0_1PCT_FPR], "shokri_svm"))
         if not cands:
             return "—"
         tpr, name = max(cands)
@@ -259,8 +260,8 @@ def markdown_results(summary: dict) -> str:
         a, t = b["attack"], b["baseline"]
         lines.append(f"| {int(n):,} | {b['target']['train_acc']:.3f} | {b['target']['test_acc']:.3f} | {a['precision']:.3f} "
                      f"| {a['recall']:.3f} | {a['auc']:.3f} ({a['auc_raw_pooled']:.3f}, {a['auc_mean_per_class']:.3f}) "
-                     f"| {a['advantage_at_decision']:.3f} / {a['advantage_max']:.3f} "
-                     f"| {a['tpr_at_0.1pct_fpr']:.4f} {_ci(a, 'tpr_at_0.1pct_fpr')} | {t['precision']:.3f} | {t['auc']:.3f} |")
+                     f"| {a[Metric.ADVANTAGE_AT_DECISION]:.3f} / {a[Metric.ADVANTAGE_MAX]:.3f} "
+                     f"| {a[Metric.TPR_AT_0_1PCT_FPR]:.4f} {_ci(a, Metric.TPR_AT_0_1PCT_FPR)} | {t['precision']:.3f} | {t['auc']:.3f} |")
     return "\n".join(lines)
 
 
@@ -285,12 +286,12 @@ def attacks_table(result: dict, spread: dict | None = None) -> pd.DataFrame:
     for n, blocks in result["sizes"].items():
         for name, b in blocks.items():
             rows.append({"size n": int(n), "attack": name, "variant": b.get("label", name), "AUC": b["auc"],
-                         "balanced acc": b["balanced_accuracy"],
+                         "balanced acc": b[Metric.BALANCED_ACCURACY],
                          "precision": b["precision"], "recall": b["recall"],
-                         "TPR@1%FPR": b["tpr_at_1pct_fpr"], "95% CI @1%": _ci(b, "tpr_at_1pct_fpr"),
-                         "TPR@0.1%FPR": b["tpr_at_0.1pct_fpr"], "95% CI @0.1%": _ci(b, "tpr_at_0.1pct_fpr"),
-                         "TPR@0%FPR": b["tpr_at_0pct_fpr"], "non-members": b["n_nonmembers"],
-                         "max advantage": b["advantage_max"], **_seed_sd(spread, n, name)})
+                         "TPR@1%FPR": b[Metric.TPR_AT_1PCT_FPR], "95% CI @1%": _ci(b, Metric.TPR_AT_1PCT_FPR),
+                         "TPR@0.1%FPR": b[Metric.TPR_AT_0_1PCT_FPR], "95% CI @0.1%": _ci(b, Metric.TPR_AT_0_1PCT_FPR),
+                         "TPR@0%FPR": b[Metric.TPR_AT_0PCT_FPR], "non-members": b["n_nonmembers"],
+                         "max advantage": b[Metric.ADVANTAGE_MAX], **_seed_sd(spread, n, name)})
     return pd.DataFrame(rows)
 
 
@@ -315,9 +316,9 @@ def markdown_attacks(result: dict, size: int | str) -> str:
     n_neg = next(iter(blocks.values()))["n_nonmembers"]
     lines = [f"| attack (n = {int(size):,}; {n_neg:,} non-members) | AUC | TPR@1%FPR [95% CI] | TPR@0.1%FPR [95% CI] |",
              "|---|---|---|---|"]
-    for name, b in sorted(blocks.items(), key=lambda kv: -kv[1]["tpr_at_0.1pct_fpr"]):
-        lines.append(f"| {b.get('label', name)} | {b['auc']:.3f} | {b['tpr_at_1pct_fpr']:.4f} {_ci(b, 'tpr_at_1pct_fpr')} "
-                     f"| {b['tpr_at_0.1pct_fpr']:.4f} {_ci(b, 'tpr_at_0.1pct_fpr')} |")
+    for name, b in sorted(blocks.items(), key=lambda kv: -kv[1][Metric.TPR_AT_0_1PCT_FPR]):
+        lines.append(f"| {b.get('label', name)} | {b['auc']:.3f} | {b[Metric.TPR_AT_1PCT_FPR]:.4f} {_ci(b, Metric.TPR_AT_1PCT_FPR)} "
+                     f"| {b[Metric.TPR_AT_0_1PCT_FPR]:.4f} {_ci(b, Metric.TPR_AT_0_1PCT_FPR)} |")
     return "\n".join(lines)
 
 
@@ -354,8 +355,8 @@ def markdown_seeds(seeds: dict, size: int | str) -> str:
              f"| target test acc | {cell(block['target_test_acc'])} |"]  # Stage II's SVM is the shokri_svm row
     for name, m in block["attacks"].items():
         lines.append(f"| {name} AUC | {cell(m['auc'])} |")
-        lines.append(f"| {name} TPR@1%FPR | {cell(m['tpr_at_1pct_fpr'], 4)} |")
-        lines.append(f"| {name} TPR@0.1%FPR | {cell(m['tpr_at_0.1pct_fpr'], 4)} |")
+        lines.append(f"| {name} TPR@1%FPR | {cell(m[Metric.TPR_AT_1PCT_FPR], 4)} |")
+        lines.append(f"| {name} TPR@0.1%FPR | {cell(m[Metric.TPR_AT_0_1PCT_FPR], 4)} |")
     return "\n".join(lines)
 
 

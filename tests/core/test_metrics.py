@@ -355,3 +355,51 @@ def json_copy(value):
     import json
 
     return json.loads(json.dumps(value))
+
+
+def test_metric_names_are_their_json_strings():
+    import json
+
+    from mia_repro.metrics import FPR_LEVELS, Metric
+    block = {"tpr_at_0.1pct_fpr": 0.25, "auc": 0.5}
+    assert block[Metric.TPR_AT_0_1PCT_FPR] == 0.25 and {Metric.AUC: 1}["auc"] == 1
+    assert json.dumps({Metric.AUC: Metric.AUC}) == '{"auc": "auc"}' and f"{Metric.AUC:>5}" == "  auc"
+    assert Metric("tpr_at_1pct_fpr") is Metric.TPR_AT_1PCT_FPR and Metric.TPR_AT_0PCT_FPR.ci95 == "tpr_at_0pct_fpr_ci95"
+    assert list(FPR_LEVELS.values()) == [0.01, 0.001, 0.0] and Metric.AUC.fpr_level is None
+    # every key attack_metrics publishes is a plain str, its Metric where it has one
+    m = attack_metrics(MEMBER, np.arange(8.0), np.ones(8, int), bootstrap=5).to_dict()
+    assert all(type(k) is str for k in m) and all(type(k) is str for k in m["fp_allowed"])
+    assert {x.value for x in Metric} <= set(m)
+
+
+def test_roc_curve_answers_match_sklearn_bit_for_bit_on_tied_scores():
+    from sklearn import metrics as skm
+
+    from mia_repro.metrics import RocCurve
+    rng = np.random.default_rng(3)
+    member = rng.random(400) < 0.4
+    score = np.round(rng.normal(member * 0.7, 1.0), 1)  # one decimal: many ties, mixed groups
+    roc = RocCurve.of(member, score)
+    fpr, tpr, _ = skm.roc_curve(member, score)
+    assert roc.auc == skm.roc_auc_score(member, score)
+    assert roc.advantage == np.max(tpr - fpr)
+    for level in (0.0, 0.001, 0.01, 0.1, 0.5):
+        assert roc.tpr_at(level) == tpr[fpr <= level].max()
+
+
+def test_roc_curve_hand_cases():
+    from mia_repro.metrics import MetricInputError, RocCurve
+    # members 0.9, 0.4; non-members 0.5, 0.1: at FPR 0 only 0.9 is called member (TPR 1/2, PPV 1); at FPR
+    # 1/2 the threshold 0.4 calls 0.9, 0.5, 0.4 (TPR 1, PPV 2/3)
+    roc = RocCurve.of([True, True, False, False], [0.9, 0.4, 0.5, 0.1])
+    assert (roc.auc, roc.tpr_at(0.0), roc.ppv_at(0.0), roc.advantage) == (0.75, 0.5, 1.0, 0.5)
+    assert roc.tpr_at(0.5) == 1.0 and roc.ppv_at(0.5) == pytest.approx(2 / 3)
+    assert roc.tpr_at(0.49) == 0.5
+    # a perfectly inverted attack calls nobody at FPR 0: PPV undefined
+    inv = RocCurve.of([True, False], [0.0, 1.0])
+    assert inv.tpr_at(0.0) == 0.0 and np.isnan(inv.ppv_at(0.0))
+    one = RocCurve.of([True, True], [0.1, 0.2])
+    assert not one.defined and all(np.isnan(x) for x in (one.auc, one.advantage, one.tpr_at(0.01), one.ppv_at(0.01)))
+    with pytest.raises(MetricInputError, match="fpr_level"):
+        roc.tpr_at(1.0)
+    assert attack_metrics(MEMBER, np.arange(8.0), np.ones(8, int)).roc.n_nonmembers == 4
