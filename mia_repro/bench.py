@@ -286,7 +286,7 @@ def run_pool_bench(profile: str, target: int = 0) -> dict:
         attack = clone(new_attack(name, cfg.attack, cfg.seed))
         start = time.perf_counter()
         attack.fit(view)
-        attack.score(view)
+        attack.decision_function(view)
         fit_score = time.perf_counter() - start
         start = time.perf_counter()
         attacker_scores(attack, pool, view, target)

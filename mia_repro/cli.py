@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shadows", type=int, default=None, help="shadow models per size (default: the profile's)")
     p.add_argument("--attacks", nargs="+", default=None, metavar="NAME",
                    help="the attacks the compare stage runs (default every one): " + ", ".join(_attack_names()))
+    p.add_argument("--attack-module", nargs="+", default=None, metavar="MODULE",
+                   help="import these modules (dotted names or .py files) first: attacks they register "
+                        "(mia_repro.attacks.register) can be named in --attacks")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a TOML file of settings: top-level fields and [model] [attack] [mitigation] [outputs] [pool] "
                         "[audit] tables, e.g. '[mitigation]\\nl2_strengths = [0.001, 0.01]' (flags win over it)")
@@ -132,7 +135,32 @@ def check_plan(args, cfg) -> None:
             raise ConfigError(f"mitigation.sizes: {missing} are not among the sizes {list(cfg.sizes)}")
 
 
+def import_attack_modules(modules) -> None:
+    """Import each of ``modules`` (a dotted module name, or the path of a ``.py`` file) so that the attacks
+    it registers can be named; :class:`ConfigError` (one line) for one that does not import."""
+    import importlib
+    import importlib.util
+
+    for module in modules or ():
+        try:
+            if module.endswith(".py"):
+                path = Path(module)
+                spec = importlib.util.spec_from_file_location(path.stem, path) if path.is_file() else None
+                if spec is None:
+                    raise ConfigError(f"--attack-module: no file {module}")
+                loaded = importlib.util.module_from_spec(spec)
+                sys.modules[path.stem] = loaded
+                spec.loader.exec_module(loaded)
+            else:
+                importlib.import_module(module)
+        except ConfigError:
+            raise
+        except Exception as exc:  # the user's code: name it and what it raised, in one line
+            raise ConfigError(f"--attack-module {module}: {type(exc).__name__}: {exc}") from None
+
+
 def run(args) -> None:
+    import_attack_modules(args.attack_module)
     cfg = get_config(
         args.profile,
         data_path=args.data,

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mia_repro.attacks import ATTACKS, MORE_ATTACKS, ONLINE_ATTACKS, AttackerView, MembershipAttack, new_attack
+from mia_repro.attacks import ATTACKS, AttackerView, MembershipAttack, new_attack, registry
 from mia_repro.attacks.base import AttackInputError
 from mia_repro.mistakes import OwnInputError, inversion_warning, misalignment_warning
 from mia_repro.metrics import AttackMetrics, Metric, attack_metrics, check_member_score, metrics_by_class, score_ties
@@ -126,7 +126,7 @@ def evaluate_attack(attack: MembershipAttack, view: AttackerView, member, seed: 
     t0 = time.perf_counter()
     if fit:
         attack.fit(view)
-    score = attack.score(view)
+    score = attack.decision_function(view)
     thresholds = attack.thresholds(view)
     pred = (score >= thresholds).astype(np.int64)  # what attack.predict(view) returns, without scoring twice
     seconds = time.perf_counter() - t0
@@ -290,10 +290,9 @@ def resolve_attacks(attacks, view: AttackerView, cfg=None, seed: int = 0) -> tup
     out = {}
     for item in items:
         if isinstance(item, str):
-            if item not in ATTACKS and item not in ONLINE_ATTACKS and item not in MORE_ATTACKS:
-                raise AttackInputError(f"attacks: unknown {item!r}; choose from "
-                                       f"{list(ATTACKS) + list(ONLINE_ATTACKS) + list(MORE_ATTACKS)} "
-                                       f"or pass attack instances")
+            if item not in registry.names():
+                raise AttackInputError(f"attacks: unknown {item!r}; choose from {list(registry.names())}, "
+                                       f"register your own (mia_repro.attacks.register) or pass attack instances")
             item = new_attack(item, cfg, seed)
         elif not isinstance(item, MembershipAttack):
             raise AttackInputError(f"attacks: names or MembershipAttack instances, got {type(item).__name__}")

@@ -68,7 +68,7 @@ def attacker_scores(attack: MembershipAttack, pool: ReferencePool, view, target:
     scores, members = [], []
     for m in models:
         helper = [o for o in range(pool.n_models) if o not in (m, target)][:2]
-        scores.append(attack.score(pool.view(m, references=helper)))
+        scores.append(attack.decision_function(pool.view(m, references=helper)))
         members.append(pool.member[m])
     return np.concatenate(scores), np.concatenate(members)
 
@@ -134,7 +134,7 @@ def power_curve(pool: ReferencePool, attacks: dict[str, MembershipAttack], targe
             member = pool.member[t]
             for name, proto in attacks.items():
                 attack = clone(proto).fit(view)
-                score = attack.score(view)
+                score = attack.decision_function(view)
                 warned = bool(getattr(attack, "info_", {}).get("warning"))
                 regimes.setdefault(name, {})[int(r_count)] = regimes.get(name, {}).get(int(r_count), False) or warned
                 row = out[name][int(r_count)]

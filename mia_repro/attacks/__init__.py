@@ -32,37 +32,61 @@ mitigation stages do not run by default:
 ``rmia_offline_tuned`` RMIA offline with the signal's softmax temperature chosen on the simulation
 =====================  ==========================================================
 """
-from mia_repro.attacks.base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack, PopulationSimulation,
-                   attack_dataset)
-from mia_repro.attacks.calibrated_loss import CalibratedLoss
-from mia_repro.attacks.label_only import AugmentationAttack, GapAttack
-from mia_repro.attacks.lira import LiRAOffline, LiRAOfflineGlobal, LiRAOnline, LiRAOnlineGlobal
-from mia_repro.attacks.metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
-from mia_repro.attacks.rmia import RMIAOffline, RMIAOfflineTuned, RMIAOnline, RMIAOnlineTuned
-from mia_repro.attacks.shokri import PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
+from mia_repro.attacks.base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack,
+                                   PopulationSimulation, attack_dataset)
+from mia_repro.attacks import registry
+from mia_repro.attacks.registry import AttackSet, AttackSpec, RegistryError, register, spec, spec_of, unregister
+# the order of these imports is the registration order: the order of the comparison's attacks
+from mia_repro.attacks.shokri import (PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack,
+                                     fit_per_class_svms, stratified_subsample)
 from mia_repro.attacks.threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
+from mia_repro.attacks.metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
+from mia_repro.attacks.calibrated_loss import CalibratedLoss
+from mia_repro.attacks.lira import LiRAOffline, LiRAOnline
+from mia_repro.attacks.rmia import RMIAOffline, RMIAOnline
+from mia_repro.attacks.label_only import AugmentationAttack, GapAttack
+from mia_repro.attacks.checks import AttackContractError, check_attack
 
-ATTACKS = {cls.name: cls for cls in (ShokriSVM, ShokriSVMFixed, ConfidenceThreshold, GlobalLossThreshold, LossThreshold,
-                                      EntropyThreshold, CalibratedLoss,
-                                      LiRAOffline, LiRAOfflineGlobal, RMIAOffline, GapAttack, AugmentationAttack)}
+registry.seal_package()
+
+#: the attacks the comparison and mitigation stages run by default, ``{name: AttackSpec}`` (live: a name
+#: registered in the ``"compare"`` set later is in it)
+ATTACKS = AttackSet("compare")
 #: the online attacks (a reference pool only); :func:`new_attack` knows them too
-ONLINE_ATTACKS = {cls.name: cls for cls in (LiRAOnline, LiRAOnlineGlobal, RMIAOnline, RMIAOnlineTuned)}
-#: offline attacks outside :data:`ATTACKS` (the stages' default set); :func:`new_attack` knows them too
-MORE_ATTACKS = {cls.name: cls for cls in (RMIAOfflineTuned,)}
+ONLINE_ATTACKS = AttackSet("online")
+#: every other registered name (offline attacks no stage runs by default, a user's own); :func:`new_attack`
+#: knows them too
+MORE_ATTACKS = AttackSet(exclude=("compare", "online"))
 
+#: the names of the subclasses that once fixed one parameter, and the registered name each is now
+_FORMER = {"LiRAOfflineGlobal": "lira_offline_global", "LiRAOnlineGlobal": "lira_online_global",
+           "RMIAOfflineTuned": "rmia_offline_tuned", "RMIAOnlineTuned": "rmia_online_tuned"}
+
+
+def __getattr__(name: str):
+    if name in _FORMER:
+        s = spec(_FORMER[name])
+        settings = ", ".join(f"{k}={v!r}" for k, v in s.params.items())
+        raise ImportError(f"mia_repro.attacks.{name} is now {s.cls.__name__}({settings}), registered as "
+                          f"{s.name!r}: new_attack({s.name!r}) or {s.cls.__name__}({settings})")
+    raise AttributeError(f"module 'mia_repro.attacks' has no attribute {name!r}")
 
 
 def new_attack(name: str, cfg=None, seed: int = 0) -> MembershipAttack:
-    """One unfitted instance of attack ``name`` of :data:`ATTACKS`, :data:`ONLINE_ATTACKS` or :data:`MORE_ATTACKS`; the SVM variants
-    take ``cfg`` (:class:`~mia_repro.attacks.config.AttackConfig`; None: its defaults) and ``seed``."""
-    known = {**ATTACKS, **ONLINE_ATTACKS, **MORE_ATTACKS}
-    if name not in known:
-        raise AttackInputError(f"unknown attack {name!r}; choose one of {', '.join(known)}")
-    cls = known[name]
-    return cls(cfg=cfg, seed=seed) if issubclass(cls, ShokriSVM) else cls()
+    """One unfitted instance of the registered attack ``name`` (:func:`register`); the SVM variants take
+    ``cfg`` (:class:`~mia_repro.attacks.config.AttackConfig`; None: its defaults) and ``seed``."""
+    try:
+        s = spec(name)
+    except RegistryError as exc:
+        raise AttackInputError(str(exc)) from None
+    return s(cfg=cfg, seed=seed) if issubclass(s.cls, ShokriSVM) else s()
 
 
-__all__ = ["ATTACKS", "MORE_ATTACKS", "ONLINE_ATTACKS", "new_attack", "AttackData", "AttackerView", "AttackInputError", "AttackNotFittedError",
-           "MembershipAttack", "PopulationSimulation", "attack_dataset", "PerClassSVMs", "check_disjoint",
-           "confidence_threshold", "fit_class_attack", "fit_per_class_svms", "stratified_subsample",
-           "true_class_confidence"] + [c.__name__ for c in (*ATTACKS.values(), *ONLINE_ATTACKS.values(), *MORE_ATTACKS.values())]
+__all__ = ["ATTACKS", "MORE_ATTACKS", "ONLINE_ATTACKS", "new_attack", "register", "unregister", "spec", "spec_of",
+           "check_attack", "AttackContractError",
+           "AttackSet", "AttackSpec", "RegistryError", "AttackData", "AttackerView", "AttackInputError",
+           "AttackNotFittedError", "MembershipAttack", "PopulationSimulation", "attack_dataset", "PerClassSVMs",
+           "check_disjoint", "confidence_threshold", "fit_class_attack", "fit_per_class_svms", "stratified_subsample",
+           "true_class_confidence", "ShokriSVM", "ShokriSVMFixed", "ConfidenceThreshold", "GlobalLossThreshold",
+           "LossThreshold", "EntropyThreshold", "CalibratedLoss", "LiRAOffline", "LiRAOnline", "RMIAOffline",
+           "RMIAOnline", "GapAttack", "AugmentationAttack"]

@@ -18,6 +18,7 @@ shadows that did not train on a record are its OUT references.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Sequence
@@ -28,6 +29,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_curve
 
+from mia_repro.attacks.registry import Registered
 from mia_repro.errors import MiaReproError, MiaReproInputError
 
 
@@ -330,6 +332,21 @@ class AttackerView:
     def __len__(self) -> int:
         return len(self.true_class)
 
+    def take(self, index) -> "AttackerView":
+        """The view of the target records ``index`` (int (M,) positions or bool (N,)), in that order: every
+        per-target-record array cut (logits, probabilities, classes, augmented answers, the references' logits
+        on them and ``ref_in``); the shadows and the population are the attacker's and stay whole."""
+        idx = np.arange(len(self))[np.asarray(index)] if np.asarray(index).dtype == bool else np.asarray(index)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or (len(idx) and (
+                idx.min() < -len(self) or idx.max() >= len(self))):
+            raise AttackInputError(f"index: positions among the view's {len(self)} target records, or a mask of "
+                                   f"that length")
+        return dataclasses.replace(
+            self, target_logits=self.target_logits[idx], target_probs=self.target_probs[idx],
+            true_class=self.true_class[idx], target_aug_labels=self.target_aug_labels[:, idx],
+            ref_logits=None if self.ref_logits is None else self.ref_logits[:, idx],
+            ref_in=None if self.ref_in is None else self.ref_in[:, idx])
+
     @property
     def num_classes(self) -> int:
         return int(np.shape(self.target_logits)[1])
@@ -399,9 +416,12 @@ def _checked_fit(fit):
     def checked(self, view, *args, **kwargs):
         depth = self.__dict__.get("_fit_depth", 0)
         if depth == 0:  # the outermost fit (a subclass's fit may call its parent's)
+            from mia_repro.attacks.params import check_params
+
             self.check_view(view)
             for k in _learned_attributes(self):
                 delattr(self, k)
+            check_params(self)  # after: a refit with a bad parameter leaves the attack unfitted
         self._fit_depth = depth + 1
         try:
             fit(self, view, *args, **kwargs)
@@ -460,20 +480,23 @@ class MembershipAttack(BaseEstimator):
     * :meth:`fit` learns from the attacker's data only and returns ``self``; what it learns ends in ``_``
       (``threshold_``, ``info_``, ``n_classes_``, ...), does not exist before ``fit`` and is replaced by
       every ``fit``.
-    * :meth:`score` returns float64 (N,) for the target's records (larger = more member);
-      :meth:`predict` is ``score >= threshold_`` as int (N,), where ``threshold_`` is one number or one per
+    * :meth:`decision_function` returns float64 (N,) for the target's records (larger = more member;
+      :meth:`score` is its alias); :meth:`predict` is ``decision_function >= threshold_`` as int (N,), where ``threshold_`` is one number or one per
       true class (:meth:`thresholds`).  Both raise :class:`AttackNotFittedError` before ``fit``.
-    * ``name`` / ``label`` / ``paper`` and what the attack needs (``needs_references``,
-      ``needs_augmentations``, ``needs_logits``) are class attributes.
+    * ``name`` / ``label`` / ``paper`` come from :func:`~mia_repro.attacks.registry.register` above the class;
+      what the attack needs (``needs_references``, ``needs_augmentations``, ``needs_logits``) are class
+      attributes.
 
-    A subclass implements ``fit(view)`` (setting ``threshold_``) and ``score(view)``; both are wrapped when
-    the class is made (the checks above).  It may not override ``predict``.
+    A subclass implements ``fit(view)`` (setting ``threshold_``) and ``decision_function(view)``; both are
+    wrapped when the class is made (the checks above).  It may not override ``predict``.
+    :func:`~mia_repro.attacks.checks.check_attack` checks the whole contract on an instance.
     """
 
-    name: ClassVar[str] = ""
-    label: ClassVar[str] = ""  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
-    long_label: ClassVar[str] = ""  # where variants sit side by side (the reference pool): names what tells them apart
-    paper: ClassVar[str] = ""
+    #: the public name (:func:`~mia_repro.attacks.registry.register`; the name whose parameters an instance has)
+    name = Registered()
+    label = Registered()  # the short name tables and figures show, naming the variant (e.g. per-class thresholds)
+    long_label = Registered()  # where variants sit side by side (the reference pool): names what tells them apart
+    paper = Registered()  # the paper, algorithm and equation it implements
     #: needs the shadows' outputs on the target's records and a population sample (the view's reference part)
     needs_references: ClassVar[bool] = False
     #: needs the target's answers on augmented queries (``target_aug_labels``)
@@ -482,13 +505,26 @@ class MembershipAttack(BaseEstimator):
     needs_in_references: ClassVar[bool] = False
     #: reads the target's logits (refused where the view exposes post-processed probabilities only)
     needs_logits: ClassVar[bool] = True
+    #: ``{parameter: [constraints]}`` as scikit-learn's (:mod:`~mia_repro.attacks.params`), checked when fit starts
+    _parameter_constraints: ClassVar[dict] = {}
+    #: a record's score does not depend on which other target records are scored with it (False where the
+    #: attack pools a statistic over the target's records by design; :func:`~mia_repro.attacks.check_attack`)
+    records_independent: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "predict" in cls.__dict__:
             raise TypeError(f"{cls.__name__}: predict is score >= threshold_ for every attack; set threshold_ "
                             f"(one number, or one per class) in fit instead of overriding predict")
-        for method, wrap in (("fit", _checked_fit), ("score", _checked_score)):
+        if "score" in cls.__dict__ and "decision_function" not in cls.__dict__:
+            import warnings
+
+            warnings.warn(f"{cls.__name__}: define decision_function(view) for the per-record scores; score(view) "
+                          f"is its alias (scikit-learn's score is one number), used as decision_function here",
+                          FutureWarning, stacklevel=2)
+            cls.decision_function = cls.__dict__["score"]
+            del cls.score
+        for method, wrap in (("fit", _checked_fit), ("decision_function", _checked_score)):
             f = cls.__dict__.get(method)
             if f is not None and not getattr(f, "_checks_fit", False):
                 setattr(cls, method, wrap(f))
@@ -532,8 +568,19 @@ class MembershipAttack(BaseEstimator):
     def fit(self, view: "AttackerView") -> "MembershipAttack":  # pragma: no cover - interface
         raise NotImplementedError
 
-    def score(self, view: "AttackerView") -> np.ndarray:  # pragma: no cover - interface
+    def decision_function(self, view: "AttackerView") -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def score(self, view: "AttackerView", y=None) -> np.ndarray:
+        """:meth:`decision_function`'s alias: float64 (N,), one score per target record.  Not scikit-learn's
+        ``score(X, y)`` (one number): given ``y`` it raises TypeError, so ``cross_val_score`` and the like
+        cannot mistake it for an accuracy; use :func:`mia_repro.metrics.attack_metrics` for numbers."""
+        if y is not None:
+            raise TypeError(f"{self.name or type(self).__name__}.score(view) is the per-record scores "
+                            f"(decision_function), not scikit-learn's score(X, y); for an AUC or a TPR at low FPR "
+                            f"use mia_repro.metrics.attack_metrics(member, attack.decision_function(view), "
+                            f"attack.predict(view))")
+        return self.decision_function(view)
 
     def regime_warning(self, view: "AttackerView") -> str | None:
         """A sentence when this attack would run on ``view`` where it is known to be unreliable (e.g. LiRA's
@@ -550,5 +597,5 @@ class MembershipAttack(BaseEstimator):
     def predict(self, view: "AttackerView") -> np.ndarray:
         """int64 (N,): 1 = member, i.e. ``score(view) >= thresholds(view)``."""
         self.check_fitted("predict")
-        score = self.score(view)
+        score = self.decision_function(view)
         return (score >= self.thresholds(view)).astype(np.int64)

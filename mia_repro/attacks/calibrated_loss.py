@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, side_mean
 
 
+@register("calibrated_loss",
+          label="calibrated loss",
+          paper="Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)",
+          sets={"compare": None, "pool": 9})
 class CalibratedLoss(ReferenceAttack):
-    name = "calibrated_loss"
-    label = "calibrated loss"
-    paper = "Watson et al., ICLR 2022, Eq. 2 (target loss minus mean OUT-reference loss)"
-
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
         ref_mean, _ = side_mean(p.ref_loss, p.ref_out)
         return -(p.loss - ref_mean)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.base import AttackerView, MembershipAttack, balanced_threshold
 
 
@@ -23,23 +24,24 @@ def correct_count(logits: np.ndarray, aug_labels: np.ndarray, true_class: np.nda
     return (np.asarray(logits).argmax(axis=1) == y).astype(int) + (np.asarray(aug_labels) == y[None]).sum(axis=0)
 
 
+@register("label_only_gap",
+          label="label-only gap",
+          paper="Choquette-Choo et al., ICML 2021, gap attack (correct => member; Yeom et al. 2018)",
+          sets=("compare",))
 class GapAttack(MembershipAttack):
-    name = "label_only_gap"
-    label = "label-only gap"
-    paper = "Choquette-Choo et al., ICML 2021, gap attack (correct => member; Yeom et al. 2018)"
-
     def fit(self, view: AttackerView) -> "GapAttack":
         self.threshold_ = 1.0  # fixed by the rule; nothing to learn
         return self
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return (view.target_logits.argmax(axis=1) == view.true_class).astype(np.float64)
 
 
+@register("label_only_augment",
+          label="label-only augment",
+          paper="Choquette-Choo et al., ICML 2021, data-augmentation attack (Sec. 4.2), threshold on the correct count",
+          sets=("compare",))
 class AugmentationAttack(MembershipAttack):
-    name = "label_only_augment"
-    label = "label-only augment"
-    paper = "Choquette-Choo et al., ICML 2021, data-augmentation attack (Sec. 4.2), threshold on the correct count"
     needs_augmentations = True
 
     def fit(self, view: AttackerView) -> "AugmentationAttack":
@@ -49,5 +51,5 @@ class AugmentationAttack(MembershipAttack):
         self.info_ = {"queries": int(view.target_aug_labels.shape[0]) + 1}
         return self
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return correct_count(view.target_logits, view.target_aug_labels, view.true_class).astype(np.float64)

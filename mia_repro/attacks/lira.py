@@ -46,7 +46,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sklearn.utils._param_validation import StrOptions
+
 from mia_repro.attacks.base import AttackInputError
+from mia_repro.attacks.params import check_params
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std, side_mean, target_problem
 
 
@@ -68,11 +72,6 @@ def pooled_std(values: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> float:
     return float(np.sqrt((((values - mean) ** 2) * w).sum() / dof))
 
 
-def check_variance(name: str, variance) -> None:
-    if variance not in VARIANCES:
-        raise AttackInputError(f"{name}: variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
-
-
 def use_per_record(variance: str, count: np.ndarray) -> bool:
     """Whether rule ``variance`` takes per-record variances for a side with ``count`` (N,) entries per record."""
     return variance == "per_record" or (variance == "auto" and float(np.median(count)) >= AUTO_PER_RECORD_MIN)
@@ -92,8 +91,9 @@ def side_sigma(values: np.ndarray, mask: np.ndarray, mean: np.ndarray, variance:
 class _LiRA(ReferenceAttack):
     """What both LiRAs share: the ``variance`` rule, checked in ``fit``, and the warning of its regime."""
 
+    _parameter_constraints = {"variance": [StrOptions(set(VARIANCES))]}
+
     def fit(self, view) -> "_LiRA":
-        check_variance(self.name, self.variance)
         super().fit(view)
         count = self._side_counts(target_problem(view))
         self.info_.update(variance=self.variance, per_record_variance=bool(use_per_record(self.variance, count)),
@@ -101,6 +101,12 @@ class _LiRA(ReferenceAttack):
         if warning := self.regime_warning(view):
             self.info_["warning"] = warning
         return self
+
+    @property
+    def records_independent(self) -> bool:
+        """Per-record variances only: a global variance is pooled over the target's records, and online a
+        record without an IN (or OUT) reference takes that side's average over every record."""
+        return self.variance == "per_record" and not self.needs_in_references
 
     def _side_counts(self, p: ReferenceProblem) -> np.ndarray:
         """(N,) the per-record number of references on the side(s) the variance is estimated from (the
@@ -110,7 +116,7 @@ class _LiRA(ReferenceAttack):
     def regime_warning(self, view) -> str | None:
         """A sentence when this attack runs where it is known to be unreliable (per-record variances from
         fewer than :data:`RELIABLE_PER_RECORD_MIN` references per record), else None."""
-        check_variance(self.name, self.variance)
+        check_params(self)
         count = self._side_counts(target_problem(view))
         median = float(np.median(count))
         if use_per_record(self.variance, count) and median < RELIABLE_PER_RECORD_MIN:
@@ -120,13 +126,19 @@ class _LiRA(ReferenceAttack):
         return None
 
 
+@register("lira_offline",
+          label="LiRA offline (one-sided)",
+          long_label="LiRA offline (one-sided, per-record var.)",
+          paper="Carlini et al., S&P 2022, Alg. 1 offline (per-record Gaussian of OUT logit-scaled confidences, "
+                "one-sided)",
+          sets={"compare": None, "pool": 4, "curve": 4, "dp": None})
+@register("lira_offline_global",
+          params={"variance": "global"},
+          label="LiRA offline (one-sided, global var.)",
+          paper="Carlini et al., S&P 2022, Alg. 1 offline with a global (fixed) variance",
+          sets={"compare": None, "pool": 3, "curve": 3})
 class LiRAOffline(_LiRA):
     """``variance``: ``"per_record"``, ``"global"`` or ``"auto"`` (see the module docstring)."""
-
-    name = "lira_offline"
-    label = "LiRA offline (one-sided)"
-    long_label = "LiRA offline (one-sided, per-record var.)"
-    paper = "Carlini et al., S&P 2022, Alg. 1 offline (per-record Gaussian of OUT logit-scaled confidences, one-sided)"
 
     def __init__(self, variance: str = "per_record"):
         self.variance = variance
@@ -137,15 +149,6 @@ class LiRAOffline(_LiRA):
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
         mu, _ = side_mean(p.ref_phi, p.ref_out)
         return (p.phi - mu) / np.maximum(side_sigma(p.ref_phi, p.ref_out, mu, self.variance), 1e-8)
-
-
-class LiRAOfflineGlobal(LiRAOffline):
-    name = "lira_offline_global"
-    label = "LiRA offline (one-sided, global var.)"
-    paper = "Carlini et al., S&P 2022, Alg. 1 offline with a global (fixed) variance"
-
-    def __init__(self, variance: str = "global"):
-        self.variance = variance
 
 
 def gaussian_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -169,13 +172,19 @@ def in_out_gaussians(phi_ref: np.ndarray, ref_in: np.ndarray, variance: str):
     return mu_in, side_sigma(phi_ref, ref_in, mu_in, variance), mu_out, side_sigma(phi_ref, ~ref_in, mu_out, variance)
 
 
+@register("lira_online",
+          label="LiRA online (per-record var.)",
+          paper="Carlini et al., S&P 2022, Alg. 1 online (per-record IN and OUT Gaussians of logit-scaled "
+                "confidences, likelihood ratio)",
+          sets={"online": None, "pool": 2, "curve": 2})
+@register("lira_online_global",
+          params={"variance": "global"},
+          label="LiRA online (global var.)",
+          paper="Carlini et al., S&P 2022, Alg. 1 online with a global (fixed) variance",
+          sets={"online": None, "pool": 1, "curve": 1})
 class LiRAOnline(_LiRA):
     """``variance``: ``"per_record"``, ``"global"`` or ``"auto"``, for each side (module docstring)."""
 
-    name = "lira_online"
-    label = "LiRA online (per-record var.)"
-    paper = ("Carlini et al., S&P 2022, Alg. 1 online (per-record IN and OUT Gaussians of logit-scaled "
-             "confidences, likelihood ratio)")
     needs_in_references = True
 
     def __init__(self, variance: str = "per_record"):
@@ -188,12 +197,3 @@ class LiRAOnline(_LiRA):
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
         mu_in, sd_in, mu_out, sd_out = in_out_gaussians(p.ref_phi, ~p.ref_out, self.variance)
         return gaussian_logpdf(p.phi, mu_in, sd_in) - gaussian_logpdf(p.phi, mu_out, sd_out)
-
-
-class LiRAOnlineGlobal(LiRAOnline):
-    name = "lira_online_global"
-    label = "LiRA online (global var.)"
-    paper = "Carlini et al., S&P 2022, Alg. 1 online with a global (fixed) variance"
-
-    def __init__(self, variance: str = "global"):
-        self.variance = variance

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.base import AttackerView, MembershipAttack, balanced_threshold, cross_entropy, log_softmax
 
 
@@ -80,40 +81,40 @@ class _ClassThresholdAttack(MembershipAttack):
         self.threshold_ = 0.0
         return self
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return -self.metric(view.target_logits, view.true_class) - self.taus_[view.true_class]
 
 
-class LossThreshold(_ClassThresholdAttack):
-    name = "loss_threshold"
-    label = "loss thr. (per-class)"
-    paper = "Song & Mittal, USENIX Sec 2021, Eq. 3 (cross-entropy loss, class thresholds; Yeom et al. 2018)"
-
-    def metric(self, logits, true_class):
-        return cross_entropy(logits, true_class)
-
-
-class EntropyThreshold(_ClassThresholdAttack):
-    name = "mentropy_threshold"
-    label = "m-entropy thr. (per-class)"
-    paper = "Song & Mittal, USENIX Sec 2021, Eq. 5 (modified entropy, class thresholds)"
-
-    def metric(self, logits, true_class):
-        return modified_entropy(logits, true_class)
-
-
+@register("loss_threshold_global",
+          label="loss thr. (global, Yeom)",
+          paper="Yeom et al., CSF 2018, Sec. 3.2 (loss below one global threshold; here chosen on shadow records "
+                "for balanced accuracy)",
+          sets={"compare": None, "pool": 10})
 class GlobalLossThreshold(MembershipAttack):
     """Yeom et al.'s loss attack: member iff ``-loss >= threshold_``, one threshold for every class."""
-
-    name = "loss_threshold_global"
-    label = "loss thr. (global, Yeom)"
-    paper = ("Yeom et al., CSF 2018, Sec. 3.2 (loss below one global threshold; here chosen on shadow records "
-             "for balanced accuracy)")
 
     def fit(self, view: AttackerView) -> "GlobalLossThreshold":
         score = np.concatenate([-cross_entropy(s.logits, s.true_class) for s in view.shadows])
         self.threshold_ = balanced_threshold(np.concatenate([s.member for s in view.shadows]), score)
         return self
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return -cross_entropy(view.target_logits, view.true_class)
+
+
+@register("loss_threshold",
+          label="loss thr. (per-class)",
+          paper="Song & Mittal, USENIX Sec 2021, Eq. 3 (cross-entropy loss, class thresholds; Yeom et al. 2018)",
+          sets=("compare",))
+class LossThreshold(_ClassThresholdAttack):
+    def metric(self, logits, true_class):
+        return cross_entropy(logits, true_class)
+
+
+@register("mentropy_threshold",
+          label="m-entropy thr. (per-class)",
+          paper="Song & Mittal, USENIX Sec 2021, Eq. 5 (modified entropy, class thresholds)",
+          sets=("compare",))
+class EntropyThreshold(_ClassThresholdAttack):
+    def metric(self, logits, true_class):
+        return modified_entropy(logits, true_class)

@@ -141,7 +141,7 @@ class ReferenceAttack(MembershipAttack):
         self.info_ = {"simulated_records": int(len(member)), "simulated_members": int(member.sum())}
         return self
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return self.problem_score(target_problem(view))
 
 

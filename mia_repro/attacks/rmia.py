@@ -63,6 +63,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mia_repro.attacks.base import AttackInputError, balanced_threshold
+from mia_repro.attacks.params import Grid, Number
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, side_mean, simulated_problems, simulate
 
 #: the temperatures the tuned RMIA variants search (1 is the paper's signal)
@@ -128,25 +130,10 @@ def rmia_score(p: ReferenceProblem, a: float | None, gamma: float) -> np.ndarray
     return rmia_scores(p, a, (gamma,))[gamma]
 
 
-def check_rmia_params(name: str, **params) -> None:
-    """:class:`AttackInputError` naming attack ``name`` unless ``a`` (and every ``a_grid`` entry) lies in
-    [0, 1], ``gamma`` (and every ``gamma_grid`` entry) is >= 1 and every ``temperature_grid`` entry is a
-    finite number > 0, the grids non-empty (those given)."""
-    def number_in(v, low, high) -> bool:
-        return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating)) and low <= v <= high
-
-    bounds = {"a": (0, 1), "gamma": (1, np.inf), "a_grid": (0, 1), "gamma_grid": (1, np.inf),
-              "temperature_grid": (np.finfo(np.float64).tiny, np.finfo(np.float64).max)}
-    for what, value in params.items():
-        low, high = bounds[what]
-        if what.endswith("_grid"):
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not len(value) \
-                    or not all(number_in(v, low, high) for v in value):
-                shown = "(0, inf)" if what == "temperature_grid" else f"[{low}, {high}]"
-                raise AttackInputError(f"{name}: {what} must be a non-empty sequence of numbers in "
-                                       f"{shown}, got {value!r}")
-        elif not number_in(value, low, high):
-            raise AttackInputError(f"{name}: {what} must be a number in [{low}, {high}], got {value!r}")
+#: RMIA's parameters (:mod:`~mia_repro.attacks.params`): ``a`` in [0, 1], ``gamma`` >= 1, temperatures > 0
+RMIA_PARAMETERS = {"a": [Number(0, 1)], "gamma": [Number(1, None, "left")], "a_grid": [Grid(0, 1)],
+                   "gamma_grid": [Grid(1, None, "left")], "tune": ["boolean"],
+                   "temperature_grid": [Grid(0, None, "neither")]}
 
 
 def _edge(grid, chosen) -> bool:
@@ -154,15 +141,23 @@ def _edge(grid, chosen) -> bool:
     return len(grid) > 1 and chosen == max(grid)
 
 
+@register("rmia_offline",
+          label="RMIA offline",
+          paper="Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline (Pr(x) = ((1+a) mean_OUT + 1 - a) / 2)",
+          sets={"compare": None, "pool": 8, "curve": 8, "dp": None})
+@register("rmia_offline_tuned",
+          params={"temperature_grid": TEMPERATURES},
+          label="RMIA offline (signal temperature chosen)",
+          paper="Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline, Pr(x|theta) the softmax at a temperature chosen on "
+                "the attacker's simulation",
+          sets={"pool": 7, "curve": 6})
 class RMIAOffline(ReferenceAttack):
     """Parameters: ``a`` / ``gamma`` (used as given when ``tune`` is False), the grids searched when ``tune``
     is True, ``temperature_grid`` the signal's temperatures (module docstring; the first is used when
     ``tune`` is False).  Learned: ``a_``, ``gamma_``, ``temperature_`` (the choice used), ``threshold_``,
     ``info_`` (with ``tune``, every simulated AUC)."""
 
-    name = "rmia_offline"
-    label = "RMIA offline"
-    paper = "Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline (Pr(x) = ((1+a) mean_OUT + 1 - a) / 2)"
+    _parameter_constraints = RMIA_PARAMETERS
 
     def __init__(self, a: float = 0.3, gamma: float = 1.0,
                  a_grid: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
@@ -175,8 +170,6 @@ class RMIAOffline(ReferenceAttack):
         self.temperature_grid = temperature_grid
 
     def fit(self, view) -> "RMIAOffline":
-        check_rmia_params(self.name, a=self.a, gamma=self.gamma, a_grid=self.a_grid, gamma_grid=self.gamma_grid,
-                          temperature_grid=self.temperature_grid)
         info = {}
         a, gamma, temp = float(self.a), float(self.gamma), float(self.temperature_grid[0])
         temps = tuple(float(t) for t in self.temperature_grid)
@@ -213,27 +206,24 @@ class RMIAOffline(ReferenceAttack):
         return rmia_scores(p, self.a_, (self.gamma_,), self.temperature_)[self.gamma_]
 
 
-class RMIAOfflineTuned(RMIAOffline):
-    name = "rmia_offline_tuned"
-    label = "RMIA offline (signal temperature chosen)"
-    paper = ("Zarifzadeh et al., ICML 2024, Eqs. 2-4 offline, Pr(x|theta) the softmax at a temperature chosen on "
-             "the attacker's simulation")
-
-    def __init__(self, a: float = 0.3, gamma: float = 1.0,
-                 a_grid: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-                 gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True, temperature_grid: tuple = TEMPERATURES):
-        super().__init__(a, gamma, a_grid, gamma_grid, tune, temperature_grid)
-
-
+@register("rmia_online",
+          label="RMIA online",
+          paper="Zarifzadeh et al., ICML 2024, Eqs. 2-4 online (Pr(x) the average over IN and OUT references)",
+          sets={"online": None, "pool": 6, "curve": 7})
+@register("rmia_online_tuned",
+          params={"temperature_grid": TEMPERATURES},
+          label="RMIA online (signal temperature chosen)",
+          paper="Zarifzadeh et al., ICML 2024, Eqs. 2-4 online, Pr(x|theta) the softmax at a temperature chosen on "
+                "the attacker's simulation",
+          sets={"online": None, "pool": 5, "curve": 5})
 class RMIAOnline(ReferenceAttack):
     """Parameters: ``gamma`` (used as given when ``tune`` is False), ``gamma_grid`` and ``temperature_grid``
     searched on the simulation when ``tune`` is True.  Learned: ``gamma_``, ``temperature_``, ``threshold_``,
     ``info_``."""
 
-    name = "rmia_online"
-    label = "RMIA online"
-    paper = "Zarifzadeh et al., ICML 2024, Eqs. 2-4 online (Pr(x) the average over IN and OUT references)"
     needs_in_references = True
+    records_independent = False  # a record without an IN reference takes the IN side's average over every record
+    _parameter_constraints = RMIA_PARAMETERS
 
     def __init__(self, gamma: float = 1.0, gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True,
                  temperature_grid: tuple = (1.0,)):
@@ -243,8 +233,6 @@ class RMIAOnline(ReferenceAttack):
         self.temperature_grid = temperature_grid
 
     def fit(self, view) -> "RMIAOnline":
-        check_rmia_params(self.name, gamma=self.gamma, gamma_grid=self.gamma_grid,
-                          temperature_grid=self.temperature_grid)
         temps = tuple(float(t) for t in self.temperature_grid)
         gamma, temp, info = float(self.gamma), temps[0], {}
         if self.tune:
@@ -272,14 +260,3 @@ class RMIAOnline(ReferenceAttack):
 
     def problem_score(self, p: ReferenceProblem) -> np.ndarray:
         return rmia_scores(p, None, (self.gamma_,), self.temperature_)[self.gamma_]
-
-
-class RMIAOnlineTuned(RMIAOnline):
-    name = "rmia_online_tuned"
-    label = "RMIA online (signal temperature chosen)"
-    paper = ("Zarifzadeh et al., ICML 2024, Eqs. 2-4 online, Pr(x|theta) the softmax at a temperature chosen on "
-             "the attacker's simulation")
-
-    def __init__(self, gamma: float = 1.0, gamma_grid: tuple = (1.0, 2.0, 4.0), tune: bool = True,
-                 temperature_grid: tuple = TEMPERATURES):
-        super().__init__(gamma, gamma_grid, tune, temperature_grid)

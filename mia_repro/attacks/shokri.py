@@ -50,7 +50,9 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.svm import SVC
 
 from mia_repro.attacks.config import AttackConfig
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.base import AttackData, AttackerView, AttackInputError, MembershipAttack
+from mia_repro.attacks.params import Number, check_params
 
 
 def stratified_subsample(y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:
@@ -343,21 +345,20 @@ def check_disjoint(svms: PerClassSVMs, test: AttackData) -> None:
         raise AttackInputError(f"attack models were trained on records of the attacked model(s) {sorted(overlap)}")
 
 
-def _check_config(name: str, cfg) -> AttackConfig:
-    if cfg is None:
-        return AttackConfig()
-    if not isinstance(cfg, AttackConfig):
-        raise AttackInputError(f"{name}: cfg must be an AttackConfig (the SVMs' grid and subsamples) or None, "
-                               f"got {type(cfg).__name__}")
-    return cfg
+def _config(cfg: AttackConfig | None) -> AttackConfig:
+    return AttackConfig() if cfg is None else cfg
 
 
-def _check_seed(name: str, seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise AttackInputError(f"{name}: seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+#: the SVM attacks' parameters (:mod:`~mia_repro.attacks.params`)
+SVM_PARAMETERS = {"cfg": [AttackConfig, None], "seed": [Number(0, None, "left", integer=True)],
+                  "beyond_edge": ["boolean"], "verbose": ["boolean"], "C": [Number(0, None, "neither"), None],
+                  "gamma": [Number(0, None, "neither"), None]}
 
 
+@register("shokri_svm",
+          label="Shokri SVM (tuned)",
+          paper="Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM, C and gamma by 5-fold CV)",
+          sets={"compare": None, "pool": 11, "dp": None})
 class ShokriSVM(MembershipAttack):
     """Shokri's per-class SVMs, C and gamma tuned per class by CV (``cfg``: :class:`AttackConfig`, None: its
     defaults; ``seed``: the subsamples' and folds'; ``beyond_edge``: measure the CV one grid step past an
@@ -373,10 +374,8 @@ class ShokriSVM(MembershipAttack):
     by :meth:`from_fitted`, never by a ``fit`` that skips fitting.
     """
 
-    name = "shokri_svm"
-    label = "Shokri SVM (tuned)"
-    paper = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM, C and gamma by 5-fold CV)"
     needs_logits = False  # it reads the exposed prediction vectors
+    _parameter_constraints = SVM_PARAMETERS
 
     def __init__(self, cfg: AttackConfig | None = None, seed: int = 0, beyond_edge: bool = False,
                  verbose: bool = False):
@@ -393,8 +392,7 @@ class ShokriSVM(MembershipAttack):
         return {}
 
     def fit(self, view: AttackerView) -> "ShokriSVM":
-        cfg = _check_config(self.name, self.cfg)
-        seed = _check_seed(self.name, self.seed)
+        cfg, seed = _config(self.cfg), int(self.seed)
         progress = None
         if self.verbose:
             from mia_repro.progress import progress as bar
@@ -419,7 +417,8 @@ class ShokriSVM(MembershipAttack):
             raise AttackInputError(f"svms: the per-class SVMs of a fitted ShokriSVM (PerClassSVMs), "
                                    f"got {type(svms).__name__}")
         attack = cls(**params)
-        attack._set_fitted(svms, _check_config(cls.name, attack.cfg))
+        check_params(attack)
+        attack._set_fitted(svms, _config(attack.cfg))
         return attack
 
     def _target(self, view: AttackerView) -> AttackData:
@@ -427,25 +426,25 @@ class ShokriSVM(MembershipAttack):
         check_disjoint(self.svms_, data)
         return data
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return self.svms_.log_odds(self._target(view))
 
-    def decision_function(self, view: AttackerView) -> np.ndarray:
+    def svm_decision(self, view: AttackerView) -> np.ndarray:
         """float64 (N,): each target record's class SVM decision value (a per-class scale; > 0: the SVM's
-        member side)."""
-        self.check_fitted("decision_function")
+        member side), where :meth:`decision_function` is the calibrated log-odds on one scale."""
+        self.check_fitted("svm_decision")
         self.check_view(view)
         self.check_classes(view)
         return self.svms_.decision_function(self._target(view))
 
 
+@register("shokri_svm_fixed",
+          label="Shokri SVM (fixed C, gamma)",
+          paper="Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM at fixed C and gamma)",
+          sets=("compare",))
 class ShokriSVMFixed(ShokriSVM):
     """Shokri's per-class SVMs at one fixed (C, gamma) for every class: no search.  ``C`` / ``gamma``
     (None: ``cfg.fixed_C`` / ``cfg.fixed_gamma``)."""
-
-    name = "shokri_svm_fixed"
-    label = "Shokri SVM (fixed C, gamma)"
-    paper = "Shokri et al., S&P 2017 (per-class shadow-model attack, Sec. IV; RBF SVM at fixed C and gamma)"
 
     def __init__(self, cfg: AttackConfig | None = None, seed: int = 0, C: float | None = None,
                  gamma: float | None = None, verbose: bool = False):
@@ -457,10 +456,6 @@ class ShokriSVMFixed(ShokriSVM):
 
     def _pair(self, cfg: AttackConfig) -> tuple[float, float]:
         pair = (cfg.fixed_C if self.C is None else self.C, cfg.fixed_gamma if self.gamma is None else self.gamma)
-        for what, v in zip(("C", "gamma"), pair):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not (
-                    np.isfinite(v) and v > 0):
-                raise AttackInputError(f"{self.name}: {what} must be a positive number, got {v!r}")
         return float(pair[0]), float(pair[1])
 
     def _fit_options(self, cfg: AttackConfig) -> dict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from mia_repro.attacks.registry import register
 from mia_repro.attacks.base import AttackData, AttackerView, MembershipAttack
 
 #: the log-probability given to a probability of exactly 0 (finite, below any real one)
@@ -46,19 +47,20 @@ def confidence_threshold(train: AttackData) -> float:
     return float(min(thr[best], 0.0))
 
 
+@register("confidence_threshold",
+          label="confidence thr. (global)",
+          paper="baseline: one global threshold on log p_y fit on shadow records (Yeom et al. 2018; Song & Mittal 2021)",
+          sets=("compare",))
 class ConfidenceThreshold(MembershipAttack):
     """Baseline: member iff the target's ``log p_y`` (from its logits; from its exposed probabilities under
     an output defense) >= ``threshold_``, one global threshold fit on the shadow records
     (:func:`confidence_threshold`)."""
 
-    name = "confidence_threshold"
-    label = "confidence thr. (global)"
-    paper = "baseline: one global threshold on log p_y fit on shadow records (Yeom et al. 2018; Song & Mittal 2021)"
     needs_logits = False  # log p_y of the exposed probabilities where the logits are hidden
 
     def fit(self, view: AttackerView) -> "ConfidenceThreshold":
         self.threshold_ = confidence_threshold(view.shadow_records())
         return self
 
-    def score(self, view: AttackerView) -> np.ndarray:
+    def decision_function(self, view: AttackerView) -> np.ndarray:
         return true_class_confidence(view.target_records())

@@ -323,11 +323,12 @@ class ExperimentConfig:
 
     @property
     def compared_attacks(self) -> tuple[str, ...]:
-        """The comparison's attacks, in the order of :data:`mia_repro.attacks.ATTACKS` (all of them when
-        ``attacks`` is empty)."""
+        """The comparison's attacks: those of :data:`mia_repro.attacks.ATTACKS` named in ``attacks`` (all of them
+        when it is empty) in that order, then any other registered offline attack it names, in its order."""
         from mia_repro.attacks import ATTACKS
 
-        return tuple(a for a in ATTACKS if not self.attacks or a in self.attacks)
+        return (tuple(a for a in ATTACKS if not self.attacks or a in self.attacks)
+                + tuple(a for a in self.attacks if a not in ATTACKS))
 
     @property
     def n_records(self) -> int:
@@ -366,11 +367,13 @@ def validate(cfg: "ExperimentConfig") -> None:
         v = getattr(cfg, name)
         need(v is None or (isinstance(v, (str, Path)) and str(v).strip() != ""), name,
               "expected a non-empty path or None", v)
-    from mia_repro.attacks import ATTACKS
+    from mia_repro.attacks import ONLINE_ATTACKS, registry
 
-    need(isinstance(cfg.attacks, tuple) and all(isinstance(a, str) and a in ATTACKS for a in cfg.attacks)
+    offline = [a for a in registry.names() if a not in ONLINE_ATTACKS]
+    need(isinstance(cfg.attacks, tuple) and all(isinstance(a, str) and a in offline for a in cfg.attacks)
          and len(set(cfg.attacks)) == len(cfg.attacks), "attacks",
-         f"expected distinct names among {', '.join(ATTACKS)} (none: every one)", cfg.attacks)
+         f"expected distinct names among the registered offline attacks {', '.join(offline)} (none: every one "
+         f"of mia_repro.attacks.ATTACKS; an attack of your own: register it first)", cfg.attacks)
     n_total = cfg.n_records
     biggest = max(cfg.sizes)
     need(4 * biggest <= n_total, "sizes", f"each size n needs 4n records (target 2n, shadow pool >= 2n); "

@@ -27,8 +27,10 @@ def keyed(obj: Any) -> Any:
 def config_key(*parts: Any) -> str:
     """A short stable hash of dataclasses / plain values, used as a cache key.
 
-    >>> config_key(ModelConfig(), 2500) == config_key(ModelConfig(), 2500)
-    True
+    >>> from mia_repro.models.config import ModelConfig
+    >>> key = config_key(ModelConfig(), 2500)
+    >>> key == config_key(ModelConfig(), 2500), key == config_key(ModelConfig(epochs=1), 2500), len(key)
+    (True, False, 12)
     """
     text = json.dumps([keyed(p) for p in parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from mia_repro.experiment.lock import exclusive
+from mia_repro.attacks import registry
 from mia_repro.attacks import new_attack
 from mia_repro.cache import copy_file, save_json
 from mia_repro.evaluation import BOOTSTRAP, SCORE_ARRAYS, jsonable
@@ -37,11 +38,9 @@ from mia_repro.training import machine_info
 POOL_VERSION = 2  # 2: no zero fallback for a missing side, sigma 1 without degrees of freedom, tuned RMIA, the
 #                   two-way bootstrap of the PPV intervals, the FDR calls and p-values
 #: the attacks, the recommended variant of each family before the one beside it
-POOL_ATTACKS = ("lira_online_global", "lira_online", "lira_offline_global", "lira_offline", "rmia_online_tuned",
-                "rmia_online", "rmia_offline_tuned", "rmia_offline", "calibrated_loss", "loss_threshold_global",
-                "shokri_svm")
-CURVE_ATTACKS = ("lira_online_global", "lira_online", "lira_offline_global", "lira_offline", "rmia_online_tuned",
-                 "rmia_offline_tuned", "rmia_online", "rmia_offline")
+POOL_ATTACKS = registry.names("pool")
+#: the attacks of the power curve
+CURVE_ATTACKS = registry.names("curve")
 #: the false-discovery rates of the FDR calls
 FDR_LEVELS = (0.01, 0.05, 0.1)
 METRICS = (Metric.AUC, Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_0_1PCT_FPR, Metric.PRECISION, Metric.RECALL)

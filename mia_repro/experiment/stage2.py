@@ -139,7 +139,7 @@ def attack_size(cfg: ExperimentConfig, so: SizeOutputs, show_progress: bool = Tr
     svm = ShokriSVM(cfg.attack, cfg.seed, beyond_edge=True, verbose=show_progress)
     result = evaluate_attack(svm, view, member, seed=cfg.seed)
     baseline = evaluate_attack(ConfidenceThreshold(), view, member, seed=cfg.seed)
-    decision = svm.decision_function(view)
+    decision = svm.svm_decision(view)
     block = {
         "target": {"train_acc": so.target.train_acc, "test_acc": so.target.test_acc},
         "shadows": {
@@ -197,7 +197,7 @@ def _differs_from(svm: ShokriSVM, so: SizeOutputs, published: dict) -> str | Non
     :data:`SCORE_TOLERANCE` (absolute and relative), decisions wherever the score is farther than that from
     its threshold."""
     view = AttackerView.from_stage1(so)
-    score, decision, thresholds = svm.score(view), svm.decision_function(view), svm.thresholds(view)
+    score, decision, thresholds = svm.decision_function(view), svm.svm_decision(view), svm.thresholds(view)
     for name, mine in (("score", score), ("decision_value", decision)):
         off = ~np.isclose(mine, published[name], rtol=SCORE_TOLERANCE, atol=SCORE_TOLERANCE)
         if off.any():

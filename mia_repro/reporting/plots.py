@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from mia_repro.attacks import registry
 from mia_repro.cache import load_npz
 from mia_repro.experiment.layout import Layout
 from mia_repro.data.cifar10 import CLASS_NAMES
@@ -432,7 +433,7 @@ def dp_accuracy(records: list[dict], meta: dict, path: Path | str | None = None,
     return _finish(fig, meta, path, footer)
 
 
-DP_ATTACKS = ("shokri_svm", "lira_offline", "rmia_offline")
+DP_ATTACKS = registry.names("dp")
 
 
 def dp_attacks(records: list[dict], meta: dict, path: Path | str | None = None, footer: str | None = None):
@@ -557,10 +558,10 @@ def stage1_figures(stage1: dict, meta: dict, out_dir: Path, close: bool = True) 
 def attack_label(name: str) -> str:
     """The short name tables and figures show for an attack of :mod:`mia_repro.attacks` (its ``label``, which
     names the variant: per-class or global threshold, one-sided test, tuned or fixed SVM); ``name`` otherwise."""
-    from mia_repro.attacks import ATTACKS
+    from mia_repro.attacks import registry
 
-    cls = ATTACKS.get(name)
-    return cls.label if cls is not None and cls.label else name
+    s = registry.specs().get(name)
+    return s.label if s is not None and s.label else name
 
 
 def attacks_roc(result: dict, scores: dict, path: Path | str | None = None, footer: str | None = None):

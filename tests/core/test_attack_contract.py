@@ -1,7 +1,6 @@
-"""The estimator contract, checked for every attack of ATTACKS and for an attack written here, in the spirit of
-``sklearn.utils.estimator_checks``: parameters only in the constructor, learned state in ``*_`` attributes
-that a fit replaces, ``predict == score >= threshold_``, ``clone`` unfitted, a repr without arrays,
-``NotFittedError`` before ``fit``, and the class attributes that say what an attack needs."""
+"""The estimator contract: :func:`mia_repro.attacks.check_attack` passes for every registered attack and for
+an attack written here, and fails, naming the rule, for attacks that each break one rule; beside it the
+registry's names and the class attributes that say what an attack needs."""
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, clone
@@ -10,7 +9,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from fakes import fake_pool, fake_stage1
 from mia_repro import MiaReproError
-from mia_repro.attacks import ATTACKS, MORE_ATTACKS, ONLINE_ATTACKS, AttackerView, AttackInputError, MembershipAttack, new_attack
+from mia_repro.attacks import (ATTACKS, ONLINE_ATTACKS, AttackContractError, AttackerView, AttackInputError,
+                               MembershipAttack, check_attack, new_attack, register, registry, unregister)
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.evaluation import run_attacks
 
@@ -21,10 +21,6 @@ class MedianGap(MembershipAttack):
     """An attack of a user's own: member iff the target's true-class logit margin exceeds the shadows'
     median margin of their members (fit on the attacker's data only)."""
 
-    name = "median_gap"
-    label = "median margin (own)"
-    paper = "a test's own attack"
-
     def __init__(self, quantile: float = 0.5):
         self.quantile = quantile
 
@@ -34,17 +30,23 @@ class MedianGap(MembershipAttack):
         self.info_ = {"members_seen": int(sum(len(m) for m in margins))}
         return self
 
-    def score(self, view):
+    def decision_function(self, view):
         return np.asarray(view.target_logits, np.float64)[np.arange(len(view)), view.true_class]
 
 
 def make(name: str) -> MembershipAttack:
-    if name == MedianGap.name:
-        return MedianGap()
     return new_attack(name, FAST_SVM, seed=3)
 
 
-NAMES = list(ATTACKS) + list(ONLINE_ATTACKS) + list(MORE_ATTACKS) + [MedianGap.name]
+NAMES = list(registry.names()) + ["median_gap"]  # the package's attacks and MedianGap
+
+
+@pytest.fixture(autouse=True, scope="module")
+def median_gap_registered():
+    """MedianGap registered as a user registers an attack, for this module's tests only."""
+    register("median_gap", label="median margin (own)", paper="a test's own attack")(MedianGap)
+    yield
+    unregister("median_gap")
 
 
 @pytest.fixture(scope="module")
@@ -91,81 +93,125 @@ def test_is_a_scikit_learn_estimator_with_class_attributes_and_parameters_only(n
     assert isinstance(attack, BaseEstimator)
     for attr in ("name", "label", "paper", "needs_references", "needs_augmentations", "needs_logits"):
         assert attr in dir(cls) and attr not in vars(attack), attr
-    assert cls.name == name and cls.label and cls.paper
+    assert attack.name == name and attack.label and attack.paper
     assert set(vars(attack)) == set(attack.get_params(deep=False))  # nothing but the parameters
     assert not learned(attack)
     assert "array(" not in repr(attack) and len(repr(attack)) < 600
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_before_fit_every_use_is_not_fitted_error(name, views):
-    attack = make(name)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(attack)
-    for method in ("score", "predict", "thresholds"):
-        with pytest.raises(NotFittedError, match=rf"not fitted: call fit\(view\) .* before {method}\(\)") as err:
-            getattr(attack, method)(views[0])
-        assert isinstance(err.value, MiaReproError)
+def test_every_attack_passes_check_attack(name, views):
+    done = check_attack(make(name), *views)
+    assert "order invariance: permuted records, permuted scores" in done
+    assert "a refit equals a fresh fit on the second view" in done and len(done) >= 19
+    subset = "subset invariance: a record's score does not depend on the other records scored"
+    assert (subset in done) == make(name).records_independent
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_fit_returns_self_keeps_parameters_and_predict_is_score_at_least_threshold(name, views):
-    attack = make(name)
-    params = attack.get_params(deep=False)
-    assert attack.fit(views[0]) is attack
-    check_is_fitted(attack)
-    after = attack.get_params(deep=False)
-    assert after.keys() == params.keys() and all(after[k] is params[k] for k in params)
-    assert learned(attack) and all(k.endswith("_") for k in learned(attack))
-    assert "threshold_" in learned(attack) and isinstance(attack.info_, dict)
-    score, pred = attack.score(views[0]), attack.predict(views[0])
-    thr = np.asarray(attack.threshold_, np.float64)
-    per_record = np.full(len(score), float(thr)) if thr.ndim == 0 else thr[views[0].true_class]
-    assert score.dtype == np.float64 and score.shape == (len(views[0]),) and np.isfinite(score).all()
-    assert pred.dtype == np.int64
-    np.testing.assert_array_equal(attack.thresholds(views[0]), per_record)
-    np.testing.assert_array_equal(pred, (score >= per_record).astype(int))
-    assert thr.ndim == 0 or thr.shape == (views[0].num_classes,)
-    assert "array(" not in repr(attack) and len(repr(attack)) < 600  # fitted: still parameters only
+class _Rule(MembershipAttack):
+    """A correct attack (the target's true-class logit, threshold 0) that the cases below break once each."""
+
+    def fit(self, view):
+        self.threshold_ = 0.0
+        return self
+
+    def decision_function(self, view):
+        return np.asarray(view.target_logits, np.float64)[np.arange(len(view)), view.true_class]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_refit_on_another_view_equals_a_fresh_fit_on_it(name, views):
-    first, second = views
-    refit = make(name).fit(first).fit(second)
-    fresh = make(name).fit(second)
-    assert learned(refit).keys() == learned(fresh).keys()
-    for k in learned(fresh):
-        assert same(learned(refit)[k], learned(fresh)[k]), k
-    np.testing.assert_array_equal(refit.score(second), fresh.score(second))
-    np.testing.assert_array_equal(refit.predict(second), fresh.predict(second))
-    # and it did learn something from the first view that the second replaced
-    once = make(name).fit(first)
-    if not same(once.score(second), fresh.score(second)):
-        assert not np.array_equal(refit.score(second), once.score(second))
+class _Counts(_Rule):
+    def decision_function(self, view):
+        self.calls_ = getattr(self, "calls_", 0) + 1  # scoring changes the fitted attack
+        return super().decision_function(view)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_clone_of_a_fitted_attack_is_unfitted_with_the_same_parameters(name, views):
-    fitted = make(name).fit(views[0])
-    copy = clone(fitted)
-    assert type(copy) is type(fitted) and not learned(copy)
-    assert copy.get_params(deep=False).keys() == fitted.get_params(deep=False).keys()
-    with pytest.raises(NotFittedError):
-        check_is_fitted(copy)
-    with pytest.raises(NotFittedError):
-        copy.score(views[0])
-    np.testing.assert_array_equal(copy.fit(views[0]).score(views[0]), fitted.score(views[0]))
+class _Ranks(_Rule):
+    def decision_function(self, view):  # a rank among the records scored: depends on the set
+        return np.argsort(np.argsort(super().decision_function(view))).astype(np.float64)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_a_view_of_another_type_is_one_named_error(name, views):
-    attack = make(name)
-    with pytest.raises(AttackInputError, match=rf"^{name}: expected an AttackerView"):
-        attack.fit({"target_logits": views[0].target_logits})
-    attack.fit(views[0])
-    with pytest.raises(AttackInputError, match=rf"^{name}: expected an AttackerView"):
-        attack.score(views[0].target_logits)
+class _Position(_Rule):
+    def decision_function(self, view):  # depends on the order the records come in
+        return super().decision_function(view) + np.arange(len(view))
+
+
+class _KeepsFirst(_Rule):
+    def fit(self, view):  # a private attribute survives a refit (fit clears only the learned *_ ones)
+        if not hasattr(self, "_first"):
+            self._first = float(np.mean(view.target_logits))
+        self.threshold_ = 0.0
+        return self
+
+    def decision_function(self, view):
+        return super().decision_function(view) - self._first
+
+
+class _StoresData(_Rule):
+    def __init__(self, k: int = 1):
+        self.k = k
+        self.cache = None  # not a parameter
+
+
+class _Random(_Rule):
+    def decision_function(self, view):
+        return super().decision_function(view) + np.random.default_rng().random(len(view))
+
+
+@pytest.mark.parametrize("attack, rule", [
+    (_Counts(), "scoring leaves the fitted attack unchanged"),
+    (_Ranks(), "subset invariance"),
+    (_Position(), "order invariance"),
+    (_StoresData(), "holds its parameters and nothing else"),
+    (_Random(), "decision_function gives the same scores on a second call"),
+])
+def test_check_attack_names_the_rule_an_attack_breaks(attack, rule, views):
+    check_attack(_Rule(), *views)  # the unbroken attack passes
+    with pytest.raises(AttackContractError, match=rf"^{type(attack).__name__}: {rule}"):
+        check_attack(attack, *views)
+
+
+def test_check_attack_catches_a_fit_that_keeps_state_and_skips_subset_invariance_when_declared(views):
+    assert "order invariance: permuted records, permuted scores" in check_attack(_KeepsFirst(), views[0])
+    with pytest.raises(AttackContractError, match="a refit equals a fresh fit"):
+        check_attack(_KeepsFirst(), *views)
+    class RanksByDesign(_Ranks):
+        records_independent = False  # a rank among the records scored: dependent by design, and said so
+
+    assert not any(r.startswith("subset") for r in check_attack(RanksByDesign(), *views))
+    with pytest.raises(AttackInputError, match="check_attack: view and other_view are AttackerViews"):
+        check_attack(_Rule(), views[0].target_logits)
+
+
+def test_score_is_decision_functions_alias_and_refuses_scikit_learns_score_signature(views):
+    attack = new_attack("loss_threshold").fit(views[0])
+    np.testing.assert_array_equal(attack.score(views[0]), attack.decision_function(views[0]))
+    with pytest.raises(TypeError, match=r"not scikit-learn's score\(X, y\)"):
+        attack.score(views[0], np.zeros(len(views[0])))
+    with pytest.warns(FutureWarning, match="define decision_function"):
+        class OldStyle(MembershipAttack):
+            def fit(self, view):
+                self.threshold_ = 0.0
+                return self
+
+            def score(self, view):
+                return np.ones(len(view))
+    assert "score" not in vars(OldStyle) and OldStyle().fit(views[0]).decision_function(views[0]).sum() == 120
+    with pytest.raises(NotFittedError, match=r"before score\(\)"):
+        OldStyle().score(views[0])
+
+
+def test_take_cuts_every_per_record_array_and_keeps_the_attackers_data(views, pool_views):
+    v, idx = pool_views[0], np.array([5, 0, 7])
+    t = v.take(idx)
+    np.testing.assert_array_equal(t.target_logits, v.target_logits[idx])
+    np.testing.assert_array_equal(t.ref_logits, v.ref_logits[:, idx])
+    np.testing.assert_array_equal(t.ref_in, v.ref_in[:, idx])
+    assert t.shadows is v.shadows and t.simulation is v.simulation and len(t) == 3
+    mask = np.zeros(len(views[0]), bool)
+    mask[[1, 2]] = True
+    assert len(views[0].take(mask)) == 2 and views[0].take(mask).target_aug_labels.shape[1] == 2
+    with pytest.raises(AttackInputError, match="index: positions among the view's 120"):
+        views[0].take([120])
 
 
 def test_what_an_attack_needs_is_a_property_of_its_class():
@@ -204,7 +250,7 @@ def test_set_params_changes_what_the_next_fit_learns_and_info_is_replaced(views)
     assert "simulated_auc" in rmia.info_ and rmia.a_ in (0.0, 1.0)
     rmia.set_params(tune=False, a=0.5, gamma=2.0).fit(views[0])
     assert (rmia.a_, rmia.gamma_) == (0.5, 2.0) and "simulated_auc" not in rmia.info_  # not merged across fits
-    with pytest.raises(AttackInputError, match="a must be a number in"):
+    with pytest.raises(AttackInputError, match=r"^rmia_offline: The 'a' parameter of RMIAOffline must be a number in \[0, 1\]. Got 1.5"):
         RMIAOffline(a=1.5).fit(views[0])
 
 
@@ -249,7 +295,7 @@ def test_a_subclass_that_sets_no_threshold_or_a_bad_one_is_told_at_fit(views):
         def fit(self, view):
             return self
 
-        def score(self, view):
+        def decision_function(self, view):
             return np.zeros(len(view))
 
     with pytest.raises(TypeError, match="no_threshold.fit set no threshold_"):
@@ -267,7 +313,7 @@ def test_a_subclass_that_sets_no_threshold_or_a_bad_one_is_told_at_fit(views):
     from mia_repro.attacks import RMIAOffline
 
     rmia = RMIAOffline(a_grid=(0.0,), gamma_grid=(1.0,)).fit(views[0])
-    with pytest.raises(AttackInputError, match="gamma must be a number"):
+    with pytest.raises(AttackInputError, match=r"The 'gamma' parameter of RMIAOffline must be a number in \[1, inf\)"):
         rmia.set_params(tune=False, gamma=0.5).fit(views[0])
     assert not learned(rmia)  # the failed refit left nothing of the earlier fit behind
     with pytest.raises(NotFittedError):
@@ -279,12 +325,12 @@ def test_a_subclass_that_sets_no_threshold_or_a_bad_one_is_told_at_fit(views):
         def fit(self, view):
             self.threshold_ = 0.0
 
-        def score(self, view):
+        def decision_function(self, view):
             return np.zeros(3)
 
     attack = ShortScore()
     assert attack.fit(views[0]) is attack  # fit returns self even where the subclass forgot to
-    with pytest.raises(TypeError, match="short_score.score must return 120 finite numbers"):
+    with pytest.raises(TypeError, match="short_score.decision_function must return 120 finite numbers"):
         attack.score(views[0])
 
 

@@ -157,24 +157,24 @@ def test_a_new_attack_class_gets_the_fit_check_when_it_is_made(view):
             self.threshold_ = 0.5
             return self
 
-        def score(self, v):
+        def decision_function(self, v):
             return np.linspace(0, 1, len(v))
 
-    for method in ("score", "predict"):
+    for method in ("decision_function", "predict"):
         with pytest.raises(NotFittedError) as err:
             getattr(Mine(), method)(view)
         assert str(err.value) == f"mine is not fitted: call fit(view) on the attacker's data before {method}()"
     fitted = Mine().fit(view)
     np.testing.assert_array_equal(fitted.predict(view), (np.linspace(0, 1, 12) >= 0.5).astype(int))
-    assert Mine.score._checks_fit is True and Mine.score.__name__ == "score"
+    assert Mine.decision_function._checks_fit is True and Mine.decision_function.__name__ == "decision_function"
 
-    class Same(Mine):  # inherits the wrapped score: not wrapped again
+    class Same(Mine):  # inherits the wrapped decision_function: not wrapped again
         pass
 
-    assert Same.score is Mine.score and "score" not in Same.__dict__
+    assert Same.decision_function is Mine.decision_function and "decision_function" not in Same.__dict__
 
     class Unnamed(MembershipAttack):
-        def score(self, v):
+        def decision_function(self, v):
             return np.zeros(len(v))
 
     with pytest.raises(NotFittedError, match=r"^Unnamed is not fitted"):
@@ -356,15 +356,15 @@ def test_a_subclass_may_not_override_predict_and_a_reassigned_method_is_not_wrap
             self.threshold_ = 0.0
             return self
 
-        def score(self, v):
+        def decision_function(self, v):
             return np.zeros(len(v))
 
     assert Zero().fit(view).predict(view).tolist() == [1] * 12
 
     class Again(Zero):
-        score = Zero.score  # already checked: kept as it is
+        decision_function = Zero.decision_function  # already checked: kept as it is
 
-    assert Again.__dict__["score"] is Zero.__dict__["score"]
+    assert Again.__dict__["decision_function"] is Zero.__dict__["decision_function"]
 
 
 def test_shokri_svm_fits_with_its_seed_and_num_classes_and_decides_at_each_class_boundary():

@@ -4,7 +4,7 @@ import pytest
 from scipy.stats import norm
 
 from fakes import fake_pool, fake_stage1
-from mia_repro.attacks import AttackerView, AttackInputError, LiRAOnline, LiRAOnlineGlobal, RMIAOnline
+from mia_repro.attacks import AttackerView, AttackInputError, LiRAOnline, RMIAOnline
 from mia_repro.attacks.base import fpr_threshold, logit_confidence
 from mia_repro.attacks.reference import ReferenceProblem
 from mia_repro.attacks.rmia import rmia_score
@@ -44,7 +44,7 @@ def test_online_lira_is_the_log_likelihood_ratio_of_the_in_and_out_gaussians_by_
     # global variance: pooled IN spread ((1+1+.0625+.0625) / (4 - 2)), pooled OUT ((1+1+.25+.25) / 2)
     s_in, s_out = np.sqrt(2.125 / 2), np.sqrt(2.5 / 2)
     want_g = [norm.logpdf(3.5, 4, s_in) - norm.logpdf(3.5, 1, s_out), norm.logpdf(0, 1.25, s_in) - norm.logpdf(0, -0.5, s_out)]
-    np.testing.assert_allclose(LiRAOnlineGlobal().problem_score(p), want_g, rtol=1e-12)
+    np.testing.assert_allclose(LiRAOnline(variance="global").problem_score(p), want_g, rtol=1e-12)
 
 
 def test_online_lira_fills_a_missing_side_by_the_mean_in_out_gap():
@@ -54,7 +54,7 @@ def test_online_lira_fills_a_missing_side_by_the_mean_in_out_gap():
     mu_out = np.array([1.0, 1.0])  # record 0 had no OUT: mu_in - gap = 4 - 3
     # one entry per side: the pooled spread has no degree of freedom left: sigma 1 on both sides, so the
     # score is the difference of the two squared distances (a linear function of phi - midpoint)
-    got = LiRAOnlineGlobal().problem_score(p)
+    got = LiRAOnline(variance="global").problem_score(p)
     want = -0.5 * (2 - mu_in) ** 2 + 0.5 * (2 - mu_out) ** 2
     np.testing.assert_allclose(got, want, rtol=1e-12)
     np.testing.assert_allclose(got, (mu_in - mu_out) * (2 - (mu_in + mu_out) / 2), rtol=1e-12)
@@ -94,7 +94,7 @@ def test_online_attacks_refuse_a_view_without_in_references_and_say_why():
 def test_online_beats_chance_on_a_pool_and_predict_is_score_at_least_threshold():
     pool = fake_pool(m=8, n=300, leak=3.0)
     view = pool.view(0, sim_targets=4)
-    for attack in (LiRAOnline(), LiRAOnlineGlobal(), RMIAOnline(gamma_grid=(1.0, 2.0))):
+    for attack in (LiRAOnline(), LiRAOnline(variance="global"), RMIAOnline(gamma_grid=(1.0, 2.0))):
         attack.fit(view)
         score = attack.score(view)
         from sklearn.metrics import roc_auc_score
