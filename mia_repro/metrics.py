@@ -55,7 +55,7 @@ class Metric(str, Enum):
 
     @property
     def fpr_level(self) -> float | None:
-        return _LEVEL_OF.get(self.value)
+        return _LEVEL_OF.get(self)
 
     @property
     def ci95(self) -> str:
@@ -63,7 +63,7 @@ class Metric(str, Enum):
         return f"{self.value}_ci95"
 
 
-_LEVEL_OF = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0.1pct_fpr": 0.001, "tpr_at_0pct_fpr": 0.0}
+_LEVEL_OF = {Metric.TPR_AT_1PCT_FPR: 0.01, Metric.TPR_AT_0_1PCT_FPR: 0.001, Metric.TPR_AT_0PCT_FPR: 0.0}
 #: the TPR-at-FPR metrics and their false-positive rates, in the order the JSON lists them
 FPR_LEVELS = {m: m.fpr_level for m in Metric if m.fpr_level is not None}
 
@@ -259,10 +259,12 @@ class AttackMetrics:
 
     def to_dict(self) -> dict:
         """The JSON layout (without ``threshold``, which the stages place first in their blocks)."""
-        out = {m.value: getattr(self, m.name.lower()) for m in (Metric.PRECISION, Metric.RECALL, Metric.ACCURACY,
-                                                               Metric.BALANCED_ACCURACY, Metric.AUC)}
+        out = {Metric.PRECISION.value: self.precision, Metric.RECALL.value: self.recall,
+               Metric.ACCURACY.value: self.accuracy, Metric.BALANCED_ACCURACY.value: self.balanced_accuracy,
+               Metric.AUC.value: self.auc}
         out.update({Metric(key).value: t.tpr for key, t in self.tpr_at.items()})
-        out.update({m.value: getattr(self, m.name.lower()) for m in (Metric.ADVANTAGE_AT_DECISION, Metric.ADVANTAGE_MAX)})
+        out.update({Metric.ADVANTAGE_AT_DECISION.value: self.advantage_at_decision,
+                    Metric.ADVANTAGE_MAX.value: self.advantage_max})
         out.update(n_members=self.n_members, n_nonmembers=self.n_nonmembers,
                    fp_allowed={Metric(key).value: t.fp_allowed for key, t in self.tpr_at.items()})
         out.update({Metric(key).ci95: list(t.ci95) for key, t in self.tpr_at.items() if t.ci95 is not None})

@@ -336,7 +336,9 @@ class AttackerView:
         """The view of the target records ``index`` (int (M,) positions or bool (N,)), in that order: every
         per-target-record array cut (logits, probabilities, classes, augmented answers, the references' logits
         on them and ``ref_in``); the shadows and the population are the attacker's and stay whole."""
-        idx = np.arange(len(self))[np.asarray(index)] if np.asarray(index).dtype == bool else np.asarray(index)
+        idx = np.asarray(index)
+        if idx.dtype == bool and idx.shape == (len(self),):
+            idx = np.flatnonzero(idx)
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or (len(idx) and (
                 idx.min() < -len(self) or idx.max() >= len(self))):
             raise AttackInputError(f"index: positions among the view's {len(self)} target records, or a mask of "
@@ -465,7 +467,7 @@ def _checked_score(score):
         self.check_classes(view)
         out = np.asarray(score(self, view, *args, **kwargs), dtype=np.float64)
         if out.shape != (len(view),) or not np.isfinite(out).all():
-            raise TypeError(f"{self.name or type(self).__name__}.{score.__name__} must return {len(view)} finite "
+            raise TypeError(f"{self._who()}.{score.__name__} must return {len(view)} finite "
                             f"numbers (one per target record), got shape {out.shape}")
         return out
     checked._checks_fit = True
@@ -529,13 +531,17 @@ class MembershipAttack(BaseEstimator):
             if f is not None and not getattr(f, "_checks_fit", False):
                 setattr(cls, method, wrap(f))
 
+    def _who(self) -> str:
+        """The attack's name for messages: its registered name, else its class's."""
+        return self.name or type(self).__name__
+
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "threshold_")
 
     def check_fitted(self, method: str = "score") -> None:
         """Raise :class:`AttackNotFittedError` naming the attack unless it is fitted."""
         if not self.__sklearn_is_fitted__():
-            raise AttackNotFittedError(f"{self.name or type(self).__name__} is not fitted: call fit(view) on the "
+            raise AttackNotFittedError(f"{self._who()} is not fitted: call fit(view) on the "
                                        f"attacker's data before {method}()")
 
     def check_classes(self, view: "AttackerView") -> None:
@@ -543,26 +549,25 @@ class MembershipAttack(BaseEstimator):
         (``n_classes_``, like scikit-learn's ``n_features_in_``)."""
         fitted = getattr(self, "n_classes_", None)
         if fitted is not None and view.num_classes != fitted:
-            raise AttackInputError(f"{self.name or type(self).__name__}: fit on outputs of {fitted} classes, "
+            raise AttackInputError(f"{self._who()}: fit on outputs of {fitted} classes, "
                                    f"this view has {view.num_classes}")
 
     def check_view(self, view: "AttackerView") -> None:
         """Raise :class:`AttackInputError` unless ``view`` is an :class:`AttackerView` with what this attack
         needs (its class attributes ``needs_*``)."""
-        name = self.name or type(self).__name__
         if not isinstance(view, AttackerView):
-            raise AttackInputError(f"{name}: expected an AttackerView (mia_repro.own.view_from_arrays / "
+            raise AttackInputError(f"{self._who()}: expected an AttackerView (mia_repro.own.view_from_arrays / "
                                    f"view_from_models, or AttackerView.from_stage1), got {type(view).__name__}")
-        if self.needs_references:
-            view.require_references(name)
+        if self.needs_references and not view.has_references:
+            view.require_references(self._who())
         if self.needs_augmentations and not view.target_aug_labels.shape[0]:
-            raise AttackInputError(f"{name}: needs the target's answers on augmented queries (target_aug_labels)")
+            raise AttackInputError(f"{self._who()}: needs the target's answers on augmented queries (target_aug_labels)")
         if self.needs_in_references and not view.has_in_references:
-            raise AttackInputError(f"{name}: an online attack needs reference models trained with the target's "
+            raise AttackInputError(f"{self._who()}: an online attack needs reference models trained with the target's "
                                    f"records (IN) as well as without (a reference pool, ref_in); Shokri's shadows "
                                    f"are OUT for every target record: use the offline variant")
         if self.needs_logits and view.output_defense is not None:
-            raise AttackInputError(f"{name}: reads the target's logits, which this view hides (it exposes "
+            raise AttackInputError(f"{self._who()}: reads the target's logits, which this view hides (it exposes "
                                    f"post-processed probabilities only)")
 
     def fit(self, view: "AttackerView") -> "MembershipAttack":  # pragma: no cover - interface
@@ -576,7 +581,7 @@ class MembershipAttack(BaseEstimator):
         ``score(X, y)`` (one number): given ``y`` it raises TypeError, so ``cross_val_score`` and the like
         cannot mistake it for an accuracy; use :func:`mia_repro.metrics.attack_metrics` for numbers."""
         if y is not None:
-            raise TypeError(f"{self.name or type(self).__name__}.score(view) is the per-record scores "
+            raise TypeError(f"{self._who()}.score(view) is the per-record scores "
                             f"(decision_function), not scikit-learn's score(X, y); for an AUC or a TPR at low FPR "
                             f"use mia_repro.metrics.attack_metrics(member, attack.decision_function(view), "
                             f"attack.predict(view))")
@@ -595,7 +600,7 @@ class MembershipAttack(BaseEstimator):
         return np.full(len(view), float(t)) if t.ndim == 0 else t[np.asarray(view.true_class)]
 
     def predict(self, view: "AttackerView") -> np.ndarray:
-        """int64 (N,): 1 = member, i.e. ``score(view) >= thresholds(view)``."""
+        """int64 (N,): 1 = member, i.e. ``decision_function(view) >= thresholds(view)``."""
         self.check_fitted("predict")
         score = self.decision_function(view)
         return (score >= self.thresholds(view)).astype(np.int64)

@@ -25,6 +25,7 @@ its class's first name.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 from collections.abc import Mapping
@@ -64,7 +65,7 @@ class AttackSpec:
             return getattr(self.cls, attr)
         raise AttributeError(attr)
 
-    @property
+    @functools.cached_property
     def settings(self) -> dict[str, Any]:
         """The constructor's defaults with this name's ``params`` over them."""
         defaults = {k: p.default for k, p in inspect.signature(self.cls.__init__).parameters.items()
@@ -164,7 +165,7 @@ def spec_of(obj) -> AttackSpec | None:
     class's first name) answers to; None for a class nobody registered."""
     cls = obj if isinstance(obj, type) else type(obj)
     own = sorted((s for s in _REGISTRY.values() if s.cls is cls), key=lambda s: s.order)
-    if not own or isinstance(obj, type):
+    if len(own) < 2 or isinstance(obj, type):  # one name (or none): nothing to tell apart
         return own[0] if own else None
     keys = set().union(*(s.params for s in own))
     mine = obj.get_params(deep=False)

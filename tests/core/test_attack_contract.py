@@ -349,3 +349,10 @@ def test_a_fitted_attack_refuses_a_view_with_another_number_of_classes_and_pickl
         attack.score(three)
     back = pickle.loads(pickle.dumps(attack))  # a fitted attack travels to a worker process
     np.testing.assert_array_equal(back.predict(views[0]), attack.predict(views[0]))
+
+
+def test_take_refuses_a_mask_of_another_length(views):
+    with pytest.raises(AttackInputError, match="index: positions among the view's 120 target records, or a mask"):
+        views[0].take(np.ones(119, bool))
+    with pytest.raises(AttackInputError, match="index: positions among"):
+        views[0].take([[0, 1]])
