@@ -149,3 +149,11 @@ def test_a_registered_offline_attack_can_be_named_in_the_config_and_the_cli_impo
         import_attack_modules(["no_such_module_here"])
     with pytest.raises(ConfigError, match="--attack-module: no file"):
         import_attack_modules([str(tmp_path / "absent.py")])
+
+
+def test_the_cli_names_an_attack_module_that_does_not_import_in_one_line(capsys):
+    from mia_repro.cli import main
+
+    assert main(["compare", "--profile", "smoke", "--attack-module", "no_such_module_here"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --attack-module no_such_module_here: ModuleNotFoundError: No module named 'no_such_module_here'\n"
