@@ -22,6 +22,7 @@ from typing import Any
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.data.augment import parse_augmentation
 from mia_repro.errors import ConfigError
+from mia_repro.experiment.keys import plain
 from mia_repro.models.config import DPConfig, ModelConfig
 from mia_repro.validation import delta_problem, is_int, is_number, need, positive_ints, positive_numbers
 
@@ -32,6 +33,10 @@ N_POOLED = 60000  # CIFAR-10's training and test records, pooled
 MAX_WORKERS = 1024
 MAX_SEED = 2**32 - 1  # what numpy's and every backend's seeding accepts
 # "local", or a Dask address: scheme://host:port (tcp, tls, inproc, ucx, ws, wss) or host:port
+#: the named profiles by name, filled by :mod:`mia_repro.experiment.profiles` (which defines them as configs of
+#: this module's types, so this module cannot import it); :meth:`ExperimentConfig.base` looks a profile up here
+PROFILES: dict[str, "ExperimentConfig"] = {}
+
 SCHEDULER_RE = re.compile(r"local|(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
 
@@ -297,16 +302,17 @@ class ExperimentConfig:
     NOT_RESULTS = ("profile", "data_path", "results_dir", "stage1_dir", "steps_per_execution", "workers", "scheduler",
                    "threads_per_model", "worker_wait")
 
-    def changed_fields(self) -> tuple[str, ...]:
-        """The fields whose value differs from the named profile's (every field for a name that is no profile),
-        leaving out :data:`NOT_RESULTS`: what makes this run's results other than the committed ones."""
-        from mia_repro.experiment.keys import plain
-        from mia_repro.experiment.profiles import PROFILES
+    def base(self) -> "ExperimentConfig | None":
+        """The named profile this config derives from (:data:`PROFILES`), None for a name that is no profile."""
+        return PROFILES.get(self.profile)
 
-        base = PROFILES.get(self.profile)
-        names = [f.name for f in dataclasses.fields(self) if f.name not in self.NOT_RESULTS]
+    def changed_fields(self) -> tuple[str, ...]:
+        """The fields whose value differs from the named profile's (none for a name that is no profile),
+        leaving out :data:`NOT_RESULTS`: what makes this run's results other than the committed ones."""
+        base = self.base()
         if base is None:
             return ()
+        names = [f.name for f in dataclasses.fields(self) if f.name not in self.NOT_RESULTS]
         return tuple(n for n in names if plain(getattr(self, n)) != plain(getattr(base, n)))
 
     @property

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mia_repro.experiment.keys import config_key, plain
 from mia_repro.paths import PROJECT_ROOT
 
 
@@ -33,10 +34,7 @@ def _readable(cfg, changed: tuple[str, ...]) -> str:
     a section's own changed fields, not the section's name; at most 60 characters."""
     import dataclasses
 
-    from mia_repro.experiment.keys import plain
-    from mia_repro.experiment.profiles import PROFILES
-
-    base, names = PROFILES[cfg.profile], []
+    base, names = cfg.base(), []
     for n in changed:
         mine, theirs = getattr(cfg, n), getattr(base, n)
         if dataclasses.is_dataclass(mine):
@@ -76,9 +74,6 @@ class Layout:
         ``<output_dir>/seeds``, except that a profile run on some of its sizes only keeps the profile's own
         ``results/<profile>/seeds`` (the spread beside the profile's headlines).
         """
-        from mia_repro.experiment.keys import config_key, plain
-        from mia_repro.experiment.profiles import PROFILES
-
         profile_dir = PROJECT_ROOT / "results" / cfg.profile
         changed = cfg.changed_fields()
         if cfg.results_dir is not None:
@@ -91,7 +86,7 @@ class Layout:
             stage1 = Path(cfg.stage1_dir)
         else:
             stage1 = (Path(cfg.results_dir) if cfg.results_dir is not None else profile_dir) / "stage1"
-        base = PROFILES.get(cfg.profile)
+        base = cfg.base()
         seeds_changed = set(changed) - {"mitigation"}  # seeds run no mitigation
         if cfg.results_dir is None and seeds_changed <= {"sizes"} and set(cfg.sizes) <= set(base.sizes):
             seeds = profile_dir / "seeds"

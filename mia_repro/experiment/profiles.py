@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from mia_repro.errors import ConfigError
+from mia_repro.experiment import config as _config
 from mia_repro.experiment.config import AuditConfig, ExperimentConfig, MitigationConfig, OutputsConfig, PoolConfig
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.models.config import ModelConfig
@@ -99,7 +100,8 @@ _PAPER = ExperimentConfig(
     audit=AuditConfig(size=2500, noise_seed="model"),
 )
 
-PROFILES: dict[str, ExperimentConfig] = {c.profile: c for c in (_SMOKE, _QUICK, _PAPER)}
+PROFILES: dict[str, ExperimentConfig] = _config.PROFILES  # the registry the configs look their profile up in
+PROFILES.update({c.profile: c for c in (_SMOKE, _QUICK, _PAPER)})
 
 
 def profile_note(profile: str) -> str | None:
