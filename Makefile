@@ -41,17 +41,17 @@ test-fast: install
 
 # The main job: set up, find the data, run the four notebooks in order (papermill).
 reproduce: install data
-	$(PY) -m mia_repro.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT)) $(ONLY_ARG)
+	$(PY) -m mia_repro.tools.reproduce --profile $(PROFILE) $(if $(OUT),--out $(OUT)) $(ONLY_ARG)
 
 # Same, and write the executed notebooks back over notebooks/ (for committing outputs).
 notebooks: install data
-	$(PY) -m mia_repro.reproduce --profile $(PROFILE) --update-notebooks $(ONLY_ARG)
+	$(PY) -m mia_repro.tools.reproduce --profile $(PROFILE) --update-notebooks $(ONLY_ARG)
 
 stage1 stage2 mitigation: install data
 	$(PY) -m mia_repro $@ --profile $(PROFILE)
 
 bench: install data
-	$(PY) -m mia_repro.bench $(BENCH_ARGS)
+	$(PY) -m mia_repro.tools.bench $(BENCH_ARGS)
 
 # Mutation testing of the attacks and the metrics against their fast tests (not part of `make test`):
 # mutmut (requirements-dev.txt), configured in pyproject.toml; prints the score per file.

@@ -222,10 +222,10 @@ def tiny_run(tmp_path_factory):
     a copy (:func:`copy_of_tiny_run`)."""
     import fcntl
 
-    from mia_repro.experiment.compare import run_compare
-    from mia_repro.experiment.mitigation import run_mitigation
-    from mia_repro.experiment.stage1 import run_stage1
-    from mia_repro.experiment.stage2 import run_stage2
+    from mia_repro.experiment.stages.compare import run_compare
+    from mia_repro.experiment.stages.mitigation import run_mitigation
+    from mia_repro.experiment.stages.stage1 import run_stage1
+    from mia_repro.experiment.stages.stage2 import run_stage2
 
     root = _shared_root(tmp_path_factory) / "tiny-run"
     with open(f"{root}.lock", "w") as lock:

@@ -71,10 +71,10 @@ def fake_stage1(n: int = 300, n_shadows: int = 4, leak: float = 2.0, difficulty:
 
 
 def fake_pool(m: int = 10, n: int = 300, p: int = 150, classes: int = 10, leak: float = 2.0, seed: int = 0):
-    """A synthetic :class:`~mia_repro.reference_pool.ReferencePool`: ``m`` models, each IN on a random half of
+    """A synthetic :class:`~mia_repro.views.pool.ReferencePool`: ``m`` models, each IN on a random half of
     ``n`` pool records (true-class logit shifted by a per-record difficulty and by ``leak`` when IN), and
     ``p`` population records no model trained on."""
-    from mia_repro.reference_pool import ReferencePool
+    from mia_repro.views.pool import ReferencePool
 
     rng = np.random.default_rng(seed)
     y, yp = rng.integers(0, classes, n), rng.integers(0, classes, p)

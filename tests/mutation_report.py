@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("mia_repro/attacks/", "mia_repro/metrics.py", "mia_repro/audit.py", "mia_repro/one_run_gdp.py",
-           "mia_repro/audit_ceiling.py")
+TARGETS = ("mia_repro/attacks/", "mia_repro/evaluation/metrics.py", "mia_repro/evaluation/roc.py",
+           "mia_repro/privacy/audit.py", "mia_repro/privacy/one_run_gdp.py", "mia_repro/privacy/ceiling.py")
 STATUS = {1: "killed", 0: "survived", 33: "no tests", 34: "skipped", 24: "timeout", 36: "timeout", None: "not run"}
 
 

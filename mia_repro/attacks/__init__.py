@@ -16,7 +16,7 @@
 =====================  ==========================================================
 
 :data:`ONLINE_ATTACKS`, which need references trained with the target's records as well as without them
-(a reference pool, :mod:`mia_repro.reference_pool`; Shokri's shadows never are):
+(a reference pool, :mod:`mia_repro.views.pool`; Shokri's shadows never are):
 
 =====================  ==========================================================
 ``lira_online``        Carlini et al. 2022: per-record IN and OUT Gaussians, likelihood ratio
@@ -32,13 +32,15 @@ mitigation stages do not run by default:
 ``rmia_offline_tuned`` RMIA offline with the signal's softmax temperature chosen on the simulation
 =====================  ==========================================================
 """
-from mia_repro.attacks.base import (AttackData, AttackerView, AttackInputError, AttackNotFittedError, MembershipAttack,
-                                   PopulationSimulation, attack_dataset)
+from mia_repro.attacks.view import AttackData, AttackerView, AttackInputError, PopulationSimulation, attack_dataset
+from mia_repro.attacks.base import AttackNotFittedError, MembershipAttack
 from mia_repro.attacks import registry
 from mia_repro.attacks.registry import AttackSet, AttackSpec, RegistryError, register, spec, spec_of, unregister
 # the order of these imports is the registration order: the order of the comparison's attacks
-from mia_repro.attacks.shokri import (PerClassSVMs, ShokriSVM, ShokriSVMFixed, check_disjoint, fit_class_attack,
-                                     fit_per_class_svms, stratified_subsample)
+from mia_repro.attacks.svms import (
+    PerClassSVMs, check_disjoint, fit_class_attack, fit_per_class_svms, stratified_subsample
+)
+from mia_repro.attacks.shokri import ShokriSVM, ShokriSVMFixed
 from mia_repro.attacks.threshold import ConfidenceThreshold, confidence_threshold, true_class_confidence
 from mia_repro.attacks.metric import EntropyThreshold, GlobalLossThreshold, LossThreshold
 from mia_repro.attacks.calibrated_loss import CalibratedLoss

@@ -17,7 +17,7 @@ The rules (every attack of the package passes them in the test suite):
   (checked unless the attack says its scores depend on the set: ``records_independent`` False, as LiRA's
   global variance, pooled over the target's records, does);
 * a refit on a second view equals a fresh fit on it (nothing of the first fit remains);
-* a view of another type is one :class:`~mia_repro.attacks.base.AttackInputError` naming the attack.
+* a view of another type is one :class:`~mia_repro.attacks.view.AttackInputError` naming the attack.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
-from mia_repro.attacks.base import AttackerView, AttackInputError, MembershipAttack
-from mia_repro.errors import MiaReproError
+from mia_repro.attacks.view import AttackerView, AttackInputError
+from mia_repro.attacks.base import MembershipAttack
+from mia_repro.base.errors import MiaReproError
 
 
 class AttackContractError(MiaReproError, AssertionError):
@@ -60,7 +61,7 @@ def check_attack(attack: MembershipAttack, view: AttackerView, other_view: Attac
             done.append(text)
 
     if not isinstance(view, AttackerView) or (other_view is not None and not isinstance(other_view, AttackerView)):
-        raise AttackInputError("check_attack: view and other_view are AttackerViews (mia_repro.own builds them)")
+        raise AttackInputError("check_attack: view and other_view are AttackerViews (mia_repro.views.arrays builds them)")
     rule("is a MembershipAttack (a scikit-learn estimator)",
          isinstance(attack, MembershipAttack) and isinstance(attack, BaseEstimator), type(attack).__name__)
     params = attack.get_params(deep=False)

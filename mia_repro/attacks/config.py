@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mia_repro.validation import is_int, is_number, need, positive_numbers
+from mia_repro.base.validation import is_int, is_number, need, positive_numbers
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from mia_repro.attacks.registry import register
-from mia_repro.attacks.base import AttackerView, MembershipAttack, balanced_threshold
+from mia_repro.attacks.view import AttackerView
+from mia_repro.attacks.base import MembershipAttack
+from mia_repro.attacks.thresholds import balanced_threshold
 
 
 def correct_count(logits: np.ndarray, aug_labels: np.ndarray, true_class: np.ndarray) -> np.ndarray:

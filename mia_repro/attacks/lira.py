@@ -2,7 +2,7 @@
 
 Algorithm 1, offline variant (Sec. VI-C): the statistic is the logit-scaled
 confidence ``phi = log p_y - log(1 - p_y)`` (Sec. IV-B; computed from logits,
-:func:`~mia_repro.attacks.base.logit_confidence`).  For each record, a
+:func:`~mia_repro.attacks.signals.logit_confidence`).  For each record, a
 Gaussian ``N(mu_out, sigma_out^2)`` is fitted to the OUT reference models'
 ``phi`` and the target's ``phi`` is tested one-sidedly: the p-value of "x is
 not a member" is ``1 - Phi((phi - mu_out) / sigma_out)``.  The score reported
@@ -24,7 +24,7 @@ OUT entry (:func:`~mia_repro.attacks.reference.side_mean`), never 0.  No augment
 paper's query augmentation is not reproduced).
 
 **Online** (Alg. 1 in full, Sec. IV-C): with reference models trained *with* the record (IN) as well as
-without it (OUT) -- a reference pool (:mod:`mia_repro.reference_pool`), never Shokri's shadows -- a Gaussian
+without it (OUT) -- a reference pool (:mod:`mia_repro.views.pool`), never Shokri's shadows -- a Gaussian
 ``N(mu_in, sigma_in^2)`` is fitted to the IN references' ``phi`` and one to the OUT references', and the
 score is the log-likelihood ratio ``log N(phi; mu_in, sigma_in^2) - log N(phi; mu_out, sigma_out^2)``
 (larger = member).  ``variance`` as offline, for each side.  With few references some records have no IN
@@ -48,7 +48,7 @@ import numpy as np
 
 from sklearn.utils._param_validation import StrOptions
 
-from mia_repro.attacks.base import AttackInputError
+from mia_repro.attacks.view import AttackInputError
 from mia_repro.attacks.params import check_params
 from mia_repro.attacks.registry import register
 from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, masked_mean_std, side_mean, target_problem

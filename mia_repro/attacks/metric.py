@@ -27,7 +27,10 @@ import numpy as np
 from scipy.special import logsumexp
 
 from mia_repro.attacks.registry import register
-from mia_repro.attacks.base import AttackerView, MembershipAttack, balanced_threshold, cross_entropy, log_softmax
+from mia_repro.attacks.view import AttackerView
+from mia_repro.attacks.base import MembershipAttack
+from mia_repro.attacks.thresholds import balanced_threshold
+from mia_repro.attacks.signals import cross_entropy, log_softmax
 
 
 def modified_entropy(logits: np.ndarray, true_class: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import InvalidParameterError, Interval, validate_parameter_constraints
 
-from mia_repro.attacks.base import AttackInputError
+from mia_repro.attacks.view import AttackInputError
 
 
 class Number(Interval):

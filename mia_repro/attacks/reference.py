@@ -9,8 +9,10 @@ from typing import Callable
 
 import numpy as np
 
-from mia_repro.attacks.base import (AttackerView, AttackInputError, MembershipAttack, balanced_threshold, cross_entropy,
-                                    logit_confidence)
+from mia_repro.attacks.view import AttackerView, AttackInputError
+from mia_repro.attacks.base import MembershipAttack
+from mia_repro.attacks.thresholds import balanced_threshold
+from mia_repro.attacks.signals import cross_entropy, logit_confidence
 
 
 @dataclass

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from mia_repro.errors import MiaReproInputError
+from mia_repro.base.errors import MiaReproInputError
 
 SETS = ("compare", "online", "pool", "curve", "dp")
 
@@ -84,6 +84,11 @@ def seal_package() -> None:
     _PACKAGE.update(_REGISTRY)
 
 
+#: :class:`~mia_repro.attacks.base.MembershipAttack`, set by its module (which imports this one): the class
+#: every registered attack derives from
+ATTACK_BASE: type | None = None
+
+
 def register(name: str, *, label: str, paper: str, long_label: str = "", params: Mapping[str, Any] | None = None,
              sets: tuple[str, ...] | Mapping[str, int | None] = ()):
     """Class decorator: ``name`` is the class built with ``params`` (its constructor's keywords); stack one
@@ -92,8 +97,6 @@ def register(name: str, *, label: str, paper: str, long_label: str = "", params:
     :data:`SETS` it belongs to (none: it runs when named, no stage runs it by default), as a tuple or as
     ``{set: position}`` where a set's order is not the order of registration (the reference pool's lists,
     part of its cache key)."""
-    from mia_repro.attacks.base import MembershipAttack
-
     order = next(_CALLS)
     if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
         raise RegistryError(f"register: a name is a lower-case identifier (it is a key in results and a CLI "
@@ -106,7 +109,7 @@ def register(name: str, *, label: str, paper: str, long_label: str = "", params:
     positions = dict(sets) if isinstance(sets, Mapping) else dict.fromkeys(sets)
 
     def decorate(cls):
-        if not (isinstance(cls, type) and issubclass(cls, MembershipAttack)):
+        if not (isinstance(cls, type) and ATTACK_BASE is not None and issubclass(cls, ATTACK_BASE)):
             raise RegistryError(f"register {name!r}: decorates a MembershipAttack subclass, got {cls!r}")
         accepted = inspect.signature(cls.__init__).parameters
         extra = set(params or {}) - set(accepted)

@@ -62,7 +62,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mia_repro.attacks.base import AttackInputError, balanced_threshold
+from mia_repro.attacks.view import AttackInputError
+from mia_repro.attacks.thresholds import balanced_threshold
 from mia_repro.attacks.params import Grid, Number
 from mia_repro.attacks.registry import register
 from mia_repro.attacks.reference import ReferenceAttack, ReferenceProblem, side_mean, simulated_problems, simulate

@@ -18,7 +18,8 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from mia_repro.attacks.registry import register
-from mia_repro.attacks.base import AttackData, AttackerView, MembershipAttack
+from mia_repro.attacks.view import AttackData, AttackerView
+from mia_repro.attacks.base import MembershipAttack
 
 #: the log-probability given to a probability of exactly 0 (finite, below any real one)
 LOG_ZERO = float(np.log(np.finfo(np.float64).tiny))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mia_repro.paths import PROJECT_ROOT
-from mia_repro.errors import MiaReproError, MiaReproInputError
+from mia_repro.base.paths import PROJECT_ROOT
+from mia_repro.base.errors import MiaReproError, MiaReproInputError
 
 BATCH_DIR = "cifar-10-batches-py"
 BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -149,7 +149,7 @@ def read_batches(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _keras_download() -> tuple[np.ndarray, np.ndarray]:
-    from mia_repro.quiet import keras
+    from mia_repro.base.quiet import keras
 
     (x_tr, y_tr), (x_te, y_te) = keras.datasets.cifar10.load_data()
     x = np.concatenate([x_tr, x_te]).astype(np.uint8)

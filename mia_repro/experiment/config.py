@@ -21,10 +21,10 @@ from typing import Any
 
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.data.augment import parse_augmentation
-from mia_repro.errors import ConfigError
+from mia_repro.base.errors import ConfigError
 from mia_repro.experiment.keys import plain
 from mia_repro.models.config import DPConfig, ModelConfig
-from mia_repro.validation import delta_problem, is_int, is_number, need, positive_ints, positive_numbers
+from mia_repro.base.validation import delta_problem, is_int, is_number, need, positive_ints, positive_numbers
 
 __all__ = ["AttackConfig", "ConfigError", "DPConfig", "ExperimentConfig", "MitigationConfig", "ModelConfig",
            "OutputsConfig", "PoolConfig", "to_dict", "validate"]
@@ -144,7 +144,7 @@ class OutputsConfig:
 
 @dataclass(frozen=True)
 class PoolConfig:
-    """The reference-pool experiment (:mod:`mia_repro.experiment.pool`; Carlini et al., S&P 2022, Sec. VI).
+    """The reference-pool experiment (:mod:`mia_repro.experiment.stages.pool`; Carlini et al., S&P 2022, Sec. VI).
 
     ``size``: n; the pool holds 2n records and each of ``n_models`` models trains on a seeded random half
     of it (the paper's CNN and training).  ``population_size``: records outside the pool, never trained
@@ -202,7 +202,7 @@ class PoolConfig:
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """The one-run canary audit (:mod:`mia_repro.experiment.canary_audit`; Steinke, Nasr, Jagielski 2023).
+    """The one-run canary audit (:mod:`mia_repro.experiment.stages.canary_audit`; Steinke, Nasr, Jagielski 2023).
 
     At ``size`` n (the Shokri target's members) one DP-SGD model per target ε in ``epsilons``, one with
     σ = 0 (clipping, no noise: ε = ∞), and one per broken trainer of ``broken`` (claiming
@@ -211,7 +211,7 @@ class AuditConfig:
     mitigation's clip norm, δ and optimizer.  ``confidence``: of
     every bound.  ``noise_seed``: the DP noise's seed (see :class:`DPConfig`); each model has its own
     training seed, so with "model" each its own (public) noise stream.  ``ceiling_trials``: the simulated
-    ideal runs behind each row's ceiling (:func:`mia_repro.audit_ceiling.ideal_ceiling`).
+    ideal runs behind each row's ceiling (:func:`mia_repro.privacy.ceiling.ideal_ceiling`).
     """
 
     size: int = 2500
@@ -398,8 +398,3 @@ def validate(cfg: "ExperimentConfig") -> None:
     need(2 * rp.size + rp.population_size <= n_total, "pool.size",
          f"the pool's 2n records and its population sample ({rp.population_size}) must fit in the {n_total} "
          f"records: n at most {(n_total - rp.population_size) // 2}", rp.size)
-
-
-def to_dict(cfg: Any) -> dict:
-    """A JSON-ready dict of a config dataclass."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))

@@ -15,6 +15,12 @@ def plain(value: Any):
     return json.loads(json.dumps(keyed(value), default=str))
 
 
+def to_dict(cfg: Any) -> dict:
+    """A JSON-ready dict of a config dataclass: every field (what a result's provenance records; :func:`plain`
+    is the same less the fields cache keys omit)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
 def keyed(obj: Any) -> Any:
     """``obj`` with every dataclass as a dict of the fields cache keys hold (see :func:`key_omits`)."""
     if dataclasses.is_dataclass(obj):

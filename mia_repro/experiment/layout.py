@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mia_repro.experiment.keys import config_key, plain
-from mia_repro.paths import PROJECT_ROOT
+from mia_repro.base.paths import PROJECT_ROOT
 
 
 def _readable(cfg, changed: tuple[str, ...]) -> str:
@@ -125,7 +125,7 @@ class Layout:
         return self.output_dir / "stage2" / f"n{size}-{fit_key}.svms.npz"
 
     def stage2_ablation(self, size: int, key: str) -> Path:
-        """The subsample ablation's rows of one size (:func:`mia_repro.experiment.stage2.subsample_ablation`)."""
+        """The subsample ablation's rows of one size (:func:`mia_repro.experiment.stages.stage2.subsample_ablation`)."""
         return self.output_dir / "stage2" / f"ablation-n{size}-{key}.json"
 
     def attack_scores(self, size: int | str) -> Path:
@@ -168,7 +168,7 @@ class Layout:
         return self.output_dir / "audit.json"
 
     def audit_ceiling(self, key: str) -> Path:
-        """The simulated ceiling of one audited schedule (:func:`mia_repro.audit_ceiling.ideal_ceiling`)."""
+        """The simulated ceiling of one audited schedule (:func:`mia_repro.privacy.ceiling.ideal_ceiling`)."""
         return self.output_dir / "audit" / f"ceiling-{key}.json"
 
     @property

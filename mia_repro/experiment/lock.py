@@ -5,7 +5,7 @@ while it runs: a JSON object with the holder's ``pid``, ``host``, ``command`` an
 run on the same folder is refused with one line naming the holder (:class:`ResultsInUseError`), before it
 trains anything.  A lock whose process has ended (same host, no such pid) is stale: it is taken over and
 said so.  A process holds a folder's lock once however many stages it nests (``all``, the notebooks' kernels
-one after another).  While held, :func:`mia_repro.cache.confined` refuses writes through a symbolic link
+one after another).  While held, :func:`mia_repro.base.cache.confined` refuses writes through a symbolic link
 inside the folders.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from mia_repro.cache import confined
-from mia_repro.errors import MiaReproError
+from mia_repro.base.cache import confined
+from mia_repro.base.errors import MiaReproError
 
 LOCK_NAME = ".mia_repro.lock"
 
@@ -107,7 +107,7 @@ def release(folder: str | os.PathLike) -> None:
 @contextlib.contextmanager
 def holding(*folders: str | os.PathLike, log=print):
     """Hold the lock of each of ``folders`` (nested holds of one process count once) and confine writes
-    below them (:func:`mia_repro.cache.confined`) while inside."""
+    below them (:func:`mia_repro.base.cache.confined`) while inside."""
     keys = list(dict.fromkeys(os.path.abspath(f) for f in folders))
     taken = []
     try:

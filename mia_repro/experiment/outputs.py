@@ -1,12 +1,12 @@
 """The per-model file of Stage I (:class:`ModelOutputs`), its format and its migration, and one size's
 models together (:class:`SizeOutputs`).
 
-A model's file is an ``.npz`` (format :data:`FORMAT`) with its digest sidecar (:mod:`mia_repro.cache`);
+A model's file is an ``.npz`` (format :data:`FORMAT`) with its digest sidecar (:mod:`mia_repro.base.cache`);
 :meth:`ModelOutputs.load` trusts it only after the digest and a content check against what the plan asks
 of that model (:class:`Expected`): its records and their membership, every array's shape, dtype and
 finiteness, the population sample and augmentations it was queried on, the target's records (shadows) and,
 for a DP-SGD model, its DP record, and the model's identity (config key and name) where the file holds it.
-A file without its digest sidecar is retrained, never sealed silently; ``python -m mia_repro.migrate seal``
+A file without its digest sidecar is retrained, never sealed silently; ``python -m mia_repro.tools.migrate seal``
 seals files one trusts, after the same checks, saying what it sealed.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mia_repro.cache import CacheEntryError, load_npz, save_npz, seal, sidecar
+from mia_repro.base.cache import CacheEntryError, load_npz, save_npz, seal, sidecar
 from typing import TYPE_CHECKING
 
 from mia_repro.models.queries import QuerySpec
@@ -78,7 +78,7 @@ class ModelOutputs:
     @property
     def dp(self) -> dict | None:
         """A DP-SGD model's schedule and guarantee (σ, q, steps, C, δ, ε of the RDP and PLD accountants, as
-        :class:`mia_repro.privacy.Schedule`), recorded in its file; None for an ordinary model."""
+        :class:`mia_repro.privacy.accounting.Schedule`), recorded in its file; None for an ordinary model."""
         return self.trained_on.get("dp")
 
     def __repr__(self) -> str:
@@ -120,7 +120,7 @@ class ModelOutputs:
             spec=public_spec(spec))
 
     def save(self, path: Path, key: str | None = None) -> None:
-        """Write the file (atomically) and, with ``key``, its digest sidecar (:mod:`mia_repro.cache`)."""
+        """Write the file (atomically) and, with ``key``, its digest sidecar (:mod:`mia_repro.base.cache`)."""
         arrays = dict(
             format=np.int64(FORMAT),
             probs=self.probs,
@@ -149,16 +149,16 @@ class ModelOutputs:
 
     @classmethod
     def load(cls, path: Path, name: str, expect: Expected | None = None, key: str | None = None) -> "ModelOutputs":
-        """Read one model's file; :class:`~mia_repro.cache.CacheEntryError` (naming ``path``) if it cannot be used.
+        """Read one model's file; :class:`~mia_repro.base.cache.CacheEntryError` (naming ``path``) if it cannot be used.
 
-        With ``key``, the file must carry that key and its digest (:func:`mia_repro.cache.verified_bytes`);
+        With ``key``, the file must carry that key and its digest (:func:`mia_repro.base.cache.verified_bytes`);
         a file without its digest sidecar is refused (and so retrained): nothing is sealed silently, a file
-        one trusts is sealed deliberately with ``python -m mia_repro.migrate seal FILE``.
+        one trusts is sealed deliberately with ``python -m mia_repro.tools.migrate seal FILE``.
         ``expect`` (:class:`Expected`) is checked against what the file holds (:meth:`check`).
         """
         if key is not None and path.exists() and not sidecar(path).exists():
             raise CacheEntryError(f"{path}: no digest beside it (deleted, or written outside the package; to keep "
-                                  "a file you trust, seal it first with `python -m mia_repro.migrate seal <file>`)")
+                                  "a file you trust, seal it first with `python -m mia_repro.tools.migrate seal <file>`)")
         d = load_npz(path, key=key)
         check_identity(path, d, key, name)
         if int(d.get("format", 1)) != FORMAT or any(k not in d for k in EXTRA_ARRAYS):
@@ -247,7 +247,7 @@ def public_spec(spec: QuerySpec) -> dict:
             "augmentations": list(spec.augmentations)}
 
 
-#: the fields of a DP-SGD model's DP record (:class:`mia_repro.privacy.Schedule`)
+#: the fields of a DP-SGD model's DP record (:class:`mia_repro.privacy.accounting.Schedule`)
 DP_FIELDS = ("noise_multiplier", "sampling_rate", "steps", "clip_norm", "delta", "epsilon", "epsilon_pld")
 
 

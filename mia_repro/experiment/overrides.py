@@ -6,7 +6,7 @@ profile's :class:`~mia_repro.experiment.config.ExperimentConfig` and validated l
   undefended target always comes first), so ``--l2 1e-3 1e-2`` is an L2-only sweep.
 * :func:`with_config_file`: a TOML file of top-level fields and ``[model]``, ``[attack]``, ``[mitigation]``,
   ``[outputs]``, ``[pool]``, ``[audit]`` tables (lists become tuples); an unknown key or a bad value is a
-  :class:`~mia_repro.errors.ConfigError` naming the file and the field.
+  :class:`~mia_repro.base.errors.ConfigError` naming the file and the field.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mia_repro.errors import ConfigError
+from mia_repro.base.errors import ConfigError
 from mia_repro.experiment.config import ExperimentConfig
 
 #: CLI flag (argparse dest) -> the MitigationConfig field it sets
@@ -64,7 +64,7 @@ def with_config_file(cfg: ExperimentConfig, path: str | Path) -> ExperimentConfi
     ``temperatures``.  A sweep given in the file, by a flag's name or a ``[mitigation]`` field
     (``l2_strengths`` ...), is exactly the defenses given, as with the flags.  ``profile`` must be the one
     chosen with ``--profile``; a ``data_path`` must hold CIFAR-10.  Anything else is one
-    :class:`~mia_repro.errors.ConfigError` naming the file and the key.
+    :class:`~mia_repro.base.errors.ConfigError` naming the file and the key.
     """
     import tomllib
 
@@ -116,7 +116,7 @@ def with_config_file(cfg: ExperimentConfig, path: str | Path) -> ExperimentConfi
                               f"--help` and the README's table of settings)")
     if isinstance(changes.get("data_path"), str):
         from mia_repro.data.cifar10 import named_batch_dir
-        from mia_repro.errors import MiaReproError
+        from mia_repro.base.errors import MiaReproError
 
         try:
             named_batch_dir(changes["data_path"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from mia_repro.errors import ConfigError
+from mia_repro.base.errors import ConfigError
 from mia_repro.experiment import config as _config
 from mia_repro.experiment.config import AuditConfig, ExperimentConfig, MitigationConfig, OutputsConfig, PoolConfig
 from mia_repro.attacks.config import AttackConfig
 from mia_repro.models.config import ModelConfig
-from mia_repro.validation import is_int
+from mia_repro.base.validation import is_int
 
 
 def get_config(profile: str, **overrides: Any) -> ExperimentConfig:

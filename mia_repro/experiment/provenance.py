@@ -22,7 +22,7 @@ def run_meta(cfg: ExperimentConfig, sizes=None) -> dict:
 
 def versions() -> dict[str, str]:
     """Library versions that a result depends on."""
-    from mia_repro.quiet import keras
+    from mia_repro.base.quiet import keras
     import sklearn
 
     out = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__}

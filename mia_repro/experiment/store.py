@@ -3,10 +3,10 @@
 An *entry* is one or more files (:class:`Part`) that hold one computed thing: each part has its path (from
 :class:`~mia_repro.experiment.layout.Layout`), the key it must carry (:mod:`mia_repro.experiment.keys`), its
 format and its content check.  A part is trusted only if its digest sidecar names that key and matches its
-bytes (:mod:`mia_repro.cache`) and its check passes; an entry is used only if every part is.  Otherwise
+bytes (:mod:`mia_repro.base.cache`) and its check passes; an entry is used only if every part is.  Otherwise
 the reason is logged as one line naming the file and the entry is computed again and saved part by part,
 atomically, the last part last (a stage lists its marker last, so a killed write leaves no marker of an
-entry whose other parts are missing).  Only :class:`~mia_repro.cache.CacheEntryError` (absent, damaged,
+entry whose other parts are missing).  Only :class:`~mia_repro.base.cache.CacheEntryError` (absent, damaged,
 of another key or content) leads to recomputation; any other error is raised.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from mia_repro.cache import CacheEntryError, load_json, load_npz, save_json, save_npz
+from mia_repro.base.cache import CacheEntryError, load_json, load_npz, save_json, save_npz
 
 KINDS = ("json", "npz")  # numbers and text only: loading a cache never runs code (no pickle)
 

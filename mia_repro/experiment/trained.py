@@ -10,8 +10,8 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from mia_repro.cache import CacheEntryError, save_npz
-from mia_repro.determinism import set_deterministic
+from mia_repro.base.cache import CacheEntryError, save_npz
+from mia_repro.base.determinism import set_deterministic
 from mia_repro.experiment.config import ExperimentConfig
 from mia_repro.experiment.keys import config_key
 from mia_repro.experiment.outputs import ModelOutputs, trained_part
@@ -49,7 +49,7 @@ class ModelStore:
         return None if w is None else [w["w"][k] for k in sorted(w["w"])]
 
     def remove_orphans(self, job: TrainJob, size: int, model_cfg: ModelConfig) -> None:
-        """Delete temp files that a killed :func:`~mia_repro.cache.atomic_write` left beside the model's files."""
+        """Delete temp files that a killed :func:`~mia_repro.base.cache.atomic_write` left beside the model's files."""
         for path in (self.path(job, size, model_cfg), self.weights_path(job, size, model_cfg)):
             for tmp in [*path.parent.glob(f".{path.name}.*.tmp"), *path.parent.glob(f".{path.name}.digest.json.*.tmp")]:
                 tmp.unlink(missing_ok=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-from mia_repro.quiet import keras
+from mia_repro.base.quiet import keras
 import numpy as np
 
 from mia_repro.models.config import ModelConfig

@@ -1,12 +1,12 @@
 """The CNN's configuration: the paper's architecture and its training (:class:`ModelConfig`), optionally
-DP-SGD (:class:`DPConfig`).  Each is validated when made (:class:`~mia_repro.errors.ConfigError` naming the
+DP-SGD (:class:`DPConfig`).  Each is validated when made (:class:`~mia_repro.base.errors.ConfigError` naming the
 field, ``model.<field>`` / ``dp.<field>``)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from mia_repro.validation import is_int, is_number, need, positive_ints
+from mia_repro.base.validation import is_int, is_number, need, positive_ints
 
 
 DP_OPTIMIZERS = ("adam", "sgd")
@@ -25,7 +25,7 @@ class DPConfig:
     batch size; ``optimizer`` ("adam" or "sgd", at the model's learning rate) applies the result.
 
     Give ``target_epsilon`` (σ is then calibrated with ``dp-accounting``'s RDP accountant for the
-    schedule, :func:`mia_repro.privacy.schedule_for`) or ``noise_multiplier``, not both; ``delta`` is the δ
+    schedule, :func:`mia_repro.privacy.accounting.schedule_for`) or ``noise_multiplier``, not both; ``delta`` is the δ
     of (ε, δ)-DP.  Validated when made (:class:`ConfigError` naming the field).
 
     ``noise_seed``: where the noise comes from.  The (ε, δ) guarantee assumes noise nobody can reproduce:

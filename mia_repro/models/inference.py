@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from mia_repro.quiet import keras
+from mia_repro.base.quiet import keras
 import numpy as np
 
 from mia_repro.data.augment import augment

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from mia_repro.reporting.plots import _finish, _roc_axes, draw_all
-from mia_repro.metrics import Metric
+from mia_repro.evaluation.metrics import Metric
+
 
 #: the attacks the flag-rate figure always draws beside the strongest one
 FLAG_RATE_ATTACKS = ("lira_online_global", "lira_offline_global", "rmia_online_tuned", "rmia_offline_tuned",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from mia_repro.metrics import Metric
+from mia_repro.evaluation.metrics import Metric
 
 
 def _ms(block: dict, key: str) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mia_repro.cache import atomic_write
-from mia_repro.reporting import tables
-from mia_repro.metrics import Metric
+from mia_repro.base.cache import atomic_write
+from mia_repro.reporting import compare_tables, mitigation_tables, tables
+from mia_repro.evaluation.metrics import Metric
 
 REPORT = "REPORT.md"
 INDEX = "README.md"
@@ -100,7 +100,7 @@ def stage2_section(folder: Path, summary: dict, seeds: dict | None) -> list[str]
     if sens:
         lines += ["### The untuned SVM at fixed (C, gamma)", "",
                   "`*` marks the pair of `shokri_svm_fixed`; the last row is the tuned SVM.", "",
-                  tables.markdown_sensitivity(sens, summary), ""]
+                  compare_tables.markdown_sensitivity(sens, summary), ""]
     return lines
 
 
@@ -109,7 +109,7 @@ def compare_section(folder: Path, result: dict) -> list[str]:
              "Every attack fit on the attacker's data (shadows as OUT references, the population sample) and scored on "
              "the target's records; TPR with seeded bootstrap 95% intervals; sorted by TPR at 0.1% FPR.", ""]
     for n in result["sizes"]:
-        lines += [tables.markdown_attacks(result, n), ""]
+        lines += [compare_tables.markdown_attacks(result, n), ""]
     for n, blocks in result["sizes"].items():
         name, best = max(blocks.items(), key=lambda kv: (kv[1][Metric.TPR_AT_0_1PCT_FPR], kv[0]))
         svm = blocks.get("shokri_svm")
@@ -155,22 +155,22 @@ def mitigation_section(folder: Path, records: list[dict], meta: dict) -> list[st
     lines = ["## Defenses, with an unaware and an aware attacker", "",
              "The unaware attacker reuses the undefended shadows' attack; the aware one trains its shadows with the "
              "defense. AUC of the SVM, the threshold baseline's in brackets (\"—\": not run).", "",
-             tables.markdown_mitigation(records, meta.get("threshold_baseline", [])), ""]
+             mitigation_tables.markdown_mitigation(records, meta.get("threshold_baseline", [])), ""]
     if meta.get("attack_comparison"):
         lines += ["Today's attacks on the defended targets (aware / unaware):", "",
-                  tables.markdown_mitigation_attacks(records, meta), ""]
+                  mitigation_tables.markdown_mitigation_attacks(records, meta), ""]
     row = {(r["size"], r["defense"], r["strength"], r["scenario"]): r for r in records}
     for size in sorted({r["size"] for r in records}):
         base = row.get((size, "none", 0.0, "aware")) or row.get((size, "none", 0.0, "unaware"))
         parts = []
         for defense in sorted({r["defense"] for r in records if r["size"] == size and r["defense"] != "none"},
-                              key=lambda d: tables.DEFENSE_ORDER.get(d, 9)):
+                              key=lambda d: mitigation_tables.DEFENSE_ORDER.get(d, 9)):
             s = _strongest(records, size, defense)
             a, u = row.get((size, defense, s, "aware")), row.get((size, defense, s, "unaware"))
             first = a or u
             auc = (f"AUC {a['auc']:.3f} aware / {u['auc']:.3f} unaware" if a and u else
                    f"AUC {first['auc']:.3f} ({'aware' if a else 'unaware'} only)")
-            parts.append(f"{defense} {tables.strength_text(s)}: {auc}, test acc {first['target_test_acc']:.3f}")
+            parts.append(f"{defense} {mitigation_tables.strength_text(s)}: {auc}, test acc {first['target_test_acc']:.3f}")
         if base and parts:
             lines.append(f"- n = {size:,}, undefended AUC {base['auc']:.3f} at test acc {base['target_test_acc']:.3f}; "
                          "strongest settings — " + "; ".join(parts) + ".")
@@ -179,14 +179,14 @@ def mitigation_section(folder: Path, records: list[dict], meta: dict) -> list[st
     if gaps:
         gap, k = max(gaps)
         lines.append(f"- The largest amount by which the unaware attacker understates the aware one: {gap:+.3f} AUC "
-                     f"({k[1]} {tables.strength_text(k[2])} at n = {k[0]:,}).")
+                     f"({k[1]} {mitigation_tables.strength_text(k[2])} at n = {k[0]:,}).")
     lines += ["", *_figures(folder, "fig_mitigation_vs_strength.png", "fig_mitigation_bars.png", "fig_privacy_utility.png"),
               ""]
     if any(r["defense"] == "dp" for r in records):
         lines += ["### DP-SGD: the accountant's ε beside what the attacks prove", "",
                   "ε from the recorded schedule by the RDP and PLD accountants; the lower bound is a valid 95% bound: "
                   "its threshold chosen on a split of the records it is not evaluated on.", "",
-                  tables.markdown_dp(records, meta), ""]
+                  mitigation_tables.markdown_dp(records, meta), ""]
         dp = [r for r in records if r["defense"] == "dp" and r.get("epsilon_lower_bound") is not None]
         if dp and max(r["epsilon_lower_bound"] for r in dp) == 0:
             lines.append(f"- Every valid lower bound of the {len(dp)} DP rows is 0: no attack proves any ε against "
@@ -203,7 +203,7 @@ def mitigation_section(folder: Path, records: list[dict], meta: dict) -> list[st
 
 
 def audit_section(folder: Path, doc: dict) -> list[str]:
-    from mia_repro.experiment.canary_audit import NOISE_SEED_NOTE
+    from mia_repro.experiment.stages.canary_audit import NOISE_SEED_NOTE
     from mia_repro.reporting.audit_report import markdown_audit, markdown_gdp
 
     a = doc["audit"]

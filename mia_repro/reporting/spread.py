@@ -1,6 +1,6 @@
 """The seed-to-seed spread of a metric, and where a single-seed result finds it.
 
-``seeds.json`` (written by :func:`mia_repro.experiment.seeds.run_seeds`) holds, per size and metric, every seed's value
+``seeds.json`` (written by :func:`mia_repro.experiment.stages.seeds.run_seeds`) holds, per size and metric, every seed's value
 with mean, standard deviation (ddof 1) and range; :func:`spread_for` gives the tables
 (:mod:`mia_repro.reporting.tables`) the part that matches a config, to show beside its single-seed numbers.
 The stages never read it: their files do not depend on whether a seed run came first.
@@ -30,7 +30,7 @@ def _check_seeds(seeds) -> None:
 def load_seeds(cfg: ExperimentConfig) -> dict | None:
     """``seeds/seeds.json`` of ``cfg``'s results folder if a seed run wrote it and it has the right shape;
     None otherwise (absent, damaged or of another shape: left out, rewritten by the next ``--seeds`` run)."""
-    from mia_repro.cache import load_json
+    from mia_repro.base.cache import load_json
 
     path = cfg.layout.seeds
     try:

@@ -11,7 +11,7 @@ clipped to norm C like every example's and added to the clipped sum **before** t
 what DP-SGD releases at every step (the noisy update, times the public expected batch size: the noisy sum
 for a trainer that divides by that constant) and scores canary ``i`` from its coordinate ``j_i``, ``o_t`` at
 step t, in two ways (float64 (m,) each, larger = more likely included), both post-processings of the
-private outputs, so the (ε, δ) of the run covers them and :func:`mia_repro.one_run_audit.one_run_audit`
+private outputs, so the (ε, δ) of the run covers them and :func:`mia_repro.privacy.one_run.one_run_audit`
 bounds ε from either:
 
 * ``score``: the sum over steps, Σ_t o_t (their paper's score);
@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from mia_repro.one_run_audit import likelihood_ratio_step
+from mia_repro.privacy.one_run import likelihood_ratio_step
 
 MAGNITUDE = 10.0
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from mia_repro.quiet import keras
+from mia_repro.base.quiet import keras
 
 PAD = 16
 

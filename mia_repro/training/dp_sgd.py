@@ -7,7 +7,7 @@ canaries into the training set), clips each example's gradient to L2 norm ``C``
 (:mod:`.dp_grads`, the only backend-specific code), adds Gaussian noise of standard deviation ``σ C`` to
 the sum (seeded numpy noise, so a model's bits do not depend on the backend's random generator),
 divides by the *expected* batch size ``q n`` and applies the result with the configured optimizer
-(Adam or SGD at the model's learning rate).  ε comes from :mod:`mia_repro.privacy`.
+(Adam or SGD at the model's learning rate).  ε comes from :mod:`mia_repro.privacy.accounting`.
 
 The noise's generator is seeded as ``cfg.dp.noise_seed`` says (:class:`~mia_repro.models.config.DPConfig`):
 fresh from the operating system ("secret"), from the model's seed ("model") or from a given integer.  With
@@ -28,13 +28,13 @@ import time
 
 import numpy as np
 
-from mia_repro.attacks.base import log_softmax
+from mia_repro.attacks.signals import log_softmax
 from mia_repro.models.config import ModelConfig
 from mia_repro.data.cifar10 import to_model_input
 from mia_repro.models.inference import predict_batched
 from mia_repro.models.cnn import build_cnn
-from mia_repro.privacy import Schedule, schedule_for
-from mia_repro.quiet import keras
+from mia_repro.privacy.accounting import Schedule, schedule_for
+from mia_repro.base.quiet import keras
 from mia_repro.training.canaries import WhiteBoxCanaries, blackbox_canaries
 from mia_repro.training.jobs import TrainJob, TrainResult
 
@@ -157,7 +157,7 @@ def dp_fit(logits, xs: np.ndarray, ys: np.ndarray, dp, epochs: int, batch_size: 
 
 def train_dp(job: TrainJob, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, verbose: int = 0) -> TrainResult:
     """Train ``job`` with DP-SGD (``cfg.dp``); ``x`` uint8 (N, 32, 32, 3), ``y`` int (N,).  The result's
-    ``extra["dp"]`` is the :class:`~mia_repro.privacy.Schedule` as a dict (σ, q, steps, C, δ, both ε); its
+    ``extra["dp"]`` is the :class:`~mia_repro.privacy.accounting.Schedule` as a dict (σ, q, steps, C, δ, both ε); its
     history has per-epoch ``loss`` (mean over the epoch's sampled examples), ``accuracy`` and
     ``clipped_fraction`` (examples whose gradient norm exceeded C), outside the guarantee (see the module).
     With canaries ``extra["canaries"]`` is their record (:meth:`WhiteBoxCanaries.record`); a broken trainer's

@@ -52,10 +52,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from mia_repro.progress import progress
+from mia_repro.base.progress import progress
 
 from mia_repro.training.threads import ThreadsError, apply_threads, effective_cpus
-from mia_repro.errors import MiaReproError
+from mia_repro.base.errors import MiaReproError
 
 
 #: loky's resource tracker, a process of its own that writes to the console, warns ("resource_tracker: ...")

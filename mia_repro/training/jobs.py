@@ -13,7 +13,7 @@ import platform
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from mia_repro.quiet import keras
+from mia_repro.base.quiet import keras
 import numpy as np
 
 from mia_repro.models.config import ModelConfig
@@ -128,7 +128,7 @@ def default_steps_per_execution(trainer: str) -> int:
     """Training steps per call into the backend when the config leaves it open (``None``).
 
     ``sequential``: 1 (Keras-TF on this project's 2-core CPU, deterministic kernels: 32 and 128 steps
-    per call were 1.06x and 1.08x *slower*, ``python -m mia_repro.bench --steps-per-execution 1 32 128
+    per call were 1.06x and 1.08x *slower*, ``python -m mia_repro.tools.bench --steps-per-execution 1 32 128
     --k 1 --n 5000 --epochs 3``); ``stacked``: 8 on JAX, 1 otherwise.
     """
     if trainer == "stacked" and keras.backend.backend() == "jax":

@@ -10,7 +10,7 @@ from mia_repro.models.config import ModelConfig
 from mia_repro.data.cifar10 import to_model_input
 from mia_repro.models.inference import predict_batched
 from mia_repro.models.cnn import build_cnn
-from mia_repro.quiet import backend_noise_filtered, keras
+from mia_repro.base.quiet import backend_noise_filtered, keras
 from mia_repro.training.jobs import TrainJob, TrainResult, default_steps_per_execution
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from mia_repro.models.config import ModelConfig
 from mia_repro.models.inference import PREDICT_BATCH
 from mia_repro.models.cnn import build_cnn
-from mia_repro.quiet import backend_noise_filtered, keras
+from mia_repro.base.quiet import backend_noise_filtered, keras
 from mia_repro.training.jobs import TrainJob, TrainResult, default_steps_per_execution
 
 ops = keras.ops

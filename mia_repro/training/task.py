@@ -12,7 +12,7 @@ import numpy as np
 
 from mia_repro.models.config import ModelConfig
 from mia_repro.models.queries import QuerySpec
-from mia_repro.determinism import set_deterministic
+from mia_repro.base.determinism import set_deterministic
 from mia_repro.training.jobs import TrainJob, TrainResult, machine_info
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 
-from mia_repro.quiet import keras
-from mia_repro.errors import MiaReproError
+from mia_repro.base.quiet import keras
+from mia_repro.base.errors import MiaReproError
 
 
 class ThreadsError(MiaReproError, RuntimeError):

@@ -1,4 +1,4 @@
-"""Caches are trusted by their content, not their name (mia_repro.cache): damage a file, rerun, compare."""
+"""Caches are trusted by their content, not their name (mia_repro.base.cache): damage a file, rerun, compare."""
 import json
 import shutil
 
@@ -7,12 +7,11 @@ import pytest
 from sklearn import metrics as skm
 
 from mia_repro.attacks import ATTACKS
-from mia_repro.cache import (CacheEntryError, load_json, load_npz, save_json, save_npz, seal,
-                             sidecar)
-from mia_repro.experiment.compare import run_compare
-from mia_repro.experiment.mitigation import run_mitigation, settings
+from mia_repro.base.cache import CacheEntryError, load_json, load_npz, save_json, save_npz, seal, sidecar
+from mia_repro.experiment.stages.compare import run_compare
+from mia_repro.experiment.stages.mitigation import run_mitigation, settings
 from mia_repro.reporting.spread import load_seeds, spread_for
-from mia_repro.experiment.stage2 import run_stage2
+from mia_repro.experiment.stages.stage2 import run_stage2
 
 
 # --- the mechanism -------------------------------------------------------------------------------------------
@@ -56,7 +55,7 @@ def test_the_readers_check_runs_on_verified_content_and_names_the_path(tmp_path)
 def test_no_cache_is_ever_unpickled():
     """The caches hold numbers and text only: the store has no pickle kind and the cache module no unpickler
     (a pickle from a repository runs code when loaded)."""
-    from mia_repro import cache
+    from mia_repro.base import cache
     from mia_repro.experiment.store import KINDS
 
     assert KINDS == ("json", "npz") and not hasattr(cache, "load_pickle") and not hasattr(cache, "save_pickle")
@@ -198,7 +197,7 @@ def test_only_damage_becomes_a_cache_error_a_bug_is_raised(tmp_path, monkeypatch
     bug and is raised as itself, never turned into "recompute"."""
     import numpy as np
 
-    from mia_repro import cache
+    from mia_repro.base import cache
 
     cache.save_npz(tmp_path / "a.npz", key="k", x=np.arange(3))
 

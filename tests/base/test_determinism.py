@@ -15,7 +15,7 @@ TRAIN = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, os.getcwd())
     from mia_repro.models.config import ModelConfig
-    from mia_repro.determinism import set_deterministic
+    from mia_repro.base.determinism import set_deterministic
     from mia_repro.training import TrainJob, train_sequential
     set_deterministic(True)
     rng = np.random.default_rng(0)

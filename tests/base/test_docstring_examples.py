@@ -13,7 +13,7 @@ WITH_EXAMPLES = sorted(".".join(p.relative_to(PACKAGE.parent).with_suffix("").pa
 
 
 def test_some_modules_carry_examples():
-    assert {"mia_repro.metrics", "mia_repro.attacks.registry"} <= set(WITH_EXAMPLES)
+    assert {"mia_repro.evaluation.metrics", "mia_repro.attacks.registry"} <= set(WITH_EXAMPLES)
 
 
 @pytest.mark.parametrize("module", WITH_EXAMPLES)

@@ -72,7 +72,7 @@ def test_threshold_baseline_learns_confidence_gap():
 def test_threshold_baseline_on_log_p_from_logits_breaks_float32_ties_by_hand():
     """Four shadow records whose float32 p_y all round to the largest float below 1, but whose logits differ:
     from the logits the threshold separates them exactly; the float32 probabilities would tie all four."""
-    from mia_repro.attacks.base import AttackData
+    from mia_repro.attacks.view import AttackData
 
     gap = np.array([20.0, 21.0, 30.0, 31.0])  # true-class logit minus the other (2 classes)
     logits = np.stack([gap, np.zeros(4)], axis=1)
@@ -131,7 +131,7 @@ def _pooling_case(scales, offsets, n=4000, seed=0):
     from sklearn.metrics import roc_auc_score
 
     from mia_repro.attacks import AttackData, PerClassSVMs
-    from mia_repro.attacks.shokri import ClassAttack
+    from mia_repro.attacks.svms import ClassAttack
 
     rng = np.random.default_rng(seed)
 
@@ -173,13 +173,13 @@ def test_fixed_svm_runs_no_search_and_equals_the_tuned_svm_on_a_one_point_grid(m
     train, test = attack_dataset(so.shadows), attack_dataset([so.target])
     one_point = AttackConfig(C_grid=(3.0,), gamma_grid=(0.5,), cv_folds=3, cv_samples=300, fit_samples=400, n_jobs=1)
     tuned = fit_attack(train, one_point, seed=4)
-    import mia_repro.attacks.shokri as shokri
+    import mia_repro.attacks.svms as svms
 
     def no_search(*args, **kwargs):
         raise AssertionError("the fixed SVM ran a grid search")
 
-    monkeypatch.setattr(shokri, "GridSearchCV", no_search)
-    monkeypatch.setattr(shokri, "cross_val_score", no_search)
+    monkeypatch.setattr(svms, "GridSearchCV", no_search)
+    monkeypatch.setattr(svms, "cross_val_score", no_search)
     fixed = fit_attack(train, CFG, seed=4, fixed=(3.0, 0.5))  # CFG's grid is ignored
     assert [(c.C, c.gamma) for c in fixed.classes] == [(3.0, 0.5)] * 10
     assert all(np.isnan(c.cv_accuracy) and not c.edge_hit for c in fixed.classes)
@@ -208,7 +208,7 @@ def test_cv_beyond_the_edge_steps_past_each_edge_the_optimum_touches():
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.svm import SVC
 
-    from mia_repro.attacks.shokri import _steps_beyond, cv_beyond_edge
+    from mia_repro.attacks.svms import _steps_beyond, cv_beyond_edge
 
     assert _steps_beyond(10.0, (0.1, 1.0, 10.0)) == [100.0]
     assert _steps_beyond(0.1, (0.1, 1.0, 10.0)) == [pytest.approx(0.01)]
@@ -300,7 +300,7 @@ def test_stratified_subsample_rounds_by_the_largest_remainder_without_repeats():
 
 
 def test_grid_edges_and_folds():
-    from mia_repro.attacks.shokri import _folds, _on_edge, _steps_beyond
+    from mia_repro.attacks.svms import _folds, _on_edge, _steps_beyond
 
     assert _on_edge(10.0, (1.0, 10.0)) and _on_edge(1.0, (1.0, 10.0)) and not _on_edge(5.0, (1.0, 5.0, 10.0))
     assert not _on_edge(1.0, (1.0,))  # a one-point grid has no edge to step past
@@ -332,7 +332,7 @@ def test_a_class_with_one_label_gets_a_constant_attack():
 
 
 def test_an_uncalibrated_class_model_says_one_half():
-    from mia_repro.attacks.shokri import ClassAttack
+    from mia_repro.attacks.svms import ClassAttack
 
     x = np.random.default_rng(1).normal(size=(40, 3))
     y = x[:, 0] > 0
@@ -356,7 +356,7 @@ def test_cv_beyond_edge_points_are_the_svms_they_name_and_a_plateau_is_reported(
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.svm import SVC
 
-    from mia_repro.attacks.shokri import cv_beyond_edge
+    from mia_repro.attacks.svms import cv_beyond_edge
 
     x, y = _noisy()
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
@@ -374,7 +374,7 @@ def test_fit_class_attack_searches_on_its_subsample_and_fits_on_the_other():
     from sklearn.model_selection import GridSearchCV, cross_val_score
     from sklearn.svm import SVC
 
-    from mia_repro.attacks.shokri import _folds
+    from mia_repro.attacks.svms import _folds
 
     x, y = _noisy(400)
     cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.5,), cv_folds=3, cv_samples=150, fit_samples=200, n_jobs=1)
@@ -421,9 +421,9 @@ def test_the_svm_score_is_calibrated_log_odds_that_never_tie_where_the_probabili
     threshold (Platt's intercept, the log-odds at decision value 0) gives the SVM's own decision."""
     from sklearn.linear_model import LogisticRegression
 
-    from mia_repro.attacks.shokri import CONSTANT_LOG_ODDS, ClassAttack
+    from mia_repro.attacks.svms import CONSTANT_LOG_ODDS, ClassAttack
 
-    from mia_repro.attacks.shokri import Platt
+    from mia_repro.attacks.svms import Platt
 
     attack = ClassAttack(_ScaledModel(1.0, 0.0), 1.0, 1.0, 0.5, False)
     attack.calibrator = Platt(3000.0, -2990.0)

@@ -12,7 +12,7 @@ from mia_repro import MiaReproError
 from mia_repro.attacks import (ATTACKS, ONLINE_ATTACKS, AttackContractError, AttackerView, AttackInputError,
                                MembershipAttack, check_attack, new_attack, register, registry, unregister)
 from mia_repro.attacks.config import AttackConfig
-from mia_repro.evaluation import run_attacks
+from mia_repro.evaluation.evaluate import run_attacks
 
 FAST_SVM = AttackConfig(C_grid=(0.1, 10.0), gamma_grid=(1.0,), cv_folds=2, cv_samples=80, fit_samples=120, n_jobs=1)
 

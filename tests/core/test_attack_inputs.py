@@ -11,7 +11,8 @@ import pytest
 
 from fakes import fake_stage1
 from mia_repro.attacks import ATTACKS, AttackerView, AttackInputError
-from mia_repro.attacks.base import PopulationSimulation, _need_array, balanced_threshold
+from mia_repro.attacks.view import PopulationSimulation, _need_array
+from mia_repro.attacks.thresholds import balanced_threshold
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ CASES = [
     ("logits_int", "target_logits: expected floats, got int64"),
     ("probs_shape", "target_probs: expected shape (12, 10), got (12, 11)"),
     ("logits_are_probs", "target_logits: these look like probabilities (all in [0, 1], rows summing to 1); give the "
-                         "pre-softmax outputs (mia_repro.own accepts probs= and converts them)"),
+                         "pre-softmax outputs (mia_repro.views.arrays accepts probs= and converts them)"),
     ("probs_are_logits", "target_probs: not probabilities (values in [0, 1], rows summing to 1); logits belong in "
                          "target_logits"),
     ("true_shape", "true_class: expected shape (12,), got (11,)"),
@@ -114,11 +115,11 @@ def test_without_references_the_reference_attacks_say_what_they_need(view):
         with pytest.raises(AttackInputError) as err:
             ATTACKS[name]().fit(plain)
         assert str(err.value) == (f"{name}: a reference-model attack needs the shadows' logits on the target's records "
-                                  "and a population sample (mia_repro.own: population=...; or Stage I)")
+                                  "and a population sample (mia_repro.views.arrays: population=...; or Stage I)")
 
 
 def test_target_records_are_the_views_target_with_placeholder_membership(view):
-    from mia_repro.attacks.base import cross_entropy
+    from mia_repro.attacks.signals import cross_entropy
 
     d = view.target_records()
     assert d.features.dtype == np.float32 and np.array_equal(d.features, view.target_probs.astype(np.float32))
@@ -186,7 +187,7 @@ def test_attack_dataset_stacks_models_and_keeps_log_p_only_from_untransformed_lo
 
     from fakes import fake_outputs
     from mia_repro.attacks import attack_dataset
-    from mia_repro.attacks.base import cross_entropy
+    from mia_repro.attacks.signals import cross_entropy
 
     a, b = fake_outputs("shadow_00", 3, seed=1), fake_outputs("shadow_01", 2, seed=2)
     d = attack_dataset([a, b])
@@ -273,7 +274,7 @@ def test_reference_attacks_fitted_with_references_refuse_to_score_a_view_without
 
     plain = dataclasses.replace(view, ref_logits=None, target_pop_logits=None, pop_true_class=None, simulation=None)
     need = ("a reference-model attack needs the shadows' logits on the target's records and a population sample "
-            "(mia_repro.own: population=...; or Stage I)")
+            "(mia_repro.views.arrays: population=...; or Stage I)")
     for name in ("lira_offline", "rmia_offline", "calibrated_loss"):
         fitted = ATTACKS[name]().fit(view)
         with pytest.raises(AttackInputError) as err:
@@ -286,7 +287,7 @@ def test_reference_attacks_fitted_with_references_refuse_to_score_a_view_without
 
 
 def test_signals_are_float64_on_float32_logits_and_work_on_stacked_models():
-    from mia_repro.attacks.base import cross_entropy, log_softmax, logit_confidence
+    from mia_repro.attacks.signals import cross_entropy, log_softmax, logit_confidence
 
     rng = np.random.default_rng(0)
     z = rng.normal(0, 3, (2, 5, 4)).astype(np.float32)  # 2 models x 5 records x 4 classes

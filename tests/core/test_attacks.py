@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 from fakes import fake_stage1
 from mia_repro.attacks import (ATTACKS, AttackerView, AttackInputError, AugmentationAttack, GapAttack, LiRAOffline,
                                RMIAOffline)
-from mia_repro.attacks.base import logit_confidence, cross_entropy
+from mia_repro.attacks.signals import logit_confidence, cross_entropy
 from mia_repro.attacks.reference import ReferenceProblem
 from mia_repro.attacks.metric import modified_entropy
 from mia_repro.attacks.rmia import rmia_score
@@ -253,7 +253,7 @@ def test_signals_stay_exact_where_float64_softmax_rounds_to_one():
 
 def test_global_loss_threshold_is_one_threshold_where_per_class_thresholds_differ_by_hand():
     from mia_repro.attacks import GlobalLossThreshold, LossThreshold
-    from mia_repro.own import view_from_arrays
+    from mia_repro.views.arrays import view_from_arrays
 
     def logits_for(loss, y):  # 2 classes: the other logit set so that -log p_y = loss
         other = np.log(np.expm1(np.asarray(loss, float)))
@@ -452,7 +452,7 @@ def test_fitted_svms_round_trip_through_plain_arrays_and_score_like_scikit_learn
     decision equals scikit-learn's SVC.decision_function to 1e-12."""
     from sklearn.svm import SVC
 
-    from mia_repro.attacks.shokri import PerClassSVMs, RBFModel
+    from mia_repro.attacks.svms import PerClassSVMs, RBFModel
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(300, 10)), rng.random(300) < 0.5

@@ -1,4 +1,4 @@
-"""The audit (mia_repro.audit): the per-test bound on cases whose answer is known, the maximum over
+"""The audit (mia_repro.privacy.audit): the per-test bound on cases whose answer is known, the maximum over
 thresholds (not a bound), and the valid bound that selects on one part of the records and bounds on the other."""
 import math
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mia_repro.audit import (best_threshold, clopper_pearson, epsilon_at_threshold, epsilon_lower_bound,
-                             selection_split)
-from mia_repro.metrics import MetricInputError
+from mia_repro.privacy.audit import (
+    best_threshold, clopper_pearson, epsilon_at_threshold, epsilon_lower_bound, selection_split
+)
+from mia_repro.evaluation.metrics import MetricInputError
 
 
 def test_clopper_pearson_closed_forms():

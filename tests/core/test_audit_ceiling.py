@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from mia_repro.audit_ceiling import caps, ideal_ceiling, simulate_scores, steinke_cap
-from mia_repro.metrics import MetricInputError
-from mia_repro.one_run_audit import epsilon_one_run, k_grid
-from mia_repro.one_run_gdp import gdp_cap, gdp_epsilon
+from mia_repro.privacy.ceiling import caps, ideal_ceiling, simulate_scores, steinke_cap
+from mia_repro.evaluation.metrics import MetricInputError
+from mia_repro.privacy.one_run import epsilon_one_run, k_grid
+from mia_repro.privacy.one_run_gdp import gdp_cap, gdp_epsilon
 
 
 def test_the_cap_is_every_guess_right_at_the_best_pair_the_inclusion_allows():
@@ -108,8 +108,8 @@ def test_the_likelihood_ratio_sums_every_step_of_the_mechanism():
 def test_the_ceiling_is_the_estimators_over_seeded_simulated_runs():
     """Three runs at confidence 0.8 and δ = 1e-3, by hand from the same generator: each score's runs drawn in
     turn, both estimators on each."""
-    from mia_repro.one_run_audit import one_run_audit
-    from mia_repro.one_run_gdp import one_run_gdp_audit
+    from mia_repro.privacy.one_run import one_run_audit
+    from mia_repro.privacy.one_run_gdp import one_run_gdp_audit
 
     got = ideal_ceiling(100, 0.5, 0.2, 20, 1e-3, confidence=0.8, trials=3, seed=7)
     rng = np.random.default_rng([7, 47])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mia_repro.defenses import output_defense, rounding, temperature, top_k
+from mia_repro.views.defenses import output_defense, rounding, temperature, top_k
 
 P = np.array([[0.6, 0.3, 0.1, 0.0], [0.1, 0.2, 0.3, 0.4]])
 

@@ -1,4 +1,4 @@
-"""mia_repro.evaluation: one evaluation for every stage, typed results that round-trip, a core without Keras."""
+"""mia_repro.evaluation.evaluate: one evaluation for every stage, typed results that round-trip, a core without Keras."""
 import json
 
 import numpy as np
@@ -7,8 +7,9 @@ import pytest
 from fakes import fake_stage1
 from mia_repro.attacks import AttackerView, ConfidenceThreshold, LossThreshold, ShokriSVM
 from mia_repro.attacks.config import AttackConfig
-from mia_repro.evaluation import SCORE_ARRAYS, AttackResults, evaluate_attack, run_attacks
-from mia_repro.metrics import AttackMetrics, TPRAtFPR, attack_metrics
+from mia_repro.evaluation.results import SCORE_ARRAYS, AttackResults
+from mia_repro.evaluation.evaluate import evaluate_attack, run_attacks
+from mia_repro.evaluation.metrics import AttackMetrics, TPRAtFPR, attack_metrics
 
 FAST_SVM = AttackConfig(C_grid=(1.0,), gamma_grid=(1.0,), cv_folds=2, cv_samples=80, fit_samples=120, n_jobs=1)
 
@@ -84,9 +85,9 @@ def test_attack_results_save_and_load_through_json_and_npz_without_pickle(case, 
 @pytest.mark.slow
 def test_the_numpy_path_imports_neither_keras_nor_tensorflow():
     """view_from_arrays + run_attacks (every attack the arrays serve) + reporting.plots.results_roc in a fresh interpreter."""
-    from mia_repro.bench import run_numpy_path
+    from mia_repro.tools.bench_attacks import run_numpy_path
 
     out = run_numpy_path()
     assert out["attacks"] == 11 and out["keras"] is False and out["tensorflow"] is False
     # the same code with the pipeline imported first does load them: the check above can fail
-    assert run_numpy_path("import mia_repro.experiment.stage1")["keras"] is True
+    assert run_numpy_path("import mia_repro.experiment.stages.stage1")["keras"] is True

@@ -12,8 +12,8 @@ from mia_repro.attacks import (AttackInputError, CalibratedLoss, LiRAOffline, Li
 from mia_repro.attacks.lira import AUTO_PER_RECORD_MIN
 from mia_repro.attacks.reference import ReferenceProblem, side_mean, target_problem
 from mia_repro.attacks.rmia import rmia_score, rmia_scores
-from mia_repro.pool_evaluation import (fdr_check, fdr_members, out_pvalues, precision_at_priors, two_way_bootstrap)
-from mia_repro.reference_pool import PoolInputError
+from mia_repro.evaluation.pool import fdr_check, fdr_members, out_pvalues, precision_at_priors, two_way_bootstrap
+from mia_repro.views.pool import PoolInputError
 
 
 def lopsided_problem(seed=0, n=12, r=3, c=3, p=7):
@@ -168,7 +168,7 @@ def test_per_record_variances_from_few_references_warn_in_info_and_from_run_atta
     assert "fewer than 16" in per.info_["warning"] and per.info_["per_record_variance"] is True
     glob = LiRAOnline(variance="global").fit(view)
     assert "warning" not in glob.info_ and glob.regime_warning(view) is None
-    from mia_repro.evaluation import run_attacks
+    from mia_repro.evaluation.evaluate import run_attacks
 
     with pytest.warns(UserWarning, match="lira_online: per-record variances from .* fewer than 16"):
         run_attacks(view, pool.member[0], ["lira_online", "lira_online_global"], bootstrap=0)

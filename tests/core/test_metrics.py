@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from mia_repro.metrics import (attack_metrics, bootstrap_tpr_intervals, max_advantage, metrics_by_class, score_ties,
-                               tpr_at_fpr)
+from mia_repro.evaluation.metrics import (
+    attack_metrics, bootstrap_tpr_intervals, max_advantage, metrics_by_class, score_ties, tpr_at_fpr
+)
 
 MEMBER = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
 
@@ -91,7 +92,7 @@ def test_bootstrap_interval_covers_estimate_and_is_seeded():
 
 
 def test_score_ties_counts_by_hand():
-    from mia_repro.metrics import score_ties
+    from mia_repro.evaluation.metrics import score_ties
 
     member = np.array([1, 1, 0, 1, 0, 0, 1], bool)
     score = np.array([0.9, 0.9, 0.9, 0.5, 0.5, 0.1, 0.7])
@@ -117,7 +118,7 @@ def test_score_ties_counts_by_hand():
     (lambda: bootstrap_tpr_intervals(MEMBER, np.arange(8.0), levels={"x": 5}), "fpr_level"),
 ])
 def test_metrics_reject_silent_mistakes_with_a_named_error(call, message):
-    from mia_repro.metrics import MetricInputError
+    from mia_repro.evaluation.metrics import MetricInputError
 
     with pytest.raises(MetricInputError, match=message):
         call()
@@ -206,7 +207,7 @@ def test_fp_allowed_is_the_floor_of_level_times_non_members():
 
 
 def test_exact_messages_of_the_metric_checks():
-    from mia_repro.metrics import MetricInputError, check_fpr_level, check_member_score
+    from mia_repro.evaluation.metrics import MetricInputError, check_fpr_level, check_member_score
 
     cases = [
         (lambda: attack_metrics(MEMBER, np.arange(8.0), np.ones(7, int)),
@@ -284,7 +285,7 @@ def test_integer_decisions_passed_as_scores_are_refused():
     import numpy as np
     import pytest
 
-    from mia_repro.metrics import MetricInputError, attack_metrics
+    from mia_repro.evaluation.metrics import MetricInputError, attack_metrics
 
     member = np.r_[np.ones(5, bool), np.zeros(5, bool)]
     pred = np.r_[1, 1, 1, 0, 0, 1, 0, 0, 0, 0]
@@ -299,7 +300,7 @@ def test_integer_decisions_passed_as_scores_are_refused():
 def test_auc_interval_is_hanley_mcneil_on_a_case_done_by_hand():
     """A = 0.9, 100 members, 100 non-members: Q1 = 0.9/1.1, Q2 = 1.62/1.9,
     SE² = (0.09 + 99(Q1 − 0.81) + 99(Q2 − 0.81)) / 10⁴ = 5.1206e-4 / 1, SE = 0.022629; ± 1.96 SE."""
-    from mia_repro.metrics import auc_interval
+    from mia_repro.evaluation.metrics import auc_interval
 
     lo, hi = auc_interval(0.9, 100, 100)
     assert (lo, hi) == pytest.approx((0.9 - 1.959964 * 0.0226290, 0.9 + 1.959964 * 0.0226290), abs=2e-6)
@@ -318,7 +319,7 @@ def test_auc_interval_is_hanley_mcneil_on_a_case_done_by_hand():
 
 @pytest.mark.parametrize("n, ties", [(10, False), (200, True), (3000, False), (3000, True)])
 def test_point_metrics_are_attack_metrics_without_the_bootstrap(n, ties):
-    from mia_repro.metrics import attack_metrics, first_difference, point_metrics
+    from mia_repro.evaluation.metrics import attack_metrics, first_difference, point_metrics
 
     rng = np.random.default_rng(n)
     member = rng.random(n) < 0.5
@@ -330,7 +331,7 @@ def test_point_metrics_are_attack_metrics_without_the_bootstrap(n, ties):
 
 
 def test_point_metrics_of_one_class_are_nan_where_attack_metrics_are():
-    from mia_repro.metrics import attack_metrics, first_difference, point_metrics
+    from mia_repro.evaluation.metrics import attack_metrics, first_difference, point_metrics
 
     member, score, pred = np.ones(5, bool), np.arange(5.0), np.array([1, 0, 1, 1, 0])
     assert first_difference(point_metrics(member, score, pred), attack_metrics(member, score, pred).to_dict()) is None
@@ -338,7 +339,7 @@ def test_point_metrics_of_one_class_are_nan_where_attack_metrics_are():
 
 
 def test_first_difference_names_where_two_published_values_part():
-    from mia_repro.metrics import first_difference
+    from mia_repro.evaluation.metrics import first_difference
 
     a = {"rows": [{"auc": 0.7, "ci": [0.1, 0.2], "n": 3, "name": "x"}]}
     assert first_difference(a, json_copy(a)) is None
@@ -360,7 +361,7 @@ def json_copy(value):
 def test_metric_names_are_their_json_strings():
     import json
 
-    from mia_repro.metrics import FPR_LEVELS, Metric
+    from mia_repro.evaluation.metrics import FPR_LEVELS, Metric
     block = {"tpr_at_0.1pct_fpr": 0.25, "auc": 0.5}
     assert block[Metric.TPR_AT_0_1PCT_FPR] == 0.25 and {Metric.AUC: 1}["auc"] == 1
     assert json.dumps({Metric.AUC: Metric.AUC}) == '{"auc": "auc"}' and f"{Metric.AUC:>5}" == "  auc"
@@ -375,7 +376,7 @@ def test_metric_names_are_their_json_strings():
 def test_roc_curve_answers_match_sklearn_bit_for_bit_on_tied_scores():
     from sklearn import metrics as skm
 
-    from mia_repro.metrics import RocCurve
+    from mia_repro.evaluation.metrics import RocCurve
     rng = np.random.default_rng(3)
     member = rng.random(400) < 0.4
     score = np.round(rng.normal(member * 0.7, 1.0), 1)  # one decimal: many ties, mixed groups
@@ -388,7 +389,7 @@ def test_roc_curve_answers_match_sklearn_bit_for_bit_on_tied_scores():
 
 
 def test_roc_curve_hand_cases():
-    from mia_repro.metrics import MetricInputError, RocCurve
+    from mia_repro.evaluation.metrics import MetricInputError, RocCurve
     # members 0.9, 0.4; non-members 0.5, 0.1: at FPR 0 only 0.9 is called member (TPR 1/2, PPV 1); at FPR
     # 1/2 the threshold 0.4 calls 0.9, 0.5, 0.4 (TPR 1, PPV 2/3)
     roc = RocCurve.of([True, True, False, False], [0.9, 0.4, 0.5, 0.1])

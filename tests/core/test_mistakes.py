@@ -4,9 +4,12 @@ import warnings
 import numpy as np
 import pytest
 
-from mia_repro.mistakes import (COPY_ROWS, INVERTED_Z, OwnInputError, check_not_copies, inversion_warning,
-                                misalignment_warning, shared_rows)
-from mia_repro.own import run_attacks, view_from_arrays, view_from_pool
+from mia_repro.views.mistakes import (
+    COPY_ROWS, INVERTED_Z, OwnInputError, check_not_copies, inversion_warning, misalignment_warning, shared_rows
+)
+from mia_repro.evaluation.evaluate import run_attacks
+from mia_repro.views.arrays import view_from_arrays
+from mia_repro.views.pool import view_from_pool
 
 C, N = 10, 400
 MEMBER = np.arange(N) < N // 2

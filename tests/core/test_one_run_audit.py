@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from mia_repro.metrics import MetricInputError
-from mia_repro.one_run_audit import epsilon_one_run, guesses, k_grid, one_run_audit, p_value
+from mia_repro.evaluation.metrics import MetricInputError
+from mia_repro.privacy.one_run import epsilon_one_run, guesses, k_grid, one_run_audit, p_value
 
 
 def _tail(r, v, q):  # P[Binomial(r, q) >= v] by the sum of its terms

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mia_repro.metrics import MetricInputError
-from mia_repro.one_run_audit import k_grid, one_run_audit
-from mia_repro.one_run_gdp import (clt_mu, gdp_cap, gdp_delta, gdp_epsilon, gdp_rejects, mu_one_run,
-                                   one_run_gdp_audit, one_sided_pairs)
+from mia_repro.evaluation.metrics import MetricInputError
+from mia_repro.privacy.one_run import k_grid, one_run_audit
+from mia_repro.privacy.one_run_gdp import (
+    clt_mu, gdp_cap, gdp_delta, gdp_epsilon, gdp_rejects, mu_one_run, one_run_gdp_audit, one_sided_pairs
+)
 
 
 def test_the_gaussian_privacy_curve_by_hand():

@@ -5,7 +5,8 @@ from scipy.stats import norm
 
 from fakes import fake_pool, fake_stage1
 from mia_repro.attacks import AttackerView, AttackInputError, LiRAOnline, RMIAOnline
-from mia_repro.attacks.base import fpr_threshold, logit_confidence
+from mia_repro.attacks.thresholds import fpr_threshold
+from mia_repro.attacks.signals import logit_confidence
 from mia_repro.attacks.reference import ReferenceProblem
 from mia_repro.attacks.rmia import rmia_score
 

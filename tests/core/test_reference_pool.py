@@ -4,9 +4,8 @@ import pytest
 
 from fakes import fake_pool
 from mia_repro.attacks import LiRAOffline, LossThreshold, new_attack
-from mia_repro.pool_evaluation import (leave_one_out, power_curve, ppv, precision_at_priors, reproducibility,
-                                       summarize)
-from mia_repro.reference_pool import PoolInputError, ReferencePool
+from mia_repro.evaluation.pool import leave_one_out, power_curve, ppv, precision_at_priors, reproducibility, summarize
+from mia_repro.views.pool import PoolInputError, ReferencePool
 
 
 def test_the_view_hides_the_targets_mask_and_gives_the_references_masks():

@@ -54,8 +54,8 @@ def test_the_package_lists_are_queries_on_the_registry():
     assert all(ONLINE_ATTACKS[n].needs_in_references for n in ONLINE_ATTACKS)
     assert not any(ATTACKS[n].needs_in_references or MORE_ATTACKS.get(n, ATTACKS[n]).needs_in_references
                    for n in ATTACKS)
-    from mia_repro.experiment.pool_attacks import CURVE_ATTACKS, POOL_ATTACKS
-    from mia_repro.reporting.plots import DP_ATTACKS
+    from mia_repro.experiment.stages.pool_attacks import CURVE_ATTACKS, POOL_ATTACKS
+    from mia_repro.reporting.mitigation_plots import DP_ATTACKS
 
     assert POOL_ATTACKS == registry.names("pool") and CURVE_ATTACKS == registry.names("curve")
     assert DP_ATTACKS == registry.names("dp") and set(CURVE_ATTACKS) <= set(POOL_ATTACKS)
@@ -81,7 +81,7 @@ def test_a_users_attack_registers_runs_by_name_and_is_listed_until_removed(margi
     assert new_attack("margin_high").cut == 2.0 and new_attack("margin_high").name == "margin_high"
     assert Margin(cut=2.0).name == "margin_high" and Margin(cut=1.0).name == "margin"
     assert {"margin", "margin_high"} <= set(MORE_ATTACKS) and "margin" not in ATTACKS  # no set: runs when named
-    from mia_repro.evaluation import run_attacks
+    from mia_repro.evaluation.evaluate import run_attacks
 
     so, labels = fake_stage1(n=40, n_shadows=2, pool=300, population=40, seed=0)
     res = run_attacks(AttackerView.from_stage1(so, labels), so.target.member, ["margin_high", "loss_threshold"],
@@ -124,8 +124,8 @@ def test_the_subclasses_that_fixed_one_parameter_are_gone_with_a_message_naming_
 
 
 def test_a_registered_offline_attack_can_be_named_in_the_config_and_the_cli_imports_its_module(tmp_path):
-    from mia_repro.cli import import_attack_modules
-    from mia_repro.errors import ConfigError
+    from mia_repro.tools.cli import import_attack_modules
+    from mia_repro.base.errors import ConfigError
     from mia_repro.experiment.profiles import get_config
 
     with pytest.raises(ConfigError, match="register it first"):
@@ -152,7 +152,7 @@ def test_a_registered_offline_attack_can_be_named_in_the_config_and_the_cli_impo
 
 
 def test_the_cli_names_an_attack_module_that_does_not_import_in_one_line(capsys):
-    from mia_repro.cli import main
+    from mia_repro.tools.cli import main
 
     assert main(["compare", "--profile", "smoke", "--attack-module", "no_such_module_here"]) == 2
     err = capsys.readouterr().err

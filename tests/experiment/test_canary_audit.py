@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from mia_repro.audit import epsilon_lower_bound
-from mia_repro.errors import ConfigError
-from mia_repro.experiment.canary_audit import ROW_KEYS, audit_settings, run_audit
+from mia_repro.privacy.audit import epsilon_lower_bound
+from mia_repro.base.errors import ConfigError
+from mia_repro.experiment.stages.canary_audit import ROW_KEYS, audit_settings, run_audit
 from mia_repro.experiment.config import AuditConfig
-from mia_repro.audit_ceiling import steinke_cap
-from mia_repro.one_run_audit import one_run_audit
-from mia_repro.one_run_gdp import one_run_gdp_audit
+from mia_repro.privacy.ceiling import steinke_cap
+from mia_repro.privacy.one_run import one_run_audit
+from mia_repro.privacy.one_run_gdp import one_run_gdp_audit
 
 
 pytestmark = pytest.mark.training  # the module fixture trains the audit models
@@ -66,7 +66,7 @@ def test_each_audit_model_is_its_own_run_with_a_public_schedule(audited):
     """Every model its own training seed (so its own batches, canaries and noise), and q and the steps from the
     public size (the 60 members: batch 16 of 60, 5 epochs of ceil(60 / 16) = 4 steps), whatever the number of
     black-box canaries drawn in."""
-    from mia_repro.experiment.canary_audit import audit_jobs, audit_seed
+    from mia_repro.experiment.stages.canary_audit import audit_jobs, audit_seed
 
     cfg, rows = audited
     seeds = [r["seed"] for r in rows]
@@ -200,8 +200,8 @@ def test_an_edited_dp_record_with_a_recomputed_digest_is_refused_naming_the_file
     one error naming the file, nothing published."""
     import shutil
 
-    from mia_repro.cache import load_npz, save_npz, sidecar
-    from mia_repro.experiment.canary_audit import AuditError
+    from mia_repro.base.cache import load_npz, save_npz, sidecar
+    from mia_repro.experiment.stages.canary_audit import AuditError
 
     cfg, _ = audited
     shutil.copytree(cfg.output_dir, tmp_path / "r")
@@ -224,8 +224,8 @@ def test_an_edited_dp_record_with_a_recomputed_digest_is_refused_naming_the_file
 def test_nan_canary_scores_name_the_model_the_file_and_the_fix(audited, tmp_path):
     import shutil
 
-    from mia_repro.cache import load_npz, save_npz, sidecar
-    from mia_repro.experiment.canary_audit import AuditError
+    from mia_repro.base.cache import load_npz, save_npz, sidecar
+    from mia_repro.experiment.stages.canary_audit import AuditError
 
     cfg, _ = audited
     shutil.copytree(cfg.output_dir, tmp_path / "r")
@@ -250,8 +250,8 @@ def test_nan_canary_scores_name_the_model_the_file_and_the_fix(audited, tmp_path
 def test_a_damaged_likelihood_ratio_record_names_the_file_and_the_fix(audited, tmp_path, edit, says):
     import shutil
 
-    from mia_repro.cache import load_npz, save_npz, sidecar
-    from mia_repro.experiment.canary_audit import AuditError
+    from mia_repro.base.cache import load_npz, save_npz, sidecar
+    from mia_repro.experiment.stages.canary_audit import AuditError
 
     cfg, _ = audited
     shutil.copytree(cfg.output_dir, tmp_path / "r")

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mia_repro.experiment import compare as compare_mod
+from mia_repro.experiment.stages import compare as compare_mod
 from mia_repro.attacks import ATTACKS
-from mia_repro.experiment.compare import run_compare
-from mia_repro.metrics import tpr_at_fpr
-from mia_repro.experiment.stage1 import run_stage1
-from mia_repro.experiment.stage2 import run_stage2
+from mia_repro.experiment.stages.compare import run_compare
+from mia_repro.evaluation.metrics import tpr_at_fpr
+from mia_repro.experiment.stages.stage1 import run_stage1
+from mia_repro.experiment.stages.stage2 import run_stage2
 
 
 def quiet(*_):
@@ -76,7 +76,7 @@ def test_blocks_name_the_variant_count_ties_and_record_rmias_choice(compared):
 
 
 def test_sensitivity_table_has_every_pair_and_its_default_is_the_fixed_svm(compared):
-    from mia_repro.experiment.svm_sensitivity import PAIRS
+    from mia_repro.experiment.stages.svm_sensitivity import PAIRS
 
     cfg, result = compared
     sens = json.loads((cfg.output_dir / "svm_sensitivity.json").read_text())
@@ -108,9 +108,9 @@ def test_an_edited_summary_with_a_recomputed_digest_is_not_published(compared, t
     import dataclasses
     import shutil
 
-    from mia_repro.cache import seal
-    from mia_repro.experiment.compare import BLOCKS, _entry
-    from mia_repro.experiment.stage1 import load_stage1
+    from mia_repro.base.cache import seal
+    from mia_repro.experiment.stages.compare import BLOCKS, _entry
+    from mia_repro.experiment.stages.stage1 import load_stage1
 
     cfg, result = compared
     shutil.copytree(cfg.output_dir, tmp_path / "results")
@@ -133,7 +133,7 @@ def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     import dataclasses
 
     import conftest
-    from mia_repro.experiment.seeds import run_seeds
+    from mia_repro.experiment.stages.seeds import run_seeds
 
     cfg = dataclasses.replace(conftest.tiny_config_in(tmp_path), sizes=(30,))
     run_stage1(cfg, log=quiet)  # the profile's own seed, as a main run would leave it
@@ -154,7 +154,7 @@ def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     with pytest.raises(ValueError, match="at least two different seeds"):
         run_seeds(cfg, [1, 1], log=quiet)
     # the spread joins the main run's tables in reporting; the stages' own files never read seeds.json
-    from mia_repro.reporting import tables
+    from mia_repro.reporting import compare_tables, tables
     from mia_repro.reporting.spread import spread_for
 
     summary, main = run_stage2(cfg, log=quiet), run_compare(cfg, log=quiet)
@@ -165,10 +165,10 @@ def test_seeds_share_stage1_and_report_the_spread(tmp_path):
     assert set(spread_for(cfg, "attacks")["sizes"]["30"]) == set(ATTACKS)
     svm_row = tables.attack_table(summary, sp).iloc[0]
     assert svm_row["AUC sd (2 seeds)"] == pytest.approx(sp["sizes"]["30"]["svm"]["auc"]["std"])
-    rows = tables.attacks_table(main, spread_for(cfg, "attacks")).set_index("attack")
+    rows = compare_tables.attacks_table(main, spread_for(cfg, "attacks")).set_index("attack")
     assert rows.loc["lira_offline", "TPR@0.1%FPR sd (2 seeds)"] == pytest.approx(
         spread_for(cfg, "attacks")["sizes"]["30"]["lira_offline"]["tpr_at_0.1pct_fpr"]["std"])
-    assert "AUC sd (2 seeds)" not in tables.attacks_table(main).columns
+    assert "AUC sd (2 seeds)" not in compare_tables.attacks_table(main).columns
 
 
 def test_a_chosen_subset_of_attacks_is_compared_and_published_alone(compared, tmp_path):

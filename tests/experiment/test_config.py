@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from mia_repro.experiment.profiles import PROFILES, get_config
-from mia_repro.errors import ConfigError
+from mia_repro.base.errors import ConfigError
 from mia_repro.models.config import ModelConfig
 from mia_repro.experiment.keys import config_key
 
@@ -78,7 +78,7 @@ def test_overrides_adjust_the_fields_that_depend_on_them():
     ({"results_dir": ""}, "results_dir"), ({"data_path": "  "}, "data_path"),
 ])
 def test_bad_overrides_are_config_errors_naming_the_field(overrides, field):
-    from mia_repro.errors import ConfigError
+    from mia_repro.base.errors import ConfigError
     from mia_repro.experiment.profiles import get_config
 
     with pytest.raises(ConfigError, match=f"^{field}: "):
@@ -86,7 +86,7 @@ def test_bad_overrides_are_config_errors_naming_the_field(overrides, field):
 
 
 def test_another_config_never_writes_over_the_profiles_results():
-    from mia_repro.paths import PROJECT_ROOT
+    from mia_repro.base.paths import PROJECT_ROOT
 
     quick = get_config("quick")
     assert quick.output_dir == PROJECT_ROOT / "results" / "quick" and quick.changed_fields() == ()

@@ -28,9 +28,9 @@ def test_real_cifar10_is_official(cifar):
 @pytest.mark.training
 @pytest.mark.integration
 def test_smoke_profile_end_to_end(cifar, tmp_path):
-    from mia_repro.experiment.mitigation import run_mitigation
-    from mia_repro.experiment.stage1 import run_stage1
-    from mia_repro.experiment.stage2 import run_stage2
+    from mia_repro.experiment.stages.mitigation import run_mitigation
+    from mia_repro.experiment.stages.stage1 import run_stage1
+    from mia_repro.experiment.stages.stage2 import run_stage2
 
     cfg = get_config("smoke", results_dir=str(tmp_path))
     x, y = cifar

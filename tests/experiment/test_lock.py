@@ -1,5 +1,5 @@
 """One run per results folder (mia_repro.experiment.lock) and no write through a link or onto a folder
-(mia_repro.cache.check_writable): the probe's cases, each also on correct input."""
+(mia_repro.base.cache.check_writable): the probe's cases, each also on correct input."""
 import json
 import os
 import socket
@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from mia_repro.cache import WriteRefusedError, check_writable, confined, save_json, save_npz
+from mia_repro.base.cache import WriteRefusedError, check_writable, confined, save_json, save_npz
 from mia_repro.experiment import lock
-from mia_repro.experiment import stage2 as stage2_mod
+from mia_repro.experiment.stages import stage2 as stage2_mod
 from fakes import fake_size
 
 

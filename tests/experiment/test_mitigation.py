@@ -6,9 +6,10 @@ import numpy as np
 
 import pytest
 
-from mia_repro.experiment import mitigation as mit
-from mia_repro.experiment.mitigation import DP_KEYS, RECORD_KEYS, record_keys, run_mitigation, settings
-from mia_repro.experiment.stage1 import Stage1Error
+from mia_repro.experiment.stages import mitigation as mit
+from mia_repro.experiment.stages.mitigation_rows import DP_KEYS, RECORD_KEYS, record_keys
+from mia_repro.experiment.stages.mitigation import run_mitigation, settings
+from mia_repro.experiment.stages.stage1 import Stage1Error
 
 
 def quiet(*_):
@@ -46,10 +47,11 @@ def test_mitigation_records_have_exactly_the_contract_keys(swept):
     meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
     assert meta["profile"] == "test" and len(meta["threshold_baseline"]) == len(on_disk)
     assert not (cfg.output_dir / "fig_privacy_utility.png").exists()  # the stage computes; reporting draws
-    from mia_repro.reporting import figures, plots
+    from mia_repro.reporting import figures
+    from mia_repro.reporting import mitigation_plots
 
     figures.mitigation(cfg)
-    for name in (*plots.MITIGATION_FIGURES, *plots.DP_FIGURES):
+    for name in (*mitigation_plots.MITIGATION_FIGURES, *mitigation_plots.DP_FIGURES):
         assert (cfg.output_dir / name).stat().st_size > 10_000
 
 
@@ -118,23 +120,23 @@ def test_todays_attacks_run_on_the_trained_defenses_with_each_scenarios_referenc
 
 
 def test_the_trained_defense_tables_show_both_attackers(swept):
-    from mia_repro.reporting import tables as report
+    from mia_repro.reporting import mitigation_tables
 
     cfg, rows = swept
     meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
-    table = report.mitigation_attacks_table(meta)
+    table = mitigation_tables.mitigation_attacks_table(meta)
     assert list(table[["defense", "strength"]].itertuples(index=False, name=None)) == [
         ("none", "0"), ("l2", "0.001"), ("dropout", "0.5"), ("dp", "8")]
     assert {"lira_offline TPR@0.1% (aware)", "rmia_offline AUC (unaware)"} <= set(table.columns)
-    md = report.markdown_mitigation_attacks(rows, meta).splitlines()
+    md = mitigation_tables.markdown_mitigation_attacks(rows, meta).splitlines()
     assert len(md) == 2 + 4 and md[3].startswith("| 30 | l2 | 0.001 | ")
     l2 = {r["scenario"]: r for r in rows if r["defense"] == "l2"}
     assert f"{l2['aware']['auc']:.3f} / {l2['unaware']['auc']:.3f}" in md[3]
 
 
 def test_dp_rows_record_the_schedule_both_epsilons_and_the_audit(swept):
-    from mia_repro.audit import epsilon_lower_bound
-    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+    from mia_repro.privacy.audit import epsilon_lower_bound
+    from mia_repro.privacy.accounting import epsilon_pld, epsilon_rdp
 
     cfg, rows = swept
     meta = json.loads((cfg.output_dir / "mitigation_meta.json").read_text())
@@ -190,8 +192,8 @@ def test_dp_without_the_aware_attacker_still_records_schedule_and_audit(mitigate
 
 def _forge(cfg, size, defense, strength, edit):
     """The probe's forgery: a setting's cached rows edited by ``edit`` and their digest sidecar recomputed."""
-    from mia_repro.cache import seal
-    from mia_repro.experiment.stage1 import load_stage1
+    from mia_repro.base.cache import seal
+    from mia_repro.experiment.stages.stage1 import load_stage1
 
     part = mit._setting_entry(cfg, size, defense, strength, load_stage1(cfg)[size].fingerprint())["rows"]
     cached = json.loads(part.path.read_text())
@@ -242,7 +244,7 @@ def test_a_forged_non_dp_row_with_a_recomputed_digest_is_not_published(mitigated
 def test_every_published_row_is_what_its_score_file_gives(swept):
     """mitigation.json and the meta's baseline and compared rows are :func:`derive_rows` of each setting's
     score file; the score file holds every scenario's scores, decisions and intervals."""
-    from mia_repro.experiment.stage1 import load_stage1
+    from mia_repro.experiment.stages.stage1 import load_stage1
 
     cfg, rows = swept
     _, meta = mit.load_mitigation(cfg)

@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mia_repro.cache import load_json, load_npz
-from mia_repro.errors import ConfigError
+from mia_repro.base.cache import load_json, load_npz
+from mia_repro.base.errors import ConfigError
 from mia_repro.experiment.config import PoolConfig
-from mia_repro.experiment.pool import PoolError, load_pool, pool_plan, train_pool
-from mia_repro.experiment.pool_attacks import CURVE_ATTACKS, POOL_ATTACKS, run_pool_attacks
+from mia_repro.experiment.stages.pool import PoolError, load_pool, pool_plan, train_pool
+from mia_repro.experiment.stages.pool_attacks import CURVE_ATTACKS, POOL_ATTACKS, run_pool_attacks
 
 
 def test_the_plan_gives_every_model_a_seeded_half_and_keeps_models_when_more_are_added(tiny_config):
@@ -72,8 +72,8 @@ def test_the_pool_trains_caches_resumes_and_its_attacks_write_what_they_publish(
     # a cached per-target AUC edited and its sidecar recomputed: re-derived from the scores, reported, recomputed
     import json
 
-    from mia_repro.cache import seal
-    from mia_repro.experiment import pool_attacks
+    from mia_repro.base.cache import seal
+    from mia_repro.experiment.stages import pool_attacks
 
     part = pool_attacks._entry(tiny_config, pool_attacks.fingerprint(pool))["doc"]
     cached = json.loads(part.path.read_text())

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from mia_repro.paths import PROJECT_ROOT
+from mia_repro.base.paths import PROJECT_ROOT
 from mia_repro.experiment.profiles import get_config
 
 QUICK = PROJECT_ROOT / "results" / "quick"
@@ -35,7 +35,7 @@ def test_summary_names_its_provenance(committed):
 @pytest.mark.slow
 def test_stage2_recomputed_from_committed_stage1_matches(committed, tmp_path):
     """Refit the n=2500 attack from the committed Stage I cache (no Stage II cache) and compare."""
-    from mia_repro.experiment.stage2 import run_stage2
+    from mia_repro.experiment.stages.stage2 import run_stage2
 
     shutil.copytree(QUICK / "stage1" / "n2500", tmp_path / "stage1" / "n2500",
                     ignore=shutil.ignore_patterns("weights"))
@@ -55,7 +55,7 @@ def test_committed_attack_comparison_recomputes_from_its_score_files(folder):
     from sklearn.metrics import roc_auc_score
 
     from mia_repro.attacks import ATTACKS
-    from mia_repro.metrics import tpr_at_fpr
+    from mia_repro.evaluation.metrics import tpr_at_fpr
 
     path = folder / "attacks.json"
     if not path.exists():
@@ -121,7 +121,7 @@ def test_paper_results_name_the_machine_that_trained_every_model():
 @pytest.mark.slow
 def test_paper_stage2_recomputed_from_committed_stage1_matches(tmp_path):
     """Refit the smallest committed paper size's attack from its Stage I cache, into an empty results folder."""
-    from mia_repro.experiment.stage2 import run_stage2
+    from mia_repro.experiment.stages.stage2 import run_stage2
 
     paper = _committed(PAPER)
     n = min(int(k) for k in paper["sizes"])
@@ -182,8 +182,8 @@ def test_committed_dp_rows_recompute_with_dp_accounting_and_carry_the_audit():
     and names its attack; one row per target ε, size and scenario."""
     import numpy as np
 
-    from mia_repro.audit import epsilon_lower_bound
-    from mia_repro.privacy import epsilon_pld, epsilon_rdp
+    from mia_repro.privacy.audit import epsilon_lower_bound
+    from mia_repro.privacy.accounting import epsilon_pld, epsilon_rdp
 
     records = json.loads((QUICK / "mitigation.json").read_text())
     meta = json.loads((QUICK / "mitigation_meta.json").read_text())
@@ -252,7 +252,7 @@ def test_stage1_on_the_committed_caches_trains_0_models(profile, monkeypatch):
     """`stage1 --profile quick|paper` on a fresh clone: every committed model file loads by its key and
     content (11+ hours of paper training), none is trained or completed, and no file is rewritten."""
     from mia_repro.experiment import trained
-    from mia_repro.experiment.stage1 import run_stage1
+    from mia_repro.experiment.stages.stage1 import run_stage1
     from mia_repro.models.queries import QuerySpec
 
     cfg = get_config(profile)

@@ -2,16 +2,16 @@ import json
 import numpy as np
 import pytest
 
-from mia_repro.experiment import stage1 as stage1_mod
+from mia_repro.experiment.stages import stage1 as stage1_mod
 from mia_repro import training
 from mia_repro.training import sequential
-from mia_repro.cache import CacheEntryError, seal, sidecar
+from mia_repro.base.cache import CacheEntryError, seal, sidecar
 from mia_repro.experiment.outputs import ModelOutputs
 from mia_repro.experiment.trained import ModelStore
 from mia_repro.experiment.outputs import Expected
 from mia_repro.experiment.plan import expected
 from mia_repro.models.queries import QuerySpec
-from mia_repro.experiment.stage1 import load_stage1, run_stage1
+from mia_repro.experiment.stages.stage1 import load_stage1, run_stage1
 from mia_repro.experiment.plan import size_jobs
 from mia_repro.data.splits import make_splits
 
@@ -139,7 +139,7 @@ def test_old_format_cache_is_recomputed_never_misread(trained_config):
 
 def test_files_are_trusted_by_content_and_key_not_by_name(trained_config):
     """Edited, swapped, or copied with its digest under another name: reported by path, retrained; a file
-    whose digest was deleted is never sealed silently (retrained), only by `python -m mia_repro.migrate seal`."""
+    whose digest was deleted is never sealed silently (retrained), only by `python -m mia_repro.tools.migrate seal`."""
     import dataclasses
     import shutil
 
@@ -179,12 +179,12 @@ def test_files_are_trusted_by_content_and_key_not_by_name(trained_config):
 
 
 def test_only_the_migrate_command_seals_and_it_says_what(trained_config, capsys):
-    """A model file whose sidecar is gone: the stage retrains it; `python -m mia_repro.migrate seal` seals it
+    """A model file whose sidecar is gone: the stage retrains it; `python -m mia_repro.tools.migrate seal` seals it
     (one line naming file and key) and the stage then uses it; an edited file is still caught by content
     only where the checks see it, so the command refuses NaN and files that already have a digest."""
     import dataclasses
 
-    from mia_repro import migrate
+    from mia_repro.tools import migrate
 
     cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     run_stage1(cfg, log=quiet)
@@ -250,7 +250,7 @@ def test_foreign_file_with_weights_is_retrained_not_completed(trained_config):
 def test_extras_are_what_the_attacks_need(trained_config):
     import dataclasses
 
-    from mia_repro.attacks.base import log_softmax
+    from mia_repro.attacks.signals import log_softmax
     from mia_repro.data.splits import population_sample
 
     cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
@@ -430,7 +430,7 @@ def test_the_seal_command_refuses_a_damaged_file_in_one_line(trained_config, cap
     each one line naming the file, exit 2, nothing sealed (never a traceback)."""
     import dataclasses
 
-    from mia_repro import migrate
+    from mia_repro.tools import migrate
 
     cfg = dataclasses.replace(trained_config, sizes=(30,))  # Stage I trained: a copy
     run_stage1(cfg, log=quiet)

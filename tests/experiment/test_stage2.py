@@ -5,10 +5,10 @@ import pytest
 from sklearn import metrics as skm
 
 from fakes import fake_size
-from mia_repro.cache import load_npz
-from mia_repro.experiment.stage1 import Stage1Error
-from mia_repro.experiment.stage2 import run_stage2
-from mia_repro.experiment import stage2 as stage2_mod
+from mia_repro.base.cache import load_npz
+from mia_repro.experiment.stages.stage1 import Stage1Error
+from mia_repro.experiment.stages.stage2 import run_stage2
+from mia_repro.experiment.stages import stage2 as stage2_mod
 
 
 pytestmark = pytest.mark.slow  # each test fits Stage II's SVMs on fake outputs of two sizes (seconds each)
@@ -143,7 +143,7 @@ def test_summary_names_the_machine_that_trained_stage1_not_the_one_running_stage
 def test_an_edited_summary_with_a_recomputed_digest_is_refit_not_published(stage2_run):
     """A cached Stage II block's AUC set to 0.99, its sidecar recomputed: re-derived from the score file before
     publishing, it is reported and the entry recomputed; summary.json has the AUC the scores give."""
-    from mia_repro.cache import seal
+    from mia_repro.base.cache import seal
 
     cfg, summary = stage2_run
     so = stage2_mod.load_stage1(cfg)[150]
@@ -160,7 +160,7 @@ def test_an_edited_summary_with_a_recomputed_digest_is_refit_not_published(stage
 
 def _forge_svms(path, edit):
     """The probe's forgery of a fitted-SVM file: its arrays edited by ``edit``, its digest sidecar recomputed."""
-    from mia_repro.cache import load_npz, save_npz, sidecar
+    from mia_repro.base.cache import load_npz, save_npz, sidecar
 
     key = json.loads(sidecar(path).read_text())["key"]
     arrays = load_npz(path)

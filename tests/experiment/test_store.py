@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from mia_repro.cache import CacheEntryError, sidecar
+from mia_repro.base.cache import CacheEntryError, sidecar
 from mia_repro.experiment.store import Part, get_or_compute, load_entry
 
 

@@ -52,7 +52,7 @@ def test_steps_per_execution_changes_speed_not_weights():
     import dataclasses
 
     from mia_repro.data.cifar10 import to_model_input
-    from mia_repro.determinism import set_deterministic
+    from mia_repro.base.determinism import set_deterministic
 
     set_deterministic(True)
     rng = np.random.default_rng(0)

@@ -1,11 +1,12 @@
-"""Attacking one's own model (mia_repro.own): views from arrays and from Keras models, loud input errors."""
+"""Attacking one's own model (mia_repro.views.arrays): views from arrays and from Keras models, loud input errors."""
 import numpy as np
 import pytest
 
 from fakes import fake_stage1
 from mia_repro.attacks import ATTACKS, AttackerView
 from mia_repro.attacks.config import AttackConfig
-from mia_repro.own import OwnInputError, as_logits, run_attacks, view_from_arrays
+from mia_repro.views.arrays import OwnInputError, as_logits, view_from_arrays
+from mia_repro.evaluation.evaluate import run_attacks
 
 FAST = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=2, cv_samples=200, fit_samples=300, n_jobs=1)
 NAMES = [a for a in ATTACKS if a != "label_only_augment"]
@@ -137,8 +138,8 @@ def test_probabilities_become_log_probabilities():
 
 
 def test_a_view_from_keras_models_refuses_a_shadow_that_saw_the_target_and_attacks_the_rest():
-    from mia_repro.quiet import keras
-    from mia_repro.own import view_from_models
+    from mia_repro.base.quiet import keras
+    from mia_repro.views.keras import view_from_models
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 4)).astype(np.float32)
@@ -164,7 +165,7 @@ def test_a_view_from_keras_models_refuses_a_shadow_that_saw_the_target_and_attac
 
 def test_more_new_user_mistakes_are_named(stage1):
     from mia_repro.experiment.profiles import get_config
-    from mia_repro.own import view_from_models
+    from mia_repro.views.keras import view_from_models
 
     so, labels = stage1
     view = view_from_arrays(**_arrays(so, labels))
@@ -183,7 +184,7 @@ def test_more_new_user_mistakes_are_named(stage1):
 
 
 def test_outputs_must_name_logits_or_probs():
-    from mia_repro.own import view_from_models
+    from mia_repro.views.keras import view_from_models
 
     with pytest.raises(OwnInputError, match="outputs: 'logits' or 'probs', got 'softmax'"):
         view_from_models(None, np.arange(10), [], np.zeros((50, 4), np.float32), np.zeros(50, np.int64),
@@ -204,7 +205,8 @@ def _own_pool(m=8, n=300, p=80, leak=2.5, seed=0):
 
 
 def test_view_from_pool_runs_the_online_attacks_and_equals_the_pools_own_view():
-    from mia_repro.own import members_at_fdr, pvalues, view_from_pool
+    from mia_repro.evaluation.pool import members_at_fdr, pvalues
+    from mia_repro.views.pool import view_from_pool
 
     pool, refs, kw = _own_pool()
     view = view_from_pool(pool.true_class, pool.member[refs], sim_targets=4, **kw)
@@ -233,7 +235,7 @@ def test_view_from_pool_runs_the_online_attacks_and_equals_the_pools_own_view():
     (dict(population_logits=None), "one \\(P, C\\) array per reference"),
 ])
 def test_view_from_pool_bad_input_is_one_named_error(change, match):
-    from mia_repro.own import view_from_pool
+    from mia_repro.views.pool import view_from_pool
 
     pool, refs, kw = _own_pool()
     args = {"reference_member": pool.member[refs], **kw, **change}
@@ -242,7 +244,7 @@ def test_view_from_pool_bad_input_is_one_named_error(change, match):
 
 
 def test_view_from_pool_refuses_probabilities_given_as_logits_and_one_reference():
-    from mia_repro.own import view_from_pool
+    from mia_repro.views.pool import view_from_pool
 
     pool, refs, kw = _own_pool()
     probs = np.exp(kw["target_logits"]) / np.exp(kw["target_logits"]).sum(axis=1, keepdims=True)
@@ -253,7 +255,8 @@ def test_view_from_pool_refuses_probabilities_given_as_logits_and_one_reference(
 
 
 def test_per_record_and_members_at_fdr_check_their_ids():
-    from mia_repro.own import members_at_fdr, view_from_pool
+    from mia_repro.evaluation.pool import members_at_fdr
+    from mia_repro.views.pool import view_from_pool
 
     pool, refs, kw = _own_pool()
     view = view_from_pool(pool.true_class, pool.member[refs], sim_targets=4, **kw)

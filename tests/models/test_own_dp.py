@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from mia_repro.models.config import DPConfig
-from mia_repro.audit_ceiling import steinke_cap
-from mia_repro.own_dp import OwnDPInputError, audit_dp_run, train_dp_sgd
-from mia_repro.quiet import keras
+from mia_repro.privacy.ceiling import steinke_cap
+from mia_repro.training.own_dp import OwnDPInputError, audit_dp_run, train_dp_sgd
+from mia_repro.base.quiet import keras
 
 
 pytestmark = pytest.mark.training  # every test trains an own model with DP-SGD
@@ -48,7 +48,7 @@ def test_a_claim_its_canaries_cannot_break_is_announced_before_training():
     warning says so before any step (the history is empty when it is raised as an error)."""
     import warnings
 
-    from mia_repro.own_dp import AuditCeilingWarning
+    from mia_repro.training.own_dp import AuditCeilingWarning
 
     x, y = _data()
     model = _mlp()

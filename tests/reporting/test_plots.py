@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from mia_repro.reporting import plots
+from mia_repro.reporting import compare_plots, plots, stage2_plots
 
 
 def _own_summary(keys=int):
@@ -21,7 +21,7 @@ def _footer(fig):
 
 
 @pytest.mark.parametrize("keys", [int, str])
-@pytest.mark.parametrize("fn", [plots.per_class_precision, plots.precision_recall_vs_size, plots.target_accuracy])
+@pytest.mark.parametrize("fn", [stage2_plots.per_class_precision, stage2_plots.precision_recall_vs_size, stage2_plots.target_accuracy])
 def test_summary_plots_take_int_or_str_sizes_and_a_str_path_without_provenance(fn, keys, tmp_path):
     path = str(tmp_path / "sub" / "fig.png")
     fig = fn(_own_summary(keys), path)
@@ -35,9 +35,9 @@ def test_roc_curves_and_attacks_roc_take_int_keyed_scores():
     rng = np.random.default_rng(0)
     member = np.r_[np.ones(400, bool), np.zeros(400, bool)]
     s = {"member": member, "score": member + rng.normal(size=800)}
-    plots.roc_curves(_own_summary(int), {400: s, 800: s})
+    stage2_plots.roc_curves(_own_summary(int), {400: s, 800: s})
     result = {"sizes": {400: {"lira_offline": {"auc": 0.8, "n_nonmembers": 400}}}}
-    fig = plots.attacks_roc(result, {400: {"lira_offline": s}})
+    fig = compare_plots.attacks_roc(result, {400: {"lira_offline": s}})
     assert _footer(fig) == []
 
 

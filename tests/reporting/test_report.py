@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fakes import fake_size
+from mia_repro.reporting import compare_tables, mitigation_tables
 from mia_repro.reporting import tables as report
 from mia_repro.experiment.profiles import get_config
 from mia_repro.data.splits import make_splits
@@ -41,9 +42,9 @@ def test_attack_mitigation_and_ablation_tables():
     rows = [dict(defense=d, strength=s, size=100, scenario=sc, target_train_acc=0.9, target_test_acc=0.5,
                  precision=0.6, recall=0.5, auc=a, **{"tpr_at_0.1pct_fpr": 0.0})
             for d, s, a in (("none", 0.0, 0.7), ("l2", 1e-3, 0.6)) for sc in ("unaware", "aware")]
-    t = report.mitigation_table(rows, rows)
+    t = mitigation_tables.mitigation_table(rows, rows)
     assert list(t["defense"]) == ["none", "l2"] and "SVM auc (aware)" in t and "threshold auc (unaware)" in t
-    assert list(t.round(3)["strength"]) == ["0", "0.001"] and report.strength_text(1e-4) == "0.0001"
+    assert list(t.round(3)["strength"]) == ["0", "0.001"] and mitigation_tables.strength_text(1e-4) == "0.0001"
     ab = report.ablation_table([{"precision": 0.6, "auc": 0.7}, {"precision": 0.65, "auc": 0.69}])
     assert ab["Δprecision vs first"].tolist() == pytest.approx([0, 0.05])
 
@@ -55,7 +56,7 @@ def test_run_meta_names_provenance():
 
 @pytest.mark.training
 def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
-    from mia_repro import bench
+    from mia_repro.tools import bench
 
     assert bench.main(["--k", "2", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
@@ -64,7 +65,7 @@ def test_bench_runs_both_trainers_and_prints_a_ratio(capsys):
 
 @pytest.mark.training
 def test_bench_times_a_dp_step_against_an_ordinary_one(capsys):
-    from mia_repro import bench
+    from mia_repro.tools import bench
 
     assert bench.main(["--dp", "--batch-size", "4", "--dp-steps", "2"]) == 0
     out = capsys.readouterr().out
@@ -96,7 +97,7 @@ def test_difference_range_uses_unrounded_values():
 def test_notebook_failure_shows_the_exception_line_not_a_truncated_dump():
     from papermill.exceptions import PapermillExecutionError
 
-    from mia_repro.reproduce import failure_line
+    from mia_repro.tools.reproduce import failure_line
 
     tb = ["x" * 5000]  # a long traceback must not push the exception out of the message
     exc = PapermillExecutionError(cell_index=4, exec_count=3, source="run_stage2(cfg)\nmore", traceback=tb,
@@ -108,7 +109,7 @@ def test_notebook_failure_shows_the_exception_line_not_a_truncated_dump():
 
 @pytest.mark.training
 def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
-    from mia_repro import bench
+    from mia_repro.tools import bench
 
     assert bench.main(["--determinism", "--k", "1", "--n", "16", "--epochs", "1", "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
@@ -119,7 +120,7 @@ def test_bench_determinism_mode_prints_both_timings_and_the_ratio(capsys):
 def test_bench_steps_per_execution_mode_times_each_value_and_checks_the_weights(capsys, tmp_path):
     import json
 
-    from mia_repro import bench
+    from mia_repro.tools import bench
 
     args = ["--steps-per-execution", "1", "3", "--k", "1", "--n", "16", "--epochs", "1", "--batch-size", "4"]
     assert bench.main([*args, "--json", str(tmp_path / "b.json")]) == 0
@@ -133,7 +134,7 @@ def test_bench_steps_per_execution_mode_times_each_value_and_checks_the_weights(
 
 
 def test_seed_tables_show_every_seed_and_the_spread():
-    from mia_repro.experiment.seeds import spread
+    from mia_repro.experiment.stages.seeds import spread
 
     sp = spread([0.70, 0.72, 0.74])
     assert sp["mean"] == pytest.approx(0.72) and sp["std"] == pytest.approx(0.02)
@@ -148,8 +149,8 @@ def test_seed_tables_show_every_seed_and_the_spread():
 
 
 def test_reproduce_only_selects_notebooks_and_rejects_unknown_names():
-    from mia_repro.errors import ConfigError
-    from mia_repro.reproduce import NOTEBOOKS, select_notebooks
+    from mia_repro.base.errors import ConfigError
+    from mia_repro.tools.reproduce import NOTEBOOKS, select_notebooks
 
     assert select_notebooks(None) == list(NOTEBOOKS)
     assert select_notebooks(("04", "01")) == ["01_stage1_target_and_shadows.ipynb", "04_beyond_shokri.ipynb"]
@@ -185,7 +186,7 @@ def test_sensitivity_markdown_marks_the_default_and_adds_the_tuned_row():
                                  {"median_class_precision": 0.75, "median_class_recall": 0.95, "auc": 0.85}]}}
     tuned = {"sizes": {"2500": {"attack": {"auc": 0.9, "per_class": {"precision": [0.8, 0.9, 1.0],
                                                                      "recall": [1.0, 1.0, 0.5]}}}}}
-    md = report.markdown_sensitivity(result, tuned).splitlines()
+    md = compare_tables.markdown_sensitivity(result, tuned).splitlines()
     assert md[2] == "| 0.1 | 0.1 | 0.700 [0.900, 0.800] |"
     assert md[3] == "| 1 * | 0.1 * | 0.750 [0.950, 0.850] |"
     assert md[4] == "| tuned per class | by CV | 0.900 [1.000, 0.900] |"
@@ -203,7 +204,7 @@ def test_machines_table_lists_each_size_and_machine():
     (["--only", ""], "error: --only: empty notebook name"), (["--only", "99"], "error: --only: no notebook starts with '99'"),
 ])
 def test_reproduce_rejects_bad_arguments_before_creating_anything(args, message, tmp_path, capsys):
-    from mia_repro.reproduce import main
+    from mia_repro.tools.reproduce import main
 
     assert main(["--profile", "smoke", "--out", str(tmp_path / "out"), *args]) == 2
     err = capsys.readouterr().err
@@ -212,7 +213,7 @@ def test_reproduce_rejects_bad_arguments_before_creating_anything(args, message,
 
 
 def test_reproduce_rejects_an_out_that_is_a_file(tmp_path, capsys):
-    from mia_repro.reproduce import main
+    from mia_repro.tools.reproduce import main
 
     (tmp_path / "f").write_text("x")
     assert main(["--profile", "smoke", "--out", str(tmp_path / "f")]) == 2
@@ -223,7 +224,7 @@ def test_reproduce_rejects_an_out_that_is_a_file(tmp_path, capsys):
 def test_a_notebook_that_stops_midway_never_looks_complete(tmp_path, real_data):
     import nbformat
 
-    from mia_repro.reproduce import NOTEBOOKS, execute_notebooks
+    from mia_repro.tools.reproduce import NOTEBOOKS, execute_notebooks
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'\ndata_path = seed = results_dir = None"),
@@ -250,7 +251,7 @@ def test_mitigation_attacks_table_shows_a_dash_where_a_scenario_did_not_run():
                 "target_test_acc": 0.5, "precision": 0.6, "auc": auc}
     meta = {"attack_comparison": [{"size": 5000, "defense": "l2", "strength": 0.001, "scenario": "unaware",
                                    "attack": a, "tpr_at_0.1pct_fpr": 0.0123} for a in ("lira_offline", "rmia_offline")]}
-    md = report.markdown_mitigation_attacks([rec("unaware", 0.7)], meta).splitlines()
+    md = mitigation_tables.markdown_mitigation_attacks([rec("unaware", 0.7)], meta).splitlines()
     assert md[2] == "| 5,000 | l2 | 0.001 | 0.800 / 0.500 | — / 0.600 | — / 0.700 | — / 0.0123 | — / 0.0123 |"
 
 
@@ -259,7 +260,7 @@ def test_a_relative_out_is_resolved_once(tmp_path, monkeypatch, real_data):
     notebooks run with notebooks/ as their working directory, so a relative path must not reach them)."""
     import nbformat
 
-    from mia_repro.reproduce import NOTEBOOKS, execute_notebooks
+    from mia_repro.tools.reproduce import NOTEBOOKS, execute_notebooks
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'\ndata_path = seed = results_dir = None"),
@@ -281,7 +282,7 @@ def test_sigterm_to_reproduce_is_handled_like_ctrl_c():
     import subprocess
     import sys
 
-    code = ("import sys, time, mia_repro.reproduce as r\n"
+    code = ("import sys, time, mia_repro.tools.reproduce as r\n"
             "def slow(*a, **k):\n    print('ready', flush=True); time.sleep(60)\n"
             "r.execute_notebooks = slow\nraise SystemExit(r.main(['--profile', 'quick']))\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -296,7 +297,7 @@ def test_a_full_disk_leaves_no_truncated_figure_and_reproduce_says_one_line(tmp_
 
     import matplotlib.pyplot as plt
 
-    from mia_repro import reproduce
+    from mia_repro.tools import reproduce
     from mia_repro.reporting.plots import save_figure
 
     fig = plt.figure()
@@ -323,7 +324,7 @@ def test_a_full_disk_leaves_no_truncated_figure_and_reproduce_says_one_line(tmp_
 
 
 def test_a_notebook_cut_short_mid_write_leaves_no_failed_copy(tmp_path):
-    from mia_repro.reproduce import _readable_notebook
+    from mia_repro.tools.reproduce import _readable_notebook
 
     (tmp_path / "a.ipynb").write_text('{"cells": [], "metadata"')
     (tmp_path / "b.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mia_repro.paths import PROJECT_ROOT
+from mia_repro.base.paths import PROJECT_ROOT
 from mia_repro.reporting import report
 
 RESULTS = PROJECT_ROOT / "results"
@@ -67,7 +67,7 @@ def test_no_committed_notebook_holds_a_progress_bar_widget():
 def test_make_portable_rewrites_papermill_paths_and_printed_project_paths(tmp_path):
     from pathlib import Path
 
-    from mia_repro.reproduce import make_portable
+    from mia_repro.tools.reproduce import make_portable
 
     nb = {"cells": [{"cell_type": "code", "id": "a1b2c3d4", "source": [], "metadata": {"tags": ["injected-parameters"]},
                      "outputs": [
@@ -85,7 +85,7 @@ def test_make_portable_rewrites_papermill_paths_and_printed_project_paths(tmp_pa
 
 
 def test_precision_of_an_attack_that_called_no_record_a_member_is_not_zero():
-    from mia_repro.reporting.tables import precision_text
+    from mia_repro.reporting.mitigation_tables import precision_text
 
     assert precision_text({"precision": 0.0, "recall": 0.0, "advantage_at_decision": 0.0}) == "none called"
     assert precision_text({"precision": 0.0, "recall": 0.0, "advantage_at_decision": -0.2}) == "0.000"  # all wrong

@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from mia_repro.paths import PROJECT_ROOT  # noqa: E402
-from mia_repro.reporting.plots import mitigation_figures  # noqa: E402
+from mia_repro.base.paths import PROJECT_ROOT  # noqa: E402
+from mia_repro.reporting.mitigation_plots import mitigation_figures  # noqa: E402
 
 QUICK = PROJECT_ROOT / "results" / "quick"
 GUIDES = ("random guess", "tight audit", "lower bound =")
@@ -49,9 +49,9 @@ def _legend_inside_an_axes(fig) -> bool:
 def test_attack_roc_is_a_grid_of_two_columns_with_its_legend_outside(sizes, tmp_path):
     """Page-width: two columns (2×2 for four sizes), no empty panel for an odd count, one legend outside the
     data naming every attack with its AUC at each size."""
-    from mia_repro.cache import load_npz
+    from mia_repro.base.cache import load_npz
     from mia_repro.experiment.layout import Layout
-    from mia_repro.reporting.plots import attacks_roc
+    from mia_repro.reporting.compare_plots import attacks_roc
 
     result = json.loads((QUICK / "attacks.json").read_text())
     result["sizes"] = {n: result["sizes"][n] for n in sizes}
@@ -70,8 +70,8 @@ def test_attack_roc_is_a_grid_of_two_columns_with_its_legend_outside(sizes, tmp_
 
 def test_mitigation_figures_draw_the_auc_intervals_of_the_rows(tmp_path):
     """The AUC panels carry error bars: the Hanley-McNeil interval of each row (auc, size, n_nonmembers)."""
-    from mia_repro.metrics import auc_interval
-    from mia_repro.reporting.plots import auc_errors
+    from mia_repro.evaluation.metrics import auc_interval
+    from mia_repro.reporting.mitigation_plots import auc_errors
 
     records = json.loads((QUICK / "mitigation.json").read_text())
     meta = json.loads((QUICK / "mitigation_meta.json").read_text())

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from mia_repro.cli import main
-from mia_repro.paths import PROJECT_ROOT
+from mia_repro.tools.cli import main
+from mia_repro.base.paths import PROJECT_ROOT
 from mia_repro.experiment.profiles import get_config
 
 
@@ -110,7 +110,7 @@ def test_read_only_results_dir_is_rejected_before_training(tmp_path, cli):
 
 
 def test_ctrl_c_is_one_line_saying_how_to_resume(monkeypatch, capsys):
-    from mia_repro import cli as cli_mod
+    from mia_repro.tools import cli as cli_mod
 
     def interrupted(args):
         raise KeyboardInterrupt
@@ -153,7 +153,7 @@ def test_an_empty_results_dir_is_an_error_not_the_current_folder(tmp_path, cli):
 def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_free(tmp_path, monkeypatch, capsys, real_data):
     import errno
 
-    from mia_repro import cache
+    from mia_repro.base import cache
 
     def full(path, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -168,7 +168,7 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_free(tmp_path, mo
 
 @pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "1", "--threads-per-model", "0"]])
 def test_bench_rejects_bad_worker_settings_before_training(args, capsys):
-    from mia_repro.bench import main as bench_main
+    from mia_repro.tools.bench import main as bench_main
 
     with pytest.raises(SystemExit) as exit_info:
         bench_main(args)
@@ -179,7 +179,7 @@ def test_bench_rejects_bad_worker_settings_before_training(args, capsys):
 def test_the_sweep_and_the_config_file_choose_the_experiment(tmp_path, capsys):
     """`--l2 1e-3 1e-2` is an L2-only sweep in a folder named for it; a TOML file sets the same; the flags win
     over the file; an unknown key in the file is one line and exit 2."""
-    from mia_repro.experiment.mitigation import settings
+    from mia_repro.experiment.stages.mitigation import settings
     from mia_repro.experiment.overrides import with_config_file, with_sweep
 
     cfg = with_sweep(get_config("quick"), l2=[1e-3, 1e-2])
@@ -202,8 +202,8 @@ def test_the_sweep_and_the_config_file_choose_the_experiment(tmp_path, capsys):
 
 
 def test_a_smoke_run_says_its_numbers_are_noise(capsys, tmp_path, monkeypatch):
-    from mia_repro.cli import profile_note
-    from mia_repro.experiment import canary_audit
+    from mia_repro.tools.cli import profile_note
+    from mia_repro.experiment.stages import canary_audit
     from mia_repro.reporting import figures
 
     assert "its numbers are noise" in profile_note("smoke") and profile_note("quick") is None
@@ -246,7 +246,7 @@ def test_reproduce_on_a_real_full_disk_is_one_line_exit_2_and_leaves_no_incomple
         pytest.skip("no tmpfs: this machine allows no private mount namespace (unshare -m / -rm)")
     out, copy = mount / "out", tmp_path / "left"
     script = (f"mount -t tmpfs -o size=3m tmpfs {shlex.quote(str(mount))} && "
-              f"{shlex.quote(sys.executable)} -m mia_repro.reproduce --profile smoke --out {shlex.quote(str(out))} "
+              f"{shlex.quote(sys.executable)} -m mia_repro.tools.reproduce --profile smoke --out {shlex.quote(str(out))} "
               f"--data {shlex.quote(str(real_data))}; code=$?; cp -a {shlex.quote(str(out))} {shlex.quote(str(copy))}; "
               "exit $code")  # the tmpfs ends with its namespace: what it held is copied out first
     run = subprocess.run([*prefix, "sh", "-c", script], capture_output=True, text=True, timeout=900,

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from mia_repro.paths import PROJECT_ROOT
+from mia_repro.base.paths import PROJECT_ROOT
 
 
 def readme_block(which: int = 0) -> str:

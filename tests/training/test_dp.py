@@ -1,4 +1,4 @@
-"""DP-SGD (mia_repro.training.dp_sgd / dp_grads), its accounting (mia_repro.privacy) and its config.
+"""DP-SGD (mia_repro.training.dp_sgd / dp_grads), its accounting (mia_repro.privacy.accounting) and its config.
 
 Backend-neutral: CI runs them on TensorFlow; `KERAS_BACKEND=jax pytest tests/training/test_dp.py` (with jax installed)
 runs them on JAX."""
@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from mia_repro.errors import ConfigError
+from mia_repro.base.errors import ConfigError
 from mia_repro.models.config import DPConfig, ModelConfig
 from mia_repro.experiment.keys import config_key
 from mia_repro.experiment.profiles import get_config
 from mia_repro.models.cnn import build_cnn
-from mia_repro.privacy import calibrate, epsilon_pld, epsilon_rdp, schedule_for, steps_per_epoch
-from mia_repro.quiet import keras
+from mia_repro.privacy.accounting import calibrate, epsilon_pld, epsilon_rdp, schedule_for, steps_per_epoch
+from mia_repro.base.quiet import keras
 from mia_repro.training.dp_grads import clipped_sum_fn
 from mia_repro.training.dp_sgd import DPStep, logits_model, train_dp
 from mia_repro.training.jobs import TrainJob
@@ -223,7 +223,7 @@ def test_per_example_gradients_name_the_backends_they_support(monkeypatch):
 
 
 def test_delta_at_or_above_one_over_n_is_refused_with_the_reason():
-    from mia_repro.privacy import schedule_for
+    from mia_repro.privacy.accounting import schedule_for
 
     for delta in (0.005, 0.01, 0.5):  # n = 200: 1/n = 0.005
         with pytest.raises(ConfigError, match=r"^dp.delta: expected δ < 1/n = 0.005 \(n = 200 training records\)"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mia_repro.errors import ConfigError
+from mia_repro.base.errors import ConfigError
 from mia_repro.experiment.profiles import get_config
 from mia_repro.training import Execution, TrainingFailed, run_units
 from mia_repro.training.threads import ThreadsError, apply_threads
