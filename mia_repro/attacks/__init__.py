@@ -1,4 +1,6 @@
-"""Membership inference attacks, one module each, behind one interface (:mod:`.base`).
+"""Membership inference attacks, one module each, behind one interface (:mod:`.base`), on the attacker's view
+(:mod:`.view`) and its signals (:mod:`.signals`), with thresholds chosen on the attacker's data (:mod:`.thresholds`),
+named in a registry (:mod:`.registry`) and held to one contract (:func:`check_attack`, :mod:`.checks`).
 
 =====================  ==========================================================
 ``shokri_svm``         Shokri et al. 2017: per-class RBF SVMs on shadow outputs, C and gamma tuned by CV

@@ -1,13 +1,9 @@
 """The attacker's view: what an attack is fit on and scores (:class:`AttackerView`), and its checks.
 
-**The interface.**  An attack is fit on what the attacker has (an
-:class:`AttackerView`: the target's outputs on its records *without* their
-membership, the shadows' own records *with* theirs, the shadows' reference
-outputs on the target's records, and everyone's outputs on the population
-sample), then returns for every target record a ``score`` (float64, larger =
-more likely a member) and a 0/1 decision ``score >= threshold``, where the
-threshold was chosen on the attacker's data.  The target's membership labels
-are not in the view; evaluation receives them separately.
+The view holds the target's outputs on its records *without* their membership, the shadows' own records
+*with* theirs, the shadows' reference outputs on the target's records and everyone's outputs on the
+population sample; it is checked when made (shapes, dtypes, finite values, probabilities passed as logits:
+:class:`AttackInputError` naming the argument).
 
 **The attacker's labelled data** comes in two forms.  Attacks on one model's
 outputs (Shokri, thresholds, label-only) learn from the shadows' own records.
