@@ -49,8 +49,9 @@ SPLIT = {
 }
 
 
-def moved_warning(old: str, new: str, how: str = "import it from there", stacklevel: int = 3) -> None:
-    """The one warning of an old path, pointing at the caller's import."""
+def moved_warning(old: str, new: str, how: str = "import it from there", stacklevel: int = 2) -> None:
+    """The one warning of an old path, pointing at the line that used it: ``stacklevel`` frames above
+    :func:`moved_warning` (an importer's own frames not counted)."""
     warnings.warn(f"{old} is now {new}: {how} (the old name will go)", FutureWarning, stacklevel=stacklevel + 1)
 
 
@@ -69,7 +70,7 @@ def names_moved(module: str, homes: dict[str, str]):
     def __getattr__(name: str):
         if name not in homes:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        moved_warning(f"{module}.{name}", f"{homes[name]}.{name}", stacklevel=2)
+        moved_warning(f"{module}.{name}", f"{homes[name]}.{name}")
         return getattr(importlib.import_module(homes[name]), name)
     return __getattr__
 

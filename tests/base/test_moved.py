@@ -18,7 +18,8 @@ def _import_fresh(name: str):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         module = importlib.import_module(name)
-    return module, [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    moved = [w for w in caught if issubclass(w.category, FutureWarning)]
+    return module, [str(w.message) for w in moved]
 
 
 @pytest.mark.parametrize("old", sorted(MOVED))
@@ -26,6 +27,15 @@ def test_an_old_module_path_is_the_new_module_and_says_where_it_went(old):
     module, messages = _import_fresh(old)
     assert module is importlib.import_module(MOVED[old])
     assert messages == [f"{old} is now {MOVED[old]}: import it from there (the old name will go)"]
+
+
+def test_the_warning_of_an_old_import_points_at_the_import_statement():
+    sys.modules.pop("mia_repro.paths", None)
+    if hasattr(sys.modules["mia_repro"], "paths"):
+        delattr(sys.modules["mia_repro"], "paths")
+    with pytest.warns(FutureWarning, match="mia_repro.paths is now mia_repro.base.paths") as caught:
+        import mia_repro.paths  # noqa: F401
+    assert caught[0].filename == __file__
 
 
 def test_a_monkeypatch_through_the_old_path_is_seen_by_the_new(monkeypatch):
@@ -54,8 +64,9 @@ def test_a_split_module_answers_each_old_name_from_its_new_module():
     ("mia_repro.reporting.tables", "markdown_dp", "mia_repro.reporting.mitigation_tables"),
 ])
 def test_a_name_that_left_its_module_is_found_there_with_a_warning(module, name, home):
-    with pytest.warns(FutureWarning, match=f"{module}.{name} is now {home}.{name}"):
+    with pytest.warns(FutureWarning, match=f"{module}.{name} is now {home}.{name}") as caught:
         found = getattr(importlib.import_module(module), name)
+    assert caught[0].filename == __file__  # the warning points at the line that used the name
     assert found is getattr(importlib.import_module(home), name)
     with pytest.raises(AttributeError):
         getattr(importlib.import_module(module), "nothing_of_that_name")
