@@ -91,20 +91,38 @@ def bootstrap_tpr_intervals(member: np.ndarray, score: np.ndarray, n_boot: int =
     """Seeded bootstrap 95% intervals ``[lo, hi]`` of each TPR at FPR level in ``levels``.
 
     Members and non-members are resampled separately (their counts fixed), so
-    every resample has both classes.  Same ``seed`` -> same intervals.
+    every resample has both classes.  Same ``seed`` -> same intervals.  Each
+    resample's TPR is that of ``sklearn.metrics.roc_curve`` on it, to the bit
+    (:func:`_resample_tprs` counts the curve's points instead of sorting).
     """
     member, score = check_member_score(member, score)
     levels = {k: check_fpr_level(v) for k, v in levels.items()}
     pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
+    distinct, rank = np.unique(score, return_inverse=True)  # rank of each record's score among the distinct ones
+    rank = len(distinct) - 1 - rank.ravel()  # 0 = the largest score: the curve's first threshold
     rng = np.random.default_rng(seed)
     draws = {k: [] for k in levels}
-    labels = np.r_[np.ones(len(pos), bool), np.zeros(len(neg), bool)]
     for _ in range(n_boot):
-        idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
-        fpr, tpr, _ = skm.roc_curve(labels, score[idx])
-        for k, level in levels.items():
-            draws[k].append(tpr[fpr <= level].max())  # the curve's first point (0, 0) always qualifies
+        p_draw, n_draw = rng.choice(pos, len(pos)), rng.choice(neg, len(neg))
+        for k, tpr in _resample_tprs(rank[p_draw], rank[n_draw], len(distinct), levels).items():
+            draws[k].append(tpr)
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()}
+
+
+def _resample_tprs(pos_rank: np.ndarray, neg_rank: np.ndarray, n_distinct: int,
+                   levels: dict[str, float]) -> dict[str, float]:
+    """Largest TPR at FPR <= each level on the ROC curve of one resample, given as the descending ranks of its
+    members' and non-members' scores: the points ``sklearn.metrics.roc_curve`` keeps (one per distinct score
+    present, collinear ones dropped, (0, 0) first), in the same float64 arithmetic."""
+    tp, fp = np.bincount(pos_rank, minlength=n_distinct), np.bincount(neg_rank, minlength=n_distinct)
+    present = (tp + fp) > 0
+    tps, fps = np.cumsum(tp)[present].astype(np.float64), np.cumsum(fp)[present].astype(np.float64)
+    if len(fps) > 2:  # roc_curve(drop_intermediate=True)
+        keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        tps, fps = tps[keep], fps[keep]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    fpr, tpr = fps / fps[-1], tps / tps[-1]
+    return {k: tpr[fpr <= level].max() for k, level in levels.items()}  # (0, 0) always qualifies
 
 
 def fp_allowed(fpr_level: float, n_nonmembers: int) -> int:

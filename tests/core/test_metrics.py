@@ -404,3 +404,36 @@ def test_roc_curve_hand_cases():
     with pytest.raises(MetricInputError, match="fpr_level"):
         roc.tpr_at(1.0)
     assert attack_metrics(MEMBER, np.arange(8.0), np.ones(8, int)).roc.n_nonmembers == 4
+
+
+@pytest.mark.parametrize("scores", ["distinct", "ties", "pairs"])
+def test_bootstrap_draws_are_sklearns_roc_curve_on_each_resample_to_the_bit(scores):
+    """Each resample's TPR is that of ``sklearn.metrics.roc_curve`` on the resampled records (collinear points
+    dropped, as roc_curve drops them): the intervals are those of the plain loop over roc_curve, bit for bit."""
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(3)
+    n = 60 if scores == "pairs" else 700
+    member = rng.random(n) < 0.4
+    score = {"distinct": lambda: rng.normal(size=n) + member,
+             "ties": lambda: rng.integers(0, 12, n) * 0.25 - 1.0,  # 12 values
+             "pairs": lambda: np.repeat(np.arange(n // 2) / 7, 2)}[scores]()  # two records per value
+    score[:4] = [0.0, -0.0, 0.0, -0.0] if scores != "distinct" else score[:4]  # signed zeros are one score
+    levels = {"a": 0.0, "b": 0.01, "c": 0.05, "d": 0.3}
+    pos, neg = np.flatnonzero(member), np.flatnonzero(~member)
+    draws, undropped = {k: [] for k in levels}, {k: [] for k in levels}
+    loop_rng, n_boot = np.random.default_rng(11), 5 if scores == "pairs" else 60
+    for _ in range(n_boot):
+        idx = np.r_[loop_rng.choice(pos, len(pos)), loop_rng.choice(neg, len(neg))]
+        labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        for out, drop in ((draws, True), (undropped, False)):
+            fpr, tpr, _ = roc_curve(labels, score[idx], drop_intermediate=drop)
+            for k, level in levels.items():
+                out[k].append(tpr[fpr <= level].max())
+
+    def intervals(d):
+        return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in d.items()}
+
+    assert bootstrap_tpr_intervals(member, score, n_boot=n_boot, seed=11, levels=levels) == intervals(draws)
+    if scores == "pairs":  # a case where the dropped points decide an interval: the dropping is exercised
+        assert intervals(draws) != intervals(undropped)
