@@ -1,9 +1,7 @@
-"""End-to-end smoke profile on the real CIFAR-10 (skipped, with the reason, when absent)."""
-import json
-
+"""The real CIFAR-10 as the package reads it (skipped, with the reason, when absent).  The stages end to end on it:
+the CI job's smoke reproduction (`.ci/run`); on synthetic data: the session's tiny complete run (tests/conftest.py)."""
 import pytest
 
-from mia_repro.experiment.profiles import get_config
 from mia_repro.data.cifar10 import DatasetNotFoundError, candidate_dirs, load_cifar10
 
 
@@ -23,20 +21,3 @@ def test_real_cifar10_is_official(cifar):
     assert list(y[:10]) == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]  # data_batch_1
     assert y[50000] == 3  # first test image is a cat
     assert abs(x[:50000, ..., 0].mean() - 125.307) < 0.01
-
-
-@pytest.mark.training
-@pytest.mark.integration
-def test_smoke_profile_end_to_end(cifar, tmp_path):
-    from mia_repro.experiment.stages.mitigation import run_mitigation
-    from mia_repro.experiment.stages.stage1 import run_stage1
-    from mia_repro.experiment.stages.stage2 import run_stage2
-
-    cfg = get_config("smoke", results_dir=str(tmp_path))
-    x, y = cifar
-    out = run_stage1(cfg, data=(x[:2000], y[:2000]), log=print)
-    assert set(out) == set(cfg.sizes)
-    summary = run_stage2(cfg, log=print)
-    assert set(summary["sizes"]) == {str(s) for s in cfg.sizes}
-    rows = run_mitigation(cfg, log=print)
-    assert rows and json.loads((tmp_path / "mitigation.json").read_text()) == json.loads(json.dumps(rows))

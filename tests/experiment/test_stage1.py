@@ -20,9 +20,10 @@ def quiet(*_):
     pass
 
 
-@pytest.mark.training
-def test_stage1_trains_caches_and_skips_on_rerun(tiny_config, monkeypatch):
-    out = run_stage1(tiny_config, log=quiet)
+def test_stage1_keeps_every_models_outputs_and_a_rerun_trains_nothing(trained_config, monkeypatch):
+    """What the session's tiny run (``run_stage1`` on the tiny config) left: every model's outputs, its weights,
+    no half-written file; running it again loads them all."""
+    out = load_stage1(trained_config)
     assert set(out) == {30, 40}
     for size, so in out.items():
         assert len(so.shadows) == 2
@@ -32,20 +33,23 @@ def test_stage1_trains_caches_and_skips_on_rerun(tiny_config, monkeypatch):
             assert m.member.sum() == size and m.member[:size].all()
             assert m.true_class.dtype == np.int64 and len(np.unique(m.indices)) == 2 * size
             assert 0 <= m.train_acc <= 1 and 0 <= m.test_acc <= 1
-            assert len(m.history["loss"]) == tiny_config.model.epochs
-    files = list((tiny_config.output_dir / "stage1").rglob("*"))
+            assert len(m.history["loss"]) == trained_config.model.epochs
+    files = list((trained_config.output_dir / "stage1").rglob("*"))
     assert not [f for f in files if f.name.endswith(".tmp")]
-    assert len([f for f in files if f.name.endswith(".weights.npz")]) == 6
+    store = ModelStore(trained_config)
+    for size in (30, 40):
+        assert all(store.weights_path(j, size, trained_config.model).exists()
+                   for j in size_jobs(make_splits(240, size, 2, 0), 0))
 
     def boom(*a, **k):
         raise AssertionError("trained although cached")
 
     monkeypatch.setattr(sequential, "train_one", boom)
     lines = []
-    again = run_stage1(tiny_config, log=lines.append)
+    again = run_stage1(trained_config, log=lines.append)
     assert any("nothing trained" in line for line in lines)
     np.testing.assert_array_equal(again[30].target.probs, out[30].target.probs)
-    assert load_stage1(tiny_config)[40].target.train_acc == out[40].target.train_acc
+    assert load_stage1(trained_config)[40].target.train_acc == out[40].target.train_acc
 
 
 @pytest.mark.training
@@ -68,6 +72,27 @@ def test_interrupted_run_resumes_at_next_model(tiny_config, monkeypatch):
     monkeypatch.setattr(sequential, "train_one", lambda job, *a, **k: trained.append(job.name) or real(job, *a, **k))
     run_stage1(cfg, log=quiet)
     assert trained == ["shadow_01"]
+
+
+@pytest.mark.training
+def test_data_given_in_memory_trains_what_the_dataset_folder_trains(trained_config, tmp_path):
+    """``run_stage1(cfg, data=(x, y))`` trains on the arrays, not on a folder (the config's points nowhere): the
+    same models as the session's run that read the tiny dataset from its folder."""
+    import dataclasses
+
+    from mia_repro.data.cifar10 import load_cifar10
+
+    x, y = load_cifar10(trained_config.data_path, download=False)
+    cfg = dataclasses.replace(trained_config, sizes=(30,), data_path=str(tmp_path / "nowhere"),
+                              results_dir=str(tmp_path / "in-memory"))
+    lines = []
+    got = run_stage1(cfg, data=(x, y), log=lines.append)[30]
+    assert any("n=30: trained 3, completed 0" in line for line in lines)
+    ref = load_stage1(dataclasses.replace(trained_config, sizes=(30,)))[30]
+    for a, b in zip([got.target, *got.shadows], [ref.target, *ref.shadows]):
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.member, b.member)
+        np.testing.assert_allclose(a.logits, b.logits, rtol=1e-5, atol=1e-5)
 
 
 def test_cache_key_separates_model_configs(tiny_config):
@@ -277,7 +302,7 @@ def test_choose_trainer_on_cpu():
 
 
 @pytest.mark.training
-def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path):
+def test_each_model_file_names_the_machine_that_trained_it(trained_config, tmp_path):
     """A trained model records machine_info(); a file from before that loads with {} and is reported as
     "not recorded"; a completed file keeps the machine of its training, not the completing one."""
     import dataclasses
@@ -285,8 +310,8 @@ def test_each_model_file_names_the_machine_that_trained_it(tiny_config, tmp_path
     from mia_repro.experiment.provenance import stage1_meta, trained_on_table
     from mia_repro.training import machine_info
 
-    cfg = dataclasses.replace(tiny_config, sizes=(30,))
-    so = run_stage1(cfg, log=quiet)[30]
+    cfg = dataclasses.replace(trained_config, sizes=(30,))
+    so = load_stage1(cfg)[30]  # trained by the session's tiny run, on this machine
     here = {**machine_info(), "steps_per_execution": 1, "threads_per_model": cfg.threads_per_model}
     assert here["device_name"] and all(m.trained_on == here for m in [so.target, *so.shadows])
     four = run_stage1(dataclasses.replace(cfg, steps_per_execution=4, results_dir=str(tmp_path / "spe4")),
