@@ -232,10 +232,13 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     fpr = float(pred[~member].mean()) if (~member).any() else float("nan")
     roc = RocCurve.of(member, score)
     intervals = bootstrap_tpr_intervals(member, score, bootstrap, seed) if bootstrap and both else {}
-    return AttackMetrics(
-        precision=float(skm.precision_score(member, pred, zero_division=0)),
-        recall=float(skm.recall_score(member, pred, zero_division=0)),
-        accuracy=float(skm.accuracy_score(member, pred)),
+    called = pred.astype(bool)
+    tp, fp, n_pos = int((called & member).sum()), int((called & ~member).sum()), int(member.sum())
+    correct = tp + int((~called & ~member).sum())
+    return AttackMetrics(  # the counts' ratios: sklearn's precision, recall and accuracy (zero_division=0), to the bit
+        precision=tp / (tp + fp) if tp + fp else 0.0,
+        recall=tp / n_pos if n_pos else 0.0,
+        accuracy=correct / len(member) if len(member) else float("nan"),
         balanced_accuracy=(tpr + 1 - fpr) / 2,
         auc=roc.auc,
         advantage_at_decision=tpr - fpr,

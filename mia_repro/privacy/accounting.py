@@ -9,6 +9,7 @@ needs to recompute ε (``σ, q, steps, δ``), and :func:`schedule_for` builds it
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -34,6 +35,7 @@ def dp_event(noise_multiplier: float, sampling_rate: float, steps: int):
                                    int(steps))
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of its numbers: the models of one setting ask for the same
 def _epsilon(accountant: str, noise_multiplier: float, sampling_rate: float, steps: int, delta: float) -> float:
     if noise_multiplier <= 0:
         return math.inf
@@ -53,6 +55,7 @@ def epsilon_pld(noise_multiplier: float, sampling_rate: float, steps: int, delta
     return _epsilon("pld", noise_multiplier, sampling_rate, steps, delta)
 
 
+@functools.lru_cache(maxsize=256)
 def calibrate(target_epsilon: float, sampling_rate: float, steps: int, delta: float) -> float:
     """The smallest noise multiplier σ whose RDP ε at ``delta`` is at most ``target_epsilon``
     (``dp_accounting.calibrate_dp_mechanism``, bisection to 1e-4 in σ)."""

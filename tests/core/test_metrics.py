@@ -437,3 +437,20 @@ def test_bootstrap_draws_are_sklearns_roc_curve_on_each_resample_to_the_bit(scor
     assert bootstrap_tpr_intervals(member, score, n_boot=n_boot, seed=11, levels=levels) == intervals(draws)
     if scores == "pairs":  # a case where the dropped points decide an interval: the dropping is exercised
         assert intervals(draws) != intervals(undropped)
+
+
+def test_precision_recall_and_accuracy_are_sklearns_to_the_bit_on_every_corner():
+    """Counted, not passed through sklearn: the same numbers as ``precision_score``, ``recall_score``
+    (``zero_division=0``) and ``accuracy_score``, on random cases and on those with nothing called, no member,
+    nothing but members and one record."""
+    from sklearn.metrics import accuracy_score, precision_score, recall_score
+
+    rng = np.random.default_rng(5)
+    cases = [(rng.random(n) < p, rng.random(n) < c) for n in (1, 2, 3, 7, 50, 999) for p in (0.0, 0.3, 1.0)
+             for c in (0.0, 0.5, 1.0)]
+    for member, called in cases:
+        m = attack_metrics(member, rng.normal(size=len(member)), called.astype(int))
+        assert m.precision == precision_score(member, called, zero_division=0)
+        assert m.recall == recall_score(member, called, zero_division=0)
+        assert m.accuracy == accuracy_score(member, called)
+        assert all(type(v) is float for v in (m.precision, m.recall, m.accuracy))
