@@ -155,7 +155,9 @@ def fit_class_attack(features: np.ndarray, member: np.ndarray, cfg: AttackConfig
     ``features`` float32 (N, C); ``member`` bool (N,).  The grid search sees a
     stratified subsample of ``cfg.cv_samples`` records, the final fit one of
     ``cfg.fit_samples`` (both seeded; the fit subsample is the same with and
-    without ``fixed``).  ``edge_hit`` is True when the best (C, gamma) pair
+    without ``fixed``).  The search's folds: ``StratifiedKFold`` shuffled with
+    ``seed``, of ``cfg.cv_folds`` folds but no more than the smaller class has
+    records, and never fewer than 2.  ``edge_hit`` is True when the best (C, gamma) pair
     lies on the border of the grid; with ``beyond_edge`` the CV accuracy one
     step beyond it is measured (:func:`cv_beyond_edge`).  With ``fixed`` no
     search runs (``cv_accuracy`` NaN).

@@ -1,12 +1,12 @@
 """Caches are trusted by their content, not their name (mia_repro.base.cache): damage a file, rerun, compare."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mia_repro.attacks import ATTACKS
 from mia_repro.base.cache import CacheEntryError, load_json, load_npz, save_json, save_npz, seal, sidecar
 from mia_repro.experiment.stages.compare import run_compare
 from mia_repro.experiment.stages.mitigation import run_mitigation, settings
@@ -52,13 +52,32 @@ def test_the_readers_check_runs_on_verified_content_and_names_the_path(tmp_path)
         load_npz(p, key="k")
 
 
-def test_no_cache_is_ever_unpickled():
-    """The caches hold numbers and text only: the store has no pickle kind and the cache module no unpickler
-    (a pickle from a repository runs code when loaded)."""
-    from mia_repro.base import cache
-    from mia_repro.experiment.store import KINDS
+class _RunsCodeWhenUnpickled:
+    """An object whose unpickling writes a file: what a pickle from a repository could do."""
 
-    assert KINDS == ("json", "npz") and not hasattr(cache, "load_pickle") and not hasattr(cache, "save_pickle")
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path(self.marker).write_text, ("unpickled",))
+
+
+def test_a_cache_file_holding_a_pickle_is_refused_without_running_it(tmp_path):
+    """The caches hold numbers and text only: an .npz with a pickled object, even with the right digest, is a
+    CacheEntryError naming the file, and the object's code never runs; a store part of any other kind is refused."""
+    from mia_repro.experiment.store import Part
+
+    marker = tmp_path / "ran"
+    p = tmp_path / "entry.npz"
+    np.savez(p, ok=np.arange(3), evil=np.array([_RunsCodeWhenUnpickled(marker)], dtype=object))
+    seal(p, "k")  # its digest is right: only its content is wrong
+    with pytest.raises(CacheEntryError, match="entry.npz: unreadable"):
+        load_npz(p, key="k")
+    with pytest.raises(CacheEntryError, match="entry.npz: unreadable"):
+        Part(p, "k", "npz").load()
+    assert not marker.exists()
+    with pytest.raises(ValueError, match="kind 'pickle': expected one of"):
+        Part(tmp_path / "entry.pkl", "k", "pickle")
 
 
 # --- every stage, on the tiny config ----------------------------------------------------------------------------

@@ -282,7 +282,10 @@ def test_threshold_baseline_reads_probabilities_when_no_logits_are_exposed():
     got = true_class_confidence(data)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, [np.log(0.75), LOG_ZERO, np.log(0.5)])
-    assert LOG_ZERO == np.log(np.finfo(np.float64).tiny)
+    # a probability of 0 ranks below every positive one a model can expose, and stays a finite score
+    smallest = np.array([[np.finfo(np.float32).smallest_subnormal, 1.0], [0.0, 1.0]], np.float32)
+    low = true_class_confidence(AttackData(smallest, np.array([0, 0]), np.array([True, False]), np.full(2, "s"), None))
+    assert np.isfinite(low).all() and low[1] < low[0]
 
 
 def test_stratified_subsample_rounds_by_the_largest_remainder_without_repeats():
@@ -299,18 +302,57 @@ def test_stratified_subsample_rounds_by_the_largest_remainder_without_repeats():
     np.testing.assert_array_equal(stratified_subsample(y, None, seed=5), np.arange(100))
 
 
-def test_grid_edges_and_folds():
-    from mia_repro.attacks.svms import _folds, _on_edge, _steps_beyond
+def test_one_step_beyond_each_edge_and_none_inside_or_on_a_one_point_grid():
+    """The points past an edge optimum: the grid's outermost ratio beyond it, for each edge it touches."""
+    from sklearn.model_selection import StratifiedKFold
 
-    assert _on_edge(10.0, (1.0, 10.0)) and _on_edge(1.0, (1.0, 10.0)) and not _on_edge(5.0, (1.0, 5.0, 10.0))
-    assert not _on_edge(1.0, (1.0,))  # a one-point grid has no edge to step past
-    assert _steps_beyond(10.0, (1.0, 10.0)) == [100.0] and _steps_beyond(1.0, (1.0, 10.0)) == [0.1]
-    assert _steps_beyond(1.0, (1.0,)) == []
-    assert _steps_beyond(100.0, (1.0, 10.0, 100.0)) == [1000.0] and _steps_beyond(1.0, (1.0, 10.0, 100.0)) == [0.1]
-    y = np.r_[np.zeros(10, int), np.ones(4, int)]
-    assert _folds(y, AttackConfig(cv_folds=2), 0).n_splits == 2
-    assert _folds(y, AttackConfig(cv_folds=5), 0).n_splits == 4  # the smaller class has 4 records
-    assert _folds(np.r_[np.zeros(10, int), np.ones(1, int)], AttackConfig(cv_folds=5), 0).n_splits == 2  # never < 2
+    from mia_repro.attacks.svms import cv_beyond_edge
+
+    x = np.random.default_rng(2).normal(size=(60, 3))
+    y = (x[:, 0] > 0).astype(int)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+
+    def beyond(C, gamma, C_grid, gamma_grid=(1.0, 5.0, 10.0)):
+        cfg = AttackConfig(C_grid=C_grid, gamma_grid=gamma_grid, cv_folds=3, n_jobs=1)
+        return sorted((round(p["C"], 12), round(p["gamma"], 12)) for p in cv_beyond_edge(x, y, cv, cfg, C, gamma, 0.5)["points"])
+
+    assert beyond(10.0, 5.0, (1.0, 10.0)) == [(100.0, 5.0)] and beyond(1.0, 5.0, (1.0, 10.0)) == [(0.1, 5.0)]
+    assert beyond(100.0, 5.0, (1.0, 10.0, 100.0)) == [(1000.0, 5.0)] and beyond(1.0, 5.0, (1.0, 10.0, 100.0)) == [(0.1, 5.0)]
+    assert beyond(3.0, 10.0, (3.0,)) == [(3.0, 20.0)]  # a one-point C grid has no edge; gamma's upper one (10 / 5)
+    assert beyond(10.0, 1.0, (1.0, 10.0, 100.0)) == [(10.0, 0.2)]  # C inside its grid, gamma on its lower edge
+    one_point = AttackConfig(C_grid=(3.0,), gamma_grid=(0.5,), cv_folds=3, n_jobs=1)
+    fit = fit_class_attack(x.astype(np.float32), y.astype(bool), one_point, seed=0, beyond_edge=True)
+    assert fit.edge_hit is False and fit.beyond is None  # nothing to step past
+
+
+@pytest.mark.parametrize("counts, cv_folds, folds", [((10, 4), 2, 2), ((10, 4), 5, 4), ((10, 1), 5, 2)],
+                         ids=["as asked", "the smaller class's count", "never under 2"])
+def test_the_search_runs_on_the_folds_its_docstring_names(counts, cv_folds, folds):
+    """``StratifiedKFold(min(cv_folds, smaller class), shuffle=True, random_state=seed)``, at least 2 folds: the
+    tuned SVM's CV accuracy is that of sklearn's search on those folds, and not on one fold more or less."""
+    import warnings
+
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(7)
+    y = np.r_[np.zeros(counts[0], int), np.ones(counts[1], int)]
+    x = (rng.normal(size=(len(y), 4)) + 0.7 * y[:, None]).astype(np.float32)
+    grid = {"C": [1.0, 10.0], "gamma": [0.1, 1.0]}
+    cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.1, 1.0), cv_folds=cv_folds, cv_samples=1000, fit_samples=1000,
+                       n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sklearn: a class with fewer records than folds, and
+        warnings.simplefilter("ignore", RuntimeWarning)  # folds without a member to fit on (one member)
+        got = fit_class_attack(x, y.astype(bool), cfg, seed=3).cv_accuracy
+
+        def searched(k):
+            cv = StratifiedKFold(k, shuffle=True, random_state=3)
+            return GridSearchCV(SVC(), grid, cv=cv, scoring="accuracy").fit(x, y).best_score_
+
+        np.testing.assert_equal(got, searched(folds))  # (one member: NaN, as sklearn's own search on 2 folds)
+        others = [k for k in (folds - 1, folds + 1) if 2 <= k <= counts[1]]
+        assert all(got != searched(k) for k in others)  # the fold count is seen in the accuracy
 
 
 def test_a_class_with_one_label_gets_a_constant_attack():
@@ -374,14 +416,14 @@ def test_fit_class_attack_searches_on_its_subsample_and_fits_on_the_other():
     from sklearn.model_selection import GridSearchCV, cross_val_score
     from sklearn.svm import SVC
 
-    from mia_repro.attacks.svms import _folds
+    from sklearn.model_selection import StratifiedKFold
 
     x, y = _noisy(400)
     cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.5,), cv_folds=3, cv_samples=150, fit_samples=200, n_jobs=1)
     a = fit_class_attack(x, y, cfg, seed=4, beyond_edge=True)
     assert a.edge_hit  # C on a two-point grid is always on its edge (gamma's one-point grid has none)
     cv_idx = stratified_subsample(y.astype(int), 150, 4)
-    folds = _folds(y.astype(int)[cv_idx], cfg, 4)
+    folds = StratifiedKFold(3, shuffle=True, random_state=4)  # the docstring's folds: both classes hold 3 or more
     search = GridSearchCV(SVC(), {"C": [1.0, 10.0], "gamma": [0.5]}, cv=folds).fit(x[cv_idx], y.astype(int)[cv_idx])
     assert (a.C, a.gamma, a.cv_accuracy) == (search.best_params_["C"], 0.5, search.best_score_)
     for p in a.beyond["points"]:  # measured on the search's own records and folds
