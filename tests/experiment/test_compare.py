@@ -9,7 +9,6 @@ from mia_repro.experiment.stages import compare as compare_mod
 from mia_repro.attacks import ATTACKS
 from mia_repro.experiment.stages.compare import run_compare
 from mia_repro.evaluation.metrics import tpr_at_fpr
-from mia_repro.experiment.stages.stage1 import run_stage1
 from mia_repro.experiment.stages.stage2 import run_stage2
 
 
@@ -129,14 +128,12 @@ def test_an_edited_summary_with_a_recomputed_digest_is_not_published(compared, t
 
 
 @pytest.mark.training
-def test_seeds_share_stage1_and_report_the_spread(tmp_path):
+def test_seeds_share_stage1_and_report_the_spread(trained_config):
     import dataclasses
 
-    import conftest
     from mia_repro.experiment.stages.seeds import run_seeds
 
-    cfg = dataclasses.replace(conftest.tiny_config_in(tmp_path), sizes=(30,))
-    run_stage1(cfg, log=quiet)  # the profile's own seed, as a main run would leave it
+    cfg = dataclasses.replace(trained_config, sizes=(30,))  # the profile's own seed trained, as a main run leaves it
     before = set((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
     result = run_seeds(cfg, [0, 1], log=quiet)
     after = set((cfg.output_dir / "stage1" / "n30").glob("*.npz"))
