@@ -48,8 +48,8 @@ from mia_repro.experiment.trained import train_or_load, train_or_load_many
 from mia_repro.evaluation.results import jsonable
 from mia_repro.evaluation.metrics import first_difference
 from mia_repro.experiment.stages.mitigation_rows import (
-    SCHEDULE_INPUTS, SVM, THRESHOLD, TRAINING_DEFENSES, _aware, _compared, _judged, _scenarios, compared_attacks,
-    compared_names, derive_rows, record_keys, score_name,
+    SCHEDULE_INPUTS, SVM, THRESHOLD, TRAINING_DEFENSES, compared_attacks, compared_names, compares_attacks, derive_rows,
+    has_aware_attacker, judge, record_keys, scenarios_for, score_name,
 )
 from mia_repro.experiment.stages.stage2 import load_attack
 from mia_repro.experiment.provenance import run_meta, versions
@@ -88,7 +88,7 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
     reference models; ``labels`` are the pooled classes), not for output-side defenses, whose attacker sees
     only the post-processed probabilities, not the logits these attacks read.
     """
-    compare = _compared(defense)
+    compare = compares_attacks(defense)
     unaware_svm, unaware_threshold = unaware
     splits = size_splits(cfg, size)
     transform = None
@@ -100,10 +100,10 @@ def _evaluate_setting(cfg, size, defense, strength, base, unaware, data, verbose
         transform = output_defense(defense, strength)
     view = AttackerView.from_stage1(SizeOutputs(size, target, list(base.shadows)), labels if compare else None,
                                     output_defense=transform)
-    judged = {"unaware": {SVM: _judged(unaware_svm, view, target.member),
-                          THRESHOLD: _judged(unaware_threshold, view, target.member),
+    judged = {"unaware": {SVM: judge(unaware_svm, view, target.member),
+                          THRESHOLD: judge(unaware_threshold, view, target.member),
                           **(compared_attacks(cfg, view, target.member) if compare else {})}}
-    if _aware(cfg, size, defense):
+    if has_aware_attacker(cfg, size, defense):
         judged["aware"] = judged["unaware"] if defense == "none" else _aware_arrays(
             cfg, size, defense, strength, target, view, base, splits, data, verbose, labels)
     arrays = {"member": np.asarray(target.member, bool),
@@ -128,11 +128,11 @@ def _aware_arrays(cfg, size, defense, strength, target, unaware_view, base, spli
                                 desc=f"{defense}={strength} shadows n={size}")
     else:
         shadows = base.shadows[: cfg.mitigation.aware_shadows]
-    view = AttackerView.from_stage1(SizeOutputs(size, target, list(shadows)), labels if _compared(defense) else None,
+    view = AttackerView.from_stage1(SizeOutputs(size, target, list(shadows)), labels if compares_attacks(defense) else None,
                                     output_defense=unaware_view.output_defense)
-    return {SVM: _judged(ShokriSVM(cfg.attack, cfg.seed).fit(view), view, target.member),
-            THRESHOLD: _judged(ConfidenceThreshold().fit(view), view, target.member),
-            **(compared_attacks(cfg, view, target.member) if _compared(defense) else {})}
+    return {SVM: judge(ShokriSVM(cfg.attack, cfg.seed).fit(view), view, target.member),
+            THRESHOLD: judge(ConfidenceThreshold().fit(view), view, target.member),
+            **(compared_attacks(cfg, view, target.member) if compares_attacks(defense) else {})}
 
 
 def training_requests(cfg: ExperimentConfig, todo: list[tuple[int, str, float]]) -> list[TrainRequest]:
@@ -143,7 +143,7 @@ def training_requests(cfg: ExperimentConfig, todo: list[tuple[int, str, float]])
         if defense not in TRAINING_DEFENSES:
             continue
         splits = size_splits(cfg, size)
-        n_aware = cfg.mitigation.aware_shadows if _aware(cfg, size, defense) else 0
+        n_aware = cfg.mitigation.aware_shadows if has_aware_attacker(cfg, size, defense) else 0
         jobs = size_jobs(splits, cfg.seed, n_aware)
         requests.append(TrainRequest(size, tuple(jobs), _model_cfg(cfg, defense, strength), f"{defense}={strength:g} "))
     return requests
@@ -163,8 +163,8 @@ def _check_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float)
     """What a setting's cached rows must be: one per scenario of the setting, each with an SVM and a
     threshold record of :func:`record_keys` for this very setting, and the compared attacks where they run
     (that they are what the score file gives is :func:`_consistent_rows`' check)."""
-    scenarios = _scenarios(cfg, size, defense)
-    compared = _compared(defense)
+    scenarios = scenarios_for(cfg, size, defense)
+    compared = compares_attacks(defense)
 
     def check(rows) -> None:
         if not isinstance(rows, list) or [r.get("scenario") for r in rows] != scenarios:
@@ -200,8 +200,8 @@ def _check_scores(cfg: ExperimentConfig, size: int, defense: str):
     (the SVM, the threshold baseline and, where they run, the compared ones) its finite float64 scores
     (``<scenario>__<attack>``), int64 0/1 decisions (``__pred``) and float64 (2, 2) intervals (``__ci95``);
     for a DP target ``schedule`` (:data:`SCHEDULE_INPUTS`, finite)."""
-    attacks = [SVM, THRESHOLD, *(compared_names() if _compared(defense) else [])]
-    names = {score_name(s, a, w) for s in _scenarios(cfg, size, defense) for a in attacks for w in ("score", "pred", "ci95")}
+    attacks = [SVM, THRESHOLD, *(compared_names() if compares_attacks(defense) else [])]
+    names = {score_name(s, a, w) for s in scenarios_for(cfg, size, defense) for a in attacks for w in ("score", "pred", "ci95")}
     names |= {"member", "correct"} | ({"schedule"} if defense == "dp" else set())
 
     def check(arrays) -> None:
@@ -211,7 +211,7 @@ def _check_scores(cfg: ExperimentConfig, size: int, defense: str):
         for flag in ("member", "correct"):
             if arrays[flag].dtype != bool or arrays[flag].shape != (2 * size,):
                 raise ValueError(f"{flag}: expected bool ({2 * size},), got {arrays[flag].dtype} {arrays[flag].shape}")
-        for s in _scenarios(cfg, size, defense):
+        for s in scenarios_for(cfg, size, defense):
             for a in attacks:
                 score, pred, ci = (arrays[score_name(s, a, w)] for w in ("score", "pred", "ci95"))
                 if score.dtype != np.float64 or score.shape != member.shape or not np.isfinite(score).all():

@@ -38,7 +38,7 @@ COMPARED_METRICS = (Metric.AUC, Metric.TPR_AT_1PCT_FPR, Metric.TPR_AT_1PCT_FPR.c
                     Metric.PRECISION, Metric.RECALL, Metric.ADVANTAGE_MAX, "n_nonmembers", "ties")
 
 
-def _compared(defense: str) -> bool:
+def compares_attacks(defense: str) -> bool:
     """Whether the comparison's attacks run on a setting: they read logits, which an output-side defense hides."""
     return defense == "none" or defense in TRAINING_DEFENSES
 
@@ -78,7 +78,7 @@ def compared_attacks(cfg: ExperimentConfig, view: AttackerView, member: np.ndarr
     return {name: _arrays(r) for name, r in results.items()}
 
 
-def _judged(attack, view: AttackerView, member: np.ndarray) -> dict[str, np.ndarray]:
+def judge(attack, view: AttackerView, member: np.ndarray) -> dict[str, np.ndarray]:
     """:func:`_arrays` of the fitted ``attack`` (SVM or threshold baseline) on ``view``'s target (bootstrap seed 0)."""
     return _arrays(evaluate_attack(attack, view, member, seed=0, fit=False))
 
@@ -120,7 +120,7 @@ def derive_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float,
     accuracy = {"target_train_acc": float(correct[member].mean()), "target_test_acc": float(correct[~member].mean())}
     dp = _schedule(arrays) if defense == "dp" else None
     rows = []
-    for scenario in _scenarios(cfg, size, defense):
+    for scenario in scenarios_for(cfg, size, defense):
         def record(attack: str) -> dict:
             row = {"defense": defense, "strength": float(strength), "size": int(size), "scenario": scenario,
                    **accuracy}
@@ -130,7 +130,7 @@ def derive_rows(cfg: ExperimentConfig, size: int, defense: str, strength: float,
 
         svm, threshold = record(SVM), record(THRESHOLD)
         compared = None
-        if _compared(defense):
+        if compares_attacks(defense):
             compared = {}
             for name in compared_names():
                 m = _metrics(arrays, scenario, name)
@@ -158,12 +158,12 @@ def dp_audit(cfg: ExperimentConfig, member: np.ndarray, dp: dict, scores: dict[s
             "epsilon_lower_bound_direction": bound["direction"]}
 
 
-def _scenarios(cfg: ExperimentConfig, size: int, defense: str) -> list[str]:
-    """The attacker scenarios evaluated for ``defense`` at ``size``: unaware, and aware where :func:`_aware`."""
-    return ["unaware", "aware"] if _aware(cfg, size, defense) else ["unaware"]
+def scenarios_for(cfg: ExperimentConfig, size: int, defense: str) -> list[str]:
+    """The attacker scenarios evaluated for ``defense`` at ``size``: unaware, and aware where :func:`has_aware_attacker`."""
+    return ["unaware", "aware"] if has_aware_attacker(cfg, size, defense) else ["unaware"]
 
 
-def _aware(cfg: ExperimentConfig, size: int, defense: str) -> bool:
+def has_aware_attacker(cfg: ExperimentConfig, size: int, defense: str) -> bool:
     """Whether the aware attacker is evaluated for ``defense`` at ``size`` (always for output-side ones)."""
     m = cfg.mitigation
     if defense == "dp":
@@ -177,4 +177,6 @@ def record_keys(defense: str) -> tuple[str, ...]:
     return RECORD_KEYS + DP_KEYS if defense == "dp" else RECORD_KEYS
 
 
-__all__ = ["COMPARED_METRICS", "DP_KEYS", "RECORD_KEYS", "SCHEDULE_INPUTS", "SCHEDULE_KEYS", "SVM", "THRESHOLD", "TRAINING_DEFENSES", "compared_attacks", "compared_names", "derive_rows", "dp_audit", "record_keys", "score_name"]
+__all__ = ["COMPARED_METRICS", "DP_KEYS", "RECORD_KEYS", "SCHEDULE_INPUTS", "SCHEDULE_KEYS", "SVM", "THRESHOLD", "TRAINING_DEFENSES", "compared_attacks",
+           "compared_names", "compares_attacks", "derive_rows", "dp_audit", "has_aware_attacker", "judge", "record_keys",
+           "scenarios_for", "score_name"]
