@@ -204,6 +204,20 @@ class AttackMetrics:
         return key in self.to_dict()
 
 
+def _decision_metrics(member: np.ndarray, called: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Precision, recall, accuracy, balanced accuracy and advantage (TPR - FPR) of the decisions ``called`` bool (N,)
+    against ``member`` bool (N,), from the counts: sklearn's ``precision_score`` and ``recall_score``
+    (``zero_division=0``) and ``accuracy_score`` to the bit; balanced accuracy and advantage NaN without both
+    classes, accuracy NaN without records."""
+    n_pos, n_neg = int(member.sum()), int((~member).sum())
+    tp, fp = int((called & member).sum()), int((called & ~member).sum())
+    tpr = tp / n_pos if n_pos else float("nan")
+    fpr = fp / n_neg if n_neg else float("nan")
+    n = n_pos + n_neg
+    return (tp / (tp + fp) if tp + fp else 0.0, tpr if n_pos else 0.0, (tp + n_neg - fp) / n if n else float("nan"),
+            (tpr + 1 - fpr) / 2, tpr - fpr)
+
+
 def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, bootstrap: int = 0,
                    seed: int = 0, threshold=None) -> AttackMetrics:
     """Every number the reports use, for one attack on one set of records (:class:`AttackMetrics`).
@@ -226,22 +240,17 @@ def attack_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray, boot
     if not (pred.dtype == bool or (np.issubdtype(pred.dtype, np.number) and np.isin(pred, (0, 1)).all())):
         raise MetricInputError("pred: expected the attack's 0/1 decisions (predict), got other values -- scores "
                                "belong in score")
-    pred = pred.astype(int)
     both = member.any() and not member.all()
-    tpr = float(pred[member].mean()) if member.any() else float("nan")
-    fpr = float(pred[~member].mean()) if (~member).any() else float("nan")
+    precision, recall, accuracy, balanced, advantage = _decision_metrics(member, pred.astype(bool))
     roc = RocCurve.of(member, score)
     intervals = bootstrap_tpr_intervals(member, score, bootstrap, seed) if bootstrap and both else {}
-    called = pred.astype(bool)
-    tp, fp, n_pos = int((called & member).sum()), int((called & ~member).sum()), int(member.sum())
-    correct = tp + int((~called & ~member).sum())
-    return AttackMetrics(  # the counts' ratios: sklearn's precision, recall and accuracy (zero_division=0), to the bit
-        precision=tp / (tp + fp) if tp + fp else 0.0,
-        recall=tp / n_pos if n_pos else 0.0,
-        accuracy=correct / len(member) if len(member) else float("nan"),
-        balanced_accuracy=(tpr + 1 - fpr) / 2,
+    return AttackMetrics(
+        precision=precision,
+        recall=recall,
+        accuracy=accuracy,
+        balanced_accuracy=balanced,
         auc=roc.auc,
-        advantage_at_decision=tpr - fpr,
+        advantage_at_decision=advantage,
         advantage_max=roc.advantage,
         n_members=roc.n_members,
         n_nonmembers=roc.n_nonmembers,
@@ -295,20 +304,13 @@ def point_metrics(member: np.ndarray, score: np.ndarray, pred: np.ndarray) -> di
     from their score files on every run.  ``member`` bool (N,), ``score`` float64 (N,), ``pred`` 0/1 (N,)."""
     member = np.asarray(member, bool)
     score = np.asarray(score, np.float64)
-    pred = np.asarray(pred).astype(bool)
-    n_pos, n_neg = int(member.sum()), int((~member).sum())
-    tp, fp = int((pred & member).sum()), int((pred & ~member).sum())
-    tpr = tp / n_pos if n_pos else float("nan")
-    fpr_d = fp / n_neg if n_neg else float("nan")
+    precision, recall, accuracy, balanced, advantage = _decision_metrics(member, np.asarray(pred).astype(bool))
     roc = RocCurve.of(member, score)
     levels = {key.value: roc.tpr_at(level) for key, level in FPR_LEVELS.items()}
-    auc, adv = roc.auc, roc.advantage
-    n = n_pos + n_neg
-    return {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tpr if n_pos else 0.0,
-            "accuracy": (tp + n_neg - fp) / n if n else float("nan"),
-            "balanced_accuracy": (tpr + 1 - fpr_d) / 2, "auc": auc, **levels,
-            "advantage_at_decision": tpr - fpr_d, "advantage_max": adv, "n_members": n_pos, "n_nonmembers": n_neg,
-            "fp_allowed": {key.value: fp_allowed(level, n_neg) for key, level in FPR_LEVELS.items()}}
+    return {"precision": precision, "recall": recall, "accuracy": accuracy, "balanced_accuracy": balanced,
+            "auc": roc.auc, **levels, "advantage_at_decision": advantage, "advantage_max": roc.advantage,
+            "n_members": roc.n_members, "n_nonmembers": roc.n_nonmembers,
+            "fp_allowed": {key.value: fp_allowed(level, roc.n_nonmembers) for key, level in FPR_LEVELS.items()}}
 
 
 def first_difference(a, b, at: str = "value", tol: float = 1e-9) -> str | None:

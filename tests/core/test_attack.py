@@ -413,10 +413,8 @@ def test_cv_beyond_edge_points_are_the_svms_they_name_and_a_plateau_is_reported(
 
 
 def test_fit_class_attack_searches_on_its_subsample_and_fits_on_the_other():
-    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
     from sklearn.svm import SVC
-
-    from sklearn.model_selection import StratifiedKFold
 
     x, y = _noisy(400)
     cfg = AttackConfig(C_grid=(1.0, 10.0), gamma_grid=(0.5,), cv_folds=3, cv_samples=150, fit_samples=200, n_jobs=1)
